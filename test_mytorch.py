@@ -1,0 +1,722 @@
+"""Tests for mytorch.py: every op against finite differences and PyTorch, the gated backward's
+promises, nn, optim, and an end-to-end run against PyTorch. Run with `python -m pytest`."""
+import importlib.util
+import re
+import subprocess
+import sys
+import sysconfig
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mytorch
+from mytorch import Tensor, nn, optim
+
+ROOT = Path(__file__).resolve().parent
+rng = np.random.default_rng(0)
+
+
+def torch_or_skip():
+    return pytest.importorskip("torch")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Gradient checking
+# ---------------------------------------------------------------------------------------------------
+def numeric_grads(fn, arrays, upstream, eps=1e-6):
+    """Central differences of sum(upstream * fn(arrays)) with respect to each array (float64)."""
+    grads = []
+    for array in arrays:
+        grad = np.zeros_like(array)
+        for i in np.ndindex(array.shape):
+            saved = array[i]
+            array[i] = saved + eps
+            plus = np.sum(upstream * fn(*[Tensor(a) for a in arrays]).data)
+            array[i] = saved - eps
+            minus = np.sum(upstream * fn(*[Tensor(a) for a in arrays]).data)
+            array[i] = saved
+            grad[i] = (plus - minus) / (2 * eps)
+        grads.append(grad)
+    return grads
+
+
+def check_op(fn, *shapes, positive=False, torch_fn=None):
+    """Check fn's forward and backward (with a random upstream gradient) in float64 against central
+    finite differences, and against PyTorch's autograd on the same inputs when torch is installed."""
+    low, high = (0.5, 2.0) if positive else (-2.0, 2.0)
+    arrays = [rng.uniform(low, high, shape) for shape in shapes]
+    tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*tensors)
+    upstream = rng.normal(size=out.shape)
+    out.backward(upstream)
+    for t, expected in zip(tensors, numeric_grads(fn, arrays, upstream)):
+        assert t.grad.shape == t.shape and t.grad.dtype == np.float64
+        np.testing.assert_allclose(t.grad, expected, rtol=1e-5, atol=1e-7)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch_tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+    torch_out = (torch_fn or fn)(*torch_tensors)
+    torch_out.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(out.data, torch_out.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for t, tt in zip(tensors, torch_tensors):
+        np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+BROADCAST_SHAPES = [((3, 4), (3, 4)), ((3, 4), ()), ((), (3, 4)), ((3, 4), (4,)), ((3, 4), (3, 1)),
+                    ((2, 3, 4), (3, 4)), ((2, 1, 4), (3, 1)), ((1, 4), (3, 1))]
+BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+          "mul": lambda a, b: a * b, "div": lambda a, b: a / b}
+
+
+@pytest.mark.parametrize("shapes", BROADCAST_SHAPES, ids=str)
+@pytest.mark.parametrize("op", BINARY)
+def test_binary_ops_broadcast(op, shapes):
+    check_op(BINARY[op], *shapes, positive=(op == "div"))
+
+
+@pytest.mark.parametrize("fn", [lambda a: a + 2.5, lambda a: 2.5 + a, lambda a: a - 1, lambda a: 3 - a,
+                                lambda a: a * 4, lambda a: 4 * a, lambda a: a / 3, lambda a: 3 / a,
+                                lambda a: -a, lambda a: a ** 3, lambda a: a ** -1.5, lambda a: a ** 0.5],
+                         ids=["a+n", "n+a", "a-n", "n-a", "a*n", "n*a", "a/n", "n/a", "neg", "pow3",
+                              "pow-1.5", "pow0.5"])
+def test_number_operands_and_pow(fn):
+    check_op(fn, (3, 4), positive=True)
+
+
+def test_numpy_array_operand_on_either_side():
+    check_op(lambda a: a * np.arange(4.0) + np.ones((3, 1)), (3, 4),
+             torch_fn=lambda a: a * __import__("torch").arange(4.0, dtype=a.dtype) + 1)
+    a = Tensor(np.ones(3), requires_grad=True)
+    out = np.arange(3.0) - a            # numpy on the left hands over to Tensor.__rsub__
+    assert isinstance(out, Tensor)
+    out.sum().backward()
+    np.testing.assert_array_equal(a.grad, [-1, -1, -1])
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)),
+                                    ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((3, 4), (2, 4, 5)),
+                                    ((4,), (2, 4, 5)), ((2, 3, 4), (4,)), ((2, 1, 3, 4), (5, 4, 2))],
+                         ids=str)
+def test_matmul(shapes):
+    check_op(lambda a, b: a @ b, *shapes)
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "relu", "tanh", "sigmoid"])
+def test_elementwise_functions(name):
+    check_op(lambda a: getattr(a, name)(), (3, 4), positive=name in ("log", "sqrt"))
+
+
+def test_relu_at_zero_matches_pytorch():
+    torch = torch_or_skip()
+    a = Tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
+    a.relu().sum().backward()
+    t = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    t.relu().sum().backward()
+    np.testing.assert_array_equal(a.grad, t.grad.numpy())
+
+
+REDUCTION_DIMS = [None, 0, 1, -1, (0, 1)]
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (3, 3)], ids=["nonsquare", "square"])
+@pytest.mark.parametrize("dim", REDUCTION_DIMS, ids=str)
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("name", ["sum", "mean", "var"])
+def test_reductions(name, shape, dim, keepdim):
+    if dim is None and keepdim:
+        pytest.skip("PyTorch takes keepdim only together with dim")
+    kwargs = {} if dim is None else {"dim": dim, "keepdim": keepdim}
+    check_op(lambda a: getattr(a, name)(**kwargs), shape)
+
+
+@pytest.mark.parametrize("correction", [0, 1, 2])
+def test_var_correction(correction):
+    check_op(lambda a: a.var(dim=1, correction=correction), (3, 5))
+    x = rng.normal(size=(4, 6))
+    np.testing.assert_allclose(Tensor(x).var(dim=0, unbiased=False).data, x.var(axis=0))
+    np.testing.assert_allclose(Tensor(x).var().data, x.var(ddof=1))
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (3, 3)], ids=["nonsquare", "square"])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_over_dim_returns_values_and_indices(shape, dim, keepdim):
+    check_op(lambda a: a.max(dim=dim, keepdim=keepdim).values, shape)
+    x = rng.normal(size=shape)
+    result = Tensor(x).max(dim=dim, keepdim=keepdim)
+    values, indices = result                      # unpacks like torch.return_types.max
+    np.testing.assert_array_equal(indices.data, np.expand_dims(x.argmax(dim), dim) if keepdim
+                                  else x.argmax(dim))
+    assert indices.dtype.kind == "i" and values is result.values
+
+
+def test_max_over_all_splits_gradient_between_ties_like_pytorch():
+    check_op(lambda a: a.max(), (3, 4))
+    torch = torch_or_skip()
+    x = np.array([[1.0, 5.0], [5.0, 2.0]])
+    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    a.max().backward()
+    t.max().backward()
+    np.testing.assert_array_equal(a.grad, t.grad.numpy())
+
+
+@pytest.mark.parametrize("fn", [lambda a: a.reshape(4, 3), lambda a: a.reshape((2, 6)),
+                                lambda a: a.reshape(-1), lambda a: a.T, lambda a: a.transpose(0, 1),
+                                lambda a: a.reshape(2, 2, 3).transpose(0, 2)],
+                         ids=["reshape", "reshape-tuple", "flatten", "T", "transpose", "3d-transpose"])
+def test_shape_ops(fn):
+    check_op(fn, (3, 4))
+
+
+INDEXES = {"slice": (slice(1, None), slice(None, None, 2)), "int": 1, "ellipsis": (Ellipsis, 2),
+           "newaxis": (None, slice(0, 2)), "repeated-rows": [0, 2, 2, 2],
+           "repeated-pairs": ([0, 1, 1, 1], [2, 0, 0, 3]), "negative": (-1, [3, 3, -1])}
+
+
+@pytest.mark.parametrize("name", INDEXES)
+def test_indexing(name):
+    check_op(lambda a: a[INDEXES[name]], (3, 4))
+
+
+def test_boolean_mask_indexing():
+    mask = np.array([[True, False, True, False], [False, False, True, True], [True, True, True, False]])
+    check_op(lambda a: a[mask], (3, 4), torch_fn=lambda a: a[__import__("torch").from_numpy(mask)])
+
+
+def test_repeated_indices_accumulate():
+    a = Tensor(np.zeros(3), requires_grad=True)
+    a[[0, 2, 2, 2]].sum().backward()
+    np.testing.assert_array_equal(a.grad, [1, 0, 3])
+
+
+def test_log_softmax_stable_and_correct():
+    check_op(lambda a: a.log_softmax(dim=1), (3, 4))
+    check_op(lambda a: a.log_softmax(dim=0), (3, 4))
+    out = Tensor(np.array([[1000.0, -1000.0, 0.0]])).log_softmax(dim=1)
+    np.testing.assert_allclose(out.data, [[0.0, -2000.0, -1000.0]])
+
+
+def test_composite_expression():
+    check_op(lambda a, b, c: ((a @ b).tanh() * c).exp().mean(dim=0) / (1 + (a * a).sum()), (3, 4), (4, 2),
+             (2,))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sigmoid is a composition: where it stops matching PyTorch
+# ---------------------------------------------------------------------------------------------------
+def test_sigmoid_is_composed_of_neg_exp_add_div():
+    out = Tensor([0.5], requires_grad=True).sigmoid()
+    ops = []
+    node = out
+    while node._edges:
+        ops.append(node._op)
+        node = node._edges[-1][0] if node._op != "neg" else node._edges[0][0]
+    assert ops == ["div", "add", "exp", "neg"]
+
+
+def test_sigmoid_limit_exp_overflow_in_float32():
+    """Composition limit: in float32 e^(-x) overflows for x < -88.72, and the gradient becomes nan
+    (0 · inf in the exp rule) where PyTorch's fused sigmoid gives a tiny finite number."""
+    torch = torch_or_skip()
+    x = np.array([-88.0, -89.0, -100.0, 0.0, 30.0], dtype=np.float32)
+    a = Tensor(x, requires_grad=True)
+    t = torch.tensor(x, requires_grad=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = a.sigmoid()
+        out.sum().backward()
+    t.sigmoid().sum().backward()
+    reference = t.detach().sigmoid().numpy()
+    # -88 and above: values and gradients agree with PyTorch (to float32 rounding of tiny numbers)
+    np.testing.assert_allclose(out.data[[0, 3, 4]], reference[[0, 3, 4]], rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(a.grad[[0, 3, 4]], t.grad.numpy()[[0, 3, 4]], rtol=1e-5, atol=1e-12)
+    # below -88.72: both values underflow to 0, but our gradient is nan while PyTorch's is 0
+    np.testing.assert_allclose(out.data[[1, 2]], reference[[1, 2]], atol=1e-30)
+    assert np.all(np.isnan(a.grad[[1, 2]])) and np.all(np.isfinite(t.grad.numpy()))
+    # in float64 the same composition is fine down to -709
+    b = Tensor(np.array([-100.0, -700.0]), requires_grad=True)
+    b.sigmoid().sum().backward()
+    assert np.all(np.isfinite(b.grad)) and b.grad[0] > 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# The gated depth-first backward: the eight promises
+# ---------------------------------------------------------------------------------------------------
+def test_1_consumer_off_the_path_to_the_loss_never_blocks():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w = Tensor(np.array([3.0, -1.0]), requires_grad=True)
+    h = x * w
+    side = h * 3                                   # computed, never part of the loss
+    loss = (h * h).sum()
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * (x.data * w.data) * w.data)
+    np.testing.assert_allclose(w.grad, 2 * (x.data * w.data) * x.data)
+    assert side.requires_grad
+
+    logits = Tensor(rng.normal(size=(2, 3)), requires_grad=True)
+    probs = logits.exp()                           # for logging, before the backward
+    loss = nn.CrossEntropyLoss()(logits, np.array([0, 2]))
+    loss.backward()
+    soft = np.exp(logits.data) / np.exp(logits.data).sum(1, keepdims=True)
+    np.testing.assert_allclose(logits.grad, (soft - np.eye(3)[[0, 2]]) / 2)
+    assert probs.shape == (2, 3)
+
+
+def test_2_backward_on_a_tensor_that_later_ops_use():
+    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    loss = (x * x).sum()
+    total = loss + 0                               # a running sum that keeps using the loss
+    total = total + loss
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * x.data)
+    assert total.item() == 28.0
+
+
+def test_3_backward_twice_or_on_two_losses_adds_the_same_gradients():
+    x = Tensor(rng.normal(size=(3,)), requires_grad=True)
+    h = (x * 2).exp()
+    loss = (h * h).sum()
+    loss.backward()
+    once = x.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * once, rtol=1e-15)
+
+    y = Tensor(rng.normal(size=(3,)), requires_grad=True)
+    shared = y.tanh()
+    loss_a, loss_b = (shared * 3).sum(), (shared * shared).sum()
+    loss_a.backward()
+    grad_a = y.grad.copy()
+    y.grad = None
+    loss_b.backward()
+    grad_b = y.grad.copy()
+    y.grad = None
+    loss_a.backward()
+    loss_b.backward()
+    np.testing.assert_allclose(y.grad, grad_a + grad_b, rtol=1e-15)
+
+
+def test_3_repeated_backward_matches_pytorch_retain_graph():
+    torch = torch_or_skip()
+    x = rng.normal(size=(4,))
+    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    loss_a, loss_t = (a.exp() * a).sum(), (t.exp() * t).sum()
+    for _ in range(3):
+        loss_a.backward()
+        loss_t.backward(retain_graph=True)
+    np.testing.assert_allclose(a.grad, t.grad.numpy(), rtol=1e-13)
+
+
+def test_4_no_recursion_limit_on_a_100000_op_chain():
+    x = Tensor(np.array(1.0), requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.00001
+    y.backward()
+    np.testing.assert_allclose(x.grad, 1.00001 ** 100_000, rtol=1e-9)
+
+
+def _traced_growth(run, warmup=200, steps=10_000):
+    """Bytes still allocated after `steps` more iterations than after `warmup` iterations."""
+    tracemalloc.start()
+    try:
+        for _ in range(warmup):
+            run()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(steps):
+            run()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_5_no_memory_growth_over_10000_steps_and_forwards():
+    model = nn.Sequential(nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 3))
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    x, y = Tensor(rng.normal(size=(4, 8))), np.array([0, 1, 2, 1])
+    kept = []
+
+    def train_step():
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+
+    def forward_only():                            # no no_grad, no backward: graphs are built, then dropped
+        kept[:] = [loss_fn(model(x), y)]
+
+    assert _traced_growth(train_step) < 64 * 1024
+    assert _traced_growth(forward_only) < 64 * 1024
+    # parameters keep no reference to the graphs made from them
+    for p in model.parameters():
+        assert p._edges == () and p.grad is None
+
+
+def test_6_all_paths_are_summed():
+    x = Tensor(np.array([1.5, -2.0]), requires_grad=True)
+    (x * x).sum().backward()                       # the same tensor on both sides
+    np.testing.assert_allclose(x.grad, 2 * x.data)
+
+    x.grad = None
+    top, bottom = x * 3, x.exp()                   # a diamond: x -> (top, bottom) -> out
+    (top * bottom).sum().backward()
+    np.testing.assert_allclose(x.grad, 3 * np.exp(x.data) + 3 * x.data * np.exp(x.data))
+
+    shared = nn.Linear(2, 2, dtype=np.float64)     # one layer used twice
+    inp = Tensor(rng.normal(size=(1, 2)))
+    shared(shared(inp)).sum().backward()
+    w, b = shared.weight.data, shared.bias.data
+    h = inp.data @ w.T + b
+    np.testing.assert_allclose(shared.bias.grad, w.sum(0) + 1)
+    # outer use: d/dW = 1 ⊗ h;  inner use: d/dW = (Wᵀ1) ⊗ x
+    np.testing.assert_allclose(shared.weight.grad, np.outer(np.ones(2), h[0]) + np.outer(w.sum(0), inp.data[0]))
+
+
+def test_7_non_scalar_backward_needs_a_gradient():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 3
+    with pytest.raises(RuntimeError, match=r"shape \(2,\).*gradient="):
+        y.backward()
+    with pytest.raises(ValueError, match=r"gradient has shape \(3,\), expected \(2,\)"):
+        y.backward(np.ones(3))
+    y.backward(np.array([1.0, -2.0]))
+    np.testing.assert_array_equal(x.grad, [3.0, -6.0])
+
+
+def test_8_leaves_accumulate_until_zeroed():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x * 2).sum().backward()
+    (x * 5).sum().backward()
+    np.testing.assert_array_equal(x.grad, [7.0, 7.0])
+    x.grad = None
+    (x * 5).sum().backward()
+    np.testing.assert_array_equal(x.grad, [5.0, 5.0])
+
+
+def test_backward_on_a_tensor_without_grad_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (Tensor([1.0]) * 2).sum().backward()
+
+
+def test_leaf_itself_as_the_root():
+    x = Tensor(np.array(3.0), requires_grad=True)
+    x.backward()
+    assert x.grad == 1.0
+
+
+# ---------------------------------------------------------------------------------------------------
+# The recorded walk (what the slides draw)
+# ---------------------------------------------------------------------------------------------------
+def _walk(y, names):
+    steps = []
+    y.backward(trace=steps.append)
+    return [(names[id(s.sender)], names[id(s.receiver)], float(s.grad), s.waiting) for s in steps]
+
+
+def test_trace_example_1_depth_first_order():
+    a, b, c, d = (Tensor(np.array(v), requires_grad=True) for v in (2.0, -1.0, 3.0, 4.0))
+    top, bottom = a + b, c + d
+    y = top * bottom
+    names = {id(a): "a", id(b): "b", id(c): "c", id(d): "d", id(top): "a+b", id(bottom): "c+d", id(y): "y"}
+    assert _walk(y, names) == [("y", "a+b", 7.0, 0), ("a+b", "a", 7.0, 0), ("a+b", "b", 7.0, 0),
+                               ("y", "c+d", 1.0, 0), ("c+d", "c", 1.0, 0), ("c+d", "d", 1.0, 0)]
+
+
+def test_trace_example_2_the_barrier_waits():
+    a, b, c, d = (Tensor(np.array(v), requires_grad=True) for v in (2.0, -1.0, 3.0, 4.0))
+    h = a + b
+    left, right = c * h, h * d
+    y = left + right
+    names = {id(a): "a", id(b): "b", id(c): "c", id(d): "d", id(h): "h", id(left): "c*h",
+             id(right): "h*d", id(y): "y"}
+    assert _walk(y, names) == [("y", "c*h", 1.0, 0), ("c*h", "c", 1.0, 0), ("c*h", "h", 3.0, 1),
+                               ("y", "h*d", 1.0, 0), ("h*d", "h", 4.0, 0), ("h", "a", 7.0, 0),
+                               ("h", "b", 7.0, 0), ("h*d", "d", 1.0, 0)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tensor basics, dtypes, no_grad, errors
+# ---------------------------------------------------------------------------------------------------
+def test_construction_and_dtypes():
+    assert Tensor(np.array([1, 2, 3]), requires_grad=True).dtype == np.float32   # the tutorial's line
+    assert Tensor(3).dtype == np.float32 and Tensor(2.5).dtype == np.float32
+    assert Tensor([[1.5, 2], [3, 4]]).dtype == np.float32
+    assert Tensor(np.array([True])).dtype == np.float32
+    assert Tensor(np.ones(2)).dtype == np.float64
+    assert Tensor(np.ones(2, np.float16)).dtype == np.float16
+    f32 = Tensor(np.ones(2, np.float32), requires_grad=True)
+    f64 = Tensor(np.ones(2), requires_grad=True)
+    assert (f32 * 2.5).dtype == np.float32 and (f64 * 2.5).dtype == np.float64
+    mixed = f32 * f64
+    assert mixed.dtype == np.float64
+    mixed.sum().backward()
+    assert f32.grad.dtype == np.float32 and f64.grad.dtype == np.float64
+
+
+def test_properties_and_repr():
+    x = Tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3), requires_grad=True)
+    assert x.shape == (2, 3) and x.ndim == 2 and x.T.shape == (3, 2) and len(x) == 2
+    assert x.grad is None and x.numpy() is x.data
+    assert Tensor([[4.0]]).item() == 4.0
+    d = (x * 2).detach()
+    assert not d.requires_grad and d._edges == ()
+    assert repr(x) == "tensor([[0., 1., 2.],\n        [3., 4., 5.]], requires_grad=True)"
+    assert repr(x.sum()) == "tensor(15., grad_fn=<sum>)"
+    assert repr(Tensor(np.array([1.0]))) == "tensor([1.], dtype=float64)"
+
+
+def test_no_grad_builds_no_graph():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with mytorch.no_grad():
+        y = (x * 2).exp().sum()
+    assert not y.requires_grad and y._edges == ()
+    z = x * 2
+    assert z.requires_grad and z._edges
+
+
+def test_errors_name_the_op_and_shapes():
+    a, b = Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\)"):
+        a @ b
+    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4, 5\)"):
+        a + b
+    with pytest.raises(ValueError, match=r"multiply: shapes \(2, 3\) and \(4,\)"):
+        a * np.ones(4)
+    with pytest.raises(TypeError, match="list"):
+        a + [1, 2, 3]
+    with pytest.raises(TypeError, match="str"):
+        a * "x"
+    with pytest.raises(TypeError, match="exponent"):
+        a ** a
+
+
+def test_sgd_never_writes_into_the_callers_array():
+    array = np.ones(3, np.float32)
+    p = Tensor(array, requires_grad=True)
+    (p * p).sum().backward()
+    optim.SGD([p], lr=0.1).step()
+    np.testing.assert_array_equal(array, [1, 1, 1])
+    np.testing.assert_allclose(p.data, [0.8, 0.8, 0.8], rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------------
+# nn
+# ---------------------------------------------------------------------------------------------------
+class TutorialMLP(nn.Module):
+    """The tutorial's model, written as it is there: no super().__init__()."""
+
+    def __init__(self, dtype=np.float32):
+        self.fc1 = nn.Linear(784, 128, dtype=dtype)
+        self.fc2 = nn.Linear(128, 64, dtype=dtype)
+        self.fc3 = nn.Linear(64, 32, dtype=dtype)
+        self.fc4 = nn.Linear(32, 10, dtype=dtype)
+        self.activation = nn.Sigmoid()
+
+    def forward(self, x):
+        x = self.activation(self.fc1(x))
+        x = self.activation(self.fc2(x))
+        x = self.activation(self.fc3(x))
+        return self.fc4(x)
+
+
+def test_module_discovery_without_super_init():
+    model = TutorialMLP()
+    names = [name for name, _ in model.named_parameters()]
+    assert names == [f"fc{i}.{kind}" for i in range(1, 5) for kind in ("weight", "bias")]
+    assert [p.shape for p in model.parameters()][:2] == [(128, 784), (128,)]
+
+
+def test_module_discovery_in_lists_dicts_and_shared_parameters():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 3)]
+            self.heads = {"a": nn.Linear(3, 1, bias=False), "b": (nn.Linear(3, 1),)}
+            self.scale = Tensor([1.0], requires_grad=True)
+            self.constant = Tensor([2.0])
+            self.again = self.blocks[0]             # shared: listed once
+
+    net = Net()
+    assert [n for n, _ in net.named_parameters()] == [
+        "blocks.0.weight", "blocks.0.bias", "blocks.2.weight", "blocks.2.bias",
+        "heads.a.weight", "heads.b.0.weight", "heads.b.0.bias", "scale"]
+    assert len(list(net.parameters())) == 8
+
+
+def test_zero_grad_and_state_dict_round_trip():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    model(Tensor(rng.normal(size=(2, 3)))).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+    state = model.state_dict()
+    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert all(isinstance(v, np.ndarray) for v in state.values())
+    other = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    other.load_state_dict(state)
+    x = Tensor(rng.normal(size=(5, 3)))
+    np.testing.assert_array_equal(model(x).data, other(x).data)
+    state["0.weight"] += 1                          # a copy: changing it leaves the model alone
+    assert not np.array_equal(model.state_dict()["0.weight"], state["0.weight"])
+    with pytest.raises(ValueError, match="0.bias has shape"):
+        other.load_state_dict({**state, "0.bias": np.ones(5)})
+    with pytest.raises(KeyError, match="missing keys"):
+        other.load_state_dict({"0.weight": state["0.weight"]})
+
+
+def test_state_dict_loads_into_pytorch_and_back():
+    torch = torch_or_skip()
+    ours = TutorialMLP()
+    theirs = torch.nn.Sequential()
+    for i, (fan_in, fan_out) in enumerate([(784, 128), (128, 64), (64, 32), (32, 10)], 1):
+        theirs.add_module(f"fc{i}", torch.nn.Linear(fan_in, fan_out))
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+
+
+def test_linear_init_matches_pytorch_distribution():
+    torch = torch_or_skip()
+    mytorch.manual_seed(0)
+    layer = nn.Linear(400, 300)
+    reference = torch.nn.Linear(400, 300)
+    bound = 1 / np.sqrt(400)
+    assert layer.weight.shape == (300, 400) and layer.bias.shape == (300,)
+    assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
+    for ours, theirs in ((layer.weight.data, reference.weight.detach().numpy()),
+                         (layer.bias.data, reference.bias.detach().numpy())):
+        assert np.abs(ours).max() <= bound and np.abs(theirs).max() <= bound
+        assert abs(ours.std() - theirs.std()) < 0.1 * bound
+        assert abs(ours.std() - bound / np.sqrt(3)) < 0.1 * bound   # uniform(-b, b) has std b/√3
+    mytorch.manual_seed(7)
+    first = nn.Linear(3, 2).weight.data
+    mytorch.manual_seed(7)
+    np.testing.assert_array_equal(first, nn.Linear(3, 2).weight.data)
+
+
+@pytest.mark.parametrize("target_kind", ["index", "onehot", "probabilities"])
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_matches_pytorch(target_kind, scale, reduction):
+    torch = torch_or_skip()
+    logits = rng.normal(size=(5, 4)) * scale
+    if scale > 1:
+        logits = np.sign(logits) * scale           # logits of exactly ±1000
+    classes = np.array([0, 3, 1, 1, 2])
+    target = {"index": classes, "onehot": np.eye(4)[classes],
+              "probabilities": rng.dirichlet(np.ones(4), size=5)}[target_kind]
+    ours = Tensor(logits, requires_grad=True)
+    loss = nn.CrossEntropyLoss(reduction=reduction)(ours, Tensor(target))
+    theirs = torch.tensor(logits, requires_grad=True)
+    torch_target = torch.tensor(target) if target_kind != "index" else torch.tensor(classes)
+    torch_loss = torch.nn.CrossEntropyLoss(reduction=reduction)(theirs, torch_target)
+    upstream = rng.normal(size=loss.shape)
+    loss.backward(upstream)
+    torch_loss.backward(torch.tensor(upstream))
+    assert np.all(np.isfinite(loss.data)) and np.all(np.isfinite(ours.grad))
+    np.testing.assert_allclose(loss.data, torch_loss.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_cross_entropy_finite_differences_and_bad_target():
+    target = np.array([2, 0, 1])
+    check_op(lambda a: nn.CrossEntropyLoss()(a, target), (3, 4),
+             torch_fn=lambda a: __import__("torch").nn.functional.cross_entropy(a, __import__("torch")
+                                                                                  .tensor(target)))
+    with pytest.raises(ValueError, match=r"target shape \(4,\)"):
+        nn.CrossEntropyLoss()(Tensor(np.ones((3, 4))), np.zeros(4))
+
+
+def test_mse_loss():
+    target = rng.normal(size=(3, 4))
+    check_op(lambda a: nn.MSELoss()(a, target),
+             (3, 4), torch_fn=lambda a: __import__("torch").nn.MSELoss()(a, __import__("torch").tensor(target)))
+
+
+@pytest.mark.parametrize("settings", [dict(lr=0.1), dict(lr=0.05, momentum=0.9),
+                                      dict(lr=0.05, momentum=0.9, nesterov=True),
+                                      dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01),
+                                      dict(lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.1)],
+                         ids=["plain", "momentum", "nesterov", "dampening+wd", "nesterov+wd"])
+def test_sgd_matches_torch_over_20_steps(settings):
+    torch = torch_or_skip()
+    start = rng.normal(size=(3, 2))
+    targets = rng.normal(size=(20, 3, 2))
+    ours = Tensor(start, requires_grad=True)
+    theirs = torch.tensor(start, requires_grad=True)
+    opt, torch_opt = optim.SGD([ours], **settings), torch.optim.SGD([theirs], **settings)
+    for target in targets:
+        (((ours - target) ** 2) * ours.exp()).sum().backward()
+        (((theirs - torch.tensor(target)) ** 2) * theirs.exp()).sum().backward()
+        opt.step()
+        torch_opt.step()
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_sgd_validates_settings():
+    with pytest.raises(ValueError, match="nesterov"):
+        optim.SGD([Tensor([1.0], requires_grad=True)], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="lr"):
+        optim.SGD([], lr=-1)
+
+
+def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64():
+    torch = torch_or_skip()
+    mytorch.manual_seed(1)
+    ours = TutorialMLP(dtype=np.float64)
+    theirs = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.Sigmoid(), torch.nn.Linear(128, 64),
+                                 torch.nn.Sigmoid(), torch.nn.Linear(64, 32), torch.nn.Sigmoid(),
+                                 torch.nn.Linear(32, 10)).double()
+    with torch.no_grad():
+        for layer, (name, p) in zip([m for m in theirs if isinstance(m, torch.nn.Linear)],
+                                    list(ours.named_parameters())[::2]):
+            layer.weight.copy_(torch.from_numpy(p.data))
+            layer.bias.copy_(torch.from_numpy(getattr(ours, name.split(".")[0]).bias.data))
+    opt = optim.SGD(ours.parameters(), lr=0.1, momentum=0.9)
+    torch_opt = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9)
+    loss_fn, torch_loss_fn = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    ours_losses, torch_losses = [], []
+    for _ in range(20):
+        images = rng.uniform(0, 1, size=(16, 784))
+        labels = np.eye(10)[rng.integers(0, 10, 16)]  # one-hot, as the tutorial encodes them
+        loss = loss_fn(ours(Tensor(images)), Tensor(labels))
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        torch_loss = torch_loss_fn(theirs(torch.from_numpy(images)), torch.from_numpy(labels))
+        torch_loss.backward()
+        torch_opt.step()
+        torch_opt.zero_grad()
+        ours_losses.append(loss.item())
+        torch_losses.append(torch_loss.item())
+    np.testing.assert_allclose(ours_losses, torch_losses, rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Packaging promises
+# ---------------------------------------------------------------------------------------------------
+def test_import_forms_in_a_fresh_interpreter():
+    code = ("import mytorch.nn as nn\nimport mytorch.optim as optim\nfrom mytorch import nn as nn2, optim as o2\n"
+            "import mytorch\nassert nn is nn2 is mytorch.nn and optim is o2 is mytorch.optim\n"
+            "assert nn.Linear and nn.CrossEntropyLoss and optim.SGD\n")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_mytorch_imports_only_numpy_and_the_standard_library():
+    imported = set(re.findall(r"^(?:import|from) (\w+)", (ROOT / "mytorch.py").read_text(), re.M))
+    stdlib = sysconfig.get_paths()["stdlib"]
+    origins = {name: importlib.util.find_spec(name).origin or "built-in" for name in imported}
+    outside = {name for name, origin in origins.items()
+               if not (origin in ("built-in", "frozen") or origin.startswith(stdlib))
+               or "-packages" in origin}
+    assert outside == {"numpy"}
+
+
+def test_readme_example_runs():
+    readme = (ROOT / "README.md").read_text()
+    example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    exec(compile(example, "README.md", "exec"), {})
