@@ -71,7 +71,7 @@ def _expand_reduced(grad, shape, dim, keepdim):
     """Undo a reduction's shape: put back the reduced axes of `grad` and stretch it over `shape`."""
     if dim is not None and not keepdim:
         grad = np.expand_dims(grad, dim)
-    return np.broadcast_to(grad, shape)
+    return np.zeros(shape, grad.dtype) + grad     # (np.broadcast_to says the same, but slower)
 
 
 # What the backward walk reports, if asked: `sender` passed `grad` to its input `receiver`, which still
@@ -106,7 +106,7 @@ class Tensor:
         out = Tensor.__new__(Tensor)
         out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
-        out._edges = tuple(edge for edge in edges if edge[0].requires_grad) if _grad_enabled else ()
+        out._edges = tuple([edge for edge in edges if edge[0].requires_grad]) if _grad_enabled else ()
         out.requires_grad = bool(out._edges)
         out._op = op
         return out
@@ -311,7 +311,7 @@ class Tensor:
     @property
     def T(self):
         # reversing the axes is undone by reversing them again
-        return Tensor._result("T", self.data.T, (self, np.transpose))
+        return Tensor._result("T", self.data.T, (self, lambda g: g.T))
 
     def __getitem__(self, index):
         index = _plain_index(index)
@@ -353,17 +353,18 @@ class Tensor:
             node, grad, edges = stack[-1]
             for receiver, rule in edges:
                 delivered = _fit_gradient(rule(grad), receiver)
-                total = received.get(receiver)
-                received[receiver] = delivered if total is None else total + delivered
+                total = received.pop(receiver, None)
+                total = delivered if total is None else total + delivered
                 waiting[receiver] -= 1
                 if trace is not None:
                     trace(Step(node, receiver, delivered, waiting[receiver]))
-                if waiting[receiver] == 0:         # the gate: every consumer has delivered
-                    complete = received.pop(receiver)
-                    if receiver._edges:
-                        stack.append((receiver, complete, iter(receiver._edges)))
-                        break                      # descend now; the rest of `edges` waits its turn
-                    _accumulate(receiver, complete)
+                if waiting[receiver]:              # the gate: other consumers still have to deliver
+                    received[receiver] = total
+                elif receiver._edges:              # complete: descend into it now, depth first;
+                    stack.append((receiver, total, iter(receiver._edges)))
+                    break                          # the rest of `edges` waits its turn
+                else:
+                    _accumulate(receiver, total)   # a complete leaf
             else:
                 stack.pop()                        # every edge of this node is done: back up
 
@@ -376,13 +377,13 @@ def _count_consumers(loss):
     """
     counts = {}
     to_visit = [loss]
-    seen = {loss}
     while to_visit:
         node = to_visit.pop()
         for receiver, _ in node._edges:
-            counts[receiver] = counts.get(receiver, 0) + 1
-            if receiver not in seen:
-                seen.add(receiver)
+            if receiver in counts:
+                counts[receiver] += 1
+            else:                                  # first time we meet it: look at its inputs too
+                counts[receiver] = 1
                 to_visit.append(receiver)
     return counts
 
@@ -423,7 +424,7 @@ def _as_matrices(g, a, b):
 
 def _matmul_grad_a(g, a, b):
     g2, a2, b2 = _as_matrices(g, a, b)
-    grad = g2 @ np.swapaxes(b2, -1, -2)
+    grad = g2 @ b2.swapaxes(-1, -2)
     return grad[..., 0, :] if a.ndim == 1 else grad
 
 
@@ -431,7 +432,7 @@ def _matmul_grad_b(g, a, b):
     g2, a2, b2 = _as_matrices(g, a, b)
     # Aᵀ·G computed as (Gᵀ·A)ᵀ: the same numbers, but when B is a transposed weight (as in Linear),
     # its gradient then comes out C-contiguous, which keeps every SGD update on it fast.
-    grad = np.swapaxes(np.swapaxes(g2, -1, -2) @ a2, -1, -2)
+    grad = (g2.swapaxes(-1, -2) @ a2).swapaxes(-1, -2)
     return grad[..., 0] if b.ndim == 1 else grad
 
 
