@@ -1,18 +1,27 @@
 """Tests for mytorch.py: every op against finite differences and PyTorch, the gated backward's
-promises, nn, optim, and an end-to-end run against PyTorch. Run with `python -m pytest`."""
+promises, nn, optim, an end-to-end run against PyTorch; and train_mnist.py on tiny synthetic MNIST
+files (no network). Run with `python -m pytest`."""
+import gzip
 import importlib.util
+import io
+import os
 import re
+import struct
 import subprocess
 import sys
 import sysconfig
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
-import pytest
+# As train_mnist.py does, before numpy loads: one BLAS thread. A second one spins, and on a busy
+# 2-core machine that shares the cores with torch's threads it slows everything many times over.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import mytorch
-from mytorch import Tensor, nn, optim
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import mytorch  # noqa: E402
+from mytorch import Tensor, nn, optim  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 rng = np.random.default_rng(0)
@@ -720,3 +729,195 @@ def test_readme_example_runs():
     readme = (ROOT / "README.md").read_text()
     example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
     exec(compile(example, "README.md", "exec"), {})
+
+
+# ---------------------------------------------------------------------------------------------------
+# train_mnist.py, on tiny synthetic files in MNIST's own IDX format and torchvision's folder layout
+# (<root>/MNIST/raw/), so the script's real loading code runs: torchvision's reader, the batching
+# Dataset, the collate_fn.
+# ---------------------------------------------------------------------------------------------------
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+EPOCH_LINE = re.compile(r"^epoch +(\d+)/(\d+)  train loss (\d+\.\d{4})  test accuracy (\d+\.\d\d)%  "
+                        r"\d+\.\d\d s  \(data loading \d+%\)$")
+FINAL_LINE = re.compile(r"^final test accuracy: (\d+\.\d\d)% \((\d+) epochs, \d+\.\d s\)$")
+
+
+# -- a tiny IDX writer and a learnable synthetic data set ---------------------------------------------
+def write_idx(path, array):
+    """IDX: magic 0x0000 08 <ndim> (08 = unsigned bytes), then each dimension as big-endian uint32."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    with open(path, "wb") as f:
+        f.write(struct.pack(">I", 0x0800 + array.ndim))
+        f.write(struct.pack(f">{array.ndim}I", *array.shape))
+        f.write(array.tobytes())
+
+
+def synthetic_digits(count, rng):
+    """Each class is a fixed random 28x28 pattern of strokes; each image is its pattern with noise."""
+    patterns = np.random.default_rng(1234).random((10, 28, 28)) < 0.25
+    labels = rng.integers(0, 10, count)
+    flips = rng.random((count, 28, 28)) < 0.05
+    images = (patterns[labels] ^ flips) * rng.integers(180, 256, (count, 28, 28))
+    return images.astype(np.uint8), labels.astype(np.uint8)
+
+
+def make_mnist(root, train=1024, test=64, gz=False):
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, count in (("train", train), ("t10k", test)):
+        images, labels = synthetic_digits(count, rng)
+        write_idx(raw / f"{split}-images-idx3-ubyte", images)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
+    if gz:                               # keep only the .gz versions, as a download would leave them
+        for name in FILES:
+            with open(raw / name, "rb") as src, gzip.open(raw / f"{name}.gz", "wb", compresslevel=1) as dst:
+                dst.write(src.read())
+            os.remove(raw / name)
+    return raw
+
+
+@pytest.fixture
+def mnist_dir(tmp_path):
+    make_mnist(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def tm():
+    """train_mnist.py, which needs torch and torchvision: its tests skip where they are absent."""
+    pytest.importorskip("torchvision")
+    import train_mnist
+    return train_mnist
+
+
+@pytest.fixture
+def no_download(tm, monkeypatch):
+    """Point torchvision's mirrors at a closed local port: downloads fail at once, offline or not."""
+    monkeypatch.setattr(tm.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+
+
+def run(tm, capsys, *argv):
+    status = tm.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out.splitlines(), err
+
+
+# -- training end to end --------------------------------------------------------------------------------
+def test_trains_end_to_end(tm, mnist_dir, capsys):
+    # small batches: this sigmoid network needs a few hundred steps before its loss starts to fall
+    status, lines, err = run(tm, capsys, "--data", mnist_dir, "--epochs", 3, "--batch-size", 4)
+    assert status == 0, err
+    assert lines[0].startswith("MNIST: 1024 training / 64 test images")
+    epochs = [EPOCH_LINE.match(line) for line in lines[1:4]]
+    assert all(epochs), lines
+    assert [int(m.group(1)) for m in epochs] == [1, 2, 3]
+    losses = [float(m.group(3)) for m in epochs]
+    assert losses[-1] < losses[0] - 0.3, losses             # it learns
+    final = FINAL_LINE.match(lines[-1])
+    assert final and final.group(1) == epochs[-1].group(4) and final.group(2) == "3", lines[-1]
+    assert float(final.group(1)) > 25                        # well above chance (10%)
+    assert "\r" not in "".join(lines)                        # no progress redraws when not on a terminal
+
+
+def test_quiet_prints_only_the_result_and_save_keeps_the_weights(tm, mnist_dir, tmp_path, capsys):
+    weights = tmp_path / "weights.npz"
+    status, lines, _ = run(tm, capsys, "--data", mnist_dir, "--epochs", 1, "--quiet", "--save", weights)
+    assert status == 0
+    assert len(lines) == 1 and FINAL_LINE.match(lines[0]), lines
+    saved = np.load(weights)
+    assert sorted(saved.files) == sorted(f"fc{i}.{p}" for i in range(1, 5) for p in ("weight", "bias"))
+    assert saved["fc1.weight"].shape == (128, 784) and saved["fc1.weight"].dtype == np.float32
+
+
+def test_progress_line_redraws_in_place_on_a_terminal_and_is_throttled(tm, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    progress = tm.Progress("epoch  1/1  ", interval=60)
+    for batch in range(1, 101):
+        progress.show(batch, 100, loss=0.5, samples_per_second=1000)
+    progress.done()
+    drawn = screen.getvalue()
+    assert drawn.count("\r") == 3                          # first batch, last batch, final clear
+    assert "\repoch  1/1  batch  100/100  loss 0.5000  1,000 samples/s" in drawn
+    assert drawn.endswith("\r\033[K")
+
+
+def test_same_seed_same_numbers(tm, mnist_dir, capsys):
+    def losses(seed):
+        _, lines, _ = run(tm, capsys, "--data", mnist_dir, "--epochs", 2, "--seed", seed)
+        return [EPOCH_LINE.match(line).group(3, 4) for line in lines[1:3]]
+
+    assert losses(3) == losses(3)
+    assert losses(3) != losses(4)
+
+
+def test_gzipped_files_are_accepted(tm, tmp_path, capsys, no_download):
+    make_mnist(tmp_path, gz=True)
+    status, lines, err = run(tm, capsys, "--data", tmp_path, "--epochs", 1, "--quiet")
+    assert status == 0, err
+    assert FINAL_LINE.match(lines[-1])
+
+
+def test_collate_gives_float32_tensors_without_grad(tm, mnist_dir):
+    train_set, test_set = tm.load_mnist(str(mnist_dir))
+    loader, _ = tm.make_loaders(train_set, test_set, batch_size=32, seed=0)
+    images, labels = next(iter(loader))
+    assert images.shape == (32, 784) and images.data.dtype == np.float32
+    assert not images.requires_grad
+    assert 0 <= images.data.min() and images.data.max() <= 1
+    assert labels.shape == (32, 10) and (labels.data.sum(axis=1) == 1).all()
+
+
+def test_compare_torch_starts_from_the_same_point(tm, mnist_dir, capsys):
+    status, lines, err = run(tm, capsys, "--data", mnist_dir, "--epochs", 1, "--compare-torch")
+    assert status == 0, err
+    row = next(line for line in lines if re.match(r"^\s+1 \|", line))
+    my_loss, torch_loss = (float(v) for v in row.split("|")[1].split())
+    assert my_loss == pytest.approx(torch_loss, abs=1e-3)  # same weights, same batches, same optimiser
+    assert lines[-1].startswith("final test accuracy: mytorch ") and "mytorch/torch" in lines[-1]
+
+
+def test_benchmark_times_three_versions_of_the_same_step(tm):
+    steps = tm.benchmark_steps(batch_size=4)        # raises if their first losses disagree
+    assert sorted(steps) == ["mytorch", "numpy", "torch"]
+
+
+# -- missing and broken data -------------------------------------------------------------------------
+def assert_data_help(err, root):
+    assert "Traceback" not in err
+    for name in FILES:
+        assert name in err
+    assert os.path.join(str(root), "MNIST", "raw", "") in err and "--data" in err
+
+
+def test_missing_data_exits_with_2_and_says_what_to_put_where(tm, tmp_path, capsys, no_download):
+    root = tmp_path / "nowhere"
+    status, lines, err = run(tm, capsys, "--data", root, "--epochs", 1)
+    assert status == 2
+    assert lines == []
+    assert "could not be downloaded" in err
+    assert_data_help(err, root)
+
+
+def test_truncated_file_exits_with_2(tm, mnist_dir, capsys, no_download):
+    path = mnist_dir / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:5000])
+    status, _, err = run(tm, capsys, "--data", mnist_dir)
+    assert status == 2
+    assert "could not read train-images-idx3-ubyte and train-labels-idx1-ubyte" in err
+    assert_data_help(err, mnist_dir)
+
+
+def test_images_and_labels_that_disagree_exit_with_2(tm, mnist_dir, capsys, no_download):
+    write_idx(mnist_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", np.zeros(10))   # 64 images, 10 labels
+    status, _, err = run(tm, capsys, "--data", mnist_dir)
+    assert status == 2
+    assert ("t10k-images-idx3-ubyte holds images of shape (64, 28, 28) and "
+            "t10k-labels-idx1-ubyte 10 labels") in err
+    assert_data_help(err, mnist_dir)
