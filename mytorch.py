@@ -138,8 +138,8 @@ class Tensor:
             extras += ", requires_grad=True"
         return f"tensor({body}{extras})"
 
-    def _operand(self, other):
-        """Bring the other side of a binary op to a Tensor."""
+    def _operand(self, other, op):
+        """The other side of a binary op, as a Tensor."""
         if isinstance(other, Tensor):
             return other
         if isinstance(other, (int, float, np.number)):
@@ -147,33 +147,44 @@ class Tensor:
             return Tensor._result("", np.asarray(other, dtype=self.data.dtype))
         if isinstance(other, np.ndarray):
             return Tensor(other)
-        raise TypeError(f"expected a Tensor, a number or a numpy array, got {type(other).__name__}")
+        raise TypeError(f"{op}: expected a Tensor, a number or a numpy array, got {type(other).__name__}")
+
+    def _binary(self, op, numpy_op, other):
+        """(other as a Tensor, numpy_op(self, other)); if the shapes do not fit, say so, naming the op."""
+        other = self._operand(other, op)
+        try:
+            return other, numpy_op(self.data, other.data)
+        except ValueError:
+            why = "inner sizes must match" if op == "matmul" else "they cannot be broadcast together"
+            raise ValueError(f"{op}: shapes {self.shape} and {other.shape} do not fit ({why})") from None
 
     # -- arithmetic: each op's forward, and beside it the derivative for each input -----------------
     def __add__(self, other):
-        other = self._operand(other)
+        other, out = self._binary("add", np.add, other)
         # d(a+b)/da = 1,  d(a+b)/db = 1
-        return Tensor._result("add", _broadcasting(np.add, self, other),
-                              (self, _same), (other, _same))
+        return Tensor._result("add", out, (self, _same), (other, _same))
 
     def __sub__(self, other):
-        other = self._operand(other)
+        other, out = self._binary("sub", np.subtract, other)
         # d(a-b)/da = 1,  d(a-b)/db = -1
-        return Tensor._result("sub", _broadcasting(np.subtract, self, other),
-                              (self, _same), (other, np.negative))
+        return Tensor._result("sub", out, (self, _same), (other, np.negative))
 
     def __mul__(self, other):
-        other = self._operand(other)
+        other, out = self._binary("mul", np.multiply, other)
         # d(a*b)/da = b,  d(a*b)/db = a
-        return Tensor._result("mul", _broadcasting(np.multiply, self, other),
-                              (self, lambda g: g * other.data), (other, lambda g: g * self.data))
+        return Tensor._result("mul", out, (self, lambda g: g * other.data), (other, lambda g: g * self.data))
 
     def __truediv__(self, other):
-        other = self._operand(other)
-        out = _broadcasting(np.divide, self, other)
+        other, out = self._binary("div", np.divide, other)
         # d(a/b)/da = 1/b,  d(a/b)/db = -a/b² = -(a/b)/b
         return Tensor._result("div", out,
                               (self, lambda g: g / other.data), (other, lambda g: -g * out / other.data))
+
+    def __matmul__(self, other):
+        other, out = self._binary("matmul", np.matmul, other)
+        # C = A·B:  dA = G·Bᵀ,  dB = Aᵀ·G  (a 1-D A is treated as a row, a 1-D B as a column)
+        return Tensor._result("matmul", out, (self, lambda g: _matmul_grad_a(g, self.data, other.data)),
+                              (other, lambda g: _matmul_grad_b(g, self.data, other.data)))
 
     def __neg__(self):
         # d(-a)/da = -1
@@ -186,31 +197,21 @@ class Tensor:
         return Tensor._result("pow", self.data ** exponent,
                               (self, lambda g: g * exponent * self.data ** (exponent - 1)))
 
+    # number - tensor and the like: make the left side a Tensor, then use the ops above
     def __radd__(self, other):
-        return self._operand(other) + self
+        return self._operand(other, "add") + self
 
     def __rsub__(self, other):
-        return self._operand(other) - self
+        return self._operand(other, "sub") - self
 
     def __rmul__(self, other):
-        return self._operand(other) * self
+        return self._operand(other, "mul") * self
 
     def __rtruediv__(self, other):
-        return self._operand(other) / self
-
-    def __matmul__(self, other):
-        a, b = self, self._operand(other)
-        try:
-            out = a.data @ b.data
-        except ValueError:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not fit (inner sizes must match)") \
-                from None
-        # C = A·B:  dA = G·Bᵀ,  dB = Aᵀ·G  (1-D operands are treated as a row / a column, then squeezed)
-        return Tensor._result("matmul", out, (a, lambda g: _matmul_grad_a(g, a.data, b.data)),
-                              (b, lambda g: _matmul_grad_b(g, a.data, b.data)))
+        return self._operand(other, "div") / self
 
     def __rmatmul__(self, other):
-        return self._operand(other) @ self
+        return self._operand(other, "matmul") @ self
 
     # -- elementwise functions ----------------------------------------------------------------------
     def exp(self):
@@ -301,7 +302,8 @@ class Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         # same numbers, new shape: the gradient just takes the old shape back
-        return Tensor._result("reshape", self.data.reshape(shape), (self, lambda g: g.reshape(self.data.shape)))
+        return Tensor._result("reshape", self.data.reshape(shape),
+                              (self, lambda g: g.reshape(self.data.shape)))
 
     def transpose(self, dim0, dim1):
         # swapping two axes is undone by swapping them back
@@ -402,15 +404,6 @@ MaxResult = namedtuple("max", "values indices")
 # -- small helpers the ops above use ------------------------------------------------------------------
 def _same(g):
     return g
-
-
-def _broadcasting(ufunc, a, b):
-    """Apply a numpy ufunc to two tensors; if their shapes do not broadcast, name the op and both."""
-    try:
-        return ufunc(a.data, b.data)
-    except ValueError:
-        raise ValueError(f"{ufunc.__name__}: shapes {a.shape} and {b.shape} cannot be broadcast together") \
-            from None
 
 
 def _as_matrices(g, a, b):
@@ -523,7 +516,8 @@ class Linear(Module):
 
     Initialised like PyTorch: W and b uniform in ±1/√in_features."""
 
-    def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
+    def __init__(self, in_features, out_features, bias=True, dtype=None):
+        dtype = dtype or np.float32
         bound = 1 / np.sqrt(in_features)
         self.weight = Tensor(_rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype),
                              requires_grad=True)
