@@ -34,10 +34,25 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 # =====================================================================================================
-# MNIST_RESULT -- TO BE FILLED IN BY HAND from a real run of train_mnist.py (then rebuild the deck).
-# Paste the run's closing output (epochs, loss, test accuracy) as plain text; keep it short (<= 12 lines).
+# MNIST_RESULT: the output of a real run of train_mnist.py on MNIST, pasted here by hand (a run takes a
+# data set and ~15 s, too much for every build). After a new run, paste it again and rebuild.
 # While it is None the "training result" slide shows a clearly marked placeholder.
-MNIST_RESULT = None
+MNIST_RESULT = """\
+MNIST: 60000 training / 10000 test images; MLP 784-128-64-32-10 (sigmoid); SGD lr 0.1 momentum 0.9, batch 64, seed 0
+epoch  1/12  train loss 1.8332  test accuracy 71.28%  0.73 s  (data loading 14%)
+epoch  2/12  train loss 0.4417  test accuracy 92.63%  0.78 s  (data loading 13%)
+epoch  3/12  train loss 0.2055  test accuracy 94.75%  0.79 s  (data loading 13%)
+epoch  4/12  train loss 0.1424  test accuracy 95.92%  0.80 s  (data loading 13%)
+epoch  5/12  train loss 0.1107  test accuracy 96.71%  0.81 s  (data loading 13%)
+epoch  6/12  train loss 0.0934  test accuracy 96.66%  0.78 s  (data loading 13%)
+epoch  7/12  train loss 0.0765  test accuracy 97.13%  0.79 s  (data loading 13%)
+epoch  8/12  train loss 0.0649  test accuracy 97.48%  0.75 s  (data loading 13%)
+epoch  9/12  train loss 0.0561  test accuracy 97.29%  0.83 s  (data loading 13%)
+epoch 10/12  train loss 0.0485  test accuracy 97.65%  0.80 s  (data loading 13%)
+epoch 11/12  train loss 0.0427  test accuracy 97.22%  0.79 s  (data loading 13%)
+epoch 12/12  train loss 0.0374  test accuracy 97.46%  0.82 s  (data loading 12%)
+final test accuracy: 97.46% (12 epochs, 9.8 s)
+"""
 # The command line that produced MNIST_RESULT (shown on the slide under the output).
 MNIST_RESULT_COMMAND = "python train_mnist.py"
 # =====================================================================================================
@@ -1088,7 +1103,7 @@ pre.code .n { color: #b34700; }
 .code2 { margin-top: 4px; gap: 28px; }
 .code2 pre.code { margin-bottom: 20px; }
 .fact { font-size: 32px; line-height: 1.45; margin: 8px 0 0 4px; }
-pre.result { font-size: 28px; margin-top: 30px; }
+pre.result { font-size: 25px; margin-top: 24px; white-space: pre-wrap; }
 .placeholder { margin-top: 60px; font-size: 36px; line-height: 1.6; padding: 40px 48px;
   border: 6px dashed #B3261E; background: #FFF4F2; color: #7a1710; border-radius: 16px; }
 .slide.title { background: #0b2a55; color: #ffffff; }
