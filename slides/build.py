@@ -82,19 +82,14 @@ OP_SYMBOL = {"add": "+", "sub": "\u2212", "mul": "\u00d7", "div": "\u00f7", "neg
 # ----------------------------------------------------------------------------------------------------
 # The engine
 # ----------------------------------------------------------------------------------------------------
-def load_engine(engine_dir=None):
-    """Import mytorch from the repo root (or from engine_dir)."""
-    root = str(Path(engine_dir).resolve() if engine_dir else REPO)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    mod = sys.modules.get("mytorch")
-    if mod is not None and not str(getattr(mod, "__file__", "")).startswith(root):
-        for name in [n for n in sys.modules if n == "mytorch" or n.startswith("mytorch.")]:
-            del sys.modules[name]
+def load_engine():
+    """Import mytorch.py from the repo root."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
     try:
         return importlib.import_module("mytorch")
     except ImportError as exc:
-        raise SystemExit(f"build.py: cannot import mytorch from {root}: {exc}")
+        raise SystemExit(f"build.py: cannot import mytorch from {REPO}: {exc}")
 
 
 def fmt(v):
@@ -729,27 +724,6 @@ def code_block(src, max_w=1420, max_h=610, max_size=28):
 # ----------------------------------------------------------------------------------------------------
 # The MNIST slide: the model code is checked against the engine at build time
 # ----------------------------------------------------------------------------------------------------
-MNIST_MODEL_CODE = '''\
-import mytorch
-import mytorch.nn as nn
-import mytorch.optim as optim
-
-class MyTorchMNIST(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(784, 128)
-        self.fc2 = nn.Linear(128, 64)
-        self.fc3 = nn.Linear(64, 32)
-        self.fc4 = nn.Linear(32, 10)
-        self.activation = nn.Sigmoid()
-
-    def forward(self, x):
-        x = self.activation(self.fc1(x))
-        x = self.activation(self.fc2(x))
-        x = self.activation(self.fc3(x))
-        return self.fc4(x)
-'''
-
 MNIST_LOOP_CODE = '''\
 model = MyTorchMNIST()
 loss_fn = nn.CrossEntropyLoss()
@@ -769,10 +743,7 @@ for epoch in range(EPOCHS):
 def mnist_code():
     """The model class as train_mnist.py defines it (cut out with ast, not imported: that file needs
     torch), and a short training loop with train_mnist.py's default hyper-parameters."""
-    path = REPO / "train_mnist.py"
-    if not path.is_file():
-        return MNIST_MODEL_CODE, MNIST_LOOP_CODE.replace("LR", "0.1"), "slides/build.py", None
-    text = path.read_text(encoding="utf-8")
+    text = (REPO / "train_mnist.py").read_text(encoding="utf-8")
     tree = ast.parse(text)
     model = None
     defaults = {}
@@ -829,9 +800,9 @@ def ul(*items, cls=""):
     return f"<ul{c}>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
-def build_all(out_dir, engine_dir=None):
+def build_all(out_dir):
     out_dir = Path(out_dir)
-    mt = load_engine(engine_dir)
+    mt = load_engine()
     w1, w2, w3 = example1(mt), example2(mt), example3(mt)
     ws = sigmoid_chain(mt)
     wx = exercise_graph(mt)
@@ -1254,11 +1225,10 @@ def main(argv=None):
     ap.add_argument("--out", default=str(HERE), help="output folder (default: slides/)")
     ap.add_argument("--check", action="store_true",
                     help="build into a temp folder and fail if slides/ differs from it")
-    ap.add_argument("--engine-dir", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
-            build_all(tmp, args.engine_dir)
+            build_all(tmp)
             bad = compare(tmp, args.out)
         if bad:
             print("slides are stale: " + ", ".join(bad) + "\nrebuild with: python slides/build.py",
@@ -1266,7 +1236,7 @@ def main(argv=None):
             return 1
         print("slides are up to date")
         return 0
-    for p in build_all(args.out, args.engine_dir):
+    for p in build_all(args.out):
         print(f"wrote {os.path.relpath(p)}")
     return 0
 
