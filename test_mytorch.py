@@ -367,11 +367,11 @@ def test_5_no_memory_growth_over_10000_steps_and_forwards():
     # parameters keep no reference to the graphs made from them: once the loss is dropped, every
     # tensor of its graph is gone
     kept.clear()
-    live_before = sum(isinstance(o, Tensor) for o in gc.get_objects())
+    live_before = sum(type(o) is Tensor for o in gc.get_objects())
     loss = loss_fn(model(x), y)
-    assert sum(isinstance(o, Tensor) for o in gc.get_objects()) > live_before + 10
+    assert sum(type(o) is Tensor for o in gc.get_objects()) > live_before + 10
     del loss
-    assert sum(isinstance(o, Tensor) for o in gc.get_objects()) == live_before
+    assert sum(type(o) is Tensor for o in gc.get_objects()) == live_before
 
 
 def test_6_all_paths_are_summed():
