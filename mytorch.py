@@ -78,6 +78,9 @@ def _expand_reduced(grad, shape, dim, keepdim):
 # waits for `waiting` more of its consumers (0: it is complete, and the walk descends into it now).
 Step = namedtuple("Step", "sender receiver grad waiting")
 
+# What x.max(dim=...) returns, like PyTorch: unpacks as (values, indices), or use .values / .indices
+MaxResult = namedtuple("max", "values indices")
+
 
 # ---------------------------------------------------------------------------------------------------
 # Tensor
@@ -282,8 +285,9 @@ class Tensor:
         """The largest value; with `dim`, (values, indices) along that axis, as in PyTorch."""
         if dim is None:
             out = self.data.max()
+            is_max = self.data == out
             # gradient goes to the maximum; PyTorch splits it evenly between tied maxima
-            return Tensor._result("max", out, (self, lambda g: g * _share_ties(self.data == out)))
+            return Tensor._result("max", out, (self, lambda g: g * is_max / is_max.sum()))
         where = np.expand_dims(self.data.argmax(axis=dim), dim)
         values = np.take_along_axis(self.data, where, axis=dim)
 
@@ -398,9 +402,6 @@ def _accumulate(leaf, grad):
         leaf.grad += grad
 
 
-MaxResult = namedtuple("max", "values indices")
-
-
 # -- small helpers the ops above use ------------------------------------------------------------------
 def _same(g):
     return g
@@ -427,10 +428,6 @@ def _matmul_grad_b(g, a, b):
     # its gradient then comes out C-contiguous, which keeps every SGD update on it fast.
     grad = (g2.swapaxes(-1, -2) @ a2).swapaxes(-1, -2)
     return grad[..., 0] if b.ndim == 1 else grad
-
-
-def _share_ties(is_max):
-    return is_max / is_max.sum()
 
 
 def _plain_index(index):
