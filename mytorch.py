@@ -4,7 +4,8 @@ A Tensor wraps a numpy array. Every op computes its result and records, for each
 turns the gradient of the result into the gradient of that input (the chain rule, one op at a time).
 `backward()` walks that graph from the loss back to the leaves, depth first, but *gated*: a node passes
 gradient on to its inputs only once every consumer of it that leads to the loss has delivered its share.
-On top sit `nn` (Module, Linear, Sigmoid, CrossEntropyLoss, ...) and `optim` (SGD), with PyTorch's names.
+After the core (Tensor, its ops, the walk) come conveniences, then `nn` (Module, Linear, losses, ...)
+and `optim` (SGD, Adam), with PyTorch's names and semantics, and `gradcheck` to test a rule you add.
 
 Needs only numpy (1.22+) and the standard library; Python 3.9+.
 
@@ -12,40 +13,50 @@ Needs only numpy (1.22+) and the standard library; Python 3.9+.
     import mytorch.nn as nn
     x = mytorch.Tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x * x).sum().backward()
-    x.grad                       # array([2., 4., 6.], dtype=float32)
+    x.grad                       # tensor([2., 4., 6.])
 """
+import functools
 import sys
+import threading
 import types
+import warnings
 from collections import namedtuple
 
 import numpy as np
 
-# ---------------------------------------------------------------------------------------------------
-# Grad mode and randomness
-# ---------------------------------------------------------------------------------------------------
-_grad_enabled = True
+float32, float64 = np.float32, np.float64      # so `dtype=mytorch.float64` reads as in PyTorch
 
+# ---------------------------------------------------------------------------------------------------
+# Grad mode (one per thread, as in PyTorch) and randomness
+# ---------------------------------------------------------------------------------------------------
+class _GradMode(threading.local):
+    enabled = True
+
+_grad_mode = _GradMode()
 
 class no_grad:
-    """`with mytorch.no_grad():` computes values but records no graph (for evaluation, SGD updates)."""
+    """`with mytorch.no_grad():` (or `@mytorch.no_grad()` on a function) computes values but records no
+    graph: for evaluation, and for updating weights by hand."""
 
     def __enter__(self):
-        global _grad_enabled
-        self._previous, _grad_enabled = _grad_enabled, False
+        self._previous, _grad_mode.enabled = _grad_mode.enabled, False
 
     def __exit__(self, *exc_info):
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_mode.enabled = self._previous
 
+    def __call__(self, func):
+        @functools.wraps(func)
+        def without_grad(*args, **kwargs):
+            with no_grad():
+                return func(*args, **kwargs)
+        return without_grad
 
 _rng = np.random.default_rng()
 
-
 def manual_seed(seed):
-    """Seed the generator that initialises parameters, so the same seed gives the same network."""
+    """Seed the generator behind parameter initialisation, randn, rand and Dropout."""
     global _rng
     _rng = np.random.default_rng(seed)
-
 
 # ---------------------------------------------------------------------------------------------------
 # The one helper for broadcasting: a gradient must have the shape (and dtype) of the tensor it is for
@@ -56,16 +67,16 @@ def _fit_gradient(grad, tensor):
     If x of shape (3,) was added to y of shape (2, 3), x was used twice (once per row), so its gradient
     is the sum over that leading axis; likewise for axes where x had size 1 (keepdims-style).
     """
-    if grad.shape != tensor.data.shape:
-        if grad.ndim > tensor.data.ndim:                              # axes x did not have at all
-            grad = grad.sum(axis=tuple(range(grad.ndim - tensor.data.ndim)))
-        stretched = tuple(i for i, n in enumerate(tensor.data.shape) if n == 1 and grad.shape[i] != 1)
+    shape = tensor.data.shape
+    if grad.shape != shape:
+        if grad.ndim > len(shape):                                    # axes x did not have at all
+            grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
         if stretched:                                                 # axes where x had size 1
             grad = grad.sum(axis=stretched, keepdims=True)
     if grad.dtype != tensor.data.dtype:                               # float64 consumer of a float32 input
         grad = grad.astype(tensor.data.dtype)
     return grad
-
 
 def _expand_reduced(grad, shape, dim, keepdim):
     """Undo a reduction's shape: put back the reduced axes of `grad` and stretch it over `shape`."""
@@ -73,21 +84,17 @@ def _expand_reduced(grad, shape, dim, keepdim):
         grad = np.expand_dims(grad, dim)
     return np.zeros(shape, grad.dtype) + grad     # (np.broadcast_to says the same, but slower)
 
-
 # What the backward walk reports, if asked: `sender` passed `grad` to its input `receiver`, which still
 # waits for `waiting` more of its consumers (0: it is complete, and the walk descends into it now).
 Step = namedtuple("Step", "sender receiver grad waiting")
-
-# What x.max(dim=...) returns, like PyTorch: unpacks as (values, indices), or use .values / .indices
-MaxResult = namedtuple("max", "values indices")
-
 
 # ---------------------------------------------------------------------------------------------------
 # Tensor
 # ---------------------------------------------------------------------------------------------------
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "_edges", "_op")
+    __slots__ = ("_data", "grad", "requires_grad", "_edges", "_op")
     __array_ufunc__ = None       # so `numpy_array + tensor` comes to Tensor.__radd__, not to numpy
+    __hash__ = object.__hash__   # hashable by identity, though == compares values
 
     def __init__(self, data, requires_grad=False):
         """Numbers, nested lists and arrays. Floating arrays keep their dtype, all else becomes float32."""
@@ -95,51 +102,43 @@ class Tensor:
             data = data.data
         floating = isinstance(data, (np.ndarray, np.floating)) and data.dtype.kind == "f"
         dtype = None if floating else np.float32
-        # A tensor that requires grad gets its own copy: optimizers update it in place, and must never
-        # write into an array the caller still holds.
+        # A tensor that requires grad gets its own copy of the caller's array.
         self.data = np.array(data, dtype=dtype) if requires_grad else np.asarray(data, dtype=dtype)
-        self.grad = None
+        self.grad = None         # after backward: a Tensor of the same shape, as in PyTorch
         self.requires_grad = bool(requires_grad)
         self._edges = ()     # (input, rule) pairs; rule(grad of this tensor) -> grad of that input
         self._op = ""        # name of the op that made this tensor; "" for a leaf
+
+    # mytorch never writes into an array once a Tensor holds it: an update (x -= ..., an optimizer step,
+    # load_state_dict) gives the Tensor a new array. So the arrays a recorded op kept for its backward
+    # rule still hold the values its forward used, and a later backward() can never read stale values.
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):      # p.data = p.data - lr * p.grad: a Tensor stores its array
+        self._data = value.data if isinstance(value, Tensor) else np.asarray(value)
 
     @staticmethod
     def _result(op, data, *edges):
         """The output of an op: keep the edges to inputs that need a gradient, unless in no_grad."""
         out = Tensor.__new__(Tensor)
-        out.data = data if type(data) is np.ndarray else np.asarray(data)
+        out._data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
-        out._edges = tuple([edge for edge in edges if edge[0].requires_grad]) if _grad_enabled else ()
+        out._edges = tuple([edge for edge in edges if edge[0].requires_grad]) if _grad_mode.enabled else ()
         out.requires_grad = bool(out._edges)
-        out._op = op
+        out._op = op if out._edges else ""
         return out
 
     # -- a few properties, as in PyTorch ----------------------------------------------------------
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
+    is_leaf = property(lambda self: not self._op)
 
-    def item(self):
-        return self.data.item()
-
-    def numpy(self):
-        return self.data
-
-    def detach(self):
-        """The same data, cut from the graph."""
-        return Tensor._result("", self.data)
-
-    def __len__(self):
-        return len(self.data)
-
-    def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
-        extras = "" if self.dtype == np.float32 else f", dtype={self.dtype}"
-        if self._op:
-            extras += f", grad_fn=<{self._op}>"
-        elif self.requires_grad:
-            extras += ", requires_grad=True"
-        return f"tensor({body}{extras})"
+    numpy = lambda self: self.data
+    detach = lambda self: Tensor._result("", self.data)      # the same data, cut from the graph
 
     def _operand(self, other, op):
         """The other side of a binary op, as a Tensor."""
@@ -147,10 +146,14 @@ class Tensor:
             return other
         if isinstance(other, (int, float, np.number)):
             # A plain number takes this tensor's dtype, as in PyTorch: float32 * 2.5 stays float32.
-            return Tensor._result("", np.asarray(other, dtype=self.data.dtype))
+            floating = self.dtype.kind == "f" or isinstance(other, (float, np.floating))
+            return Tensor._result("", np.asarray(other, self.dtype if self.dtype.kind == "f" else
+                                                 np.float32 if floating else None))
         if isinstance(other, np.ndarray):
             return Tensor(other)
-        raise TypeError(f"{op}: expected a Tensor, a number or a numpy array, got {type(other).__name__}")
+        kind = f"{type(other).__module__}.{type(other).__qualname__}".replace("builtins.", "")
+        raise TypeError(f"{op}: expected a mytorch Tensor, a number or a numpy array, got a {kind}; convert "
+                        f"it first, e.g. mytorch.Tensor(np.asarray(x)) (a torch.Tensor: x.detach().numpy())")
 
     def _binary(self, op, numpy_op, other):
         """(other as a Tensor, numpy_op(self, other)); if the shapes do not fit, say so, naming the op."""
@@ -162,6 +165,7 @@ class Tensor:
             raise ValueError(f"{op}: shapes {self.shape} and {other.shape} do not fit ({why})") from None
 
     # -- arithmetic: each op's forward, and beside it the derivative for each input -----------------
+    # Each rule keeps the arrays it needs (a, b, out) from the forward, never reads them later.
     def __add__(self, other):
         other, out = self._binary("add", np.add, other)
         # d(a+b)/da = 1,  d(a+b)/db = 1
@@ -174,47 +178,47 @@ class Tensor:
 
     def __mul__(self, other):
         other, out = self._binary("mul", np.multiply, other)
+        a, b = self.data, other.data
         # d(a*b)/da = b,  d(a*b)/db = a
-        return Tensor._result("mul", out, (self, lambda g: g * other.data), (other, lambda g: g * self.data))
+        return Tensor._result("mul", out, (self, lambda g: g * b), (other, lambda g: g * a))
 
     def __truediv__(self, other):
         other, out = self._binary("div", np.divide, other)
+        b = other.data
         # d(a/b)/da = 1/b,  d(a/b)/db = -a/b² = -(a/b)/b
-        return Tensor._result("div", out,
-                              (self, lambda g: g / other.data), (other, lambda g: -g * out / other.data))
+        return Tensor._result("div", out, (self, lambda g: g / b), (other, lambda g: -g * out / b))
 
     def __matmul__(self, other):
         other, out = self._binary("matmul", np.matmul, other)
+        a, b = self.data, other.data
         # C = A·B:  dA = G·Bᵀ,  dB = Aᵀ·G  (a 1-D A is treated as a row, a 1-D B as a column)
-        return Tensor._result("matmul", out, (self, lambda g: _matmul_grad_a(g, self.data, other.data)),
-                              (other, lambda g: _matmul_grad_b(g, self.data, other.data)))
+        return Tensor._result("matmul", out, (self, lambda g: _matmul_grad_a(g, a, b)),
+                              (other, lambda g: _matmul_grad_b(g, a, b)))
 
     def __neg__(self):
         # d(-a)/da = -1
         return Tensor._result("neg", -self.data, (self, np.negative))
 
     def __pow__(self, exponent):
-        if not isinstance(exponent, (int, float, np.number)):
-            raise TypeError(f"pow: the exponent must be a number, got {type(exponent).__name__}")
-        # d(a^p)/da = p·a^(p-1)
-        return Tensor._result("pow", self.data ** exponent,
-                              (self, lambda g: g * exponent * self.data ** (exponent - 1)))
+        other, out = self._binary("pow", np.power, exponent)
+        a, p = self.data, other.data
+
+        def to_base(g):     # d(a^p)/da = p·a^(p-1), and 0 where p = 0 (so x**0 has gradient 0 at 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return g * np.where(p == 0, 0, p * a ** (p - 1))
+
+        def to_exponent(g):  # d(a^p)/dp = a^p·ln a, and 0 where a = 0 and p >= 0 (as PyTorch)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return g * np.where((a == 0) & (p >= 0), 0, out * np.log(a))
+        return Tensor._result("pow", out, (self, to_base), (other, to_exponent))
 
     # number - tensor and the like: make the left side a Tensor, then use the ops above
-    def __radd__(self, other):
-        return self._operand(other, "add") + self
-
-    def __rsub__(self, other):
-        return self._operand(other, "sub") - self
-
-    def __rmul__(self, other):
-        return self._operand(other, "mul") * self
-
-    def __rtruediv__(self, other):
-        return self._operand(other, "div") / self
-
-    def __rmatmul__(self, other):
-        return self._operand(other, "matmul") @ self
+    __radd__ = lambda self, other: self._operand(other, "add") + self
+    __rsub__ = lambda self, other: self._operand(other, "sub") - self
+    __rmul__ = lambda self, other: self._operand(other, "mul") * self
+    __rtruediv__ = lambda self, other: self._operand(other, "div") / self
+    __rmatmul__ = lambda self, other: self._operand(other, "matmul") @ self
+    __rpow__ = lambda self, other: self._operand(other, "pow") ** self
 
     # -- elementwise functions ----------------------------------------------------------------------
     def exp(self):
@@ -223,8 +227,9 @@ class Tensor:
         return Tensor._result("exp", out, (self, lambda g: g * out))
 
     def log(self):
+        a = self.data
         # d(ln a)/da = 1/a
-        return Tensor._result("log", np.log(self.data), (self, lambda g: g / self.data))
+        return Tensor._result("log", np.log(a), (self, lambda g: g / a))
 
     def sqrt(self):
         out = np.sqrt(self.data)
@@ -232,8 +237,9 @@ class Tensor:
         return Tensor._result("sqrt", out, (self, lambda g: g / (2 * out)))
 
     def relu(self):
+        a = self.data
         # d relu(a)/da = 1 where a > 0, else 0
-        return Tensor._result("relu", np.maximum(self.data, 0), (self, lambda g: g * (self.data > 0)))
+        return Tensor._result("relu", np.maximum(a, 0), (self, lambda g: g * (a > 0)))
 
     def tanh(self):
         out = np.tanh(self.data)
@@ -241,13 +247,14 @@ class Tensor:
         return Tensor._result("tanh", out, (self, lambda g: g * (1 - out * out)))
 
     def sigmoid(self):
-        """σ(x) = 1 / (1 + e^(-x)): not an op of its own but the composition neg → exp → add → divide,
-        so its gradient comes from the chain rule through those rules: σ'(x) = σ(x)(1 - σ(x)).
-
-        The limit of that lesson: in float32, e^(-x) overflows to inf for x < -88.72, and then the
-        exp rule computes 0 · inf = nan for the gradient, where PyTorch's fused sigmoid gives ~0.
-        (In float64 the same happens below x = -709.78.)"""
-        return 1 / (1 + (-self).exp())
+        """σ(a) = 1 / (1 + e^(-a)). The tutorial builds it from neg → exp → add → divide, and the chain
+        rule through those four gives σ(1 - σ). One op does the same faster, and safely: e^(-a) overflows
+        for a < -88.7 in float32 (then the exp rule makes 0·inf = nan), but e^(-|a|) never does."""
+        a = self.data
+        e = np.exp(-np.abs(a))
+        out = np.where(a >= 0, 1, e) / (1 + e)        # 1/(1+e^-a) for a >= 0,  e^a/(1+e^a) for a < 0
+        # dσ/da = σ(1 - σ)
+        return Tensor._result("sigmoid", out, (self, lambda g: g * out * (1 - out)))
 
     def log_softmax(self, dim):
         """log(softmax(x)) along `dim`, computed as x - max - log(sum(e^(x - max))) so that large
@@ -258,83 +265,56 @@ class Tensor:
         return Tensor._result("log_softmax", out,
                               (self, lambda g: g - np.exp(out) * g.sum(axis=dim, keepdims=True)))
 
-    # -- reductions --------------------------------------------------------------------------------
+    # -- reductions (dim: None for all, an axis, or a tuple of axes) ------------------------------------
     def sum(self, dim=None, keepdim=False):
+        dim, shape = _dims(dim), self.shape
         # each element contributes once: d(sum)/da = 1, spread back over the summed axes
         return Tensor._result("sum", self.data.sum(axis=dim, keepdims=keepdim),
-                              (self, lambda g: _expand_reduced(g, self.data.shape, dim, keepdim)))
+                              (self, lambda g: _expand_reduced(g, shape, dim, keepdim)))
 
     def mean(self, dim=None, keepdim=False):
+        if self.dtype.kind != "f":
+            raise RuntimeError(f"mean: the tensor holds {self.dtype} values; take .float().mean() "
+                               "(PyTorch, too, refuses the mean of a non-floating tensor)")
+        dim, shape = _dims(dim), self.shape
         out = self.data.mean(axis=dim, keepdims=keepdim)
         count = self.data.size // max(out.size, 1)
         # d(mean)/da = 1/n for each of the n elements that were averaged
-        return Tensor._result("mean", out,
-                              (self, lambda g: _expand_reduced(g / count, self.data.shape, dim, keepdim)))
-
-    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
-        """Variance as PyTorch defines it: divide by n - correction (correction=1 unless unbiased=False).
-        A composition of ops we already have, so it needs no backward rule of its own."""
-        if correction is None:
-            correction = 1 if unbiased else 0
-        centred = self - self.mean(dim, keepdim=True)
-        squares = (centred * centred).sum(dim, keepdim)
-        count = self.data.size // squares.data.size
-        return squares / max(count - correction, 0)
+        return Tensor._result("mean", out, (self, lambda g: _expand_reduced(g / count, shape, dim, keepdim)))
 
     def max(self, dim=None, keepdim=False):
         """The largest value; with `dim`, (values, indices) along that axis, as in PyTorch."""
-        if dim is None:
-            out = self.data.max()
-            is_max = self.data == out
-            # gradient goes to the maximum; PyTorch splits it evenly between tied maxima
-            return Tensor._result("max", out, (self, lambda g: g * is_max / is_max.sum()))
-        where = np.expand_dims(self.data.argmax(axis=dim), dim)
-        values = np.take_along_axis(self.data, where, axis=dim)
+        return _extreme(self, "max", np.argmax, dim, keepdim)
 
-        def to_input(g):     # only the chosen element along `dim` receives gradient
-            grad = np.zeros_like(self.data)
-            np.put_along_axis(grad, where, g if keepdim else np.expand_dims(g, dim), axis=dim)
-            return grad
-
-        if not keepdim:
-            values = values.squeeze(dim)
-        indices = where if keepdim else where.squeeze(dim)
-        return MaxResult(Tensor._result("max", values, (self, to_input)), Tensor._result("", indices))
-
-    # -- shape ---------------------------------------------------------------------------------------
+    # -- shape -----------------------------------------------------------------------------------------
     def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
+        shape, before = _shape_args(shape), self.shape
         # same numbers, new shape: the gradient just takes the old shape back
-        return Tensor._result("reshape", self.data.reshape(shape),
-                              (self, lambda g: g.reshape(self.data.shape)))
+        return Tensor._result("reshape", self.data.reshape(shape), (self, lambda g: g.reshape(before)))
 
-    def transpose(self, dim0, dim1):
-        # swapping two axes is undone by swapping them back
-        return Tensor._result("transpose", self.data.swapaxes(dim0, dim1),
-                              (self, lambda g: g.swapaxes(dim0, dim1)))
-
-    @property
-    def T(self):
-        # reversing the axes is undone by reversing them again
-        return Tensor._result("T", self.data.T, (self, lambda g: g.T))
+    def permute(self, *dims):
+        dims = _shape_args(dims)
+        # reordering the axes is undone by the inverse order
+        return Tensor._result("permute", self.data.transpose(dims),
+                              (self, lambda g: g.transpose(np.argsort(dims))))
 
     def __getitem__(self, index):
-        index = _plain_index(index)
+        index, shape, dtype = _plain_index(index), self.shape, self.dtype
 
         def to_input(g):  # scatter back; np.add.at adds up repeated indices instead of keeping the last
-            grad = np.zeros_like(self.data)
+            grad = np.zeros(shape, dtype)
             np.add.at(grad, index, g)
             return grad
 
         return Tensor._result("index", self.data[index], (self, to_input))
 
     # -- the backward pass ---------------------------------------------------------------------------
-    def backward(self, gradient=None, trace=None):
+    def backward(self, gradient=None, retain_graph=False, trace=None):
         """Send d(self)/d(leaf) to every leaf that requires grad, adding it to leaf.grad.
 
-        gradient: d(something)/d(self), needed unless self holds a single number (then it is 1).
-        trace:    optional function, called with a Step for every gradient that moves along an edge.
+        gradient:     d(something)/d(self), needed unless self holds a single number (then it is 1).
+        retain_graph: keep the graph for another backward; by default it is freed, as in PyTorch.
+        trace:        optional function, called with a Step for every gradient that moves along an edge.
         """
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad (no input had "
@@ -344,17 +324,19 @@ class Tensor:
                 raise RuntimeError(f"backward: the tensor has shape {self.shape}, so pass gradient= "
                                    "(a gradient is implied only for a single number, like a loss)")
             gradient = np.ones_like(self.data)
-        gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, self.dtype)
-        if gradient.shape != self.shape:
-            raise ValueError(f"backward: gradient has shape {gradient.shape}, expected {self.shape}")
+        else:      # our own copy: leaves may keep it as their .grad
+            gradient = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, self.dtype)
+            if gradient.shape != self.shape:
+                raise ValueError(f"backward: gradient has shape {gradient.shape}, expected {self.shape}")
 
         waiting = _count_consumers(self)   # per node: consumers that still have to deliver to it
         received = {}                      # per node: gradient summed so far (lives only in this call)
+        kept = set()                       # arrays already given to a leaf as its .grad
         # A depth-first walk written with an explicit stack, so a chain of 100,000 ops does not hit
         # Python's recursion limit. Each frame is a complete node and the iterator over its edges.
         stack = [(self, gradient, iter(self._edges))]
         if not self._edges:
-            _accumulate(self, gradient)
+            _accumulate(self, gradient, kept)
         while stack:
             node, grad, edges = stack[-1]
             for receiver, rule in edges:
@@ -370,10 +352,16 @@ class Tensor:
                     stack.append((receiver, total, iter(receiver._edges)))
                     break                          # the rest of `edges` waits its turn
                 else:
-                    _accumulate(receiver, total)   # a complete leaf
+                    _accumulate(receiver, total, kept)   # a complete leaf
             else:
                 stack.pop()                        # every edge of this node is done: back up
+        if not retain_graph:                       # free the graph: its rules and the arrays they keep
+            for node in (self, *waiting):
+                if node._edges:
+                    node._edges = None
 
+_FREED = ("backward: part of this graph was already freed by an earlier backward(); pass "
+          "retain_graph=True to that first backward() if you need to go through the graph again")
 
 def _count_consumers(loss):
     """For every node that leads to `loss`, count the edges into it from nodes that also lead to loss.
@@ -385,6 +373,8 @@ def _count_consumers(loss):
     to_visit = [loss]
     while to_visit:
         node = to_visit.pop()
+        if node._edges is None:
+            raise RuntimeError(_FREED)
         for receiver, _ in node._edges:
             if receiver in counts:
                 counts[receiver] += 1
@@ -393,19 +383,27 @@ def _count_consumers(loss):
                 to_visit.append(receiver)
     return counts
 
+def _accumulate(leaf, grad, kept):
+    """Leaves keep their gradient in .grad (a Tensor), and add to it across backward calls until zeroed.
 
-def _accumulate(leaf, grad):
-    """Leaves keep their gradient in .grad, and add to it across backward calls until zeroed."""
-    if leaf.grad is None:
-        leaf.grad = np.array(grad, dtype=leaf.data.dtype, order="C")   # our own copy, in fast layout
-    else:
-        leaf.grad += grad
-
+    The walk made `grad` itself, so the leaf keeps it without a copy, unless the same array already went
+    to another leaf (d(a+b) sends one array to both a and b): then it gets its own."""
+    if leaf.grad is not None:
+        leaf.grad.data = leaf.grad.data + grad
+        return
+    owner = id(grad if grad.base is None else grad.base)
+    if owner in kept:
+        grad = grad * 1           # a fresh array (filled by a ufunc, not copied byte by byte)
+    kept.add(owner)
+    leaf.grad = Tensor._result("", grad)
 
 # -- small helpers the ops above use ------------------------------------------------------------------
-def _same(g):
-    return g
+_same = lambda g: g
+_dims = lambda dim: tuple(dim) if isinstance(dim, list) else dim     # a list of dims as a tuple
 
+def _shape_args(shape):
+    """reshape(2, 3) and reshape((2, 3)) alike."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
 
 def _as_matrices(g, a, b):
     """matmul treats a 1-D `a` as a row and a 1-D `b` as a column; give G back the axes it lost."""
@@ -415,20 +413,15 @@ def _as_matrices(g, a, b):
         a, g = a[None, :], g[..., None, :]
     return g, a, b
 
-
 def _matmul_grad_a(g, a, b):
     g2, a2, b2 = _as_matrices(g, a, b)
     grad = g2 @ b2.swapaxes(-1, -2)
     return grad[..., 0, :] if a.ndim == 1 else grad
 
-
 def _matmul_grad_b(g, a, b):
     g2, a2, b2 = _as_matrices(g, a, b)
-    # Aᵀ·G computed as (Gᵀ·A)ᵀ: the same numbers, but when B is a transposed weight (as in Linear),
-    # its gradient then comes out C-contiguous, which keeps every SGD update on it fast.
-    grad = (g2.swapaxes(-1, -2) @ a2).swapaxes(-1, -2)
+    grad = a2.swapaxes(-1, -2) @ g2
     return grad[..., 0] if b.ndim == 1 else grad
-
 
 def _plain_index(index):
     """Indices may hold Tensors (like max's indices): index with their integer data."""
@@ -441,72 +434,354 @@ def _plain_index(index):
         return index.data
     return index
 
+# What x.max(dim) and x.min(dim) return, like PyTorch: unpacks as (values, indices), or use .values
+MinMax = namedtuple("MinMax", "values indices")
+
+def _extreme(x, op, arg, dim, keepdim):
+    """max and min: over everything, or along `dim` as (values, indices)."""
+    if isinstance(dim, Tensor):
+        raise TypeError(f"{op}: an element-wise {op} of two tensors is not in mytorch; add it yourself "
+                        "(it is an exercise in the slides), or use mytorch.where(a > b, a, b)")
+    a = x.data
+    if dim is None:
+        out = a.max() if op == "max" else a.min()
+        hits = a == out
+        # gradient goes to the extreme element; PyTorch splits it evenly between ties
+        return Tensor._result(op, out, (x, lambda g: g * hits / hits.sum()))
+    where = np.expand_dims(arg(a, axis=dim), dim)
+
+    def to_input(g):     # only the chosen element along `dim` receives gradient
+        grad = np.zeros_like(a)
+        np.put_along_axis(grad, where, g if keepdim else np.expand_dims(g, dim), axis=dim)
+        return grad
+
+    values, indices = np.take_along_axis(a, where, axis=dim), where
+    if not keepdim:
+        values, indices = values.squeeze(dim), where.squeeze(dim)
+    return MinMax(Tensor._result(op, values, (x, to_input)), Tensor._result("", indices))
+
+# ===================================================================================================
+# Conveniences: more of Tensor, in PyTorch's names. The loop after this class makes them Tensor's own
+# methods; they sit here so that the core above reads first.
+# ===================================================================================================
+class _TensorConveniences:
+    # -- in-place updates: the same Tensor object gets new values -------------------------------------
+    def _inplace(self, op, numpy_op, other):
+        other = self._operand(other, op)
+        if _grad_mode.enabled and (self.requires_grad or other.requires_grad):
+            if self.requires_grad and self.is_leaf:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                                   "operation. (Update parameters under `with mytorch.no_grad():`.)")
+            raise RuntimeError(f"{op}: mytorch records no in-place op in a graph; write x = x {op[0]} y "
+                               "instead, or update under `with mytorch.no_grad():`")
+        _, out = self._binary(op, numpy_op, other)
+        if out.shape != self.shape:
+            raise RuntimeError(f"{op}: the result has shape {out.shape}, but an in-place op must keep "
+                               f"the shape {self.shape}")
+        self.data = out.astype(self.dtype, copy=False)      # a new array: see Tensor.data
+        return self
+    __iadd__ = lambda self, other: self._inplace("+=", np.add, other)
+    __isub__ = lambda self, other: self._inplace("-=", np.subtract, other)
+    __imul__ = lambda self, other: self._inplace("*=", np.multiply, other)
+    __itruediv__ = lambda self, other: self._inplace("/=", np.divide, other)
+
+    def zero_(self):
+        self.data = np.zeros_like(self.data)
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    # -- comparisons give boolean tensors (no graph), usable as masks -----------------------------------
+    def _compare(self, numpy_op, other, op):
+        if not isinstance(other, (Tensor, int, float, np.number, np.ndarray)) and op in ("==", "!="):
+            return NotImplemented                  # t == None is False, as in PyTorch
+        return Tensor._result("", self._binary(op, numpy_op, other)[1])
+    __eq__ = lambda self, other: self._compare(np.equal, other, "==")
+    __ne__ = lambda self, other: self._compare(np.not_equal, other, "!=")
+    __lt__ = lambda self, other: self._compare(np.less, other, "<")
+    __le__ = lambda self, other: self._compare(np.less_equal, other, "<=")
+    __gt__ = lambda self, other: self._compare(np.greater, other, ">")
+    __ge__ = lambda self, other: self._compare(np.greater_equal, other, ">=")
+
+    # -- Python and numpy protocols ---------------------------------------------------------------------
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
+        return self.data.item()
+    __float__ = lambda self: float(self.item())
+    __int__ = lambda self: int(self.item())
+    __bool__ = lambda self: bool(self.item()) if self.data.size == 1 else _ambiguous()
+    __format__ = lambda self, spec: format(self.item() if spec and self.data.size == 1 else str(self), spec)
+    tolist = lambda self: self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):          # np.asarray(t), np.mean([loss, ...])
+        return np.array(self.data, dtype, copy=True) if copy else np.asarray(self.data, dtype)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self):                      # rows, as in PyTorch (never silently nothing)
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = "" if self.dtype == np.float32 else f", dtype={self.dtype}"
+        if self._op:
+            extras += f", grad_fn=<{self._op}>"
+        elif self.requires_grad:
+            extras += ", requires_grad=True"
+        return f"tensor({body}{extras})"
+
+    # -- dtype -------------------------------------------------------------------------------------------
+    def to(self, dtype):
+        source = self.dtype   # a cast changes no value: the gradient is cast back
+        return Tensor._result("to", self.data.astype(dtype), (self, lambda g: g.astype(source)))
+    float = lambda self: self.to(np.float32)
+    double = lambda self: self.to(np.float64)
+    long = lambda self: self.to(np.int64)
+
+    # -- more elementwise functions ----------------------------------------------------------------------
+    def abs(self):
+        a = self.data
+        # d|a|/da = sign(a) (0 at 0, as PyTorch)
+        return Tensor._result("abs", np.abs(a), (self, lambda g: g * np.sign(a)))
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp: give min, max or both")
+        a = self.data
+        inside = (a > (-np.inf if min is None else min)) & (a < (np.inf if max is None else max))
+        # d clamp(a)/da = 1 strictly inside (min, max), else 0 (PyTorch's choice at the bounds too)
+        return Tensor._result("clamp", np.clip(a, min, max), (self, lambda g: g * inside))
+
+    def softmax(self, dim):
+        shifted = self.data - self.data.max(axis=dim, keepdims=True)
+        e = np.exp(shifted)
+        out = e / e.sum(axis=dim, keepdims=True)
+        # d softmax/dx: s·(G - sum(G·s))
+        return Tensor._result("softmax", out,
+                              (self, lambda g: out * (g - (g * out).sum(axis=dim, keepdims=True))))
+
+    # -- more reductions ---------------------------------------------------------------------------------
+    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        """Variance as PyTorch defines it: divide by n - correction (correction=1 unless unbiased=False).
+        A composition of ops we already have, so it needs no backward rule of its own."""
+        if correction is None:
+            correction = 1 if unbiased else 0
+        centred = self - self.mean(dim, keepdim=True)
+        squares = (centred * centred).sum(dim, keepdim)
+        count = self.data.size // squares.data.size
+        return squares / np.maximum(count - correction, 0)
+
+    def min(self, dim=None, keepdim=False):
+        """The smallest value; with `dim`, (values, indices) along that axis, as in PyTorch."""
+        return _extreme(self, "min", np.argmin, dim, keepdim)
+    argmax = lambda self, dim=None, keepdim=False: _arg(np.argmax, self, dim, keepdim)
+    argmin = lambda self, dim=None, keepdim=False: _arg(np.argmin, self, dim, keepdim)
+
+    # -- more shape ops: each a reshape or a permute, so they need no rule of their own -----------------
+    view = lambda self, *shape: self.reshape(*shape)
+    unsqueeze = lambda self, dim: self.reshape(np.expand_dims(self.data, dim).shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        shape = self.shape
+        start, end = start_dim % max(len(shape), 1), end_dim % max(len(shape), 1)
+        return self.reshape(shape[:start] + (-1,) + shape[end + 1:]) if shape else self.reshape(1)
+
+    def squeeze(self, dim=None):
+        dims = None if dim is None else {d % self.ndim for d in ((dim,) if isinstance(dim, int) else dim)}
+        return self.reshape(tuple(n for i, n in enumerate(self.shape)
+                                  if n != 1 or (dims is not None and i not in dims)))
+
+    def transpose(self, dim0, dim1):
+        order = list(range(self.ndim))
+        order[dim0], order[dim1] = order[dim1], order[dim0]
+        return self.permute(order)
+    T = property(lambda self: self.permute(tuple(reversed(range(self.ndim)))))
+
+for _name, _member in list(vars(_TensorConveniences).items()):
+    if isinstance(_member, (types.FunctionType, property)):
+        setattr(Tensor, _name, _member)
+
+def _ambiguous():
+    raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+
+def _arg(arg, x, dim, keepdim):     # argmax, argmin: integer positions, no graph
+    return Tensor._result("", arg(x.data, axis=dim, keepdims=keepdim and dim is not None))
+
+def zeros(*size, requires_grad=False, dtype=np.float32):
+    return Tensor(np.zeros(_shape_args(size), dtype), requires_grad)
+
+def ones(*size, requires_grad=False, dtype=np.float32):
+    return Tensor(np.ones(_shape_args(size), dtype), requires_grad)
+
+def randn(*size, requires_grad=False, dtype=np.float32):
+    """Samples of the standard normal distribution; they follow manual_seed."""
+    return Tensor(_rng.standard_normal(_shape_args(size)).astype(dtype), requires_grad)
+
+def rand(*size, requires_grad=False, dtype=np.float32):
+    """Samples uniform in [0, 1); they follow manual_seed."""
+    return Tensor(_rng.random(_shape_args(size)).astype(dtype), requires_grad)
+
+def where(condition, a, b):
+    """a where condition holds, else b (broadcast together)."""
+    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    anchor = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
+    a, b = anchor._operand(a, "where"), anchor._operand(b, "where")
+    # d/da = 1 where the condition holds, d/db = 1 elsewhere
+    return Tensor._result("where", np.where(condition, a.data, b.data),
+                          (a, lambda g: np.where(condition, g, 0)), (b, lambda g: np.where(condition, 0, g)))
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing axis."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    try:
+        out = np.concatenate([t.data for t in tensors], axis=dim)
+    except ValueError:
+        raise ValueError(f"cat: shapes {[t.shape for t in tensors]} do not fit along dim {dim}") from None
+    cuts = np.cumsum([t.shape[dim] for t in tensors])[:-1]
+    # each input gets back its own slice of the gradient: split where the forward joined
+    return Tensor._result("cat", out, *[(t, lambda g, i=i: np.split(g, cuts, axis=dim)[i])
+                                         for i, t in enumerate(tensors)])
+
+def stack(tensors, dim=0):
+    """Join tensors along a new axis: each gets an axis of size 1 there, then cat."""
+    return cat([(t if isinstance(t, Tensor) else Tensor(t)).unsqueeze(dim) for t in tensors], dim)
+
+def linear(x, weight, bias=None):
+    """y = x·Wᵀ + b as one op (PyTorch's F.linear): one node and one rule instead of three."""
+    x = weight._operand(x, "linear")
+    a, w = x.data, weight.data
+    if a.shape[-1:] != w.shape[1:]:
+        raise ValueError(f"linear: input of shape {a.shape} does not fit a weight of shape {w.shape} "
+                         f"(the input's last size must be in_features = {w.shape[1]})")
+    out = a @ w.T
+    if bias is not None:
+        out += bias.data                 # into the fresh product: no extra array
+    rows = lambda m: m.reshape(-1, m.shape[-1])      # all leading axes as one batch axis
+    # dx = G·W,  dW = Gᵀ·x (summed over the batch),  db = G summed over the batch
+    return Tensor._result("linear", out, (x, lambda g: g @ w), (weight, lambda g: rows(g).T @ rows(a)),
+                          *([(bias, lambda g: rows(g).sum(axis=0))] if bias is not None else []))
+
+def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """Check autograd's gradients of func(*inputs) against finite differences, as torch.autograd.gradcheck.
+
+    For every output element y and input element x[j]:  dy/dx[j] ≈ (y(x[j] + eps) - y(x[j] - eps)) / 2·eps,
+    the definition of a derivative. It works on float64 copies (in float32, rounding would drown such
+    small differences), so the caller's tensors and their .grad stay as they were."""
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    xs = [Tensor(t.data.astype(np.float64), t.requires_grad) if isinstance(t, Tensor) else t for t in inputs]
+
+    def outputs():           # func's floating outputs (max's indices are no function of x)
+        out = func(*xs)
+        return [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if o.dtype.kind == "f"]
+
+    for i, x in enumerate(xs):
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            continue
+        original, numeric = x.data, []          # numeric[j]: every output's change per change of x[j]
+        for j in range(original.size):
+            ends = []
+            for step in (eps, -eps):
+                x.data = original.copy()
+                x.data.flat[j] += step
+                with no_grad():
+                    ends.append(np.concatenate([o.data.ravel() for o in outputs()]))
+            numeric.append((ends[0] - ends[1]) / (2 * eps))
+        x.data, analytic = original, []         # analytic[m]: d(output element m)/dx, from backward()
+        for out in outputs():
+            for m in range(out.data.size):
+                x.grad, seed = None, np.zeros(out.shape)
+                seed.flat[m] = 1
+                if out.requires_grad:
+                    out.backward(seed, retain_graph=True)
+                analytic.append(np.zeros(x.data.size) if x.grad is None else x.grad.data.ravel())
+        numeric, analytic = np.array(numeric).T, np.array(analytic)
+        wrong = np.argwhere(~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric)))
+        if len(wrong):
+            if not raise_exception:
+                return False
+            m, j = wrong[0]
+            element = list(np.unravel_index(j, x.shape)) if x.shape else []
+            raise RuntimeError(f"gradcheck: d(output element {m})/d(input {i}{element}): autograd gives "
+                                 f"{analytic[m, j]:.6g}, finite differences give {numeric[m, j]:.6g}")
+    return True
 
 # ===================================================================================================
 # nn: layers and losses, built from the ops above (so they need no backward code of their own)
 # ===================================================================================================
+class Parameter(Tensor):
+    """A Tensor that a Module trains: a leaf that requires grad (PyTorch's nn.Parameter)."""
+    __slots__ = ()
+    __init__ = lambda self, data, requires_grad=True: Tensor.__init__(self, data, requires_grad)
+    __repr__ = lambda self: "Parameter containing:\n" + Tensor.__repr__(self)
+
 class Module:
     """Base class of layers and models. Calling a module runs its `forward`.
 
-    Parameters are found by looking through the module's attributes (and lists, tuples and dicts of
-    them), so a subclass works even if its __init__ never calls super().__init__().
+    Parameters and sub-modules are found by looking through the module's attributes (and lists, tuples
+    and dicts of them), so a subclass works even if its __init__ never calls super().__init__().
     """
+    training = True
+    __init__ = lambda self: None
+    __call__ = lambda self, *args, **kwargs: self.forward(*args, **kwargs)
 
-    def __init__(self):
-        pass
+    def _members(self):
+        """(name, value) for every attribute, looking inside lists, tuples and dicts."""
+        todo = list(vars(self).items())
+        while todo:
+            name, value = todo.pop(0)
+            if isinstance(value, dict):
+                todo[:0] = [(f"{name}.{k}", v) for k, v in value.items()]
+            elif isinstance(value, (list, tuple)):
+                todo[:0] = [(f"{name}.{k}", v) for k, v in enumerate(value)]
+            else:
+                yield name, value
 
-    def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+    def named_modules(self, prefix=""):      # this module and all modules inside it
+        yield prefix, self
+        for name, value in self._members():
+            if isinstance(value, Module):
+                yield from value.named_modules(f"{prefix}.{name}" if prefix else name)
 
-    def named_parameters(self):
-        """(name, parameter) pairs in definition order, named as PyTorch does: 'fc1.weight'."""
+    def named_parameters(self, prefix=""):
+        """(name, parameter) pairs as PyTorch lists them: a module's own first ('bias'), then its
+        sub-modules' ('fc1.weight'). Parameters (also frozen ones) and leaf tensors that require grad."""
         seen = set()
-        for name, tensor in _find_parameters(vars(self), ""):
-            if id(tensor) not in seen:        # a parameter shared by two layers is listed once
-                seen.add(id(tensor))
-                yield name, tensor
+        for path, module in self.named_modules(prefix):
+            for name, value in module._members():
+                if (isinstance(value, Parameter) or isinstance(value, Tensor) and value.requires_grad
+                        and value.is_leaf) and value not in seen:
+                    seen.add(value)                # a parameter shared by two layers is listed once
+                    yield (f"{path}." if path else "") + name, value
+    parameters = lambda self: (p for _, p in self.named_parameters())
+    state_dict = lambda self: {name: p.data.copy() for name, p in self.named_parameters()}
+    eval = lambda self: self.train(False)
 
-    def parameters(self):
-        return (tensor for _, tensor in self.named_parameters())
+    def train(self, mode=True):
+        for _, module in self.named_modules():
+            module.training = mode
+        return self
 
     def zero_grad(self):
         for p in self.parameters():
             p.grad = None
 
-    def state_dict(self):
-        return {name: p.data.copy() for name, p in self.named_parameters()}
-
     def load_state_dict(self, state_dict):
-        """Copy arrays into the parameters (keeping each parameter's own dtype)."""
+        """Take arrays (or Tensors) for the parameters, keeping each parameter's own dtype."""
         own = dict(self.named_parameters())
         if set(own) != set(state_dict):
             raise KeyError(f"load_state_dict: missing keys {sorted(set(own) - set(state_dict))}, "
                            f"unexpected keys {sorted(set(state_dict) - set(own))}")
         for name, p in own.items():
-            value = np.asarray(state_dict[name].data if isinstance(state_dict[name], Tensor)
-                               else state_dict[name])
+            value = np.array(state_dict[name], dtype=p.dtype)     # our own copy (np.array reads Tensors)
             if value.shape != p.shape:
                 raise ValueError(f"load_state_dict: {name} has shape {value.shape}, expected {p.shape}")
-            p.data[...] = value
-
-
-def _find_parameters(value, prefix):
-    """Walk attributes, lists, tuples and dicts depth first, yielding (name, tensor that requires grad)."""
-    if isinstance(value, Tensor):
-        if value.requires_grad:
-            yield prefix, value
-        return
-    if isinstance(value, Module):
-        value = vars(value)
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, (list, tuple)):
-        items = enumerate(value)
-    else:
-        return
-    for key, item in items:
-        yield from _find_parameters(item, f"{prefix}.{key}" if prefix else str(key))
-
+            p.data = value
 
 class Linear(Module):
     """y = x·Wᵀ + b, with W of shape (out_features, in_features) as in PyTorch.
@@ -516,30 +791,38 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=None):
         dtype = dtype or np.float32
         bound = 1 / np.sqrt(in_features)
-        self.weight = Tensor(_rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype),
-                             requires_grad=True)
-        self.bias = Tensor(_rng.uniform(-bound, bound, out_features).astype(dtype),
-                           requires_grad=True) if bias else None
-
-    def forward(self, x):
-        y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
-
+        self.weight = Parameter(_rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
+        self.bias = Parameter(_rng.uniform(-bound, bound, out_features).astype(dtype)) if bias else None
+    forward = lambda self, x: linear(x, self.weight, self.bias)
 
 class Sigmoid(Module):
-    def forward(self, x):
-        return x.sigmoid()
-
+    forward = lambda self, x: x.sigmoid()
 
 class ReLU(Module):
-    def forward(self, x):
-        return x.relu()
-
+    forward = lambda self, x: x.relu()
 
 class Tanh(Module):
-    def forward(self, x):
-        return x.tanh()
+    forward = lambda self, x: x.tanh()
 
+class Flatten(Module):
+    def __init__(self, start_dim=1, end_dim=-1):
+        self.start_dim, self.end_dim = start_dim, end_dim
+    forward = lambda self, x: x.flatten(self.start_dim, self.end_dim)
+
+class Dropout(Module):
+    """In training, zero each element with probability p and scale the rest by 1/(1-p), so the expected
+    value stays the same ("inverted" dropout); in eval() mode, pass x through."""
+
+    def __init__(self, p=0.5):
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p is a probability, between 0 and 1, but got {p}")
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        keep = _rng.random(x.shape) >= self.p
+        return x * (keep / (1 - self.p) if self.p < 1 else keep).astype(x.dtype)
 
 class Sequential(Module):
     """Runs its modules in order. They are stored as attributes '0', '1', ... so that parameter names
@@ -548,56 +831,117 @@ class Sequential(Module):
     def __init__(self, *modules):
         for i, module in enumerate(modules):
             setattr(self, str(i), module)
+    _modules = lambda self: [m for m in vars(self).values() if isinstance(m, Module)]
+    __len__ = lambda self: len(self._modules())
+    __getitem__ = lambda self, i: Sequential(*self._modules()[i]) if isinstance(i, slice) else \
+        self._modules()[i]
 
     def forward(self, x):
-        for module in vars(self).values():
+        for module in self._modules():
             x = module(x)
         return x
 
-
 def _reduce(loss, reduction):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
 class MSELoss(Module):
     def __init__(self, reduction="mean"):
         self.reduction = reduction
 
     def forward(self, input, target):
+        if getattr(target, "shape", input.shape) != input.shape:
+            warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; "
+                          "they will be broadcast together, which is rarely what you meant (PyTorch warns "
+                          "too)", stacklevel=2)
         diff = input - target
         return _reduce(diff * diff, self.reduction)
 
-
 class CrossEntropyLoss(Module):
-    """-log softmax(logits)[true class], averaged over the batch.
+    """-log softmax(logits)[true class], averaged over the batch, as in PyTorch.
 
-    The target is either class indices, shape (N,), or probabilities (e.g. one-hot), shape (N, C)."""
+    The target is either class indices, shape (N,) (labels equal to ignore_index are left out), or
+    probabilities (e.g. one-hot), shape (N, C). Unbatched logits (C,) take a single label."""
 
-    def __init__(self, reduction="mean"):
-        self.reduction = reduction
+    def __init__(self, reduction="mean", ignore_index=-100):
+        self.reduction, self.ignore_index = reduction, ignore_index
 
     def forward(self, input, target):
-        target = target.data if isinstance(target, Tensor) else np.asarray(target)
+        labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+        if input.ndim == 1:                      # unbatched: a batch of one
+            target = target.unsqueeze(0) if isinstance(target, Tensor) else labels[None]
+            loss = self.forward(input.unsqueeze(0), target)
+            return loss.reshape(()) if self.reduction == "none" else loss
         if input.ndim != 2:
-            raise ValueError(f"CrossEntropyLoss: expected logits of shape (N, C), got {input.shape}")
-        if target.shape == input.shape[:1]:       # class indices: turn them into one-hot rows
-            target = np.eye(input.shape[1], dtype=input.dtype)[target.astype(np.intp)]
-        elif target.shape != input.shape:
-            raise ValueError(f"CrossEntropyLoss: target shape {target.shape} fits neither class indices "
+            raise ValueError(f"CrossEntropyLoss: expected logits of shape (N, C) or (C,), got {input.shape}")
+        log_probs = input.log_softmax(dim=1)
+        if labels.shape == input.shape[:1]:
+            return _nll(log_probs, _class_labels(labels, input.shape[1], self.ignore_index),
+                        self.ignore_index, self.reduction)
+        if labels.shape != input.shape:
+            raise ValueError(f"CrossEntropyLoss: target shape {labels.shape} fits neither class indices "
                              f"{input.shape[:1]} nor probabilities {input.shape} for logits {input.shape}")
-        return _reduce(-(input.log_softmax(dim=1) * target).sum(dim=1), self.reduction)
+        target = target if isinstance(target, Tensor) else Tensor(labels.astype(input.dtype))
+        return _reduce(-(log_probs * target).sum(dim=1), self.reduction)
 
+def _class_labels(labels, classes, ignore_index):
+    """Class labels as integers, or a clear error: never read -1 as the last class or 1.7 as class 1."""
+    with np.errstate(invalid="ignore"):
+        whole = labels.astype(np.intp) if labels.dtype.kind in "iuf" else labels
+    if labels.dtype.kind not in "iuf" or np.any(whole != labels):
+        raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers, got "
+                         f"{labels[whole != labels].flat[0]!r} (probabilities need a target of shape (N, C))")
+    wrong = whole[(whole != ignore_index) & ((whole < 0) | (whole >= classes))]
+    if wrong.size:
+        raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is out of range for {classes} classes "
+                         f"(0 to {classes - 1}; ignore_index is {ignore_index})")
+    return whole
+
+def _nll(log_probs, labels, ignore_index, reduction):
+    """PyTorch's NLL loss: -log_probs[i, label_i] for each row i, rows labelled ignore_index left out."""
+    lp = log_probs.data
+    rows = np.flatnonzero(labels != ignore_index)
+    cols = labels[rows]
+    losses = np.zeros(len(labels), lp.dtype)
+    losses[rows] = -lp[rows, cols]
+    scale = 1 / len(rows) if reduction == "mean" and len(rows) else np.nan if reduction == "mean" else 1
+    out = losses if reduction == "none" else np.asarray(losses.sum() * scale, lp.dtype)
+
+    def to_log_probs(g):      # d(-lp[i, y_i])/d lp[i, y_i] = -1; every other entry 0
+        grad = np.zeros_like(lp)
+        grad[rows, cols] = -(g[rows] if reduction == "none" else g * scale)
+        return grad
+    return Tensor._result("nll", out, (log_probs, to_log_probs))
 
 # ===================================================================================================
 # optim
 # ===================================================================================================
-class SGD:
+class Optimizer:
+    """What SGD and Adam share: PyTorch's checks on the parameters, param_groups, zero_grad, step."""
+
+    def __init__(self, params, defaults):
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list (a parameters() generator can be "
+                             "used only once: was it used up already?)")
+        if not all(isinstance(p, Tensor) and p.is_leaf for p in params):
+            raise ValueError("can't optimize a non-leaf Tensor (or a non-Tensor): give the optimizer the "
+                             "tensors you created, such as model.parameters()")
+        self.param_groups = [dict(defaults, params=params)]     # one group, in PyTorch's layout
+        self.state = {}           # per parameter: momentum buffer, Adam's moments
+
+    def zero_grad(self):
+        for p in (p for group in self.param_groups for p in group["params"]):
+            p.grad = None
+
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and p.requires_grad:      # frozen or unused: left alone
+                    p.data = self._updated(p, p.grad.data, group, self.state.setdefault(p, {}))
+
+class SGD(Optimizer):
     """Stochastic gradient descent with torch.optim.SGD's exact update rule:
 
         g = grad + weight_decay·p
@@ -608,47 +952,59 @@ class SGD:
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, "
-                             f"{weight_decay}")
+            raise ValueError(f"SGD: lr, momentum, weight_decay must be >= 0: {lr}, {momentum}, {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
-        self.params = list(params)
-        self.lr, self.momentum, self.dampening = lr, momentum, dampening
-        self.weight_decay, self.nesterov = weight_decay, nesterov
-        self.buffers = [None] * len(self.params)
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
 
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
+    def _updated(self, p, g, group, state):
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data
+        momentum = group["momentum"]
+        if momentum:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:                                  # the optimizer's own array: updated in place
+                buf *= momentum
+                buf += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
+            g = g + momentum * buf if group["nesterov"] else buf
+        step = g * -group["lr"]
+        step += p.data
+        return step
 
-    def step(self):
-        for i, p in enumerate(self.params):
-            if p.grad is None:
-                continue
-            g = p.grad
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            if self.momentum:
-                buf = self.buffers[i]
-                if buf is None:
-                    buf = self.buffers[i] = g.copy()
-                else:
-                    buf *= self.momentum
-                    buf += g if self.dampening == 0 else (1 - self.dampening) * g
-                g = g + self.momentum * buf if self.nesterov else buf
-            p.data -= self.lr * g      # in place: p.data is the parameter's own array
+class Adam(Optimizer):
+    """Adam with torch.optim.Adam's exact update rule, t counting steps from 1:
 
+        g = grad + weight_decay·p
+        m = β1·m + (1 - β1)·g,   v = β2·v + (1 - β2)·g²        (both start at 0)
+        p = p - lr/(1 - β1^t) · m / (√v / √(1 - β2^t) + eps)
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
+        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"Adam: need lr, eps, weight_decay >= 0 and betas in [0, 1), got lr={lr}, "
+                             f"betas={betas}, eps={eps}, weight_decay={weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    def _updated(self, p, g, group, state):
+        (beta1, beta2), t = group["betas"], state.get("step", 0) + 1
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data
+        m, v = state.get("exp_avg", 0), state.get("exp_avg_sq", 0)
+        state.update(step=t, exp_avg=beta1 * m + (1 - beta1) * g, exp_avg_sq=beta2 * v + (1 - beta2) * g * g)
+        denominator = np.sqrt(state["exp_avg_sq"]) / np.sqrt(1 - beta2 ** t) + group["eps"]
+        return p.data - group["lr"] / (1 - beta1 ** t) * state["exp_avg"] / denominator
 
 # ---------------------------------------------------------------------------------------------------
 # `import mytorch.nn as nn` and `from mytorch import optim`, though this is a single file
 # ---------------------------------------------------------------------------------------------------
 def _submodule(name, *members):
-    module = types.ModuleType(f"{__name__}.{name}")
-    for member in members:
-        setattr(module, member.__name__, member)
-    sys.modules[module.__name__] = module
+    module = sys.modules[f"{__name__}.{name}"] = types.ModuleType(f"{__name__}.{name}")
+    module.__dict__.update((member.__name__, member) for member in members)
     return module
 
-
-nn = _submodule("nn", Module, Linear, Sigmoid, ReLU, Tanh, Sequential, MSELoss, CrossEntropyLoss)
-optim = _submodule("optim", SGD)
+nn = _submodule("nn", Module, Parameter, Linear, Sigmoid, ReLU, Tanh, Flatten, Dropout, Sequential,
+                MSELoss, CrossEntropyLoss)
+optim = _submodule("optim", Optimizer, SGD, Adam)
