@@ -93,7 +93,6 @@ Step = namedtuple("Step", "sender receiver grad waiting")
 # ---------------------------------------------------------------------------------------------------
 class Tensor:
     __slots__ = ("_data", "grad", "requires_grad", "_edges", "_op")
-    __array_ufunc__ = None       # so `numpy_array + tensor` comes to Tensor.__radd__, not to numpy
     __hash__ = object.__hash__   # hashable by identity, though == compares values
 
     def __init__(self, data, requires_grad=False):
@@ -248,11 +247,10 @@ class Tensor:
 
     def sigmoid(self):
         """σ(a) = 1 / (1 + e^(-a)). The tutorial builds it from neg → exp → add → divide, and the chain
-        rule through those four gives σ(1 - σ). One op does the same faster, and safely: e^(-a) overflows
-        for a < -88.7 in float32 (then the exp rule makes 0·inf = nan), but e^(-|a|) never does."""
-        a = self.data
-        e = np.exp(-np.abs(a))
-        out = np.where(a >= 0, 1, e) / (1 + e)        # 1/(1+e^-a) for a >= 0,  e^a/(1+e^a) for a < 0
+        rule through those four gives σ(1 - σ). As one op it is faster, and safe: for a < -88.7 (float32)
+        e^(-a) overflows to inf, so σ = 1/inf = 0 and σ(1 - σ) = 0, where the exp rule made 0·inf = nan."""
+        with np.errstate(over="ignore"):
+            out = 1 / (1 + np.exp(-self.data))
         # dσ/da = σ(1 - σ)
         return Tensor._result("sigmoid", out, (self, lambda g: g * out * (1 - out)))
 
@@ -519,6 +517,16 @@ class _TensorConveniences:
     def __array__(self, dtype=None, copy=None):          # np.asarray(t), np.mean([loss, ...])
         return np.array(self.data, dtype, copy=True) if copy else np.asarray(self.data, dtype)
 
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """numpy on tensors: `array + tensor` and the like stay Tensor ops; np.isfinite(t) and
+        `p.data -= lr * p.grad` read the numbers of tensors that need no grad (as in PyTorch)."""
+        if method == "__call__" and ufunc in _REFLECTED and len(inputs) == 2 and not kwargs:
+            return getattr(inputs[1], _REFLECTED[ufunc])(inputs[0])
+        if any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
+            raise TypeError(f"numpy's {ufunc.__name__} cannot follow the graph of a tensor that requires "
+                            "grad: use the Tensor's own ops, or .detach() it first")
+        return getattr(ufunc, method)(*[x.data if isinstance(x, Tensor) else x for x in inputs], **kwargs)
+
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -606,6 +614,10 @@ class _TensorConveniences:
 for _name, _member in list(vars(_TensorConveniences).items()):
     if isinstance(_member, (types.FunctionType, property)):
         setattr(Tensor, _name, _member)
+
+_REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul__", np.divide: "__rtruediv__",
+              np.matmul: "__rmatmul__", np.power: "__rpow__", np.equal: "__eq__", np.not_equal: "__ne__",
+              np.less: "__gt__", np.less_equal: "__ge__", np.greater: "__lt__", np.greater_equal: "__le__"}
 
 def _ambiguous():
     raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
@@ -887,16 +899,17 @@ class CrossEntropyLoss(Module):
 
 def _class_labels(labels, classes, ignore_index):
     """Class labels as integers, or a clear error: never read -1 as the last class or 1.7 as class 1."""
-    with np.errstate(invalid="ignore"):
-        whole = labels.astype(np.intp) if labels.dtype.kind in "iuf" else labels
-    if labels.dtype.kind not in "iuf" or np.any(whole != labels):
-        raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers, got "
-                         f"{labels[whole != labels].flat[0]!r} (probabilities need a target of shape (N, C))")
-    wrong = whole[(whole != ignore_index) & ((whole < 0) | (whole >= classes))]
-    if wrong.size:
-        raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is out of range for {classes} classes "
-                         f"(0 to {classes - 1}; ignore_index is {ignore_index})")
-    return whole
+    if labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels)):
+        labels = labels.astype(np.intp)          # whole numbers stored as floats (Tensor([0, 2, 1]))
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers, got {labels.dtype} values "
+                         f"like {labels.ravel()[:3].tolist()} (probabilities need a target of shape (N, C))")
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        wrong = labels[(labels != ignore_index) & ((labels < 0) | (labels >= classes))]
+        if wrong.size:
+            raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is out of range for {classes} classes "
+                             f"(0 to {classes - 1}; ignore_index is {ignore_index})")
+    return labels
 
 def _nll(log_probs, labels, ignore_index, reduction):
     """PyTorch's NLL loss: -log_probs[i, label_i] for each row i, rows labelled ignore_index left out."""
