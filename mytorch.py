@@ -38,6 +38,9 @@ class no_grad:
     """`with mytorch.no_grad():` (or `@mytorch.no_grad()` on a function) computes values but records no
     graph: for evaluation, and for updating weights by hand."""
 
+    def __new__(cls, func=None):
+        return super().__new__(cls) if func is None else cls()(func)   # `@no_grad` without () too
+
     def __enter__(self):
         self._previous, _grad_mode.enabled = _grad_mode.enabled, False
 
@@ -291,7 +294,7 @@ class Tensor:
         return Tensor._result("reshape", self.data.reshape(shape), (self, lambda g: g.reshape(before)))
 
     def permute(self, *dims):
-        dims = _shape_args(dims)
+        dims = tuple(d % self.ndim for d in _shape_args(dims))
         # reordering the axes is undone by the inverse order
         return Tensor._result("permute", self.data.transpose(dims),
                               (self, lambda g: g.transpose(np.argsort(dims))))
@@ -623,7 +626,7 @@ def _ambiguous():
     raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
 
 def _arg(arg, x, dim, keepdim):     # argmax, argmin: integer positions, no graph
-    return Tensor._result("", arg(x.data, axis=dim, keepdims=keepdim and dim is not None))
+    return Tensor._result("", arg(x.data, axis=dim, keepdims=keepdim))
 
 def zeros(*size, requires_grad=False, dtype=np.float32):
     return Tensor(np.zeros(_shape_args(size), dtype), requires_grad)
@@ -718,9 +721,9 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
             if not raise_exception:
                 return False
             m, j = wrong[0]
-            element = list(np.unravel_index(j, x.shape)) if x.shape else []
-            raise RuntimeError(f"gradcheck: d(output element {m})/d(input {i}{element}): autograd gives "
-                                 f"{analytic[m, j]:.6g}, finite differences give {numeric[m, j]:.6g}")
+            element = tuple(int(k) for k in np.unravel_index(j, x.shape))
+            raise RuntimeError(f"gradcheck: input {i}, element {element}, output element {m}: autograd "
+                               f"gives {analytic[m, j]:.6g}, finite differences give {numeric[m, j]:.6g}")
     return True
 
 # ===================================================================================================
@@ -952,7 +955,8 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None and p.requires_grad:      # frozen or unused: left alone
-                    p.data = self._updated(p, p.grad.data, group, self.state.setdefault(p, {}))
+                    new = self._updated(p, p.grad.data, group, self.state.setdefault(p, {}))
+                    p.data = new.astype(p.dtype, copy=False)     # a numpy-scalar lr must not make it float64
 
 class SGD(Optimizer):
     """Stochastic gradient descent with torch.optim.SGD's exact update rule:
@@ -1007,7 +1011,7 @@ class Adam(Optimizer):
             g = g + group["weight_decay"] * p.data
         m, v = state.get("exp_avg", 0), state.get("exp_avg_sq", 0)
         state.update(step=t, exp_avg=beta1 * m + (1 - beta1) * g, exp_avg_sq=beta2 * v + (1 - beta2) * g * g)
-        denominator = np.sqrt(state["exp_avg_sq"]) / np.sqrt(1 - beta2 ** t) + group["eps"]
+        denominator = np.sqrt(state["exp_avg_sq"]) / (1 - beta2 ** t) ** 0.5 + group["eps"]
         return p.data - group["lr"] / (1 - beta1 ** t) * state["exp_avg"] / denominator
 
 # ---------------------------------------------------------------------------------------------------
