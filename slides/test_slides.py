@@ -2,9 +2,15 @@
 
 - the committed deck is exactly what build.py makes from the current mytorch.py (else: rebuild);
 - the deck loads nothing over the network;
-- in headless Chromium: Print -> PDF gives one page per slide, a link to #N opens slide N, and the
-  screenshots of the title slide and of an example slide are not blank.
-The browser tests skip when no Chromium is installed (Debian: apt-get install -y chromium).
+- the lecture walkers (walkers.py) read the engine's graph right: same order as the engine's own walk,
+  same gradients in every order, the ungated walk's path count;
+- in headless Chromium: Print -> PDF gives one page per slide, a link to #N opens slide N, the
+  screenshots of the title slide and of an example slide are not blank;
+- with Playwright driving that Chromium: on every slide no text under 24 px on the 1600x900 stage,
+  every text colour at least 4.5:1 against its background, nothing past the footer; the presenter
+  view (key p) opens, shows current and next slide, notes and a timer, and stays in step both ways.
+The browser tests skip when no Chromium is installed (Debian: apt-get install -y chromium), the
+Playwright ones also without Playwright (pip install playwright).
 """
 import importlib.util
 import re
@@ -31,6 +37,8 @@ def _load_build():
 
 
 build = _load_build()
+runs = build.engine_runs      # build.py put slides/ on sys.path: these are slides/*.py
+walkers = importlib.import_module("walkers")
 
 
 def slide_ids():
@@ -75,16 +83,16 @@ def test_figures_are_inlined_in_the_deck():
 
 def test_example_walks_come_from_the_engine():
     """The orders drawn are the engine's: example 1 depth first, example 2 waits at h."""
-    mt = build.load_engine()
-    w1 = build.example1(mt)
+    mt = runs.load_engine()
+    w1 = runs.example1(mt)
     assert [(d.sender, d.receiver) for d in w1.deliveries] == [
         ("y", "p"), ("p", "a"), ("p", "b"), ("y", "q"), ("q", "c"), ("q", "d")]
     assert [d.path for d in w1.deliveries] == [0, 0, 1, 2, 2, 3]
-    w2 = build.example2(mt)
+    w2 = runs.example2(mt)
     waits = [(d.n, d.receiver, d.waiting) for d in w2.deliveries if d.waiting]
     assert waits == [(3, "h", 1)]
     assert w2.grad["a"] == w2.grad["b"] == 7.0
-    w3 = build.example3(mt)
+    w3 = runs.example3(mt)
     assert w3.naive_consumers["h"] == ["side", "y"]
     assert [d.receiver for d in w3.deliveries] == ["h", "a", "b", "c"]
     assert all(d.waiting == 0 for d in w3.deliveries)
@@ -213,3 +221,193 @@ def test_screenshots_are_not_blank(tmp_path):
         images[what] = png.read_bytes()
         assert_not_blank(images[what], what)
     assert images["title slide"] != images["example 1, all steps"]
+
+
+# --------------------------------------------------------------------------------------------------
+# The lecture walkers of "Gated walk or topological sort?"
+# --------------------------------------------------------------------------------------------------
+def test_lecture_walkers_agree_with_the_engine():
+    mt = runs.load_engine()
+    oc = runs.order_compare(mt, walkers)      # also checks: walkers.gated_depth_first == engine order
+    assert [(s, r) for s, r, _ in oc["engine"]] == [
+        ("y", "m1"), ("m1", "c"), ("m1", "h"), ("y", "m2"), ("m2", "h"), ("h", "a"), ("h", "b"), ("m2", "d")]
+    assert oc["grads_engine"] == oc["grads_topo"] == {"a": 7.0, "b": 7.0, "c": 1.0, "d": 1.0}
+    assert oc["topo"] != oc["engine"] and len(oc["topo"]) == len(oc["engine"])
+    # the list puts every node after all the nodes that use it
+    assert oc["topo_list"].index("h") > max(oc["topo_list"].index("m1"), oc["topo_list"].index("m2"))
+
+
+def test_ungated_walk_count_doubles_per_rung():
+    mt = runs.load_engine()
+    rows = runs.ladder_counts(mt, walkers, depths=(1, 3, 6), walk_up_to=6)
+    # each rung has 4 edges; without the gate rung k (from the top) is walked 2**k times
+    assert [r["gated"] for r in rows] == [4, 12, 24]
+    assert [r["ungated"] for r in rows] == [4 * (2 ** n - 1) for n in (1, 3, 6)]
+    assert [r["grad"] for r in rows] == [5.0 ** n for n in (1, 3, 6)]
+
+
+def test_buffer_peaks_on_a_chain():
+    """On a chain of n ops, a queue or the list holds 2 gradients at a time (sender and receiver); the
+    gated depth-first walk keeps each node's gradient on its stack until it has come back up: n."""
+    mt = runs.load_engine()
+    for n in (3, 7):
+        x = runs.T(mt, 2)
+        chain = x
+        for _ in range(n):
+            chain = chain * 3
+        peaks = [walk(chain).peak_buffers for walk in
+                 (walkers.gated_depth_first, walkers.gated_queue, walkers.topological_list)]
+        assert peaks == [n, 2, 2]
+        assert float(walkers.gated_queue(chain).grads[id(x)]) == 3.0 ** n
+
+
+def test_worked_solutions_are_checked():
+    mt = runs.load_engine()
+    s = runs.solutions(mt, runs.exercise_graph(mt))
+    assert s["tie"] == (0.5, 0.5)
+    assert s["trace"][0].startswith("Step(sender=y, receiver=k") and len(s["trace"]) == 6
+    assert [d.receiver for d in s["waits"]] == ["h"]
+    if s["gradcheck"]:
+        assert s["sin"] is True and s["min"] is True and s["sin_wrong"] is False
+
+
+# --------------------------------------------------------------------------------------------------
+# Legibility and the presenter view, measured in Chromium through Playwright
+# --------------------------------------------------------------------------------------------------
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:      # the tests below skip
+    sync_playwright = None
+
+needs_playwright = pytest.mark.skipif(sync_playwright is None or CHROMIUM is None,
+                                      reason="needs playwright (pip install playwright) and chromium")
+
+MEASURE_JS = r"""
+() => {
+  const stage = document.getElementById('stage');
+  const scale = stage.getBoundingClientRect().width / 1600;
+  const slide = stage.querySelector('section.slide.current');
+  const rgb = s => { const m = s.match(/[\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+                     return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+  const over = (top, under) => { const a = top[3]; return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)); };
+  function htmlBackground(el) {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let bg = [255, 255, 255];
+    for (let i = layers.length - 1; i >= 0; i--) bg = over(layers[i], bg);
+    return bg;
+  }
+  function svgBackground(el) {
+    const r = el.getBoundingClientRect();
+    const hits = document.elementsFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    let bg = [255, 255, 255];
+    const shapes = hits.filter(h => h !== el && ['rect', 'circle', 'ellipse', 'polygon', 'path'].includes(h.tagName)
+                                   && getComputedStyle(h).fill !== 'none');
+    for (let i = shapes.length - 1; i >= 0; i--) {
+      const st = getComputedStyle(shapes[i]);
+      const c = rgb(st.fill);
+      c[3] = parseFloat(st.fillOpacity) * parseFloat(st.opacity);
+      bg = over(c, bg);
+    }
+    return bg;
+  }
+  const out = [];
+  const walker = document.createTreeWalker(slide, NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    if (!t.textContent.trim()) continue;
+    const el = t.parentElement;
+    if (el.closest('.notes') || el.closest('title')) continue;
+    if (!el.getClientRects().length || getComputedStyle(el).visibility === 'hidden') continue;
+    const st = getComputedStyle(el);
+    let size, colour, bg;
+    if (el instanceof SVGElement) {
+      const ctm = el.getScreenCTM();
+      size = parseFloat(st.fontSize) * Math.hypot(ctm.a, ctm.b) / scale;
+      colour = rgb(st.fill); bg = svgBackground(el);
+    } else {
+      size = parseFloat(st.fontSize);
+      colour = rgb(st.color); bg = htmlBackground(el);
+    }
+    out.push({text: t.textContent.trim().slice(0, 40), size: size, contrast: ratio(over(colour, bg), bg)});
+  }
+  const foot = slide.querySelector('footer').getBoundingClientRect();
+  const box = slide.getBoundingClientRect();
+  const spill = [];
+  slide.querySelectorAll('*').forEach(e => {
+    if (e.closest('footer') || e.closest('.notes') || e.closest('svg') && e.tagName !== 'svg') return;
+    const r = e.getBoundingClientRect();
+    if (!r.width || !r.height) return;
+    if (r.bottom > foot.top + 2 || r.right > box.right + 1 || e.scrollWidth > e.clientWidth + 2 && e.tagName === 'PRE')
+      spill.push(e.tagName + '.' + e.className + ': ' + (e.textContent || '').trim().slice(0, 30));
+  });
+  return {texts: out, spill: spill};
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+@needs_playwright
+def test_every_slide_is_legible_and_fits(browser):
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    ids = slide_ids()
+    small, faint, spills = [], [], []
+    for i, sid in enumerate(ids, 1):
+        page.goto(deck_url(f"#{i}.99"))
+        page.wait_for_function(f"document.querySelector('section.slide.current').id === '{sid}'")
+        got = page.evaluate(MEASURE_JS)
+        assert len(got["texts"]) >= 3, f"{sid}: found almost no text to measure"
+        small += [f"{sid}: {t['size']:.1f}px {t['text']!r}" for t in got["texts"] if t["size"] < 23.95]
+        faint += [f"{sid}: {t['contrast']:.2f}:1 {t['text']!r}" for t in got["texts"] if t["contrast"] < 4.5]
+        spills += [f"{sid}: {s}" for s in got["spill"]]
+    page.close()
+    assert not small, "text under 24px on the 1600x900 stage:\n" + "\n".join(small[:30])
+    assert not faint, "text with contrast under 4.5:1:\n" + "\n".join(faint[:30])
+    assert not spills, "content past the footer or the slide's edge:\n" + "\n".join(spills[:30])
+
+
+@needs_playwright
+def test_presenter_view_stays_in_step_both_ways(browser):
+    ids = slide_ids()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    audience = ctx.new_page()
+    start = ids.index("example-2") + 1
+    audience.goto(deck_url(f"#{start}"))
+    current = "document.querySelector('#stage section.slide.current').id"
+    # the audience window shows no notes unless asked
+    assert audience.evaluate("getComputedStyle(document.getElementById('notes-panel')).display") == "none"
+    with ctx.expect_page() as popup:
+        audience.keyboard.press("p")
+    pres = popup.value
+    pres.wait_for_selector("#pv")
+    assert pres.evaluate(current) == "example-2"
+    assert pres.evaluate("document.querySelector('#pv-next-stage section.slide.current').dataset.id") == ids[start]
+    notes = pres.evaluate("document.getElementById('pv-notes').textContent")
+    assert "h is used twice" in notes
+    assert re.fullmatch(r"\d\d:\d\d", pres.evaluate("document.getElementById('pv-timer').textContent"))
+    # audience -> presenter: one step, then the next slide
+    audience.keyboard.press("ArrowRight")
+    pres.wait_for_function("location.hash === '#%d.1'" % start)
+    audience.keyboard.press("End")
+    pres.wait_for_function(f"{current} === '{ids[-1]}'")
+    # presenter -> audience
+    pres.keyboard.press("Home")
+    audience.wait_for_function(f"{current} === '{ids[0]}'")
+    for _ in range(3):
+        pres.keyboard.press("ArrowRight")
+    audience.wait_for_function(f"{current} === '{ids[3]}'")
+    assert audience.evaluate("location.hash") == pres.evaluate("location.hash") == "#4"
+    assert audience.evaluate("getComputedStyle(document.getElementById('notes-panel')).display") == "none"
+    assert not audience.evaluate("document.getElementById('pv')")
+    ctx.close()

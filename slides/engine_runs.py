@@ -1,0 +1,526 @@
+"""What the deck computes from the engine at build time: the example walks (traced), the code cut out
+of mytorch.py, the MNIST model checked against the engine, and the numbers of the later sections.
+"""
+import ast
+import collections
+import importlib
+import inspect
+import io
+import sys
+import textwrap
+import tokenize
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def load_engine():
+    """Import mytorch.py from the repo root."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    try:
+        return importlib.import_module("mytorch")
+    except ImportError as exc:
+        raise SystemExit(f"build.py: cannot import mytorch from {REPO}: {exc}")
+
+
+def fmt(v):
+    """Fixed, short formatting of a number, with a real minus sign."""
+    v = number(v)
+    if abs(v) < 5e-13:
+        v = 0.0
+    if abs(v - round(v)) < 1e-9 and abs(v) < 1e6:
+        s = str(int(round(v)))
+    else:
+        s = f"{v:.4f}".rstrip("0").rstrip(".") if abs(v) >= 1e-3 else f"{v:.3e}"
+    return s.replace("-", "\u2212")
+
+
+def array(x):
+    """A numpy array from an array, a number or a Tensor (whose .data is the array)."""
+    return np.asarray(getattr(x, "data", x))
+
+
+def number(x):
+    """The first element of an array / Tensor, as a Python float."""
+    return float(array(x).astype(np.float64).reshape(-1)[0])
+
+
+Delivery = collections.namedtuple(
+    "Delivery", "n sender receiver grad waiting path complete total nth")
+
+
+class Walk:
+    """A run of loss.backward(trace=...) on a small named graph, in the engine's own order."""
+
+    def __init__(self, mytorch, names, loss_name):
+        self.names = dict(names)                       # label -> Tensor
+        self.label = {id(t): k for k, t in self.names.items()}
+        self.loss_name = loss_name
+        # Read the recorded graph before backward: the engine frees it (sets _edges to None) after.
+        self._inputs = {k: [self.label[id(e[0])] for e in (t._edges or ()) if id(e[0]) in self.label]
+                        for k, t in self.names.items()}
+        self._ops = {k: getattr(t, "_op", None) for k, t in self.names.items()}
+        loss = self.names[loss_name]
+        raw = []
+        loss.backward(trace=raw.append)
+        self.raw = raw
+        self.deliveries = []
+        got = collections.defaultdict(list)            # label -> grads received so far
+        path = -1
+        for i, st in enumerate(raw):
+            s, r = self._lab(st.sender), self._lab(st.receiver)
+            g = number(st.grad)
+            prev = self.deliveries[-1] if self.deliveries else None
+            # A path goes on while the walk descends (the sender is the node that was just completed)
+            # through a node that had only one gradient to collect; anything else starts a new path.
+            if prev is None or not (prev.receiver == s and len(got[s]) == 1):
+                path += 1
+            got[r].append(g)
+            waiting = int(st.waiting)
+            self.deliveries.append(Delivery(i + 1, s, r, g, waiting, path, waiting == 0,
+                                            sum(got[r]), len(got[r])))
+        self.npaths = path + 1
+        self.grad = {}
+        for d in self.deliveries:
+            if d.complete:
+                self.grad[d.receiver] = d.total
+        self.grad[loss_name] = 1.0
+        for k, t in self.names.items():  # leaves: the engine's own .grad must agree with the walk
+            if k in self.grad and not self._inputs[k] and t.grad is not None:
+                if abs(number(t.grad) - self.grad[k]) > 1e-9:
+                    raise SystemExit(f"build.py: {k}.grad disagrees with the traced walk")
+        self.complete_step = {d.receiver: d for d in self.deliveries if d.complete}
+
+    def _lab(self, t):
+        try:
+            return self.label[id(t)]
+        except KeyError:
+            raise SystemExit("build.py: the engine delivered a gradient to a tensor the example "
+                             "did not name (a constant?); name it in the example or adapt build.py")
+
+    def value(self, k):
+        return number(self.names[k].data)
+
+    def inputs(self, k):
+        """Named inputs of node k, from the graph the engine recorded (t._edges, read before backward)."""
+        return list(self._inputs[k])
+
+    def op(self, k):
+        return self._ops[k]
+
+
+def T(mytorch, v):
+    return mytorch.Tensor(np.array(float(v), dtype=np.float64), requires_grad=True)
+
+
+def example1(mt):
+    a, b, c, d = (T(mt, v) for v in (2, -1, 3, 4))
+    p = a + b
+    q = c + d
+    y = p * q
+    return Walk(mt, dict(a=a, b=b, c=c, d=d, p=p, q=q, y=y), "y")
+
+
+def example2(mt):
+    a, b, c, d = (T(mt, v) for v in (2, -1, 3, 4))
+    h = a + b
+    m1 = c * h
+    m2 = h * d
+    y = m1 + m2
+    return Walk(mt, dict(a=a, b=b, c=c, d=d, h=h, m1=m1, m2=m2, y=y), "y")
+
+
+def example3(mt):
+    a, b, c = (T(mt, v) for v in (2, -1, 3))
+    h = a * b
+    side = h * 3          # computed for logging only: never reaches y
+    y = h * c
+    w = Walk(mt, dict(a=a, b=b, c=c, h=h, side=side, y=y), "y")
+    # What a naive engine would count: every tensor we built that uses h, reachable from y or not.
+    w.naive_consumers = {k: [n for n in w.names if k in w.inputs(n)] for k in w.names}
+    return w
+
+
+def sigmoid_chain(mt):
+    x = T(mt, 1)
+    n = -x
+    a = n.exp()
+    b = 1 + a
+    s = 1 / b
+    return Walk(mt, {"x": x, "n": n, "a": a, "b": b, "\u03c3": s}, "\u03c3")
+
+
+def exercise_graph(mt):
+    a, b, c = (T(mt, v) for v in (2, -1, 3))
+    h = a * b
+    k = h + c
+    y = k * h
+    return Walk(mt, dict(a=a, b=b, c=c, h=h, k=k, y=y), "y")
+
+
+
+# ----------------------------------------------------------------------------------------------------
+# Code extraction and highlighting
+# ----------------------------------------------------------------------------------------------------
+def called_module_functions(mod, func):
+    """Module-level functions of `mod` that `func` calls, in order of first appearance."""
+    src = textwrap.dedent(inspect.getsource(func))
+    tree = ast.parse(src)
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            names.append((node.lineno, node.col_offset, node.func.id))
+    out = []
+    for _, _, name in sorted(names):
+        obj = getattr(mod, name, None)
+        if inspect.isfunction(obj) and obj.__module__ == mod.__name__ and name not in out:
+            out.append(name)
+    return out
+
+
+def strip_docstring(src):
+    tree = ast.parse(src)
+    fn = tree.body[0]
+    if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(getattr(fn.body[0], "value", None), ast.Constant) \
+            and isinstance(fn.body[0].value.value, str):
+        lines = src.splitlines(True)
+        ds = fn.body[0]
+        del lines[ds.lineno - 1:ds.end_lineno]
+        return "".join(lines), True
+    return src, False
+
+
+def source_of(obj):
+    lines, start = inspect.getsourcelines(obj)
+    src = textwrap.dedent("".join(lines))
+    return src, start, start + len(lines) - 1
+
+
+
+# ----------------------------------------------------------------------------------------------------
+# The MNIST slide: the model code is checked against the engine at build time
+# ----------------------------------------------------------------------------------------------------
+MNIST_LOOP_CODE = '''\
+model = MyTorchMNIST()
+loss_fn = nn.CrossEntropyLoss()
+opt = optim.SGD(model.parameters(),
+                lr=LR)
+
+for epoch in range(EPOCHS):
+    for images, labels in loader:
+        pred = model(images)
+        loss = loss_fn(pred, labels)
+        loss.backward()     # the walk
+        opt.step()
+        opt.zero_grad()
+'''
+
+
+def mnist_code():
+    """The model class as train_mnist.py defines it (cut out with ast, not imported: that file needs
+    torch), and a short training loop with train_mnist.py's default hyper-parameters."""
+    text = (REPO / "train_mnist.py").read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    model = None
+    defaults = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "MyTorchMNIST":
+            model = ast.get_source_segment(text, node)
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument" and node.args \
+                and isinstance(node.args[0], ast.Constant):
+            for kw in node.keywords:
+                if kw.arg == "default" and isinstance(kw.value, ast.Constant):
+                    defaults[node.args[0].value] = kw.value.value
+    if model is None:
+        raise SystemExit("build.py: train_mnist.py defines no class MyTorchMNIST; adapt build.py")
+    model = "import mytorch.nn as nn\nimport mytorch.optim as optim\n\n" + model + "\n"
+    lr, mom = defaults.get("--lr", 0.1), defaults.get("--momentum", 0)
+    opt = f"lr={lr}" + (f", momentum={mom}" if mom else "")
+    loop = MNIST_LOOP_CODE.replace("lr=LR", opt).replace("EPOCHS", str(defaults.get("--epochs", "EPOCHS")))
+    return strip_trailing_comments(model), loop, "train_mnist.py", defaults.get("--batch-size")
+
+
+def strip_trailing_comments(src):
+    """Drop comments that follow code on the same line (they make the lines too long for a slide)."""
+    lines = src.splitlines(True)
+    cuts = {}
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type == tokenize.COMMENT and lines[tok.start[0] - 1][:tok.start[1]].strip():
+            cuts[tok.start[0] - 1] = tok.start[1]
+    for i, col in cuts.items():
+        lines[i] = lines[i][:col].rstrip() + "\n"
+    return "".join(lines)
+
+
+def check_mnist_model(mt, code):
+    """Run the slide's model code against the engine: it must build and give 10 outputs."""
+    ns = {}
+    exec(compile(code, "<slide: MNIST model>", "exec"), ns)
+    model = ns["MyTorchMNIST"]()
+    x = mt.Tensor(np.zeros((2, 784), dtype=np.float32))
+    out = model(x)
+    if tuple(np.shape(out.data)) != (2, 10):
+        raise SystemExit(f"build.py: the MNIST model on the slide gives shape {np.shape(out.data)}")
+    n_params = sum(int(np.size(p.data)) for p in model.parameters())
+    return n_params, len(list(model.parameters()))
+
+
+
+
+# ----------------------------------------------------------------------------------------------------
+# The backward code, quoted large: the statements from the consumer count to the end of the walk
+# ----------------------------------------------------------------------------------------------------
+def walk_code(mt, helper, max_loop_lines=20):
+    """The essential lines of Tensor.backward, for two large code slides: the set-up (from the
+    statement that calls `helper`, the consumer count, to the walk's loop) and the loop itself.
+    Whole-line comments are dropped; if the loop is still too long, the trailing comments too."""
+    src, a, b = source_of(mt.Tensor.backward)
+    fn = ast.parse(src).body[0]
+    start = next((i for i, stmt in enumerate(fn.body)
+                  if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == helper
+                         for n in ast.walk(stmt))), None)
+    if start is None:
+        raise SystemExit(f"build.py: Tensor.backward no longer calls {helper}(); adapt engine_runs.py")
+    loops = [i for i, stmt in enumerate(fn.body) if i > start and isinstance(stmt, (ast.While, ast.For))]
+    split = loops[-1] if loops else len(fn.body) - 1
+    lines = src.splitlines()
+
+    def cut(i, j):          # statements i..j-1 of the body, as (source, first line, last line)
+        first, last = fn.body[i].lineno, fn.body[j - 1].end_lineno
+        kept = [ln for ln in lines[first - 1:last] if not ln.strip().startswith("#")]
+        return textwrap.dedent("\n".join(kept)) + "\n", a + first - 1, a + last - 1
+
+    setup, s1, s2 = cut(start, split)
+    loop, l1, l2 = cut(split, split + 1)
+    after = cut(split + 1, len(fn.body)) if split + 1 < len(fn.body) else ("", None, None)
+    note = ""
+    if loop.count("\n") > max_loop_lines:
+        loop, note = strip_trailing_comments(loop), " (Comments after code are not shown on the slide.)"
+    return dict(setup=setup, setup_first=s1, setup_last=s2, loop=loop, loop_first=l1, loop_last=l2,
+                after=after[0], after_first=after[1], after_last=after[2], fn_first=a, fn_last=b, note=note)
+
+
+def count_code(mt, max_lines=18):
+    """The consumer-counting helper that Tensor.backward calls, cut out of mytorch.py."""
+    helpers = called_module_functions(mt, mt.Tensor.backward)
+    helpers = [h for h in helpers if "count" in h or "consumer" in h] or helpers
+    if not helpers:
+        raise SystemExit("build.py: Tensor.backward calls no module-level helper; adapt engine_runs.py")
+    name = helpers[0]
+    src, a, b = source_of(getattr(mt, name))
+    omitted = ""
+    if src.count("\n") > max_lines:
+        src, cut = strip_docstring(src)
+        omitted = " (docstring omitted)" if cut else ""
+    return dict(name=name, src=src, first=a, last=b, omitted=omitted)
+
+
+def run_all(mt):
+    """Everything the deck shows that comes from the engine."""
+    import types
+    import walkers
+    r = types.SimpleNamespace()
+    r.w1, r.w2, r.w3 = example1(mt), example2(mt), example3(mt)
+    r.ws, r.wx = sigmoid_chain(mt), exercise_graph(mt)
+    r.mt_file = Path(inspect.getsourcefile(mt)).name
+    r.count_code = count_code(mt)
+    r.walk_code = walk_code(mt, r.count_code["name"])
+    model_code, loop_code, origin, batch = mnist_code()
+    n_params, n_tensors = check_mnist_model(mt, model_code)
+    r.mnist = dict(model_code=model_code, loop_code=loop_code, origin=origin, batch=batch,
+                   n_params=n_params, n_tensors=n_tensors)
+    r.ladder = ladder_counts(mt, walkers)
+    r.orders = order_compare(mt, walkers)
+    r.buffers = buffer_peaks(mt, walkers, model_code)
+    r.kept = kept_loss_memory(mt, model_code)
+    r.solutions = solutions(mt, r.wx)
+    return r
+
+
+# ----------------------------------------------------------------------------------------------------
+# Gated walk or topological sort? (the walkers are lecture code in walkers.py)
+# ----------------------------------------------------------------------------------------------------
+def ladder(mt, depth):
+    """A ladder of diamonds: x, then `depth` times h = h*2 + h*3 (h used twice, as in example 2)."""
+    x = T(mt, 1)
+    h = x
+    for _ in range(depth):
+        h = h * 2 + h * 3
+    return x, h
+
+
+def ladder_counts(mt, walkers, depths=(5, 10, 20), walk_up_to=10):
+    """Edges walked by the engine's gated walk (its trace) and by an ungated walk, per depth. Up to
+    depth `walk_up_to` the ungated walk is really run (and must give the engine's gradient); beyond
+    that its deliveries are counted (one per path into each edge), not made."""
+    rows = []
+    for n in depths:
+        x, h = ladder(mt, n)
+        ungated = walkers.ungated_edge_count(h)
+        ran = False
+        if n <= walk_up_to:
+            w = walkers.ungated_depth_first(h)
+            if len(w.deliveries) != ungated:
+                raise SystemExit("build.py: the ungated walk and its path count disagree")
+            ungated_grad = number(w.grads[id(x)])
+            ran = True
+        steps = []
+        h.backward(trace=steps.append)
+        if ran and abs(ungated_grad - number(x.grad)) > 1e-9 * abs(number(x.grad)):
+            raise SystemExit("build.py: the ungated walk gives another gradient than the engine")
+        rows.append(dict(depth=n, gated=len(steps), ungated=ungated, ran=ran, grad=number(x.grad),
+                         nodes=1 + 3 * n))
+    return rows
+
+
+def example2_graph(mt):
+    a, b, c, d = (T(mt, v) for v in (2, -1, 3, 4))
+    h = a + b
+    m1 = c * h
+    m2 = h * d
+    y = m1 + m2
+    return y, dict(a=a, b=b, c=c, d=d, h=h, m1=m1, m2=m2, y=y)
+
+
+def order_compare(mt, walkers):
+    """Example 2 walked by the engine (traced), by the lecture copy of its walk, and in topological-
+    list order: the deliveries in order, and the gradients of the leaves."""
+    y, names = example2_graph(mt)
+    lab = {id(t): k for k, t in names.items()}
+    topo = walkers.topological_list(y)
+    mine = walkers.gated_depth_first(y)
+    topo_list = [lab[id(t)] for t in walkers.topological_order(y)]
+    steps = []
+    y.backward(trace=steps.append)
+    engine = [(lab[id(s.sender)], lab[id(s.receiver)], number(s.grad)) for s in steps]
+    copy = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in mine.deliveries]
+    if [e[:2] for e in engine] != [c[:2] for c in copy]:
+        raise SystemExit("build.py: walkers.gated_depth_first no longer walks in the engine's order")
+    leaves = ["a", "b", "c", "d"]
+    grads_engine = {k: number(names[k].grad) for k in leaves}
+    grads_topo = {lab[i]: number(g) for i, g in topo.grads.items()}
+    return dict(engine=engine, topo=[(lab[id(s)], lab[id(r)], number(g)) for s, r, g in topo.deliveries],
+                topo_list=topo_list, grads_engine=grads_engine, grads_topo=grads_topo,
+                same=all(abs(grads_engine[k] - grads_topo[k]) < 1e-12 for k in leaves))
+
+
+def mnist_model(mt, model_code, batch=64, seed=0):
+    """The tutorial's MLP (the class from train_mnist.py, run against mytorch) on one random batch."""
+    ns = {}
+    exec(compile(model_code, "<slide: MNIST model>", "exec"), ns)
+    np.random.seed(seed)                     # in case the engine initialises from numpy's global RNG
+    model = ns["MyTorchMNIST"]()
+    rng = np.random.RandomState(seed)
+    images = mt.Tensor(rng.rand(batch, 784).astype(np.float32))
+    labels = rng.randint(0, 10, size=batch)
+    loss_fn = ns["nn"].CrossEntropyLoss()
+    return model, images, labels, loss_fn
+
+
+def buffer_peaks(mt, walkers, model_code, batch=64):
+    """Peak gradient buffers alive at once (and bytes) under three orders, on example 2 and on the
+    MNIST model graph."""
+    orders = [("gated depth-first (MyTorch)", walkers.gated_depth_first),
+              ("breadth-first (FIFO queue)", lambda l: walkers.gated_queue(l, first_in_first_out=True)),
+              ("topological list", walkers.topological_list)]
+    out = collections.OrderedDict()
+    y, _ = example2_graph(mt)
+    model, images, labels, loss_fn = mnist_model(mt, model_code, batch)
+    loss = loss_fn(model(images), labels)
+    nodes = len(walkers.topological_order(loss))
+    graphs = [("example 2", y), (f"MNIST MLP, batch {batch}", loss)]
+    for gname, root in graphs:
+        ref = None
+        for oname, walk in orders:
+            w = walk(root)
+            grads = {k: array(v) for k, v in w.grads.items()}
+            if ref is None:
+                ref = grads
+            elif set(ref) != set(grads) or any(not np.allclose(ref[k], grads[k], rtol=1e-5, atol=1e-7)
+                                               for k in ref):
+                raise SystemExit(f"build.py: {oname} gives other gradients than the gated walk")
+            out[(gname, oname)] = (w.peak_buffers, w.peak_bytes, len(w.deliveries))
+    return dict(table=out, graphs=[g for g, _ in graphs], orders=[o for o, _ in orders],
+                mnist_nodes=nodes, mnist_edges=out[(graphs[1][0], orders[0][0])][2])
+
+
+# ----------------------------------------------------------------------------------------------------
+# Why backward frees the graph: memory per loss kept in a list, measured with tracemalloc
+# ----------------------------------------------------------------------------------------------------
+def kept_loss_memory(mt, model_code, keep=200, batch=64):
+    """Bytes per kept loss: backward() (graph freed) vs backward(retain_graph=True) (graph kept).
+    None if this mytorch has no retain_graph yet."""
+    import gc
+    import tracemalloc
+    if "retain_graph" not in inspect.signature(mt.Tensor.backward).parameters:
+        return None
+    model, images, labels, loss_fn = mnist_model(mt, model_code, batch)
+    loss_fn(model(images), labels).backward()          # warm up: every parameter gets its .grad
+    result = {}
+    for retain in (False, True):
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        kept = []
+        for _ in range(keep):
+            loss = loss_fn(model(images), labels)
+            loss.backward(retain_graph=retain)
+            kept.append(loss)
+        gc.collect()
+        result[retain] = (tracemalloc.get_traced_memory()[0] - before) / keep
+        tracemalloc.stop()
+        del kept, loss
+    activations = sum(int(np.prod(s)) * 4 for s in [(batch, 128), (batch, 64), (batch, 32), (batch, 10)])
+    return dict(freed=result[False], kept=result[True], keep=keep, batch=batch, activations=activations)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Worked solutions of the exercises
+# ----------------------------------------------------------------------------------------------------
+def make_op(mt, name, data, *edges):
+    """A new op built the way the engine builds its own: an output tensor that records its inputs and,
+    for each, the rule from the output's gradient to that input's. (A copy for the exercises: these
+    ops are never added to mytorch.py.)"""
+    out = mt.Tensor(data)
+    out._edges = tuple(e for e in edges if e[0].requires_grad)
+    out._op = name
+    out.requires_grad = bool(out._edges)
+    return out
+
+
+def solutions(mt, wx):
+    """Exercise 1 and 2 checked with mytorch.gradcheck; exercise 3 from the engine's trace."""
+    def sin(x):
+        return make_op(mt, "sin", np.sin(x.data), (x, lambda g: g * np.cos(x.data)))
+
+    def sin_wrong(x):   # a plausible slip: the derivative of sin taken as -cos
+        return make_op(mt, "sin", np.sin(x.data), (x, lambda g: -g * np.cos(x.data)))
+
+    def minimum(x, y):
+        tie = x.data == y.data
+        x_gets = (x.data < y.data) + 0.5 * tie        # on a tie, half to each (as PyTorch does)
+        y_gets = (y.data < x.data) + 0.5 * tie
+        return make_op(mt, "minimum", np.minimum(x.data, y.data),
+                       (x, lambda g: g * x_gets), (y, lambda g: g * y_gets))
+
+    rng = np.random.RandomState(1)
+    x = mt.Tensor(rng.randn(5), requires_grad=True)
+    a = mt.Tensor(rng.randn(6), requires_grad=True)
+    b = mt.Tensor(rng.randn(6), requires_grad=True)
+    out = dict(gradcheck=hasattr(mt, "gradcheck"))
+    if out["gradcheck"]:
+        out["sin"] = bool(mt.gradcheck(sin, (x,), raise_exception=False))
+        out["sin_wrong"] = bool(mt.gradcheck(sin_wrong, (x,), raise_exception=False))
+        out["min"] = bool(mt.gradcheck(minimum, (a, b), raise_exception=False))
+    # the tie: min(1, 1) -> each input gets half
+    p, q = T(mt, 1), T(mt, 1)
+    minimum(p, q).backward()
+    out["tie"] = (number(p.grad), number(q.grad))
+    out["trace"] = [f"Step(sender={d.sender}, receiver={d.receiver}, grad={fmt(d.grad)}, "
+                    f"waiting={d.waiting})" for d in wx.deliveries]
+    out["waits"] = [d for d in wx.deliveries if d.waiting]
+    return out

@@ -1,0 +1,161 @@
+// The deck's behaviour: keys, steps, #N addresses, the notes panel and the presenter view.
+// Built into index.html by build.py. No server, no network: works from file://.
+(function () {
+  var W = 1600, H = 900;
+  var stage = document.getElementById('stage');
+  var panel = document.getElementById('notes-panel');
+  var slides = Array.prototype.slice.call(stage.querySelectorAll('section.slide'));
+  var presenter = /(^\?|&)presenter\b/.test(location.search);
+  var cur = 0, step = 0;
+  var pv = null;            // the presenter view's parts (presenter window only)
+  var popup = null;         // the presenter window (audience window only)
+  var quiet = false;        // true while we follow the other window (do not echo back)
+  var channel = null;
+  try { channel = new BroadcastChannel('mytorch-deck'); } catch (err) { channel = null; }
+
+  function maxStep(i) {
+    var m = 0;
+    slides[i].querySelectorAll('[data-step]').forEach(function (e) {
+      m = Math.max(m, +e.getAttribute('data-step'));
+    });
+    return m;
+  }
+  function showSteps(list, i, s) {
+    list.forEach(function (sl, j) { sl.classList.toggle('current', j === i); });
+    list[i].querySelectorAll('[data-step]').forEach(function (e) {
+      e.classList.toggle('future', +e.getAttribute('data-step') > s);
+      var u = e.getAttribute('data-until');
+      e.classList.toggle('past', u !== null && s >= +u);
+    });
+  }
+  function notesOf(i) {
+    var n = slides[i].querySelector('.notes');
+    return n ? n.innerHTML : '';
+  }
+  function place(box, st) {        // scale a 1600x900 stage into a box of the presenter view
+    var r = box.getBoundingClientRect();
+    var s = Math.min(r.width / W, r.height / H);
+    st.style.transform = 'scale(' + s + ')';
+  }
+  function fit() {
+    if (pv) { place(pv.cur, stage); place(pv.next, pv.nextStage); return; }
+    var h = window.innerHeight - (document.body.classList.contains('show-notes') ? panel.offsetHeight : 0);
+    var s = Math.min(window.innerWidth / W, h / H);
+    stage.style.top = (h / 2) + 'px';
+    stage.style.transform = 'translate(-50%, -50%) scale(' + s + ')';
+  }
+
+  // ---- keeping the two windows in step: postMessage to the other window, BroadcastChannel too ----
+  function send(msg) {
+    msg.mytorchDeck = 1;
+    var other = presenter ? window.opener : popup;
+    try { if (other && !other.closed) other.postMessage(msg, '*'); } catch (err) { /* closed */ }
+    if (channel) channel.postMessage(msg);
+  }
+  function receive(msg) {
+    if (!msg || !msg.mytorchDeck) return;
+    if (msg.hello && !presenter) { send({cur: cur, step: step}); return; }
+    if (typeof msg.cur === 'number' && (msg.cur !== cur || msg.step !== step)) {
+      quiet = true;
+      go(msg.cur, msg.step);
+      quiet = false;
+    }
+  }
+  window.addEventListener('message', function (e) { receive(e.data); });
+  if (channel) channel.onmessage = function (e) { receive(e.data); };
+
+  function render() {
+    showSteps(slides, cur, step);
+    var want = '#' + (cur + 1) + (step ? '.' + step : '');
+    if (location.hash !== want) {
+      try { history.replaceState(null, '', location.pathname + location.search + want); }
+      catch (err) { location.hash = want; }
+    }
+    var head = 'slide ' + (cur + 1) + ' / ' + slides.length +
+      (maxStep(cur) ? ' \u00b7 step ' + step + ' / ' + maxStep(cur) : '');
+    if (pv) {
+      var j = Math.min(cur + 1, slides.length - 1);
+      showSteps(pv.nextSlides, j, cur + 1 < slides.length ? 0 : maxStep(j));
+      pv.nextLabel.textContent = cur + 1 < slides.length ? 'next: slide ' + (j + 1) : 'end of the deck';
+      pv.where.textContent = head;
+      pv.notes.innerHTML = notesOf(cur);
+    } else {
+      panel.innerHTML = '<div class="nh">Notes \u00b7 ' + head + '</div>' + notesOf(cur);
+    }
+    if (!quiet) send({cur: cur, step: step});
+  }
+  function go(i, s) {
+    cur = Math.max(0, Math.min(slides.length - 1, i));
+    step = s === 'end' ? maxStep(cur) : Math.max(0, Math.min(maxStep(cur), s));
+    render();
+  }
+  function next() { if (step < maxStep(cur)) { step++; render(); } else if (cur < slides.length - 1) go(cur + 1, 0); }
+  function prev() { if (step > 0) { step--; render(); } else if (cur > 0) go(cur - 1, 'end'); }
+  function fromHash() {
+    var m = /^#(\d+)(?:\.(\d+))?$/.exec(location.hash);
+    if (m) go(+m[1] - 1, m[2] ? +m[2] : 0); else go(0, 0);
+  }
+  function openPresenter() {
+    if (popup && !popup.closed) { popup.focus(); return; }
+    var url = location.href.split('#')[0].split('?')[0] + '?presenter#' + (cur + 1) + (step ? '.' + step : '');
+    popup = window.open(url, 'mytorch-presenter', 'width=1280,height=800');
+  }
+
+  // ---- the presenter view: current slide, next slide, notes, timer ------------------------------
+  function buildPresenter() {
+    document.body.classList.add('presenter');
+    document.title = 'Presenter \u00b7 ' + document.title;
+    var root = document.createElement('div');
+    root.id = 'pv';
+    root.innerHTML =
+      '<div id="pv-cur" class="pv-box"></div>' +
+      '<div id="pv-side"><div id="pv-bar"><span id="pv-timer" title="click: restart">00:00</span>' +
+      '<span id="pv-where"></span></div><div id="pv-next-label"></div>' +
+      '<div id="pv-next" class="pv-box"></div></div>' +
+      '<div id="pv-notes"></div>';
+    document.body.insertBefore(root, stage);
+    var nextStage = stage.cloneNode(true);
+    nextStage.id = 'pv-next-stage';
+    nextStage.querySelectorAll('[id]').forEach(function (e) { e.setAttribute('data-id', e.id); e.removeAttribute('id'); });
+    document.getElementById('pv-cur').appendChild(stage);
+    document.getElementById('pv-next').appendChild(nextStage);
+    pv = {cur: document.getElementById('pv-cur'), next: document.getElementById('pv-next'),
+          nextStage: nextStage, nextSlides: Array.prototype.slice.call(nextStage.querySelectorAll('section.slide')),
+          nextLabel: document.getElementById('pv-next-label'), where: document.getElementById('pv-where'),
+          notes: document.getElementById('pv-notes'), timer: document.getElementById('pv-timer'),
+          start: Date.now()};
+    function tick() {
+      var t = Math.floor((Date.now() - pv.start) / 1000);
+      var mm = Math.floor(t / 60), ss = t % 60;
+      pv.timer.textContent = (mm < 10 ? '0' : '') + mm + ':' + (ss < 10 ? '0' : '') + ss;
+    }
+    pv.timer.addEventListener('click', function (e) { pv.start = Date.now(); tick(); e.stopPropagation(); });
+    setInterval(tick, 500);
+  }
+
+  document.addEventListener('keydown', function (e) {
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    var k = e.key;
+    if (k === 'ArrowRight' || k === 'ArrowDown' || k === 'PageDown' || k === 'Enter' || (k === ' ' && !e.shiftKey)) next();
+    else if (k === 'ArrowLeft' || k === 'ArrowUp' || k === 'PageUp' || k === 'Backspace' || k === ' ') prev();
+    else if (k === 'Home') go(0, 0);
+    else if (k === 'End') go(slides.length - 1, 'end');
+    else if ((k === 'p' || k === 'P') && !presenter) { openPresenter(); }
+    else if ((k === 'n' || k === 'N') && !presenter) { document.body.classList.toggle('show-notes'); fit(); return; }
+    else if (k === 'f' || k === 'F') {
+      if (!document.fullscreenElement) document.documentElement.requestFullscreen(); else document.exitFullscreen();
+      return;
+    } else return;
+    e.preventDefault();
+  });
+  document.addEventListener('click', function (e) {
+    if (panel.contains(e.target) || (pv && pv.notes.contains(e.target))) return;
+    if (e.clientX < window.innerWidth * 0.2) prev(); else next();
+  });
+  window.addEventListener('hashchange', fromHash);
+  window.addEventListener('resize', fit);
+  if (presenter) buildPresenter();
+  fromHash();
+  fit();
+  if (presenter) send({hello: 1});
+})();

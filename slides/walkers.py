@@ -1,0 +1,176 @@
+"""Other ways to walk MyTorch's recorded graph backward: lecture code for the deck's section
+"Gated walk or topological sort?". Not part of the engine, and never imported by it.
+
+Every walker reads only what the engine records: ``node._edges``, a tuple of ``(input, rule)`` pairs,
+where ``rule(gradient of node)`` is that edge's contribution to the gradient of ``input``. Leaves
+have no edges. Each walker returns a ``Walked``: the leaves' gradients, the deliveries in the order
+it made them, and how many gradient buffers were alive at once at the peak (and their bytes).
+
+What counts as a buffer: the gradient of a non-leaf node, from the first delivery into it until the
+node has sent it on along all its edges. Every walker writes leaves' gradients straight into its
+results (as the engine does into ``leaf.grad``), so those are the same in every order and not counted.
+"""
+import collections
+
+import numpy as np
+
+Walked = collections.namedtuple("Walked", "grads deliveries peak_buffers peak_bytes")
+
+
+def edges(node):
+    return node._edges or ()        # the engine sets _edges to None once it has freed a node
+
+
+def fit(grad, like):
+    """A rule's result, summed back to the shape of the input (undo numpy's broadcasting)."""
+    grad = np.asarray(grad)
+    shape = np.shape(like.data)
+    while grad.ndim > len(shape):
+        grad = grad.sum(axis=0)
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.astype(np.asarray(like.data).dtype, copy=False)
+
+
+class Buffers:
+    """The gradient buffers a walker holds, and the most it ever held at once."""
+
+    def __init__(self):
+        self.grad, self.peak, self.peak_bytes = {}, 0, 0
+
+    def add(self, node, g):
+        key = id(node)
+        self.grad[key] = g if key not in self.grad else self.grad[key] + g
+        self.peak = max(self.peak, len(self.grad))
+        self.peak_bytes = max(self.peak_bytes, sum(a.nbytes for a in self.grad.values()))
+
+    def take(self, node):
+        return self.grad.pop(id(node))
+
+
+def consumers(loss):
+    """For each node on a path to the loss: how many edges into it come from nodes on such a path."""
+    count, todo = collections.Counter(), [loss]
+    seen = {id(loss)}
+    while todo:
+        node = todo.pop()
+        for x, _ in edges(node):
+            count[id(x)] += 1
+            if id(x) not in seen:
+                seen.add(id(x))
+                todo.append(x)
+    return count
+
+
+def seed(loss):
+    return np.ones_like(np.asarray(loss.data))
+
+
+def _send(node, g, x, rule, bufs, grads, log):
+    """One delivery along the edge node -> x: leaves collect, other nodes fill a buffer."""
+    d = fit(rule(g), x)
+    log.append((node, x, d))
+    if edges(x):
+        bufs.add(x, d)
+    else:
+        grads[id(x)] = d if id(x) not in grads else grads[id(x)] + d
+
+
+def gated_depth_first(loss):
+    """The engine's walk: descend into a node as soon as its last consumer has delivered to it."""
+    waiting, bufs, grads, log = consumers(loss), Buffers(), {}, []
+    bufs.add(loss, seed(loss))
+    stack = [(loss, iter(edges(loss)))]
+    while stack:
+        node, todo = stack[-1]
+        for x, rule in todo:
+            _send(node, bufs.grad[id(node)], x, rule, bufs, grads, log)
+            waiting[id(x)] -= 1
+            if waiting[id(x)] == 0 and edges(x):
+                stack.append((x, iter(edges(x))))      # complete: go down into it now
+                break
+        else:
+            stack.pop()
+            bufs.take(node)                            # sent along every edge: free it
+    return Walked(grads, log, bufs.peak, bufs.peak_bytes)
+
+
+def gated_queue(loss, first_in_first_out=True):
+    """Kahn's algorithm on the backward graph: a node is ready once all its consumers delivered.
+    Ready nodes wait in a queue: first in, first out is breadth first; last in, first out is
+    (almost) the gated depth-first walk."""
+    waiting, bufs, grads, log = consumers(loss), Buffers(), {}, []
+    bufs.add(loss, seed(loss))
+    ready = collections.deque([loss])
+    while ready:
+        node = ready.popleft() if first_in_first_out else ready.pop()
+        g = bufs.grad[id(node)]
+        for x, rule in edges(node):
+            _send(node, g, x, rule, bufs, grads, log)
+            waiting[id(x)] -= 1
+            if waiting[id(x)] == 0 and edges(x):
+                ready.append(x)
+        bufs.take(node)
+    return Walked(grads, log, bufs.peak, bufs.peak_bytes)
+
+
+def topological_order(loss):
+    """micrograd's way: list every node after all the nodes it feeds (a depth-first post-order from
+    the loss, reversed). No counting is needed: the list itself guarantees that a node's gradient is
+    complete when its turn comes."""
+    order, seen = [], set()
+    stack = [(loss, iter(edges(loss)))]
+    seen.add(id(loss))
+    while stack:
+        node, todo = stack[-1]
+        for x, _ in todo:
+            if id(x) not in seen:
+                seen.add(id(x))
+                stack.append((x, iter(edges(x))))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order[::-1]
+
+
+def topological_list(loss):
+    """Sort first, then walk the list: each node sends its (complete) gradient along all its edges."""
+    bufs, grads, log = Buffers(), {}, []
+    bufs.add(loss, seed(loss))
+    for node in topological_order(loss):
+        if edges(node):
+            g = bufs.grad[id(node)]
+            for x, rule in edges(node):
+                _send(node, g, x, rule, bufs, grads, log)
+            bufs.take(node)
+    return Walked(grads, log, bufs.peak, bufs.peak_bytes)
+
+
+def ungated_depth_first(loss):
+    """No gate: every node passes on each partial gradient the moment it gets one. The sums come
+    out right (the chain rule is linear), but everything below a node is walked once per path."""
+    grads, log = {}, []
+    todo = [(loss, seed(loss), x, rule) for x, rule in reversed(edges(loss))]
+    while todo:
+        node, g, x, rule = todo.pop()
+        d = fit(rule(g), x)
+        log.append((node, x, d))
+        if edges(x):                                  # go on at once with this partial gradient
+            todo.extend((x, d, y, r) for y, r in reversed(edges(x)))
+        else:
+            grads[id(x)] = d if id(x) not in grads else grads[id(x)] + d
+    return Walked(grads, log, None, None)
+
+
+def ungated_edge_count(loss):
+    """How many deliveries the ungated walk makes, without making them: each edge is walked once per
+    path from the loss to the node it leaves, so count paths (in topological order)."""
+    paths = collections.Counter({id(loss): 1})
+    total = 0
+    for node in topological_order(loss):
+        for x, _ in edges(node):
+            paths[id(x)] += paths[id(node)]
+            total += paths[id(node)]
+    return total
