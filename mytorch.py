@@ -334,28 +334,27 @@ class Tensor:
         received = {}                      # per node: gradient summed so far (lives only in this call)
         kept = set()                       # arrays already given to a leaf as its .grad
         # A depth-first walk written with an explicit stack, so a chain of 100,000 ops does not hit
-        # Python's recursion limit. Each frame is a complete node and the iterator over its edges.
-        stack = [(self, gradient, iter(self._edges))]
+        # Python's recursion limit. Each frame is a complete node, its gradient, and which input is next.
+        stack = [(self, gradient, 0)] if self._edges else []
         if not self._edges:
             _accumulate(self, gradient, kept)
         while stack:
-            node, grad, edges = stack[-1]
-            for receiver, rule in edges:
-                delivered = _fit_gradient(rule(grad), receiver)
-                total = received.pop(receiver, None)
-                total = delivered if total is None else total + delivered
-                waiting[receiver] -= 1
-                if trace is not None:
-                    trace(Step(node, receiver, delivered, waiting[receiver]))
-                if waiting[receiver]:              # the gate: other consumers still have to deliver
-                    received[receiver] = total
-                elif receiver._edges:              # complete: descend into it now, depth first;
-                    stack.append((receiver, total, iter(receiver._edges)))
-                    break                          # the rest of `edges` waits its turn
-                else:
-                    _accumulate(receiver, total, kept)   # a complete leaf
+            node, grad, i = stack.pop()
+            receiver, rule = node._edges[i]
+            if i + 1 < len(node._edges):           # its other inputs wait their turn on the stack
+                stack.append((node, grad, i + 1))  # (after the last one, its gradient is let go)
+            delivered = _fit_gradient(rule(grad), receiver)
+            total = received.pop(receiver, None)
+            total = delivered if total is None else total + delivered
+            waiting[receiver] -= 1
+            if trace is not None:
+                trace(Step(node, receiver, delivered, waiting[receiver]))
+            if waiting[receiver]:                  # the gate: other consumers still have to deliver
+                received[receiver] = total
+            elif receiver._edges:                  # complete: descend into it now, depth first
+                stack.append((receiver, total, 0))
             else:
-                stack.pop()                        # every edge of this node is done: back up
+                _accumulate(receiver, total, kept)   # a complete leaf
         if not retain_graph:                       # free the graph: its rules and the arrays they keep
             for node in (self, *waiting):
                 if node._edges:
@@ -462,25 +461,23 @@ def _extreme(x, op, arg, dim, keepdim):
     return MinMax(Tensor._result(op, values, (x, to_input)), Tensor._result("", indices))
 
 # ===================================================================================================
-# Conveniences: more of Tensor, in PyTorch's names. The loop after this class makes them Tensor's own
-# methods; they sit here so that the core above reads first.
+# Conveniences: more of Tensor, with PyTorch's names. The loop after this class makes them Tensor's
+# own methods; they sit here so that the core above reads first.
 # ===================================================================================================
 class _TensorConveniences:
-    # -- in-place updates: the same Tensor object gets new values -------------------------------------
+    # -- in-place updates: the same Tensor object gets new values (in a new array: see Tensor.data) -----
     def _inplace(self, op, numpy_op, other):
         other = self._operand(other, op)
         if _grad_mode.enabled and (self.requires_grad or other.requires_grad):
-            if self.requires_grad and self.is_leaf:
-                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                                   "operation. (Update parameters under `with mytorch.no_grad():`.)")
-            raise RuntimeError(f"{op}: mytorch records no in-place op in a graph; write x = x {op[0]} y "
-                               "instead, or update under `with mytorch.no_grad():`")
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation."
+                               if self.requires_grad and self.is_leaf else
+                               f"{op}: mytorch records no in-place op in a graph; write x = x {op[0]} y")
         _, out = self._binary(op, numpy_op, other)
         if out.shape != self.shape:
-            raise RuntimeError(f"{op}: the result has shape {out.shape}, but an in-place op must keep "
-                               f"the shape {self.shape}")
-        self.data = out.astype(self.dtype, copy=False)      # a new array: see Tensor.data
+            raise RuntimeError(f"{op}: an in-place op must keep the shape {self.shape}, not {out.shape}")
+        self.data = out.astype(self.dtype, copy=False)
         return self
+
     __iadd__ = lambda self, other: self._inplace("+=", np.add, other)
     __isub__ = lambda self, other: self._inplace("-=", np.subtract, other)
     __imul__ = lambda self, other: self._inplace("*=", np.multiply, other)
@@ -496,9 +493,10 @@ class _TensorConveniences:
 
     # -- comparisons give boolean tensors (no graph), usable as masks -----------------------------------
     def _compare(self, numpy_op, other, op):
-        if not isinstance(other, (Tensor, int, float, np.number, np.ndarray)) and op in ("==", "!="):
+        if op in ("==", "!=") and not isinstance(other, (Tensor, int, float, np.number, np.ndarray)):
             return NotImplemented                  # t == None is False, as in PyTorch
         return Tensor._result("", self._binary(op, numpy_op, other)[1])
+
     __eq__ = lambda self, other: self._compare(np.equal, other, "==")
     __ne__ = lambda self, other: self._compare(np.not_equal, other, "!=")
     __lt__ = lambda self, other: self._compare(np.less, other, "<")
@@ -511,11 +509,23 @@ class _TensorConveniences:
         if self.data.size != 1:
             raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
         return self.data.item()
-    __float__ = lambda self: float(self.item())
-    __int__ = lambda self: int(self.item())
+
+    __float__ = lambda self: float(self._number())
+    __int__ = lambda self: int(self._number())
     __bool__ = lambda self: bool(self.item()) if self.data.size == 1 else _ambiguous()
     __format__ = lambda self, spec: format(self.item() if spec and self.data.size == 1 else str(self), spec)
+    __iter__ = lambda self: (self[i] for i in range(len(self)))      # rows, as in PyTorch
     tolist = lambda self: self.data.tolist()
+
+    def _number(self):
+        if self.data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.data.item()
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
 
     def __array__(self, dtype=None, copy=None):          # np.asarray(t), np.mean([loss, ...])
         return np.array(self.data, dtype, copy=True) if copy else np.asarray(self.data, dtype)
@@ -530,27 +540,17 @@ class _TensorConveniences:
                             "grad: use the Tensor's own ops, or .detach() it first")
         return getattr(ufunc, method)(*[x.data if isinstance(x, Tensor) else x for x in inputs], **kwargs)
 
-    def __len__(self):
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
-
-    def __iter__(self):                      # rows, as in PyTorch (never silently nothing)
-        return (self[i] for i in range(len(self)))
-
     def __repr__(self):
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extras = "" if self.dtype == np.float32 else f", dtype={self.dtype}"
-        if self._op:
-            extras += f", grad_fn=<{self._op}>"
-        elif self.requires_grad:
-            extras += ", requires_grad=True"
+        extras += f", grad_fn=<{self._op}>" if self._op else ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}{extras})"
 
-    # -- dtype -------------------------------------------------------------------------------------------
+    # -- dtype: a cast changes no value, so the gradient is just cast back ------------------------------
     def to(self, dtype):
-        source = self.dtype   # a cast changes no value: the gradient is cast back
+        source = self.dtype
         return Tensor._result("to", self.data.astype(dtype), (self, lambda g: g.astype(source)))
+
     float = lambda self: self.to(np.float32)
     double = lambda self: self.to(np.float64)
     long = lambda self: self.to(np.int64)
@@ -566,53 +566,45 @@ class _TensorConveniences:
             raise ValueError("clamp: give min, max or both")
         a = self.data
         inside = (a > (-np.inf if min is None else min)) & (a < (np.inf if max is None else max))
-        # d clamp(a)/da = 1 strictly inside (min, max), else 0 (PyTorch's choice at the bounds too)
+        # d clamp(a)/da = 1 strictly between min and max, else 0 (PyTorch's choice at the bounds too)
         return Tensor._result("clamp", np.clip(a, min, max), (self, lambda g: g * inside))
 
     def softmax(self, dim):
-        shifted = self.data - self.data.max(axis=dim, keepdims=True)
-        e = np.exp(shifted)
+        e = np.exp(self.data - self.data.max(axis=dim, keepdims=True))
         out = e / e.sum(axis=dim, keepdims=True)
         # d softmax/dx: s·(G - sum(G·s))
-        return Tensor._result("softmax", out,
-                              (self, lambda g: out * (g - (g * out).sum(axis=dim, keepdims=True))))
+        return Tensor._result("softmax", out, (self, lambda g: out * (g - (g * out).sum(dim, keepdims=True))))
 
     # -- more reductions ---------------------------------------------------------------------------------
     def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
         """Variance as PyTorch defines it: divide by n - correction (correction=1 unless unbiased=False).
         A composition of ops we already have, so it needs no backward rule of its own."""
-        if correction is None:
-            correction = 1 if unbiased else 0
         centred = self - self.mean(dim, keepdim=True)
         squares = (centred * centred).sum(dim, keepdim)
         count = self.data.size // squares.data.size
-        return squares / np.maximum(count - correction, 0)
+        return squares / np.maximum(count - (correction if correction is not None else int(unbiased)), 0)
 
-    def min(self, dim=None, keepdim=False):
-        """The smallest value; with `dim`, (values, indices) along that axis, as in PyTorch."""
-        return _extreme(self, "min", np.argmin, dim, keepdim)
-    argmax = lambda self, dim=None, keepdim=False: _arg(np.argmax, self, dim, keepdim)
-    argmin = lambda self, dim=None, keepdim=False: _arg(np.argmin, self, dim, keepdim)
+    min = lambda self, dim=None, keepdim=False: _extreme(self, "min", np.argmin, dim, keepdim)
+    argmax = lambda self, dim=None, keepdim=False: Tensor._result("", self.data.argmax(dim, keepdims=keepdim))
+    argmin = lambda self, dim=None, keepdim=False: Tensor._result("", self.data.argmin(dim, keepdims=keepdim))
 
     # -- more shape ops: each a reshape or a permute, so they need no rule of their own -----------------
     view = lambda self, *shape: self.reshape(*shape)
     unsqueeze = lambda self, dim: self.reshape(np.expand_dims(self.data, dim).shape)
+    T = property(lambda self: self.permute(tuple(reversed(range(self.ndim)))))
 
     def flatten(self, start_dim=0, end_dim=-1):
-        shape = self.shape
-        start, end = start_dim % max(len(shape), 1), end_dim % max(len(shape), 1)
-        return self.reshape(shape[:start] + (-1,) + shape[end + 1:]) if shape else self.reshape(1)
+        shape, ndim = self.shape, max(self.ndim, 1)
+        return self.reshape(shape[:start_dim % ndim] + (-1,) + shape[end_dim % ndim + 1:])
 
     def squeeze(self, dim=None):
-        dims = None if dim is None else {d % self.ndim for d in ((dim,) if isinstance(dim, int) else dim)}
-        return self.reshape(tuple(n for i, n in enumerate(self.shape)
-                                  if n != 1 or (dims is not None and i not in dims)))
+        dims = range(self.ndim) if dim is None else {d % self.ndim for d in np.atleast_1d(dim)}
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if n != 1 or i not in dims))
 
     def transpose(self, dim0, dim1):
         order = list(range(self.ndim))
         order[dim0], order[dim1] = order[dim1], order[dim0]
         return self.permute(order)
-    T = property(lambda self: self.permute(tuple(reversed(range(self.ndim)))))
 
 for _name, _member in list(vars(_TensorConveniences).items()):
     if isinstance(_member, (types.FunctionType, property)):
@@ -625,23 +617,20 @@ _REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul_
 def _ambiguous():
     raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
 
-def _arg(arg, x, dim, keepdim):     # argmax, argmin: integer positions, no graph
-    return Tensor._result("", arg(x.data, axis=dim, keepdims=keepdim))
-
+# -- new tensors: zeros, ones, and random ones (randn: standard normal, rand: uniform in [0, 1)) --------
 def zeros(*size, requires_grad=False, dtype=np.float32):
     return Tensor(np.zeros(_shape_args(size), dtype), requires_grad)
 
 def ones(*size, requires_grad=False, dtype=np.float32):
     return Tensor(np.ones(_shape_args(size), dtype), requires_grad)
 
-def randn(*size, requires_grad=False, dtype=np.float32):
-    """Samples of the standard normal distribution; they follow manual_seed."""
+def randn(*size, requires_grad=False, dtype=np.float32):      # follows manual_seed
     return Tensor(_rng.standard_normal(_shape_args(size)).astype(dtype), requires_grad)
 
-def rand(*size, requires_grad=False, dtype=np.float32):
-    """Samples uniform in [0, 1); they follow manual_seed."""
+def rand(*size, requires_grad=False, dtype=np.float32):       # follows manual_seed
     return Tensor(_rng.random(_shape_args(size)).astype(dtype), requires_grad)
 
+# -- ops on several tensors -----------------------------------------------------------------------------
 def where(condition, a, b):
     """a where condition holds, else b (broadcast together)."""
     condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
@@ -678,10 +667,13 @@ def linear(x, weight, bias=None):
     if bias is not None:
         out += bias.data                 # into the fresh product: no extra array
     rows = lambda m: m.reshape(-1, m.shape[-1])      # all leading axes as one batch axis
-    # dx = G·W,  dW = Gᵀ·x (summed over the batch),  db = G summed over the batch
-    return Tensor._result("linear", out, (x, lambda g: g @ w), (weight, lambda g: rows(g).T @ rows(a)),
-                          *([(bias, lambda g: rows(g).sum(axis=0))] if bias is not None else []))
+    # dW = Gᵀ·x (summed over the batch),  db = G summed over the batch,  dx = G·W  (x last: the walk
+    # goes down into x once this node is done, so it need not keep G meanwhile)
+    return Tensor._result("linear", out, (weight, lambda g: rows(g).T @ rows(a)),
+                          *([(bias, lambda g: rows(g).sum(axis=0))] if bias is not None else []),
+                          (x, lambda g: g @ w))
 
+# -- checking a backward rule ---------------------------------------------------------------------------
 def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """Check autograd's gradients of func(*inputs) against finite differences, as torch.autograd.gradcheck.
 
@@ -698,8 +690,8 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
     for i, x in enumerate(xs):
         if not (isinstance(x, Tensor) and x.requires_grad):
             continue
-        original, numeric = x.data, []          # numeric[j]: every output's change per change of x[j]
-        for j in range(original.size):
+        original, numeric, analytic = x.data, [], []
+        for j in range(original.size):          # numeric[j]: how every output moves with x[j]
             ends = []
             for step in (eps, -eps):
                 x.data = original.copy()
@@ -707,8 +699,8 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
                 with no_grad():
                     ends.append(np.concatenate([o.data.ravel() for o in outputs()]))
             numeric.append((ends[0] - ends[1]) / (2 * eps))
-        x.data, analytic = original, []         # analytic[m]: d(output element m)/dx, from backward()
-        for out in outputs():
+        x.data = original
+        for out in outputs():                   # analytic[m]: d(output element m)/dx, from backward()
             for m in range(out.data.size):
                 x.grad, seed = None, np.zeros(out.shape)
                 seed.flat[m] = 1
@@ -717,13 +709,13 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
                 analytic.append(np.zeros(x.data.size) if x.grad is None else x.grad.data.ravel())
         numeric, analytic = np.array(numeric).T, np.array(analytic)
         wrong = np.argwhere(~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric)))
-        if len(wrong):
-            if not raise_exception:
-                return False
+        if len(wrong) and raise_exception:
             m, j = wrong[0]
             element = tuple(int(k) for k in np.unravel_index(j, x.shape))
             raise RuntimeError(f"gradcheck: input {i}, element {element}, output element {m}: autograd "
                                f"gives {analytic[m, j]:.6g}, finite differences give {numeric[m, j]:.6g}")
+        if len(wrong):
+            return False
     return True
 
 # ===================================================================================================
