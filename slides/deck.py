@@ -245,27 +245,29 @@ def slides(r, fig, mnist_result):
             n, nbytes, _ = bp["table"][(g, o)]
             cells.append(f"{n} &nbsp;<small>({kb(nbytes)})</small>")
         rows.append(cells)
-    g_mnist = bp["graphs"][1]
-    peaks = {o: bp["table"][(g_mnist, o)] for o in bp["orders"]}
-    dfs, bfs, lst = (peaks[o] for o in bp["orders"])
+    g_mnist, g_shared = bp["graphs"][1], bp["graphs"][2]
+    dfs, bfs, lst = (bp["table"][(g_mnist, o)] for o in bp["orders"])
+    sdfs, sbfs, slst = (bp["table"][(g_shared, o)] for o in bp["orders"])
     slide("gate-memory", "What the order changes: memory",
           '<p class="caption top">most gradient buffers alive at once (their bytes), during one '
           'backward</p>'
           + table(["graph"] + [o.replace(" (", "<br>(") for o in bp["orders"]], rows, cls="num")
-          + ('<p class="caption">MyTorch\u2019s walk goes down as soon as one input is complete, so '
-             'each unfinished node above keeps its gradient on the stack</p>'
-             if dfs[1] > max(bfs[1], lst[1]) else '')
+          + ('<p class="caption">MyTorch\u2019s walk goes down as soon as one input is complete, so a '
+             'node with inputs still to serve keeps its gradient on the stack</p>'
+             if sdfs[1] > max(sbfs[1], slst[1]) else '')
           + '<p class="answer">Same gradients, same work: the gate is a topological sort done on the '
             'fly. The order only decides <b>how much gradient memory is alive at once</b>.</p>',
           f"The MNIST graph is the tutorial's MLP (784-128-64-32-10, sigmoid) at batch 64 on random "
           f"data: {bp['mnist_nodes']} nodes, {bp['mnist_edges']} edges in this mytorch. A buffer is a "
           "non-leaf node's gradient, from its first delivery until it has been passed on. "
-          f"Gated depth-first peaks at {dfs[0]} buffers ({kb(dfs[1])}), breadth-first at {bfs[0]} "
-          f"({kb(bfs[1])}), the list at {lst[0]} ({kb(lst[1])}). "
-          + ("MyTorch's walk descends as soon as one input is complete, before the node's other edges "
-             "(the weights) are done, so every unfinished node above keeps its gradient on the stack: "
-             "that is its extra. PyTorch runs a node's whole backward at once and frees its input "
-             "buffer, then picks the next ready node. " if dfs[1] > max(bfs[1], lst[1]) else "")
+          f"On it, gated depth-first peaks at {dfs[0]} buffers ({kb(dfs[1])}), breadth-first at {bfs[0]} "
+          f"({kb(bfs[1])}), the list at {lst[0]} ({kb(lst[1])}): MyTorch's linear op sends to the weight "
+          "and bias first and to its input last, so the walk lets each layer's gradient go before it "
+          "goes down. Written out as x @ W.T + b and used four times, the same walk peaks at "
+          f"{sdfs[0]} ({kb(sdfs[1])}) against {sbfs[0]} ({kb(sbfs[1])}) and {slst[0]} ({kb(slst[1])}): "
+          "the add and the matmul each go down into their first input while their second (b, W.T) "
+          "still waits, so they keep their gradient on the stack. PyTorch runs a node's whole backward "
+          "at once and frees its input buffer, then picks the next ready node. "
           + "PyTorch facts, with sources: (1) the engine counts dependencies from the root when "
           "backward starts (compute_dependencies in torch/csrc/autograd/engine.cpp) - like "
           "_count_consumers here; (2) ready nodes wait in a priority queue ordered by sequence number, "

@@ -422,8 +422,8 @@ def mnist_model(mt, model_code, batch=64, seed=0):
 
 
 def buffer_peaks(mt, walkers, model_code, batch=64):
-    """Peak gradient buffers alive at once (and bytes) under three orders, on example 2 and on the
-    MNIST model graph."""
+    """Peak gradient buffers alive at once (and bytes) under three orders, on example 2, on the
+    MNIST model graph, and on one layer written out with matmul and add, used four times."""
     orders = [("gated depth-first (MyTorch)", walkers.gated_depth_first),
               ("breadth-first (FIFO queue)", lambda l: walkers.gated_queue(l, first_in_first_out=True)),
               ("topological list", walkers.topological_list)]
@@ -432,7 +432,16 @@ def buffer_peaks(mt, walkers, model_code, batch=64):
     model, images, labels, loss_fn = mnist_model(mt, model_code, batch)
     loss = loss_fn(model(images), labels)
     nodes = len(walkers.topological_order(loss))
-    graphs = [("example 2", y), (f"MNIST MLP, batch {batch}", loss)]
+    # A layer written out as x @ W.T + b (no linear op) and used four times: the kind of model in which
+    # PyTorch's developers found breadth-first order costly (pull request #4746).
+    rng = np.random.RandomState(1)
+    w = mt.Tensor((rng.randn(256, 256) * 0.05).astype(np.float32), requires_grad=True)
+    b = mt.Tensor(np.zeros(256, np.float32), requires_grad=True)
+    h = mt.Tensor(rng.rand(batch, 256).astype(np.float32))
+    for _ in range(4):
+        h = (h @ w.T + b).sigmoid()
+    graphs = [("example 2", y), (f"MNIST MLP, batch {batch}", loss),
+              (f"x @ W.T + b, one layer used 4 times, batch {batch}", h.sum())]
     for gname, root in graphs:
         ref = None
         for oname, walk in orders:

@@ -247,18 +247,25 @@ def test_ungated_walk_count_doubles_per_rung():
 
 
 def test_buffer_peaks_on_a_chain():
-    """On a chain of n ops, a queue or the list holds 2 gradients at a time (sender and receiver); the
-    gated depth-first walk keeps each node's gradient on its stack until it has come back up: n."""
+    """On a chain of n ops, every order holds 2 gradients at a time (sender and receiver): the gated
+    depth-first walk lets a node's gradient go once it has sent along its last edge. A node whose
+    other input is still to come (here a weight w, after the chain) waits on the stack with its
+    gradient: then the depth-first walk holds one per level, n."""
     mt = runs.load_engine()
     for n in (3, 7):
-        x = runs.T(mt, 2)
+        x, w = runs.T(mt, 2), runs.T(mt, 1)
         chain = x
         for _ in range(n):
             chain = chain * 3
         peaks = [walk(chain).peak_buffers for walk in
                  (walkers.gated_depth_first, walkers.gated_queue, walkers.topological_list)]
-        assert peaks == [n, 2, 2]
+        assert peaks == [2, 2, 2]
         assert float(walkers.gated_queue(chain).grads[id(x)]) == 3.0 ** n
+        weighted = x
+        for _ in range(n):
+            weighted = weighted * w
+        assert walkers.gated_depth_first(weighted).peak_buffers == n
+        assert float(walkers.gated_depth_first(weighted).grads[id(w)]) == n * 2.0
 
 
 def test_worked_solutions_are_checked():

@@ -78,21 +78,23 @@ def _send(node, g, x, rule, bufs, grads, log):
 
 
 def gated_depth_first(loss):
-    """The engine's walk: descend into a node as soon as its last consumer has delivered to it."""
+    """The engine's walk: descend into a node as soon as its last consumer has delivered to it. A
+    node waits on the stack while it still has inputs to send to, and lets its gradient go once it
+    has sent along its last edge (as the engine does)."""
     waiting, bufs, grads, log = consumers(loss), Buffers(), {}, []
     bufs.add(loss, seed(loss))
-    stack = [(loss, iter(edges(loss)))]
+    stack = [(loss, 0)] if edges(loss) else []
     while stack:
-        node, todo = stack[-1]
-        for x, rule in todo:
-            _send(node, bufs.grad[id(node)], x, rule, bufs, grads, log)
-            waiting[id(x)] -= 1
-            if waiting[id(x)] == 0 and edges(x):
-                stack.append((x, iter(edges(x))))      # complete: go down into it now
-                break
+        node, i = stack.pop()
+        x, rule = edges(node)[i]
+        _send(node, bufs.grad[id(node)], x, rule, bufs, grads, log)
+        if i + 1 < len(edges(node)):
+            stack.append((node, i + 1))                # its other inputs wait their turn
         else:
-            stack.pop()
             bufs.take(node)                            # sent along every edge: free it
+        waiting[id(x)] -= 1
+        if waiting[id(x)] == 0 and edges(x):
+            stack.append((x, 0))                       # complete: go down into it now
     return Walked(grads, log, bufs.peak, bufs.peak_bytes)
 
 
