@@ -1,6 +1,6 @@
 """Train the tutorial's MNIST network with MyTorch, written exactly as you would write it with PyTorch.
 
-    python train_mnist.py                      # 5 epochs, ~97.5% test accuracy, in about 10 seconds
+    python train_mnist.py                      # 5 epochs, ~97.5% test accuracy, in 5-10 s on 2 cores
     python train_mnist.py --data ~/datasets    # MNIST lives in ~/datasets/MNIST/raw/
     python train_mnist.py --tutorial           # the tutorial's settings (lr 0.001, batch 4): barely learns
     python train_mnist.py --compare-torch      # the same run with real PyTorch, side by side
