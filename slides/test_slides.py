@@ -13,6 +13,7 @@ The browser tests skip when no Chromium is installed (Debian: apt-get install -y
 Playwright ones also without Playwright (pip install playwright).
 """
 import importlib.util
+import os
 import re
 import shutil
 import struct
@@ -22,7 +23,11 @@ import tempfile
 import zlib
 from pathlib import Path
 
-import pytest
+# One BLAS thread, as test_mytorch.py and train_mnist.py set it: pytest may collect this file first, and
+# numpy reads the setting once, when it loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DECK = HERE / "index.html"
