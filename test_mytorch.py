@@ -11,7 +11,9 @@ import struct
 import subprocess
 import sys
 import sysconfig
+import threading
 import tracemalloc
+import warnings
 from pathlib import Path
 
 # As train_mnist.py does, before numpy loads: one BLAS thread. A second one spins, and on a busy
@@ -77,6 +79,7 @@ def check_op(fn, *shapes, positive=False, torch_fn=None):
     torch_tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
     torch_out = (torch_fn or fn)(*torch_tensors)
     torch_out.backward(torch.tensor(upstream))
+    assert out.shape == tuple(torch_out.shape)
     np.testing.assert_allclose(out.data, torch_out.detach().numpy(), rtol=1e-12, atol=1e-12)
     for t, tt in zip(tensors, torch_tensors):
         np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-10, atol=1e-12)
@@ -786,6 +789,2052 @@ def test_readme_example_runs():
     readme = (ROOT / "README.md").read_text()
     example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
     exec(compile(example, "README.md", "exec"), {})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Issue 7, "PyTorch habits": the same result as PyTorch, or a clear error. Helpers are prefixed _h_
+# ---------------------------------------------------------------------------------------------------
+def _h_np(value):
+    """The numbers of a Tensor (its .data) or of anything numpy takes, as a numpy array: `.grad` is a
+    Tensor as in PyTorch, and these tests compare it with arrays."""
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _h_t(value):
+    """A torch tensor (or anything else) as a numpy array, for comparisons."""
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.detach().numpy()
+    return np.asarray(value)
+
+
+def _h_compare_with_torch(fn, arrays, torch_fn=None, rtol=1e-12, atol=1e-12, upstream_seed=1):
+    """Run fn on Tensors and torch_fn (default fn) on torch tensors made from the same float arrays;
+    backward with the same random upstream gradient; compare the values and every input's gradient."""
+    torch_or_skip()
+    ours = [Tensor(np.array(a), requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(np.array(a), requires_grad=True) for a in arrays]
+    out, torch_out = fn(*ours), (torch_fn or fn)(*theirs)
+    upstream = np.asarray(np.random.default_rng(upstream_seed).normal(size=out.shape)).astype(out.dtype)
+    out.backward(upstream)
+    torch_out.backward(torch.from_numpy(upstream))
+    assert out.shape == tuple(torch_out.shape)
+    np.testing.assert_allclose(_h_np(out), _h_t(torch_out), rtol=rtol, atol=atol)
+    for t, tt in zip(ours, theirs):
+        assert _h_np(t.grad).dtype == t.dtype
+        np.testing.assert_allclose(_h_np(t.grad), _h_t(tt.grad), rtol=rtol, atol=atol)
+    return out, ours
+
+
+def _h_inplace(op, tensor, operand):
+    """`tensor op= operand` written out, returning what the name is bound to afterwards."""
+    if op == "+=":
+        tensor += operand
+    elif op == "-=":
+        tensor -= operand
+    elif op == "*=":
+        tensor *= operand
+    else:
+        tensor /= operand
+    return tensor
+
+
+_H_NUMPY_OPS = {"+=": np.add, "-=": np.subtract, "*=": np.multiply, "/=": np.divide}
+_H_OPERAND = np.array([0.5, 4.0, -2.0], dtype=np.float32)     # non-zero: also a divisor
+_H_OPERANDS = {"tensor": lambda: Tensor(_H_OPERAND.copy()), "number": lambda: 2.5,
+               "numpy": lambda: _H_OPERAND.copy()}
+
+
+def _h_operand_value(kind):
+    return 2.5 if kind == "number" else _H_OPERAND
+
+
+def _h_torch_operand(kind):
+    return 2.5 if kind == "number" else torch.from_numpy(_H_OPERAND.copy())
+
+
+class _HMLP(nn.Module):
+    """The tutorial's MNIST model (784-128-64-32-10, sigmoid), written as there: no super().__init__()."""
+
+    def __init__(self, dtype=np.float32):
+        self.fc1 = nn.Linear(784, 128, dtype=dtype)
+        self.fc2 = nn.Linear(128, 64, dtype=dtype)
+        self.fc3 = nn.Linear(64, 32, dtype=dtype)
+        self.fc4 = nn.Linear(32, 10, dtype=dtype)
+        self.activation = nn.Sigmoid()
+
+    def forward(self, x):
+        x = self.activation(self.fc1(x))
+        x = self.activation(self.fc2(x))
+        x = self.activation(self.fc3(x))
+        return self.fc4(x)
+
+
+def _h_small_net(seed=0):
+    """A float64 Linear-Sigmoid-Linear, and a PyTorch copy of it with the same weights (None w/o torch)."""
+    mytorch.manual_seed(seed)
+    ours = nn.Sequential(nn.Linear(4, 5, dtype=np.float64), nn.Sigmoid(), nn.Linear(5, 3, dtype=np.float64))
+    if torch is None:
+        return ours, None
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Sigmoid(), torch.nn.Linear(5, 3)).double()
+    own = dict(ours.named_parameters())
+    with torch.no_grad():
+        for name, p in theirs.named_parameters():
+            p.copy_(torch.from_numpy(_h_np(own[name]).copy()))
+    return ours, theirs
+
+
+# ===================================================================================================
+# 1. In-place operators, and .grad as PyTorch code uses it
+# ===================================================================================================
+@pytest.mark.parametrize("kind", list(_H_OPERANDS))
+@pytest.mark.parametrize("op", list(_H_NUMPY_OPS))
+def test_inplace_under_no_grad_updates_the_same_parameter(op, kind):
+    lin = nn.Linear(3, 2)
+    weight = lin.weight
+    before = _h_np(weight).copy()
+    with mytorch.no_grad():
+        result = _h_inplace(op, weight, _H_OPERANDS[kind]())
+    assert result is weight                                  # the same object, not a new tensor
+    assert weight.requires_grad and weight.dtype == np.float32 and weight.shape == (2, 3)
+    assert dict(lin.named_parameters())["weight"] is weight   # still the module's parameter
+    expected = _H_NUMPY_OPS[op](before, _h_operand_value(kind)).astype(np.float32)
+    np.testing.assert_allclose(_h_np(weight), expected, rtol=1e-6)
+    if torch is not None:                                    # PyTorch does the same
+        theirs = torch.nn.Parameter(torch.from_numpy(before.copy()))
+        with torch.no_grad():
+            _h_inplace(op, theirs, _h_torch_operand(kind))
+        np.testing.assert_allclose(_h_np(weight), _h_t(theirs), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", list(_H_OPERANDS))
+@pytest.mark.parametrize("op", list(_H_NUMPY_OPS))
+def test_inplace_on_a_tensor_that_needs_no_grad(op, kind):
+    start = np.array([1.0, -2.0, 3.0], dtype=np.float32)
+    t = Tensor(start.copy())
+    result = _h_inplace(op, t, _H_OPERANDS[kind]())          # grad mode on: fine, no graph is needed
+    assert result is t and not t.requires_grad and t.dtype == np.float32
+    np.testing.assert_allclose(_h_np(t), _H_NUMPY_OPS[op](start, _h_operand_value(kind)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("op", list(_H_NUMPY_OPS))
+def test_inplace_on_a_leaf_that_requires_grad_raises_like_torch(op):
+    message = "a leaf Variable that requires grad is being used in an in-place operation"
+    w = Tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match=message):
+        _h_inplace(op, w, 2.0)
+    np.testing.assert_array_equal(_h_np(w), [1.0, 2.0, 3.0])   # and nothing was changed
+    if torch is not None:
+        theirs = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match=message):
+            _h_inplace(op, theirs, 2.0)
+
+
+def test_inplace_with_a_shape_that_cannot_be_kept_raises_like_torch():
+    w = Tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match="shape"):
+        with mytorch.no_grad():
+            w += np.ones((2, 3), np.float32)
+    assert w.shape == (3,)
+    np.testing.assert_array_equal(_h_np(w), [1, 1, 1])
+    t = Tensor(np.ones(3, np.float32))
+    with pytest.raises(RuntimeError, match="shape"):
+        t *= Tensor(np.ones((2, 3), np.float32))
+    assert t.shape == (3,)
+    if torch is not None:   # torch: "output with shape [3] doesn't match the broadcast shape [2, 3]"
+        theirs = torch.ones(3)
+        with pytest.raises(RuntimeError, match="shape"):
+            theirs += torch.ones(2, 3)
+
+
+def test_inplace_keeps_the_dtype_like_torch():
+    t = Tensor(np.ones(3, np.float32))
+    t += np.ones(3)                                  # a float64 operand: the tensor stays float32
+    t *= Tensor(np.full(3, 2.0))
+    assert t.dtype == np.float32 and type(_h_np(t)) is np.ndarray
+    np.testing.assert_array_equal(_h_np(t), [4, 4, 4])
+    if torch is not None:
+        theirs = torch.ones(3)
+        theirs += torch.ones(3, dtype=torch.float64)
+        assert theirs.dtype == torch.float32
+
+
+def test_inplace_on_a_non_leaf_with_grad_mode_on_gives_torchs_gradient_or_says_what_to_write():
+    """The issue is silent here. PyTorch records `y += 1` on a non-leaf in its graph; mytorch may do the
+    same (then: PyTorch's gradient), or refuse with an error that says what to write instead."""
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 2
+    try:
+        y += 1
+        y *= 3
+    except RuntimeError as error:
+        assert re.search(r"no_grad|y = y|x = x", str(error)), str(error)   # says what to write instead
+        np.testing.assert_array_equal(_h_np(y), [2.0, 4.0])                # and changed nothing
+        return
+    y.sum().backward()
+    torch_or_skip()
+    tx = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    ty = tx * 2
+    ty += 1
+    ty *= 3
+    ty.sum().backward()
+    np.testing.assert_allclose(_h_np(y), _h_t(ty))
+    np.testing.assert_allclose(_h_np(x.grad), _h_t(tx.grad))
+
+
+def test_inplace_on_a_module_attribute_keeps_it_a_parameter():
+    lin = nn.Linear(3, 2)
+    lin(Tensor(rng.normal(size=(4, 3)).astype(np.float32))).sum().backward()
+    weight, bias = lin.weight, lin.bias
+    expected = _h_np(weight) - 0.1 * _h_np(weight.grad)
+    with mytorch.no_grad():
+        lin.weight -= 0.1 * lin.weight.grad          # the line that used to drop the weight
+        lin.bias -= 0.1 * lin.bias.grad
+    assert lin.weight is weight and lin.bias is bias
+    params = list(lin.parameters())
+    assert len(params) == 2 and params[0] is weight and params[1] is bias and weight.requires_grad
+    np.testing.assert_allclose(_h_np(weight), expected, rtol=1e-6)
+
+
+def test_handwritten_update_loop_trains_like_torch():
+    """`with no_grad(): for p in model.parameters(): p -= lr * p.grad`, five steps, against PyTorch
+    doing the same from the same weights."""
+    torch_or_skip()
+    ours, theirs = _h_small_net()
+    params = list(ours.parameters())
+    x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+    lr, losses, torch_losses = 0.5, [], []
+    for _ in range(5):
+        loss = nn.CrossEntropyLoss()(ours(Tensor(x)), y)
+        loss.backward()
+        with mytorch.no_grad():
+            for p in ours.parameters():
+                p -= lr * p.grad
+        ours.zero_grad()
+        torch_loss = torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(x)), torch.from_numpy(y))
+        torch_loss.backward()
+        with torch.no_grad():
+            for p in theirs.parameters():
+                p -= lr * p.grad
+        theirs.zero_grad()
+        losses.append(loss.item())
+        torch_losses.append(torch_loss.item())
+    np.testing.assert_allclose(losses, torch_losses, rtol=1e-12)
+    assert losses[-1] < losses[0]                                  # it trains
+    assert all(a is b for a, b in zip(ours.parameters(), params))  # the same parameters throughout
+    for (name, p), (torch_name, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert name == torch_name and p.requires_grad
+        np.testing.assert_allclose(_h_np(p), _h_t(tp), rtol=1e-12)
+
+
+def test_grad_is_a_tensor_and_serves_torch_habits():
+    start = rng.normal(size=(2, 3)).astype(np.float32)
+    p = Tensor(start.copy(), requires_grad=True)
+    (p * p).sum().backward()
+    assert isinstance(p.grad, Tensor) and not p.grad.requires_grad
+    grad = p.grad.numpy()
+    assert type(grad) is np.ndarray and grad.dtype == np.float32
+    np.testing.assert_allclose(grad, 2 * start, rtol=1e-6)
+    p.grad.zero_()
+    np.testing.assert_array_equal(p.grad.numpy(), np.zeros((2, 3)))
+    (p * 3).sum().backward()                          # accumulates into the zeroed gradient
+    np.testing.assert_array_equal(p.grad.numpy(), np.full((2, 3), 3.0))
+    np.testing.assert_array_equal(np.asarray(p.grad), np.full((2, 3), 3.0))
+
+
+def test_updating_p_data_with_the_grad_or_its_data_like_torch():
+    torch_or_skip()
+    start = rng.normal(size=(2, 3)).astype(np.float32)
+    p = Tensor(start.copy(), requires_grad=True)
+    tp = torch.tensor(start.copy(), requires_grad=True)
+    lr = 0.1
+    for _ in range(2):
+        (p * p * p).sum().backward()
+        (tp * tp * tp).sum().backward()
+        p.data -= lr * p.grad.data                    # numpy on both sides
+        tp.data -= lr * tp.grad.data
+        assert type(p.data) is np.ndarray and p.dtype == np.float32
+        p.data -= lr * p.grad                         # a Tensor on the right: p.data stays an array
+        tp.data -= lr * tp.grad
+        assert type(p.data) is np.ndarray and p.dtype == np.float32 and p.requires_grad
+        np.testing.assert_allclose(p.data, _h_t(tp), rtol=1e-6)
+        p.grad.zero_()
+        tp.grad.zero_()
+
+
+# ===================================================================================================
+# 2. No stale gradients: a backward after a recorded input changed gives the forward's gradient
+#    (mytorch never writes into an array that a graph uses; PyTorch raises instead, see below)
+# ===================================================================================================
+def test_gan_pattern_two_losses_one_forward_step_in_between():
+    w = Tensor(np.array([2.0]), requires_grad=True)
+    y = w * w                                         # y's rule for w reads w: 2w
+    y.sum().backward(retain_graph=True)
+    np.testing.assert_allclose(_h_np(w.grad), [4.0])
+    opt = optim.SGD([w], lr=1.0)
+    opt.step()                                        # w: 2 -> -2
+    opt.zero_grad()
+    np.testing.assert_allclose(_h_np(w), [-2.0])
+    (y * 3).sum().backward()                          # d(3w²)/dw at the forward's w = 2: 12 (stale: -12)
+    np.testing.assert_allclose(_h_np(w.grad), [12.0])
+    if torch is not None:       # PyTorch refuses this one (its version counter); mytorch answers right
+        tw = torch.tensor([2.0], dtype=torch.float64, requires_grad=True)
+        ty = tw * tw
+        ty.sum().backward(retain_graph=True)
+        torch.optim.SGD([tw], lr=1.0).step()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            (ty * 3).sum().backward()
+
+
+def _h_reference_grads(model, state, x, y):
+    """Gradients of the loss at the weights `state`, on a fresh copy of `model`'s architecture."""
+    ref, _ = _h_small_net(seed=99)
+    ref.load_state_dict(state)
+    nn.CrossEntropyLoss()(ref(Tensor(x)), y).backward()
+    return [_h_np(p.grad).copy() for p in ref.parameters()]
+
+
+@pytest.mark.parametrize("change", ["optimizer step", "load_state_dict", "+= under no_grad"])
+def test_backward_after_the_weights_changed_gives_the_gradient_at_the_forward_values(change):
+    model, _ = _h_small_net()
+    x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+    old_state = {k: np.array(v) for k, v in model.state_dict().items()}
+    expected = _h_reference_grads(model, old_state, x, y)
+    # random shifts (a constant one would be invisible: cross-entropy's gradient rows sum to zero)
+    shift = {k: np.random.default_rng(7).normal(size=v.shape) for k, v in old_state.items()}
+    loss = nn.CrossEntropyLoss()(model(Tensor(x)), y)
+    if change == "optimizer step":
+        (loss * 0.5).backward(retain_graph=True)      # a first loss from the same forward, then a step
+        opt = optim.SGD(model.parameters(), lr=10.0)
+        opt.step()
+        opt.zero_grad()
+    elif change == "load_state_dict":
+        model.load_state_dict({k: v + shift[k] for k, v in old_state.items()})
+    else:
+        with mytorch.no_grad():
+            for name, p in model.named_parameters():
+                p += shift[name]
+    assert not np.allclose(_h_np(model.state_dict()["2.weight"]), old_state["2.weight"])
+    loss.backward()
+    for p, grad in zip(model.parameters(), expected):
+        np.testing.assert_allclose(_h_np(p.grad), grad, rtol=1e-12, atol=1e-15)
+
+
+def test_writing_into_p_data_in_place_is_untracked_as_in_pytorch():
+    """`.data` is the raw numpy array. Writing into it in place (`w.data -= 1.0`) after a forward is not
+    tracked, in PyTorch (.data bypasses its version counter) as here: both answer 2, where the forward's
+    w gave 4. mytorch's own updates (`w -= ...` under no_grad, optimizer steps, load_state_dict) give
+    the tensor a new array instead, and keep the forward's values (the tests above)."""
+    w = Tensor(np.array([2.0]), requires_grad=True)
+    y = (w * w).sum()
+    w.data -= 1.0                                     # numpy's in-place operator on the parameter's array
+    assert isinstance(w.data, np.ndarray)
+    y.backward()
+    np.testing.assert_allclose(_h_np(w.grad), [2.0])
+    if torch is not None:
+        tw = torch.tensor([2.0], dtype=torch.float64, requires_grad=True)
+        ty = (tw * tw).sum()
+        tw.data -= 1.0
+        ty.backward()
+        np.testing.assert_allclose(_h_np(w.grad), tw.grad.numpy())
+
+
+def test_inplace_change_of_an_input_that_needs_no_grad_keeps_the_recorded_value():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    a = Tensor(np.array([3.0, 5.0]))                  # needs no grad: `+=` is allowed with grad mode on
+    same = a
+    y = (w * a).sum()
+    a += 10
+    assert a is same                                  # updated in place, not rebound
+    y.backward()
+    np.testing.assert_allclose(_h_np(w.grad), [3.0, 5.0])   # the a that the forward used
+    np.testing.assert_allclose(_h_np(a), [13.0, 15.0])
+
+
+# ===================================================================================================
+# 3. backward frees the graph, like PyTorch; retain_graph=True keeps it
+# ===================================================================================================
+def test_second_backward_without_retain_graph_raises():
+    x = Tensor(rng.normal(size=3), requires_grad=True)
+    loss = (x.exp() * x).sum()
+    loss.backward()
+    once = _h_np(x.grad).copy()
+    with pytest.raises(RuntimeError, match=r"retain_graph=True"):
+        loss.backward()
+    np.testing.assert_array_equal(_h_np(x.grad), once)          # the failed call added nothing
+    if torch is not None:
+        tx = torch.tensor(_h_np(x).copy(), requires_grad=True)
+        torch_loss = (tx.exp() * tx).sum()
+        torch_loss.backward()
+        with pytest.raises(RuntimeError, match=r"retain_graph=True"):
+            torch_loss.backward()
+
+
+def test_retain_graph_true_adds_the_same_gradients_again_like_torch():
+    torch_or_skip()
+    start = rng.normal(size=(4,))
+    a, t = Tensor(start.copy(), requires_grad=True), torch.tensor(start.copy(), requires_grad=True)
+    h, th = (a * 2).exp(), (t * 2).exp()
+    loss_a, loss_t = (h * h * a).sum(), (th * th * t).sum()
+    loss_a.backward(retain_graph=True)
+    once = _h_np(a.grad).copy()
+    loss_a.backward(retain_graph=True)
+    np.testing.assert_allclose(_h_np(a.grad), 2 * once, rtol=1e-15)   # exactly the same again
+    loss_a.backward()                                 # the last may free it
+    for _ in range(3):
+        loss_t.backward(retain_graph=True)
+    np.testing.assert_allclose(_h_np(a.grad), _h_t(t.grad), rtol=1e-13)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        loss_a.backward()
+
+
+def test_an_intermediate_reused_after_its_graph_was_freed_raises_like_torch():
+    x = Tensor(rng.normal(size=3), requires_grad=True)
+    h = x.exp()
+    (h * h).sum().backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        (h * 3).sum().backward()                      # h's own graph was freed by the first backward
+    y = Tensor(rng.normal(size=3), requires_grad=True)
+    shared = y.tanh()
+    loss_a, loss_b = (shared * 3).sum(), (shared * shared).sum()
+    loss_a.backward()                                 # two losses, one forward: the first frees `shared`
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        loss_b.backward()
+    if torch is not None:
+        ty = torch.tensor(_h_np(y).copy(), requires_grad=True)
+        tshared = ty.tanh()
+        (tshared * 3).sum().backward()
+        with pytest.raises(RuntimeError, match="retain_graph=True"):
+            (tshared * tshared).sum().backward()
+    # with retain_graph=True on the first, both go through: the sum of the two gradients
+    z = Tensor(_h_np(y).copy(), requires_grad=True)
+    shared = z.tanh()
+    (shared * 3).sum().backward(retain_graph=True)
+    (shared * shared).sum().backward()
+    tanh = np.tanh(_h_np(z))
+    np.testing.assert_allclose(_h_np(z.grad), (3 + 2 * tanh) * (1 - tanh ** 2), rtol=1e-12)
+
+
+def _h_bytes_kept_per_step(retain_graph, steps, lead_in=10):
+    """Train the tutorial's MNIST model on one synthetic batch of 64, keeping every loss in a list as a
+    student would for a plot; return the bytes allocated (tracemalloc) per step between two checkpoints,
+    `lead_in` and `lead_in + steps` steps after tracing starts. (Measured from the start, the parameters'
+    arrays, which an update may replace, would count once: 445 KB, a constant, not a per-step cost.)"""
+    mytorch.manual_seed(0)
+    model = _HMLP()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+    data = np.random.default_rng(5)
+    images = Tensor(data.random((64, 784)).astype(np.float32))
+    labels = data.integers(0, 10, 64)
+    losses = []
+
+    def step():
+        loss = loss_fn(model(images), labels)
+        if retain_graph:
+            loss.backward(retain_graph=True)
+        else:
+            loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss)
+
+    for _ in range(3):                                # numpy's caches, the optimizer's first arrays
+        step()
+    tracemalloc.start()
+    try:
+        for _ in range(lead_in):
+            step()
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(steps):
+            step()
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(losses) == 3 + lead_in + steps
+    return (after - before) / steps
+
+
+def test_keeping_every_loss_of_a_12_epoch_mnist_run_costs_a_few_mb():
+    """Issue 7: `losses.append(loss)` kept every step's activations alive, 363 KB per step at batch
+    64, about 4 GB over 12 epochs of 938 steps. backward() now frees the graph, as PyTorch does."""
+    per_step = _h_bytes_kept_per_step(retain_graph=False, steps=300)
+    total = per_step * 12 * 938
+    assert per_step < 2 * 1024, f"{per_step:.0f} bytes kept per step"
+    assert total < 10 * 2 ** 20, f"{total / 2 ** 20:.1f} MB for 12 epochs ({per_step:.0f} bytes per step)"
+    # the same measure fails where the graphs are kept: so the test above can fail
+    retained = _h_bytes_kept_per_step(retain_graph=True, steps=20)
+    assert retained > 100 * 1024, f"{retained:.0f} bytes per step with retain_graph=True"
+
+
+# ===================================================================================================
+# 4. Parameters, named_parameters, state_dict, train/eval, Sequential
+# ===================================================================================================
+def test_parameter_is_a_tensor_that_requires_grad():
+    p = nn.Parameter(np.ones((2, 3)))
+    assert isinstance(p, Tensor) and isinstance(p, nn.Parameter)
+    assert p.requires_grad and p.dtype == np.float64 and p.shape == (2, 3) and p.grad is None
+    q = nn.Parameter(Tensor([1.0, 2.0]))
+    assert isinstance(q, nn.Parameter) and q.requires_grad and q.dtype == np.float32
+    np.testing.assert_array_equal(_h_np(q), [1.0, 2.0])
+    frozen = nn.Parameter(np.zeros(2, np.float32), requires_grad=False)
+    assert isinstance(frozen, nn.Parameter) and not frozen.requires_grad
+    out = q * 2
+    assert not isinstance(out, nn.Parameter)            # as in PyTorch: results are plain tensors
+    out.sum().backward()
+    np.testing.assert_array_equal(_h_np(q.grad), [2.0, 2.0])
+    lin = nn.Linear(3, 2)
+    assert isinstance(lin.weight, nn.Parameter) and isinstance(lin.bias, nn.Parameter)
+    if torch is not None:
+        tp = torch.nn.Parameter(torch.ones(2, 3, dtype=torch.float64))
+        assert tp.requires_grad and not isinstance(tp * 2, torch.nn.Parameter)
+
+
+class _HNet(nn.Module):
+    """Own parameters defined after and between sub-modules; PyTorch lists its own first."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.scale = nn.Parameter(np.ones(1, np.float32))
+        self.inner = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1))
+        self.offset = nn.Parameter(np.zeros(1, np.float32), requires_grad=False)   # frozen
+
+
+class _HNetNoSuper(_HNet):
+    def __init__(self):                                 # no super().__init__(): the tutorial's style
+        self.fc = nn.Linear(2, 2)
+        self.scale = nn.Parameter(np.ones(1, np.float32))
+        self.inner = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1))
+        self.offset = nn.Parameter(np.zeros(1, np.float32), requires_grad=False)
+
+
+_H_NET_NAMES = ["scale", "offset", "fc.weight", "fc.bias", "inner.0.weight", "inner.0.bias",
+                "inner.2.weight", "inner.2.bias"]
+
+
+@pytest.mark.parametrize("cls", [_HNet, _HNetNoSuper], ids=["super-init", "no-super-init"])
+def test_named_parameters_order_and_names_like_torch(cls):
+    net = cls()
+    assert [name for name, _ in net.named_parameters()] == _H_NET_NAMES
+    assert list(net.state_dict()) == _H_NET_NAMES
+    assert [p is net.offset for p in net.parameters()].count(True) == 1   # frozen, but listed
+    if torch is not None:
+        class TorchNet(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = torch.nn.Linear(2, 2)
+                self.scale = torch.nn.Parameter(torch.ones(1))
+                self.inner = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid(),
+                                                 torch.nn.Linear(2, 1))
+                self.offset = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
+
+        theirs = TorchNet()
+        assert [name for name, _ in theirs.named_parameters()] == _H_NET_NAMES
+        assert list(theirs.state_dict()) == _H_NET_NAMES
+
+
+class _HCached(nn.Module):
+    """Keeps an activation in forward (`self.hidden = ...`), as students do for plotting."""
+
+    def __init__(self):
+        self.fc = nn.Linear(3, 2)
+        self.out = nn.Linear(2, 1)
+
+    def forward(self, x):
+        self.hidden = self.fc(x)                        # a non-leaf that requires grad
+        return self.out(self.hidden.sigmoid())
+
+
+def test_named_parameters_include_frozen_weights_and_never_a_cached_non_leaf():
+    model = _HCached()
+    names = ["fc.weight", "fc.bias", "out.weight", "out.bias"]
+    model.fc.weight.requires_grad = False               # frozen: still a parameter, still saved
+    x = Tensor(rng.normal(size=(4, 3)).astype(np.float32))
+    out = model(x)
+    assert model.hidden.requires_grad                   # the cached activation is there...
+    assert [n for n, _ in model.named_parameters()] == names        # ...but not a parameter
+    state = model.state_dict()
+    assert list(state) == names
+    np.testing.assert_array_equal(_h_np(state["fc.weight"]), _h_np(model.fc.weight))
+    other = _HCached()
+    other(Tensor(rng.normal(size=(2, 3)).astype(np.float32)))        # caches its own non-leaf
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(_h_np(other(x)), _h_np(out))
+    out.sum().backward()
+    assert model.fc.weight.grad is None and model.out.weight.grad is not None
+    if torch is not None:
+        lin = torch.nn.Linear(3, 2)
+        lin.weight.requires_grad = False
+        assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+        assert list(lin.state_dict()) == ["weight", "bias"]
+
+
+def test_named_parameters_list_leaf_tensors_that_require_grad_but_no_other_tensors():
+    class Model(nn.Module):
+        def __init__(self):
+            self.lin = nn.Linear(2, 2)
+            self.temperature = Tensor([1.0], requires_grad=True)   # a leaf: a parameter, as before
+            self.constant = Tensor([2.0])                          # needs no grad: not a parameter
+            self.derived = self.temperature * 2                     # a non-leaf: not a parameter
+
+    names = [n for n, _ in Model().named_parameters()]
+    assert sorted(names) == ["lin.bias", "lin.weight", "temperature"]
+
+
+def test_train_and_eval_are_recursive_also_without_super_init():
+    model = _HMLP()                                     # no super().__init__() anywhere
+    modules = [model, model.fc1, model.fc2, model.fc3, model.fc4, model.activation]
+    assert all(m.training is True for m in modules)
+    assert model.eval() is model
+    assert all(m.training is False for m in modules)
+    assert model.train() is model
+    assert all(m.training is True for m in modules)
+    model.train(False)
+    assert all(m.training is False for m in modules)
+    seq = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Sigmoid(), nn.Linear(2, 1)))
+    seq.eval()
+    assert not seq.training and not seq[0].training and not seq[1].training and not seq[1][0].training
+    seq[1].train()                                      # only that branch
+    assert not seq.training and seq[1].training and seq[1][1].training
+    if torch is not None:
+        theirs = torch.nn.Sequential(torch.nn.Linear(2, 2),
+                                     torch.nn.Sequential(torch.nn.Sigmoid(), torch.nn.Linear(2, 1)))
+        theirs.eval()
+        theirs[1].train()
+        assert not theirs.training and theirs[1].training and theirs[1][1].training
+
+
+def test_sequential_len_and_indexing_like_torch():
+    first, act, last = nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)
+    seq = nn.Sequential(first, act, last)
+    assert len(seq) == 3
+    assert seq[0] is first and seq[1] is act and seq[2] is last and seq[-1] is last
+    with pytest.raises(IndexError):
+        seq[3]
+    if torch is not None:
+        theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+        assert len(theirs) == 3 and isinstance(theirs[-1], torch.nn.Linear)
+        with pytest.raises(IndexError):
+            theirs[3]
+
+
+# ===================================================================================================
+# 5. Optimizer checks
+# ===================================================================================================
+def test_sgd_rejects_an_empty_parameter_list_like_torch():
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+    model = nn.Linear(2, 2)
+    params = model.parameters()
+    list(params)                                        # the generator is used up
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD(params, lr=0.1)
+    if torch is not None:
+        with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
+            torch.optim.SGD([], lr=0.1)
+
+
+def test_sgd_rejects_a_non_leaf_tensor_like_torch():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="non-leaf"):
+        optim.SGD([x * 2], lr=0.1)
+    if torch is not None:
+        tx = torch.ones(2, requires_grad=True)
+        with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+            torch.optim.SGD([tx * 2], lr=0.1)
+
+
+def test_sgd_skips_parameters_without_grad_and_frozen_ones():
+    a = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = Tensor(np.array([3.0, 4.0]), requires_grad=True)              # gets no gradient
+    frozen = nn.Parameter(np.array([5.0, 6.0]), requires_grad=False)
+    (a * a).sum().backward()
+    opt = optim.SGD([a, b, frozen], lr=0.1, momentum=0.9)              # accepted, as by PyTorch
+    for _ in range(2):
+        opt.step()
+    np.testing.assert_allclose(_h_np(a), [1.0 - 0.2 - 0.38, 2.0 - 0.4 - 0.76])   # buf = g, then 1.9 g
+    np.testing.assert_array_equal(_h_np(b), [3.0, 4.0])
+    np.testing.assert_array_equal(_h_np(frozen), [5.0, 6.0])
+    assert b.grad is None
+    if torch is not None:
+        ta = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+        tb = torch.tensor([3.0, 4.0], dtype=torch.float64, requires_grad=True)
+        tf = torch.nn.Parameter(torch.tensor([5.0, 6.0], dtype=torch.float64), requires_grad=False)
+        (ta * ta).sum().backward()
+        torch_opt = torch.optim.SGD([ta, tb, tf], lr=0.1, momentum=0.9)
+        for _ in range(2):
+            torch_opt.step()
+        for ours, theirs in ((a, ta), (b, tb), (frozen, tf)):
+            np.testing.assert_allclose(_h_np(ours), _h_t(theirs), rtol=1e-14)
+
+
+def test_sgd_skips_a_frozen_parameter_even_when_it_holds_a_gradient():
+    """The issue: 'it skips parameters whose grad is None or that are frozen'. (PyTorch would still
+    update a frozen parameter whose .grad was left from before it was frozen.)"""
+    p = nn.Parameter(np.array([1.0, 2.0]))
+    (p * p).sum().backward()
+    p.requires_grad = False                             # frozen after a backward, grad not cleared
+    optim.SGD([p], lr=0.1).step()
+    np.testing.assert_array_equal(_h_np(p), [1.0, 2.0])
+
+
+def test_sgd_param_groups_and_changing_the_learning_rate_like_torch():
+    torch_or_skip()
+    start = rng.normal(size=(3, 2))
+    ours, theirs = Tensor(start.copy(), requires_grad=True), torch.tensor(start.copy(), requires_grad=True)
+    opt = optim.SGD([ours], lr=0.1, momentum=0.9)
+    torch_opt = torch.optim.SGD([theirs], lr=0.1, momentum=0.9)
+    assert isinstance(opt.param_groups, list) and len(opt.param_groups) == 1
+    group = opt.param_groups[0]
+    assert isinstance(group, dict) and group["lr"] == 0.1 and group["momentum"] == 0.9
+    assert len(group["params"]) == 1 and group["params"][0] is ours
+    assert {"params", "lr", "momentum", "dampening", "weight_decay", "nesterov"} <= set(group)
+    for step in range(6):
+        if step == 3:                                   # a schedule, written as in PyTorch
+            for g in opt.param_groups:
+                g["lr"] = 0.5
+            for g in torch_opt.param_groups:
+                g["lr"] = 0.5
+        (((ours - 0.3) ** 2).sum() + ours.tanh().sum()).backward()
+        (((theirs - 0.3) ** 2).sum() + theirs.tanh().sum()).backward()
+        opt.step()
+        torch_opt.step()
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        assert np.all(np.isfinite(_h_np(ours)))
+        np.testing.assert_allclose(_h_np(ours), _h_t(theirs), rtol=1e-12, atol=1e-12)
+    opt.param_groups[0]["lr"] = 0.0                     # lr 0: the step changes nothing
+    before = _h_np(ours).copy()
+    (ours * ours).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(_h_np(ours), before)
+
+
+# ===================================================================================================
+# 6. Python and numpy protocols
+# ===================================================================================================
+_H_COMPARISONS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+                  ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+
+
+@pytest.mark.parametrize("other_kind", ["number", "numpy", "tensor", "number-left", "numpy-left"])
+@pytest.mark.parametrize("op", list(_H_COMPARISONS))
+def test_comparisons_give_boolean_tensors_without_graph(op, other_kind):
+    values = np.array([[-1.0, 0.5, 2.0], [0.5, 3.0, -0.5]], dtype=np.float32)
+    other = np.array([0.5, 0.5, -1.0], dtype=np.float32)
+    x = Tensor(values, requires_grad=True)
+    fn = _H_COMPARISONS[op]
+    if other_kind == "number":
+        result, expected = fn(x, 0.5), fn(values, 0.5)
+    elif other_kind == "numpy":
+        result, expected = fn(x, other), fn(values, other)
+    elif other_kind == "tensor":
+        result, expected = fn(x, Tensor(other)), fn(values, other)
+    elif other_kind == "number-left":
+        result, expected = fn(0.5, x), fn(0.5, values)
+    else:
+        result, expected = fn(other, x), fn(other, values)
+    assert isinstance(result, Tensor), type(result)
+    assert result.dtype == np.bool_ and not result.requires_grad and result.shape == (2, 3)
+    np.testing.assert_array_equal(_h_np(result), expected)
+    if torch is not None and other_kind == "tensor":
+        theirs = fn(torch.from_numpy(values), torch.from_numpy(other))
+        assert theirs.dtype == torch.bool
+        np.testing.assert_array_equal(_h_np(result), _h_t(theirs))
+
+
+def test_boolean_tensor_as_a_mask_like_torch():
+    values = rng.normal(size=(3, 4))
+    out, (x,) = _h_compare_with_torch(lambda a: a[a > 0] * 3, [values])
+    np.testing.assert_array_equal(_h_np(out), values[values > 0] * 3)
+    np.testing.assert_array_equal(_h_np(x.grad) != 0, values > 0)
+
+
+def test_tensors_stay_hashable_by_identity():
+    a, b = Tensor([1.0, 2.0]), Tensor([1.0, 2.0])     # equal values, two tensors
+    assert hash(a) == hash(a) and len({a, b}) == 2 and a in {a} and b not in {a}
+    names = {a: "a", b: "b"}
+    assert names[a] == "a" and names[b] == "b"
+    w = Tensor([1.0], requires_grad=True)
+    assert w in set([w]) and {w: 1}[w] == 1            # parameters too (a set of parameters, say)
+
+
+def test_argmax_like_torch():
+    values = rng.normal(size=(4, 5))
+    x = Tensor(values, requires_grad=True)
+    cases = [(x.argmax(1), values.argmax(1)), (x.argmax(dim=0), values.argmax(0)),
+             (x.argmax(-1), values.argmax(-1)), (x.argmax(), values.argmax())]
+    for result, expected in cases:
+        assert isinstance(result, Tensor) and result.dtype.kind == "i" and not result.requires_grad
+        np.testing.assert_array_equal(_h_np(result), expected)
+    assert x.argmax().shape == ()
+    if torch is not None:
+        t = torch.from_numpy(values)
+        for result, theirs in zip([c[0] for c in cases], [t.argmax(1), t.argmax(dim=0), t.argmax(-1),
+                                                          t.argmax()]):
+            np.testing.assert_array_equal(_h_np(result), _h_t(theirs))
+
+
+@pytest.mark.parametrize("labels_kind", ["numpy", "tensor"])
+def test_accuracy_reads_as_in_pytorch(labels_kind):
+    torch_or_skip()
+    logits = rng.normal(size=(16, 10)).astype(np.float32)
+    labels = rng.integers(0, 10, 16)
+    labels[:5] = logits[:5].argmax(1)                   # some right, some wrong
+    y = labels if labels_kind == "numpy" else Tensor(labels)   # Tensor(ints) is float32: still equal
+    accuracy = (Tensor(logits, requires_grad=True).argmax(1) == y).float().mean()
+    theirs = (torch.from_numpy(logits).argmax(1) == torch.from_numpy(labels)).float().mean()
+    assert accuracy.dtype == np.float32 and not accuracy.requires_grad
+    assert accuracy.item() == theirs.item() and float(accuracy) == float(theirs)
+    assert 5 / 16 <= accuracy.item() < 1
+
+
+def test_mean_of_a_boolean_tensor_raises_like_torch():
+    a, b = Tensor([1.0, 2.0, 3.0]), Tensor([1.0, 0.0, 3.0])
+    with pytest.raises(RuntimeError, match="(?i)bool"):
+        (a == b).mean()
+    assert (a == b).float().mean().item() == pytest.approx(2 / 3)
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="Bool"):
+            (torch.tensor([1.0, 2.0]) == torch.tensor([1.0, 0.0])).mean()
+
+
+def test_python_number_protocols_on_one_element_tensors_like_torch():
+    x = Tensor(np.array([1.23456, 2.0]), requires_grad=True)
+    loss = (x * x).sum() / 4.0                          # a loss that requires grad: 1.381...
+    cases = [(Tensor([2.5]), 2.5), (Tensor([[3.7]]), 3.7), (Tensor(0.0), 0.0), (Tensor(-2.7), -2.7),
+             (loss, (1.23456 ** 2 + 4) / 4)]
+    for t, value in cases:
+        assert float(t) == pytest.approx(value, rel=1e-6) and type(float(t)) is float
+        assert int(t) == int(value) and type(int(t)) is int
+        assert bool(t) is (value != 0)
+        assert format(t, ".3f") == format(value, ".3f")
+    assert f"{loss:.3f}" == "1.381" and f"loss {loss:8.4f}" == "loss   1.3810"
+    for t in (Tensor([1.0, 2.0]), Tensor(np.ones((2, 2)))):    # PyTorch's errors, type and words
+        with pytest.raises(RuntimeError, match="ambiguous"):
+            bool(t)
+        with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
+            t.item()
+        with pytest.raises(ValueError, match="only one element tensors can be converted"):
+            float(t)
+        with pytest.raises(ValueError, match="only one element tensors can be converted"):
+            int(t)
+    if torch is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")             # torch warns about a scalar that requires grad
+            tl = (torch.tensor([1.23456, 2.0], requires_grad=True) ** 2).sum() / 4.0
+            assert f"{tl:.3f}" == "1.381" and int(torch.tensor(-2.7)) == -2
+            with pytest.raises(RuntimeError, match="ambiguous"):
+                bool(torch.tensor([1.0, 2.0]))
+            with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
+                torch.tensor([1.0, 2.0]).item()
+            for convert in (float, int):
+                with pytest.raises(ValueError, match="only one element tensors can be converted"):
+                    convert(torch.tensor([1.0, 2.0]))
+
+
+def test_tolist_like_torch():
+    values = np.array([[1.5, 2.0], [3.0, -4.25]], dtype=np.float32)
+    assert Tensor(values).tolist() == [[1.5, 2.0], [3.0, -4.25]]
+    assert Tensor(values[0]).tolist() == [1.5, 2.0]
+    assert Tensor(2.5).tolist() == 2.5 and type(Tensor(2.5).tolist()) is float
+    if torch is not None:
+        assert torch.from_numpy(values).tolist() == Tensor(values).tolist()
+        assert torch.tensor(2.5).tolist() == Tensor(2.5).tolist()
+
+
+def test_numpy_interop_gives_numbers():
+    x = Tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32), requires_grad=True)
+    array = np.asarray(x)
+    assert type(array) is np.ndarray and array.dtype == np.float32
+    np.testing.assert_array_equal(array, [1.0, 2.0, 3.0])
+    losses = [(x * x).sum(), (x * 2).sum(), x.sum()]    # losses kept for a plot: they require grad
+    mean = np.mean(losses)                               # (PyTorch raises here: .detach() first)
+    assert isinstance(mean, (float, np.floating)) and mean == pytest.approx((14 + 12 + 6) / 3)
+    stacked = np.array(losses)
+    assert stacked.dtype.kind == "f" and stacked.tolist() == [14.0, 12.0, 6.0]
+    assert np.asarray(Tensor(2.0)).shape == ()
+
+
+def test_tensor_from_a_list_of_0d_tensors_like_torch():
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    first, second = (x * x).sum(), x.sum() * 2          # two 0-d tensors, e.g. losses
+    t = Tensor([first, second])
+    assert isinstance(t, Tensor) and t.shape == (2,) and t.dtype == np.float32 and not t.requires_grad
+    np.testing.assert_array_equal(_h_np(t), [5.0, 6.0])
+    if torch is not None:
+        theirs = torch.tensor([torch.tensor(5.0), torch.tensor(6.0)])
+        np.testing.assert_array_equal(_h_np(t), _h_t(theirs))
+
+
+def test_iterating_a_0d_tensor_raises_type_error_like_torch():
+    with pytest.raises(TypeError, match="0-d"):
+        list(Tensor(3.0))
+    with pytest.raises(TypeError, match="0-d"):
+        for _ in Tensor(np.array(3.0)):
+            pass
+    rows = list(Tensor(np.arange(6.0).reshape(2, 3)))  # a 2-D tensor iterates over its rows
+    assert len(rows) == 2 and all(isinstance(r, Tensor) and r.shape == (3,) for r in rows)
+    np.testing.assert_array_equal(_h_np(rows[1]), [3.0, 4.0, 5.0])
+    if torch is not None:
+        with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+            list(torch.tensor(3.0))
+
+
+@pytest.mark.parametrize("base", [2, 2.5, 0.5])
+def test_number_to_the_power_of_a_tensor_like_torch(base):
+    values = np.array([-1.5, 0.0, 2.0, 3.5])
+    out, (x,) = _h_compare_with_torch(lambda a: base ** a, [values])
+    # d(c^x)/dx = c^x · ln c
+    upstream = np.random.default_rng(1).normal(size=4)
+    np.testing.assert_allclose(_h_np(x.grad), upstream * base ** values * np.log(base), rtol=1e-12)
+    x32 = Tensor(values.astype(np.float32), requires_grad=True)
+    out32 = base ** x32
+    assert out32.dtype == np.float32
+    out32.sum().backward()
+    assert _h_np(x32.grad).dtype == np.float32
+
+
+def test_a_numpy_scalar_exponent_keeps_float32_like_torch():
+    values = np.array([0.5, 1.0, 2.5], dtype=np.float32)
+    x = Tensor(values, requires_grad=True)
+    out = x ** np.float64(2)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert _h_np(x.grad).dtype == np.float32
+    np.testing.assert_allclose(_h_np(x.grad), 2 * values, rtol=1e-6)
+    assert (x ** np.float32(0.5)).dtype == np.float32 and (x * np.float64(3)).dtype == np.float32
+    if torch is not None:
+        assert (torch.from_numpy(values) ** np.float64(2)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("name, kwargs", [("sum", dict(dim=(0, 1))), ("sum", dict(dim=[0, 2])),
+                                          ("sum", dict(dim=(0, -1), keepdim=True)),
+                                          ("mean", dict(dim=[0, 2])), ("mean", dict(dim=(1, 2))),
+                                          ("mean", dict(dim=[0, 1], keepdim=True)),
+                                          ("var", dict(dim=[0, 2]))],
+                         ids=["sum-tuple", "sum-list", "sum-keepdim", "mean-list", "mean-tuple",
+                              "mean-keepdim", "var-list"])
+def test_reductions_take_a_tuple_or_list_of_dims_like_torch(name, kwargs):
+    _h_compare_with_torch(lambda a: getattr(a, name)(**kwargs), [rng.normal(size=(2, 3, 4))])
+
+
+def test_no_grad_as_a_decorator():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+
+    @mytorch.no_grad()
+    def evaluate(t):
+        """Docstring kept."""
+        return (t * 2).sum()
+
+    result = evaluate(x)
+    assert not result.requires_grad and result.item() == 6.0
+    assert evaluate.__name__ == "evaluate"
+    assert (x * 2).requires_grad                        # grad mode is back on after the call
+
+    @mytorch.no_grad()
+    def fails(t):
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        fails(x)
+    assert (x * 2).requires_grad                        # ...also after an exception
+    if torch is not None:
+        @torch.no_grad()
+        def torch_evaluate(t):
+            return t * 2
+
+        assert not torch_evaluate(torch.ones(1, requires_grad=True)).requires_grad
+
+
+def test_no_grad_as_a_decorator_without_parentheses_like_torch():
+    """PyTorch 2 also takes `@torch.no_grad` without the call (the issue is silent: do as PyTorch)."""
+    x = Tensor([1.0, 2.0], requires_grad=True)
+
+    @mytorch.no_grad
+    def evaluate(t):
+        return t * 2
+
+    assert not evaluate(x).requires_grad and (x * 2).requires_grad
+    if torch is not None:
+        @torch.no_grad
+        def torch_evaluate(t):
+            return t * 2
+
+        assert not torch_evaluate(torch.ones(1, requires_grad=True)).requires_grad
+
+
+def test_no_grad_is_per_thread_like_torch():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    inside, release, seen = threading.Event(), threading.Event(), {}
+
+    def worker():
+        with mytorch.no_grad():
+            seen["thread"] = (x * 2).requires_grad
+            inside.set()
+            release.wait(10)                             # stays inside no_grad while main computes
+            seen["thread later"] = (x * 2).requires_grad
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        seen["main"] = (x * 2).requires_grad             # main's grad mode is untouched
+    finally:
+        release.set()
+        thread.join(10)
+    assert seen == {"thread": False, "main": True, "thread later": False}
+    assert (x * 2).requires_grad
+    # and a thread started inside the main thread's no_grad records graphs: grad mode is per thread
+    with mytorch.no_grad():
+        child = threading.Thread(target=lambda: seen.update(child=(x * 2).requires_grad))
+        child.start()
+        child.join(10)
+        assert not (x * 2).requires_grad
+    assert seen["child"] is True
+    if torch is not None:
+        tx = torch.ones(2, requires_grad=True)
+        with torch.no_grad():
+            child = threading.Thread(target=lambda: seen.update(torch_child=(tx * 2).requires_grad))
+            child.start()
+            child.join(10)
+        assert seen["torch_child"] is True
+
+
+def test_repr_shows_grad_fn_only_when_a_graph_was_recorded():
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    assert "grad_fn=" in repr(x * 2)
+    with mytorch.no_grad():
+        y = x * 2
+    assert "grad_fn" not in repr(y) and "requires_grad" not in repr(y)
+    assert repr(y) == "tensor([2., 4.])"
+    z = Tensor([1.0, 2.0]) * 2                          # no input needs grad: no graph either
+    assert "grad_fn" not in repr(z) and repr(z) == "tensor([2., 4.])"
+    assert "grad_fn" not in repr(x) and "requires_grad=True" in repr(x)
+    if torch is not None:
+        tx = torch.tensor([1.0, 2.0], requires_grad=True)
+        with torch.no_grad():
+            assert "grad_fn" not in repr(tx * 2)
+        assert "grad_fn" not in repr(torch.tensor([1.0, 2.0]) * 2) and "grad_fn=" in repr(tx * 2)
+
+
+class _HForeign:
+    """Some other library's type."""
+
+
+def test_a_foreign_operand_is_named_fully_with_how_to_convert():
+    t = Tensor([1.0, 2.0])
+    for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b, lambda a, b: a / b,
+               lambda a, b: a @ b):
+        with pytest.raises(TypeError, match="_HForeign"):
+            fn(t, _HForeign())
+    with pytest.raises(TypeError, match="list"):
+        t + [1, 2]
+    torch_or_skip()
+    for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a @ b, lambda a, b: a < b,
+               lambda a, b: b + a, lambda a, b: b * a):
+        with pytest.raises(TypeError) as error:
+            fn(t, torch.ones(2))
+        message = str(error.value)
+        assert "torch.Tensor" in message, message
+        assert re.search(r"convert|Tensor\(|\.numpy\(\)", message), message    # says what to write
+
+
+# ===================================================================================================
+# 7. Losses
+# ===================================================================================================
+@pytest.mark.parametrize("target", [np.array([3, 10]), Tensor(np.array([3, 10]))], ids=["numpy", "tensor"])
+def test_cross_entropy_label_out_of_range_raises(target):
+    with pytest.raises((ValueError, IndexError), match=r"\b10\b") as error:
+        nn.CrossEntropyLoss()(Tensor(np.zeros((2, 10))), target)
+    assert re.search("(?i)label|target|class", str(error.value)), str(error.value)   # not numpy's words
+    if torch is not None:
+        with pytest.raises(IndexError, match="Target 10 is out of bounds"):
+            torch.nn.CrossEntropyLoss()(torch.zeros(2, 10), torch.tensor([3, 10]))
+
+
+@pytest.mark.parametrize("label", [-1, -3, -99, -101])
+def test_cross_entropy_negative_label_raises(label):
+    with pytest.raises((ValueError, IndexError), match=str(label)) as error:
+        nn.CrossEntropyLoss()(Tensor(np.zeros((2, 10))), np.array([label, 2]))
+    assert re.search("(?i)label|target|class", str(error.value)), str(error.value)
+    if torch is not None:
+        with pytest.raises(IndexError, match="out of bounds"):
+            torch.nn.CrossEntropyLoss()(torch.zeros(2, 10), torch.tensor([label, 2]))
+
+
+@pytest.mark.parametrize("target", [np.array([2.0, 1.7]), Tensor(np.array([2.0, 1.7], dtype=np.float32)),
+                                    np.array([2.0, 1.7], dtype=np.float32)],
+                         ids=["float64", "tensor", "float32"])
+def test_cross_entropy_non_integer_label_raises(target):
+    with pytest.raises((ValueError, IndexError), match=r"1\.7"):
+        nn.CrossEntropyLoss()(Tensor(np.zeros((2, 4))), target)
+
+
+def test_cross_entropy_integer_valued_float_labels_still_work_like_torch():
+    """Tensor(labels) is float32 in mytorch (the tutorial's collate makes them so): whole numbers pass."""
+    logits = rng.normal(size=(3, 4))
+    for target in (Tensor(np.array([2, 0, 3])), np.array([2.0, 0.0, 3.0]), np.array([2, 0, 3], np.uint8)):
+        _h_compare_with_torch(lambda a: nn.CrossEntropyLoss()(a, target) if isinstance(a, Tensor)
+                              else torch.nn.CrossEntropyLoss()(a, torch.tensor([2, 0, 3])), [logits])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ignore_index, labels", [(None, [2, -100, 0, -100, 1]), (1, [2, 1, 0, 3, 1]),
+                                                  (-1, [2, -1, 0, 3, -1])],
+                         ids=["default-100", "ignore1", "ignore-1"])
+@pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy", "tensor"])
+def test_cross_entropy_ignore_index_like_torch(reduction, ignore_index, labels, as_tensor):
+    kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
+    target = Tensor(np.array(labels)) if as_tensor else np.array(labels)
+    torch_target = torch.tensor(labels) if torch is not None else None
+    _h_compare_with_torch(
+        lambda a: (nn.CrossEntropyLoss(reduction=reduction, **kwargs)(a, target) if isinstance(a, Tensor)
+                   else torch.nn.CrossEntropyLoss(reduction=reduction, **kwargs)(a, torch_target)),
+        [rng.normal(size=(5, 4))])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_minus_inf_logits_like_torch(dtype, reduction):
+    inf = np.inf
+    logits = np.array([[0.0, -inf, 1.0, 2.0], [2.0, 0.0, -inf, -inf], [-inf, 3.0, 0.0, 1.0]], dtype=dtype)
+    labels = [0, 1, 3]                                # masked classes are never the true class
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    with np.errstate(all="raise"):                    # no 0·inf hidden behind a warning
+        out, (x,) = _h_compare_with_torch(
+            lambda a: (nn.CrossEntropyLoss(reduction=reduction)(a, np.array(labels)) if isinstance(a, Tensor)
+                       else torch.nn.CrossEntropyLoss(reduction=reduction)(a, torch.tensor(labels))),
+            [logits], rtol=tol, atol=tol)
+    assert np.all(np.isfinite(_h_np(out))) and np.all(np.isfinite(_h_np(x.grad)))
+    assert np.all(_h_np(x.grad)[np.isinf(logits)] == 0)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("target_kind", ["numpy-0d", "tensor-0d", "probabilities"])
+def test_cross_entropy_unbatched_logits_like_torch(reduction, target_kind):
+    probabilities = np.array([0.2, 0.1, 0.6, 0.1])
+    target = {"numpy-0d": np.array(2), "tensor-0d": Tensor(2),
+              "probabilities": Tensor(probabilities)}[target_kind]
+    if torch is not None:
+        torch_target = torch.tensor(probabilities) if target_kind == "probabilities" else torch.tensor(2)
+    out, _ = _h_compare_with_torch(
+        lambda a: (nn.CrossEntropyLoss(reduction=reduction)(a, target) if isinstance(a, Tensor)
+                   else torch.nn.CrossEntropyLoss(reduction=reduction)(a, torch_target)),
+        [rng.normal(size=4)])
+    assert out.shape == ()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_probability_target_that_requires_grad_gets_its_gradient(reduction):
+    logits = rng.normal(size=(3, 4))
+    target = rng.dirichlet(np.ones(4), size=3)
+    _h_compare_with_torch(lambda a, p: (nn.CrossEntropyLoss(reduction=reduction) if isinstance(a, Tensor)
+                                        else torch.nn.CrossEntropyLoss(reduction=reduction))(a, p),
+                          [logits, target])
+    # and the rule itself: d(-Σ p·log softmax(z))/dp = -log softmax(z), per row
+    z = Tensor(logits)
+    p = Tensor(target, requires_grad=True)
+    nn.CrossEntropyLoss(reduction="sum")(z, p).backward()
+    log_softmax = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    np.testing.assert_allclose(_h_np(p.grad), -log_softmax, rtol=1e-12)
+
+
+@pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy-target", "tensor-target"])
+def test_mse_loss_warns_when_shapes_differ_like_torch(as_tensor):
+    values, target = rng.normal(size=(3, 1)), rng.normal(size=3)
+    x = Tensor(values.copy(), requires_grad=True)
+    with pytest.warns(UserWarning, match="(?i)target (size|shape)"):
+        loss = nn.MSELoss()(x, Tensor(target) if as_tensor else target)
+    loss.backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # equal shapes: no warning
+        nn.MSELoss()(Tensor(values), values.copy())
+    if torch is not None:
+        tx = torch.tensor(values.copy(), requires_grad=True)
+        with pytest.warns(UserWarning, match="target size"):
+            torch_loss = torch.nn.MSELoss()(tx, torch.tensor(target))
+        torch_loss.backward()
+        np.testing.assert_allclose(loss.item(), torch_loss.item(), rtol=1e-12)     # (3,3) broadcast
+        np.testing.assert_allclose(_h_np(x.grad), _h_t(tx.grad), rtol=1e-12)
+
+
+# ===================================================================================================
+# 8. Numerics
+# ===================================================================================================
+_H_SIGMOID_INPUTS = [-1000.0, -100.0, -88.8, -20.0, 0.0, 20.0, 100.0, 1000.0]
+
+
+@pytest.mark.parametrize("form", ["method", "module"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_matches_torch_for_every_finite_input(dtype, form):
+    torch_or_skip()
+    values = np.array(_H_SIGMOID_INPUTS, dtype=dtype)
+    # float32 values below ~1e-38 are subnormal: PyTorch gives 0 where an exp(x)/(1+exp(x)) form keeps a
+    # few bits; both are right to float32's resolution
+    tol = dict(rtol=1e-6, atol=1e-37) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-300)
+    fn = (lambda a: a.sigmoid()) if form == "method" else (lambda a: nn.Sigmoid()(a))
+    out, (x,) = _h_compare_with_torch(
+        lambda a: fn(a) if isinstance(a, Tensor) else torch.sigmoid(a), [values], **tol)
+    assert out.dtype == dtype and _h_np(x.grad).dtype == dtype
+    assert np.all(np.isfinite(_h_np(out))) and np.all(np.isfinite(_h_np(x.grad)))
+    # a student who forgot /255: a few steps on huge inputs keep the weights finite, as in PyTorch
+    lin = nn.Linear(3, 1)
+    opt = optim.SGD(lin.parameters(), lr=0.1)
+    images = Tensor(rng.uniform(0, 255, size=(8, 3)).astype(np.float32) * 40)
+    for _ in range(4):
+        nn.MSELoss()(fn(lin(images)), np.ones((8, 1), np.float32)).backward()
+        opt.step()
+        opt.zero_grad()
+    assert all(np.all(np.isfinite(_h_np(p))) for p in lin.parameters())
+
+
+def test_sigmoid_built_from_engine_ops_has_gradient_sigma_one_minus_sigma():
+    """The slides' lesson: σ(x) = 1 / (1 + e^(-x)) from neg → exp → add → divide; the chain rule through
+    those four rules gives σ(1 - σ)."""
+    values = np.array([-5.0, -1.0, 0.0, 0.5, 3.0, 8.0])
+    x = Tensor(values, requires_grad=True)
+    composed = 1 / (1 + (-x).exp())
+    composed.sum().backward()
+    sigma = 1 / (1 + np.exp(-values))
+    np.testing.assert_allclose(_h_np(composed), sigma, rtol=1e-14)
+    np.testing.assert_allclose(_h_np(x.grad), sigma * (1 - sigma), rtol=1e-12)
+    if torch is not None:
+        _h_compare_with_torch(lambda a: 1 / (1 + (-a).exp()) if isinstance(a, Tensor) else torch.sigmoid(a),
+                              [values])
+
+
+@pytest.mark.parametrize("dtype, overflows_below", [(np.float32, -88.72), (np.float64, -709.78)])
+def test_sigmoid_composed_from_engine_ops_overflows_where_the_slides_say(dtype, overflows_below):
+    """Where the naive composition stops: e^(-x) overflows to inf below -88.72 in float32 (-709.78 in
+    float64), and the exp rule's 0 · inf is nan. PyTorch's own tensors do exactly the same with that
+    composition; its fused torch.sigmoid (and now Tensor.sigmoid) does not."""
+    values = np.array([-1000.0, overflows_below - 1, overflows_below + 0.5, -20.0, 0.0, 30.0], dtype=dtype)
+    x = Tensor(values, requires_grad=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        composed = 1 / (1 + (-x).exp())
+        composed.sum().backward()
+    grad = _h_np(x.grad)
+    assert np.all(np.isnan(grad[:2])) and np.all(np.isfinite(grad[2:]))
+    assert np.all(_h_np(composed)[:2] == 0)            # the value itself is still right: 0
+    if torch is not None:
+        tx = torch.tensor(values, requires_grad=True)
+        (1 / (1 + (-tx).exp())).sum().backward()
+        np.testing.assert_allclose(grad, _h_t(tx.grad), rtol=1e-5, atol=1e-30)   # nan where torch's is
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pow_zero_has_gradient_zero_at_zero_like_torch(dtype):
+    values = np.array([0.0, 1.5, -2.0], dtype=dtype)
+    x = Tensor(values, requires_grad=True)
+    out = x ** 0
+    out.sum().backward()
+    np.testing.assert_array_equal(_h_np(out), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(_h_np(x.grad), [0.0, 0.0, 0.0])
+    x.grad = None
+    (x ** 0.0).sum().backward()
+    np.testing.assert_array_equal(_h_np(x.grad), [0.0, 0.0, 0.0])
+    if torch is not None:
+        tx = torch.tensor(values, requires_grad=True)
+        (tx ** 0).sum().backward()
+        np.testing.assert_array_equal(_h_t(tx.grad), [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("exponent", [0.5, 2, -1, 3, 1.5, 0, 1])
+def test_pow_gradients_like_torch_at_positive_x(exponent):
+    _h_compare_with_torch(lambda a: a ** exponent, [np.array([0.25, 1.0, 2.5, 7.0])])
+
+
+@pytest.mark.parametrize("exponent", [2, 1, 3])
+def test_pow_gradients_like_torch_through_zero(exponent):
+    _h_compare_with_torch(lambda a: a ** exponent, [np.array([-1.5, 0.0, 2.0])])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Issue 8, "Coursework kit": gradcheck, the new ops, Dropout, Flatten, Adam. Helpers are prefixed _k_
+# ---------------------------------------------------------------------------------------------------
+_k_rng = np.random.default_rng(8)
+
+
+def _k_grad(t):
+    """t.grad as a numpy array, whether the engine keeps .grad as an array or (as PyTorch) a Tensor."""
+    g = t.grad
+    if g is None:
+        return None
+    return np.asarray(g.data if isinstance(g, Tensor) else g)
+
+
+def _k_numbers(message):
+    return [float(n) for n in re.findall(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?", message)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# A student's ops, written in the engine's own pattern: Tensor._result(name, out, (input, rule))
+# ---------------------------------------------------------------------------------------------------
+def _k_sin(x):
+    # d sin(x)/dx = cos(x)
+    return Tensor._result("sin", np.sin(x.data), (x, lambda g: g * np.cos(x.data)))
+
+
+def _k_sin_wrong(x):
+    # the classic slip: sin's derivative written as sin
+    return Tensor._result("sin", np.sin(x.data), (x, lambda g: g * np.sin(x.data)))
+
+
+def _k_flip_wrong(x):
+    """Reverses a vector, with a rule that forgets to reverse the gradient back. With an upstream of all
+    ones (the gradient of .sum()) it looks right: only a check of every output element catches it."""
+    return Tensor._result("flip", x.data[::-1].copy(), (x, lambda g: g))
+
+
+def _k_flip(x):
+    return Tensor._result("flip", x.data[::-1].copy(), (x, lambda g: g[::-1]))
+
+
+def _k_scale_wrong_at_1_2(x):
+    """2.5·x, whose rule is right everywhere except at element (1, 2), where it says 7.25."""
+    def rule(g):
+        grad = g * 2.5
+        grad[1, 2] = g[1, 2] * 7.25
+        return grad
+    return Tensor._result("scale", x.data * 2.5, (x, rule))
+
+
+# ---------------------------------------------------------------------------------------------------
+# gradcheck: passes on every op in the file
+# ---------------------------------------------------------------------------------------------------
+_K_COND = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
+_K_TARGET = _k_rng.normal(size=(3, 4))
+_K_LABELS = np.array([2, 0, 3])
+_K_LINEAR = nn.Linear(4, 3, dtype=np.float64)
+
+# name: (function, input shapes, positive inputs only)
+GRADCHECK_OPS = {
+    "add": (lambda a, b: a + b, [(3, 4), (4,)], False),
+    "sub": (lambda a, b: a - b, [(3, 4), (3, 1)], False),
+    "mul": (lambda a, b: a * b, [(3, 4), (3, 4)], False),
+    "div": (lambda a, b: a / b, [(3, 4), (4,)], True),
+    "matmul": (lambda a, b: a @ b, [(3, 4), (4, 2)], False),
+    "neg": (lambda a: -a, [(3, 4)], False),
+    "pow": (lambda a: a ** 3 + a ** -1.5, [(3, 4)], True),
+    "rpow": (lambda a: 2.0 ** a, [(3, 4)], False),
+    "exp": (lambda a: a.exp(), [(3, 4)], False),
+    "log": (lambda a: a.log(), [(3, 4)], True),
+    "sqrt": (lambda a: a.sqrt(), [(3, 4)], True),
+    "relu": (lambda a: a.relu(), [(3, 4)], False),
+    "tanh": (lambda a: a.tanh(), [(3, 4)], False),
+    "sigmoid": (lambda a: a.sigmoid(), [(3, 4)], False),
+    "log_softmax": (lambda a: a.log_softmax(dim=1), [(3, 4)], False),
+    "softmax": (lambda a: a.softmax(dim=1), [(3, 4)], False),
+    "softmax-dim0": (lambda a: a.softmax(dim=0), [(3, 4)], False),
+    "sum": (lambda a: a.sum(dim=1), [(3, 4)], False),
+    "mean": (lambda a: a.mean(), [(3, 4)], False),
+    "var": (lambda a: a.var(dim=0), [(3, 4)], False),
+    "max": (lambda a: a.max(), [(3, 4)], False),
+    "max-dim": (lambda a: a.max(dim=1).values, [(3, 4)], False),
+    "max-dim-tuple": (lambda a: a.max(dim=1), [(3, 4)], False),      # (values, indices): indices skipped
+    "min": (lambda a: a.min(), [(3, 4)], False),
+    "min-dim": (lambda a: a.min(dim=0, keepdim=True).values, [(3, 4)], False),
+    "abs": (lambda a: a.abs(), [(3, 4)], False),
+    "clamp": (lambda a: a.clamp(min=-0.5, max=0.5), [(3, 4)], False),
+    "getitem": (lambda a: a[[0, 2, 2], 1:], [(3, 4)], False),
+    "reshape": (lambda a: a.reshape(2, 6), [(3, 4)], False),
+    "view": (lambda a: a.view(-1, 2), [(3, 4)], False),
+    "transpose": (lambda a: a.transpose(0, 1), [(3, 4)], False),
+    "T": (lambda a: a.T, [(3, 4)], False),
+    "permute": (lambda a: a.permute(2, 0, 1), [(2, 3, 4)], False),
+    "unsqueeze": (lambda a: a.unsqueeze(1), [(3, 4)], False),
+    "squeeze": (lambda a: a.squeeze(), [(3, 1, 4)], False),
+    "flatten": (lambda a: a.flatten(), [(2, 3, 2)], False),
+    "where": (lambda a, b: mytorch.where(_K_COND, a, b), [(3, 4), (4,)], False),
+    "cat": (lambda a, b: mytorch.cat([a, b], dim=1), [(3, 2), (3, 4)], False),
+    "stack": (lambda a, b: mytorch.stack([a, b], dim=1), [(3, 4), (3, 4)], False),
+    "linear-module": (lambda x: _K_LINEAR(x), [(2, 4)], False),
+    "linear-composed": (lambda x, w, b: x @ w.T + b, [(2, 4), (3, 4), (3,)], False),
+    "linear": (lambda x, w, b: mytorch.linear(x, w, b), [(2, 4), (3, 4), (3,)], False),
+    "linear-3d-no-bias": (lambda x, w: mytorch.linear(x, w), [(2, 2, 4), (3, 4)], False),
+    "cross-entropy": (lambda a: nn.CrossEntropyLoss()(a, _K_LABELS), [(3, 4)], False),
+    "cross-entropy-probs": (lambda a: nn.CrossEntropyLoss(reduction="none")(a, np.abs(_K_TARGET)),
+                            [(3, 4)], False),
+    "mse": (lambda a: nn.MSELoss()(a, _K_TARGET), [(3, 4)], False),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("name", GRADCHECK_OPS)
+def test_gradcheck_passes_on_every_op(name, dtype):
+    fn, shapes, positive = GRADCHECK_OPS[name]
+    low, high = (0.5, 2.0) if positive else (-2.0, 2.0)
+    inputs = tuple(Tensor(_k_rng.uniform(low, high, s).astype(dtype), requires_grad=True) for s in shapes)
+    assert mytorch.gradcheck(fn, inputs) is True
+    assert mytorch.gradcheck(fn, inputs, raise_exception=False) is True
+    assert all(t.dtype == dtype and t.grad is None for t in inputs)
+
+
+def test_gradcheck_takes_a_single_tensor_and_passes_a_correct_student_op():
+    x = Tensor(_k_rng.uniform(-2, 2, (3, 4)), requires_grad=True)
+    assert mytorch.gradcheck(_k_sin, x) is True
+    assert mytorch.gradcheck(_k_sin, (x,)) is True
+    assert mytorch.gradcheck(_k_flip, Tensor(_k_rng.normal(size=5), requires_grad=True)) is True
+
+
+def test_gradcheck_catches_a_wrong_rule_and_names_the_input():
+    a, b, c = (Tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True) for _ in range(3))
+    fn = lambda a, b, c: a * _k_sin_wrong(b) + c          # noqa: E731: the wrong rule is on input 1
+    with pytest.raises((RuntimeError, AssertionError)) as info:
+        mytorch.gradcheck(fn, (a, b, c))
+    message = str(info.value)
+    assert re.search(r"input\D{0,12}1\b", message, re.I), message
+    assert mytorch.gradcheck(fn, (a, b, c), raise_exception=False) is False
+    assert mytorch.gradcheck(lambda a, b, c: a * _k_sin(b) + c, (a, b, c)) is True
+
+
+def test_gradcheck_message_names_the_element_and_both_numbers():
+    x = Tensor(_k_rng.uniform(0.5, 2, (3, 4)), requires_grad=True)     # sum(x) well away from 0
+    y = Tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True)
+    with pytest.raises((RuntimeError, AssertionError)) as info:
+        mytorch.gradcheck(lambda x, y: _k_scale_wrong_at_1_2(y).sum() * x.sum(), (x, y))
+    message = str(info.value)
+    assert re.search(r"input\D{0,12}1\b", message, re.I), message
+    # the element of input 1, as an index tuple (or its flat index 5)
+    assert re.search(r"[(\[]1, ?2[)\]]|(element|index)\D{0,3}5\b", message, re.I), message
+    # d/dy(1,2) of sum(2.5·y)·sum(x) is 2.5·sum(x) by finite differences, autograd says 7.25·sum(x)
+    numbers = _k_numbers(message)
+    s = float(x.data.sum())
+    assert any(abs(n - 2.5 * s) < 1e-4 * max(1, abs(s)) for n in numbers), (message, 2.5 * s)
+    assert any(abs(n - 7.25 * s) < 1e-4 * max(1, abs(s)) for n in numbers), (message, 7.25 * s)
+
+
+def test_gradcheck_message_simple_numbers():
+    y = Tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True)
+    with pytest.raises((RuntimeError, AssertionError)) as info:
+        mytorch.gradcheck(_k_scale_wrong_at_1_2, y)
+    message = str(info.value)
+    assert re.search(r"input\D{0,12}0\b", message, re.I), message
+    numbers = _k_numbers(message)
+    assert any(abs(n - 2.5) < 1e-6 for n in numbers) and any(abs(n - 7.25) < 1e-9 for n in numbers), message
+
+
+def test_gradcheck_checks_every_output_element_not_just_their_sum():
+    x = Tensor(np.arange(5.0), requires_grad=True)
+    out = _k_flip_wrong(x)
+    out.sum().backward()                          # the sum's gradient is right: all ones
+    np.testing.assert_array_equal(_k_grad(x), np.ones(5))
+    x.grad = None
+    with pytest.raises((RuntimeError, AssertionError)):
+        mytorch.gradcheck(_k_flip_wrong, x)
+    assert mytorch.gradcheck(_k_flip_wrong, x, raise_exception=False) is False
+
+
+def test_gradcheck_leaves_the_callers_tensors_and_grads_untouched():
+    for dtype in (np.float32, np.float64):
+        values = _k_rng.uniform(-2, 2, (3, 4)).astype(dtype)
+        a = Tensor(values.copy(), requires_grad=True)
+        b = Tensor(values[0].copy(), requires_grad=True)
+        (a * 3).sum().backward()                  # a has a gradient from before; b has none
+        before, grad_object = _k_grad(a).copy(), a.grad
+        data_object = a.data
+        assert mytorch.gradcheck(lambda a, b: (a * b).tanh(), (a, b)) is True
+        assert a.dtype == dtype and b.dtype == dtype and a.requires_grad and b.requires_grad
+        assert a.data is data_object
+        np.testing.assert_array_equal(a.data, values)
+        np.testing.assert_array_equal(b.data, values[0])
+        assert a.grad is grad_object and b.grad is None
+        np.testing.assert_array_equal(_k_grad(a), before)
+        # ... also when the check fails and raises
+        with pytest.raises((RuntimeError, AssertionError)):
+            mytorch.gradcheck(lambda a, b: _k_sin_wrong(a) * b, (a, b))
+        np.testing.assert_array_equal(a.data, values)
+        np.testing.assert_array_equal(b.data, values[0])
+        assert a.grad is grad_object and b.grad is None and a.dtype == dtype
+        np.testing.assert_array_equal(_k_grad(a), before)
+
+
+def test_gradcheck_in_float64_where_a_naive_float32_check_gives_false_alarms():
+    x32 = Tensor(_k_rng.uniform(0.5, 2.0, (3, 4)).astype(np.float32), requires_grad=True)
+    fn = lambda x: (x * x * x).sum() / 12 + x.exp().mean()      # noqa: E731
+    fn(x32).backward()
+    autograd = _k_grad(x32).copy()
+    x32.grad = None
+    # a student's check: central differences in the tensor's own dtype (float32), eps = 1e-6
+    naive = np.zeros_like(x32.data)
+    eps = np.float32(1e-6)
+    for i in np.ndindex(x32.shape):
+        plus, minus = x32.data.copy(), x32.data.copy()
+        plus[i] += eps
+        minus[i] -= eps
+        naive[i] = (fn(Tensor(plus)).item() - fn(Tensor(minus)).item()) / (2 * eps)
+    assert np.max(np.abs(naive - autograd) / np.abs(autograd)) > 0.01   # a false alarm of over 1 %
+    assert mytorch.gradcheck(fn, x32) is True                          # the rule is right
+    assert x32.dtype == np.float32 and x32.grad is None
+
+
+def test_gradcheck_skips_inputs_that_do_not_require_grad_and_unused_inputs():
+    a = Tensor(_k_rng.normal(size=(2, 3)), requires_grad=True)
+    const = Tensor(_k_rng.normal(size=(2, 3)))
+    # the wrong rule is on an input that does not require grad: nothing to check there
+    assert mytorch.gradcheck(lambda a, c: a.tanh() * _k_sin_wrong(c), (a, const)) is True
+    assert const.grad is None and not const.requires_grad
+    # an input that requires grad but does not reach the output has gradient 0 both ways
+    unused = Tensor(_k_rng.normal(size=(4,)), requires_grad=True)
+    assert mytorch.gradcheck(lambda a, u: a * 2, (a, unused)) is True
+    assert unused.grad is None
+    # inputs that are not Tensors are passed through, as in torch.autograd.gradcheck
+    assert mytorch.gradcheck(lambda a, k, m: (a * k).clamp(max=m), (a, 3.0, 10.0)) is True
+
+
+def test_gradcheck_cost_grows_with_inputs_plus_outputs_not_their_product():
+    """Like torch.autograd.gradcheck: each nudge of an input element gives a whole column of the Jacobian
+    (2 calls of func per input element), each backward a whole row (1 per output element). Redoing the
+    finite differences once per output element costs n_in·n_out·2 calls: 1,800 here, 80,000 for 200."""
+    calls = []
+
+    def fn(x):
+        calls.append(1)
+        return x.tanh() * 2
+
+    x = Tensor(_k_rng.normal(size=(6, 5)), requires_grad=True)      # 30 elements in, 30 out
+    assert mytorch.gradcheck(fn, x) is True
+    assert len(calls) <= 4 * (30 + 30) + 10, len(calls)
+
+
+def test_gradcheck_uses_eps_atol_and_rtol():
+    x = Tensor(_k_rng.uniform(1.0, 2.0, (4,)), requires_grad=True)
+    cube = lambda x: x ** 3                                    # noqa: E731
+    # central differences of x³ are off by eps²: 0.01 at eps = 0.1, well past rtol = 1e-3 of 3x² <= 12
+    assert mytorch.gradcheck(cube, x) is True
+    assert mytorch.gradcheck(cube, x, eps=0.1, raise_exception=False) is False
+    assert mytorch.gradcheck(cube, x, eps=0.1, atol=0.02, raise_exception=False) is True
+
+    def off_by_1e_4(x):                                      # a rule off by 0.01 % of its value
+        return Tensor._result("cube", x.data ** 3, (x, lambda g: g * 3 * x.data ** 2 * (1 + 1e-4)))
+    assert mytorch.gradcheck(off_by_1e_4, x) is True          # within rtol = 1e-3
+    assert mytorch.gradcheck(off_by_1e_4, x, rtol=1e-6, atol=1e-9, raise_exception=False) is False
+
+
+# ---------------------------------------------------------------------------------------------------
+# min, argmin, argmax
+# ---------------------------------------------------------------------------------------------------
+def test_min_over_all_and_ties_split_like_pytorch():
+    check_op(lambda a: a.min(), (3, 4))
+    torch_or_skip()
+    x = np.array([[1.0, -3.0], [-3.0, 2.0]])
+    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = a.min()
+    assert out.shape == () and out.item() == -3.0
+    out.backward()
+    t.min().backward()
+    np.testing.assert_array_equal(_k_grad(a), t.grad.numpy())          # 0.5 to each of the two minima
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (3, 3)], ids=["nonsquare", "square"])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_min_over_dim_returns_values_and_indices(shape, dim, keepdim):
+    check_op(lambda a: a.min(dim=dim, keepdim=keepdim).values, shape)
+    x = _k_rng.normal(size=shape)
+    result = Tensor(x).min(dim=dim, keepdim=keepdim)
+    values, indices = result                               # unpacks like torch.return_types.min
+    assert values is result.values and indices is result.indices
+    expected = np.expand_dims(x.argmin(dim), dim) if keepdim else x.argmin(dim)
+    np.testing.assert_array_equal(indices.data, expected)
+    np.testing.assert_array_equal(values.data, np.take_along_axis(x, np.expand_dims(x.argmin(dim), dim),
+                                                                  dim) if keepdim else x.min(dim))
+    assert indices.dtype.kind == "i" and not indices.requires_grad
+
+
+def test_min_over_dim_with_ties_matches_pytorch():
+    torch_or_skip()
+    x = np.array([[2.0, 1.0, 1.0], [0.0, 3.0, 0.0]])
+    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = a.min(dim=1), t.min(dim=1)
+    np.testing.assert_array_equal(ours.indices.data, theirs.indices.numpy())
+    ours.values.backward(np.array([1.0, 2.0]))
+    theirs.values.backward(torch.tensor([1.0, 2.0], dtype=torch.float64))
+    np.testing.assert_array_equal(_k_grad(a), t.grad.numpy())
+
+
+_K_ARG_CASES = [dict(), dict(dim=0), dict(dim=1), dict(dim=-1), dict(dim=0, keepdim=True),
+                dict(dim=-1, keepdim=True), dict(dim=None, keepdim=True)]
+
+
+@pytest.mark.parametrize("kwargs", _K_ARG_CASES, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()))
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
+def test_argmax_argmin_match_pytorch(name, kwargs, ties):
+    torch_or_skip()
+    x = (_k_rng.integers(0, 3, (4, 5)) if ties else _k_rng.normal(size=(4, 5))).astype(np.float32)
+    t = Tensor(x, requires_grad=True)
+    ours = getattr(t, name)(**kwargs)
+    theirs = getattr(torch.tensor(x), name)(**kwargs)
+    assert isinstance(ours, Tensor) and not ours.requires_grad
+    assert ours.shape == tuple(theirs.shape) and ours.dtype.kind == "i"
+    np.testing.assert_array_equal(ours.data, theirs.numpy())     # ties: the first one, as documented
+
+
+def test_argmax_for_accuracy_the_pytorch_way():
+    logits = Tensor(np.array([[0.1, 2.0, -1.0], [3.0, 0.0, 0.5]], np.float32), requires_grad=True)
+    assert logits.argmax().item() == 3
+    np.testing.assert_array_equal(logits.argmax(dim=1).data, [1, 0])
+    np.testing.assert_array_equal(logits.argmin(1).data, [2, 1])
+
+
+# ---------------------------------------------------------------------------------------------------
+# abs, clamp, softmax
+# ---------------------------------------------------------------------------------------------------
+def test_abs():
+    check_op(lambda a: a.abs(), (3, 4))
+
+
+def test_abs_gradient_at_zero_is_zero_like_pytorch():
+    x = np.array([-1.5, 0.0, 2.0, -0.0])
+    a = Tensor(x, requires_grad=True)
+    a.abs().backward(np.ones(4))
+    np.testing.assert_array_equal(_k_grad(a), [-1.0, 0.0, 1.0, 0.0])
+    if torch is not None:
+        t = torch.tensor(x, requires_grad=True)
+        t.abs().backward(torch.ones(4, dtype=torch.float64))
+        np.testing.assert_array_equal(_k_grad(a), t.grad.numpy())
+
+
+@pytest.mark.parametrize("kwargs", [dict(min=-0.5, max=0.5), dict(min=-0.5), dict(max=0.5),
+                                    dict(min=0.3, max=-0.3)], ids=["both", "min", "max", "min>max"])
+def test_clamp(kwargs):
+    check_op(lambda a: a.clamp(**kwargs), (3, 4))
+
+
+def test_clamp_positional_and_at_the_boundary_like_pytorch():
+    x = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    a = Tensor(x, requires_grad=True)
+    np.testing.assert_array_equal(a.clamp(-0.5, 0.5).data, [-0.5, -0.5, 0.0, 0.5, 0.5])
+    torch_or_skip()
+    for kwargs in (dict(min=-0.5, max=0.5), dict(min=0.5), dict(max=-0.5), dict(min=0.0)):
+        a = Tensor(x, requires_grad=True)
+        t = torch.tensor(x, requires_grad=True)
+        a.clamp(**kwargs).backward(np.ones(5))
+        t.clamp(**kwargs).backward(torch.ones(5, dtype=torch.float64))
+        # PyTorch 2.x: a value exactly on a (number) bound gets gradient 0
+        np.testing.assert_array_equal(_k_grad(a), t.grad.numpy(), err_msg=str(kwargs))
+
+
+def test_clamp_without_bounds_is_an_error_like_pytorch():
+    with pytest.raises((RuntimeError, ValueError, TypeError)):
+        Tensor(np.ones(3)).clamp()
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax(dim):
+    check_op(lambda a: a.softmax(dim=dim), (3, 4))
+    check_op(lambda a: a.softmax(dim), (2, 3, 4))
+
+
+def test_softmax_is_stable_for_large_logits():
+    a = Tensor(np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0]]), requires_grad=True)
+    out = a.softmax(dim=1)
+    np.testing.assert_allclose(out.data, [[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-300)
+    out.backward(np.array([[1.0, 2.0, 3.0], [1.0, 0.0, 0.0]]))
+    assert np.all(np.isfinite(_k_grad(a)))
+    x32 = Tensor(np.array([[100.0, 0.0]], np.float32))
+    assert x32.softmax(1).dtype == np.float32 and np.all(np.isfinite(x32.softmax(1).data))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shape ops: unsqueeze, squeeze, flatten, permute, view
+# ---------------------------------------------------------------------------------------------------
+SHAPE_OPS = {
+    "unsqueeze0": ((3, 4), lambda a: a.unsqueeze(0)),
+    "unsqueeze1": ((3, 4), lambda a: a.unsqueeze(1)),
+    "unsqueeze2": ((3, 4), lambda a: a.unsqueeze(2)),
+    "unsqueeze-1": ((3, 4), lambda a: a.unsqueeze(-1)),
+    "unsqueeze-3": ((3, 4), lambda a: a.unsqueeze(-3)),
+    "unsqueeze-dim=": ((3, 4), lambda a: a.unsqueeze(dim=1)),
+    "squeeze-all": ((1, 3, 1, 4), lambda a: a.squeeze()),
+    "squeeze0": ((1, 3, 1, 4), lambda a: a.squeeze(0)),
+    "squeeze2": ((1, 3, 1, 4), lambda a: a.squeeze(2)),
+    "squeeze-2": ((1, 3, 1, 4), lambda a: a.squeeze(-2)),
+    "squeeze-dim=": ((1, 3, 1, 4), lambda a: a.squeeze(dim=0)),
+    "squeeze-tuple": ((1, 3, 1, 4), lambda a: a.squeeze((0, 2))),
+    "squeeze-not-1-is-no-op": ((1, 3, 1, 4), lambda a: a.squeeze(1)),
+    "squeeze-to-0d": ((1, 1), lambda a: a.squeeze()),
+    "flatten": ((2, 3, 4, 2), lambda a: a.flatten()),
+    "flatten1": ((2, 3, 4, 2), lambda a: a.flatten(1)),
+    "flatten1-2": ((2, 3, 4, 2), lambda a: a.flatten(1, 2)),
+    "flatten-3--2": ((2, 3, 4, 2), lambda a: a.flatten(-3, -2)),
+    "flatten-kw": ((2, 3, 4, 2), lambda a: a.flatten(start_dim=2, end_dim=-1)),
+    "flatten0-0": ((2, 3, 4, 2), lambda a: a.flatten(0, 0)),
+    "permute": ((2, 3, 4), lambda a: a.permute(2, 0, 1)),
+    "permute-tuple": ((2, 3, 4), lambda a: a.permute((1, 2, 0))),
+    "permute-negative": ((2, 3, 4), lambda a: a.permute(-1, 0, -2)),
+    "permute-2d": ((3, 4), lambda a: a.permute(1, 0)),
+    "view": ((3, 4), lambda a: a.view(4, 3)),
+    "view-tuple": ((3, 4), lambda a: a.view((2, 6))),
+    "view-1": ((3, 4), lambda a: a.view(-1)),
+    "view-2-1-2": ((3, 4), lambda a: a.view(2, -1, 2)),
+    "view-after-permute-then-op": ((2, 3, 4), lambda a: (a.permute(2, 0, 1).flatten(1) * 2).view(4, 2, 3)),
+}
+
+
+@pytest.mark.parametrize("name", SHAPE_OPS)
+def test_shape_ops_kit(name):
+    shape, fn = SHAPE_OPS[name]
+    check_op(fn, shape)
+
+
+def test_flatten_of_a_0d_tensor_is_1d_like_pytorch():
+    a = Tensor(np.array(3.0), requires_grad=True)
+    out = a.flatten()
+    assert out.shape == (1,)
+    out.backward(np.array([2.0]))
+    assert _k_grad(a).shape == () and _k_grad(a) == 2.0
+
+
+# ---------------------------------------------------------------------------------------------------
+# where, cat, stack
+# ---------------------------------------------------------------------------------------------------
+WHERE_CASES = {   # cond, shapes of a and b (None: a number)
+    "same-shape": (_K_COND, (3, 4), (3, 4)),
+    "broadcast-b": (_K_COND, (3, 4), (4,)),
+    "broadcast-a-col": (_K_COND, (3, 1), (3, 4)),
+    "broadcast-cond": (np.array([True, False, True])[:, None], (3, 4), (1, 4)),
+    "cond-row": (np.array([True, False, False, True]), (3, 4), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", WHERE_CASES)
+def test_where(name):
+    cond, shape_a, shape_b = WHERE_CASES[name]
+    check_op(lambda a, b: mytorch.where(cond, a, b), shape_a, shape_b,
+                torch_fn=lambda a, b: torch.where(torch.from_numpy(cond), a, b))
+
+
+@pytest.mark.parametrize("side", ["a-number", "b-number"])
+def test_where_with_a_number(side):
+    if side == "a-number":
+        check_op(lambda b: mytorch.where(_K_COND, 1.5, b), (3, 4),
+                    torch_fn=lambda b: torch.where(torch.from_numpy(_K_COND), 1.5, b))
+    else:
+        check_op(lambda a: mytorch.where(_K_COND, a, 0.0), (3, 4),
+                    torch_fn=lambda a: torch.where(torch.from_numpy(_K_COND), a, 0.0))
+    x32 = Tensor(np.ones((3, 4), np.float32))
+    assert mytorch.where(_K_COND, x32, 0.0).dtype == np.float32        # a number keeps float32
+
+
+def test_where_with_a_boolean_tensor_condition():
+    x = Tensor(_k_rng.normal(size=(3, 4)), requires_grad=True)
+    cond = x > 0                                                          # a boolean Tensor (issue 7)
+    out = mytorch.where(cond, x, x * 0.1)                                 # leaky relu
+    out.backward(np.ones((3, 4)))
+    np.testing.assert_allclose(out.data, np.where(x.data > 0, x.data, 0.1 * x.data))
+    np.testing.assert_allclose(_k_grad(x), np.where(x.data > 0, 1.0, 0.1))
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1, -2])
+def test_cat(dim):
+    shapes = {0: [(2, 3), (1, 3), (4, 3)], -2: [(2, 3), (1, 3), (4, 3)],
+              1: [(3, 2), (3, 1), (3, 4)], -1: [(3, 2), (3, 1), (3, 4)]}[dim]
+    check_op(lambda a, b, c: mytorch.cat([a, b, c], dim=dim), *shapes,
+                torch_fn=lambda a, b, c: torch.cat([a, b, c], dim=dim))
+
+
+def test_cat_default_dim_tuple_and_a_constant():
+    check_op(lambda a, b: mytorch.cat((a, b)), (2, 3), (1, 3), torch_fn=lambda a, b: torch.cat((a, b)))
+    a = Tensor(_k_rng.normal(size=(2, 3)), requires_grad=True)
+    const = Tensor(np.ones((2, 2)))
+    out = mytorch.cat([a, const], 1)
+    assert out.shape == (2, 5) and out.requires_grad
+    out.backward(np.arange(10.0).reshape(2, 5))
+    np.testing.assert_array_equal(_k_grad(a), [[0, 1, 2], [5, 6, 7]])
+    assert const.grad is None
+    assert not mytorch.cat([const, const]).requires_grad
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1, -3])
+def test_stack(dim):
+    check_op(lambda a, b, c: mytorch.stack([a, b, c], dim=dim), (3, 4), (3, 4), (3, 4),
+                torch_fn=lambda a, b, c: torch.stack([a, b, c], dim=dim))
+
+
+def test_stack_default_dim_and_the_same_tensor_twice():
+    check_op(lambda a, b: mytorch.stack((a, b)), (4,), (4,), torch_fn=lambda a, b: torch.stack((a, b)))
+    a = Tensor(_k_rng.normal(size=3), requires_grad=True)
+    mytorch.stack([a, a * 2, a]).backward(np.ones((3, 3)))               # all paths summed
+    np.testing.assert_allclose(_k_grad(a), np.full(3, 4.0))
+
+
+@pytest.mark.parametrize("shapes", [((2, 4), (3, 4), (3,)), ((2, 5, 4), (3, 4), (3,)), ((4,), (3, 4), (3,)),
+                                    ((2, 4), (3, 4))], ids=["2d", "3d", "1d", "no-bias"])
+def test_functional_linear_matches_pytorch(shapes):
+    check_op(lambda *t: mytorch.linear(*t), *shapes,
+                torch_fn=lambda *t: torch.nn.functional.linear(*t))
+
+
+def test_new_ops_keep_float32():
+    x = Tensor(_k_rng.normal(size=(2, 3)).astype(np.float32), requires_grad=True)
+    results = [x.abs(), x.clamp(-0.1, 0.1), x.clamp(min=0), x.softmax(1), x.min(), x.min(dim=0).values,
+               x.unsqueeze(0), x.unsqueeze(0).squeeze(0), x.flatten(), x.permute(1, 0), x.view(-1),
+               mytorch.where(_K_COND[:2, :3], x, 0.0), mytorch.cat([x, x]), mytorch.stack([x, x])]
+    assert [r.dtype for r in results] == [np.float32] * len(results)
+    mytorch.stack([r.sum() for r in results]).sum().backward()
+    assert _k_grad(x).dtype == np.float32
+
+
+# ---------------------------------------------------------------------------------------------------
+# Constructors: zeros, ones, randn, rand
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["zeros", "ones", "randn", "rand"])
+def test_constructors_shapes_dtype_and_requires_grad(name):
+    make = getattr(mytorch, name)
+    for args in [(2, 3), ((2, 3),), ([2, 3],)]:
+        t = make(*args)
+        assert isinstance(t, Tensor) and t.shape == (2, 3), args
+        assert t.dtype == np.float32 and not t.requires_grad and t.grad is None
+    assert make(5).shape == (5,) and make(2, 1, 3).shape == (2, 1, 3) and make(()).shape == ()
+    assert make(2, 3, dtype=np.float64).dtype == np.float64
+    p = make(2, 3, requires_grad=True)
+    assert p.requires_grad and p.grad is None
+    (p * p).sum().backward()
+    np.testing.assert_allclose(_k_grad(p), 2 * p.data)
+    if name == "zeros":
+        np.testing.assert_array_equal(t.data, np.zeros((2, 3)))
+    if name == "ones":
+        np.testing.assert_array_equal(t.data, np.ones((2, 3)))
+
+
+def test_constructors_match_pytorch_shapes():
+    torch_or_skip()
+    for name in ("zeros", "ones", "randn", "rand"):
+        for args in [(4,), (2, 3), ((2, 3),), (1, 2, 1)]:
+            assert getattr(mytorch, name)(*args).shape == tuple(getattr(torch, name)(*args).shape)
+
+
+@pytest.mark.parametrize("name", ["randn", "rand"])
+def test_randn_and_rand_follow_manual_seed(name):
+    make = getattr(mytorch, name)
+    mytorch.manual_seed(11)
+    first = make(4, 5).data.copy()
+    mytorch.manual_seed(11)
+    np.testing.assert_array_equal(make(4, 5).data, first)
+    mytorch.manual_seed(11)
+    np.testing.assert_array_equal(make((4, 5)).data, first)              # a tuple: the same numbers
+    mytorch.manual_seed(12)
+    assert not np.array_equal(make(4, 5).data, first)
+    assert not np.array_equal(make(4, 5).data, make(4, 5).data)            # no seed: new numbers
+
+
+def test_randn_and_rand_distributions():
+    mytorch.manual_seed(0)
+    normal = mytorch.randn(100_000).data
+    assert normal.dtype == np.float32
+    assert abs(normal.mean()) < 0.02 and abs(normal.std() - 1) < 0.02
+    uniform = mytorch.rand(100_000).data
+    assert uniform.dtype == np.float32
+    assert uniform.min() >= 0 and uniform.max() < 1
+    assert abs(uniform.mean() - 0.5) < 0.01 and abs(uniform.std() - np.sqrt(1 / 12)) < 0.01
+    assert mytorch.rand(1000, dtype=np.float64).data.dtype == np.float64
+
+
+# ---------------------------------------------------------------------------------------------------
+# nn.Dropout, nn.Flatten
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
+def test_dropout_is_inverted_dropout_in_train_mode(p):
+    drop = nn.Dropout(p)
+    x = Tensor(np.ones((200, 500), np.float32), requires_grad=True)
+    out = drop(x)
+    assert out.shape == x.shape and out.dtype == np.float32
+    kept = out.data != 0
+    np.testing.assert_allclose(out.data[kept], 1 / (1 - p), rtol=1e-6)       # kept values scaled
+    assert abs(kept.mean() - (1 - p)) < 0.01                                 # 100,000 samples
+    upstream = _k_rng.normal(size=x.shape).astype(np.float32)
+    out.backward(upstream)
+    np.testing.assert_allclose(_k_grad(x), upstream * kept / (1 - p), rtol=1e-6)   # the same mask
+    assert not np.array_equal(drop(x).data != 0, kept)                       # a new mask each call
+    mytorch.manual_seed(21)                                                  # reproducible, like torch
+    first = drop(x).data.copy()
+    mytorch.manual_seed(21)
+    np.testing.assert_array_equal(drop(x).data, first)
+
+
+def test_dropout_scales_the_inputs_values():
+    x = Tensor(_k_rng.normal(size=(50, 40)), requires_grad=True)
+    out = nn.Dropout(0.25)(x)
+    kept = out.data != 0
+    np.testing.assert_allclose(out.data, np.where(kept, x.data / 0.75, 0.0), rtol=1e-12)
+
+
+def test_dropout_is_the_identity_in_eval_mode_inside_a_sequential():
+    mytorch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3))
+    x = Tensor(_k_rng.normal(size=(16, 6)).astype(np.float32))
+    model.eval()
+    first, second = model(x).data, model(x).data
+    np.testing.assert_array_equal(first, second)
+    hidden = x @ getattr(model, "0").weight.T + getattr(model, "0").bias
+    expected = hidden.relu() @ getattr(model, "3").weight.T + getattr(model, "3").bias
+    np.testing.assert_allclose(first, expected.data, rtol=1e-6)
+    inner = Tensor(_k_rng.normal(size=(4, 5)), requires_grad=True)
+    drop = nn.Dropout(0.7)
+    drop.eval()
+    out = drop(inner)
+    np.testing.assert_array_equal(out.data, inner.data)
+    out.backward(np.full((4, 5), 3.0))
+    np.testing.assert_array_equal(_k_grad(inner), np.full((4, 5), 3.0))
+    model.train()                                                            # and back on
+    assert not np.array_equal(model(x).data, model(x).data)
+
+
+def test_dropout_p0_identity_p1_zeros_and_bad_p():
+    x = Tensor(_k_rng.normal(size=(3, 4)), requires_grad=True)
+    out = nn.Dropout(0.0)(x)
+    np.testing.assert_array_equal(out.data, x.data)
+    out.backward(np.full((3, 4), 2.0))
+    np.testing.assert_array_equal(_k_grad(x), np.full((3, 4), 2.0))
+    x.grad = None
+    with np.errstate(all="raise"):                                            # no 1/0, no 0·inf
+        out = nn.Dropout(1.0)(x)
+        np.testing.assert_array_equal(out.data, np.zeros((3, 4)))
+        out.backward(np.ones((3, 4)))
+    np.testing.assert_array_equal(_k_grad(x), np.zeros((3, 4)))
+    for p in (-0.1, 1.1):
+        with pytest.raises(ValueError):
+            nn.Dropout(p)
+        if torch is not None:
+            with pytest.raises(ValueError):
+                torch.nn.Dropout(p)
+
+
+def test_dropout_default_p_is_half_like_pytorch():
+    out = nn.Dropout()(Tensor(np.ones(100_000, np.float32)))
+    assert abs((out.data != 0).mean() - 0.5) < 0.01 and out.data.max() == 2.0
+
+
+@pytest.mark.parametrize("args", [(), (0,), (2,), (1, 2), (0, -2)], ids=str)
+def test_flatten_module_matches_pytorch(args):
+    module = nn.Flatten(*args)
+    check_op(lambda a: module(a), (2, 3, 4, 2),
+                torch_fn=(lambda a: torch.nn.Flatten(*args)(a)) if torch is not None else None)
+    assert nn.Flatten()(Tensor(np.ones((5, 2, 3)))).shape == (5, 6)
+
+
+# ---------------------------------------------------------------------------------------------------
+# optim.Adam
+# ---------------------------------------------------------------------------------------------------
+ADAM_SETTINGS = [dict(), dict(lr=0.01), dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6),
+                 dict(lr=0.01, weight_decay=0.1), dict(lr=0.05, betas=(0.5, 0.9), weight_decay=0.01)]
+
+
+@pytest.mark.parametrize("settings", ADAM_SETTINGS, ids=["defaults", "lr", "betas-eps", "wd", "all"])
+def test_adam_matches_torch_over_20_steps_on_an_mlp(settings):
+    torch_or_skip()
+    mytorch.manual_seed(4)
+    ours = nn.Sequential(nn.Linear(5, 8, dtype=np.float64), nn.Tanh(), nn.Linear(8, 3, dtype=np.float64))
+    theirs = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    theirs.load_state_dict({name: torch.tensor(p.data) for name, p in ours.named_parameters()})
+    opt = optim.Adam(ours.parameters(), **settings)
+    torch_opt = torch.optim.Adam(theirs.parameters(), **settings)
+    for _ in range(20):
+        x, y = _k_rng.normal(size=(6, 5)), _k_rng.integers(0, 3, 6)
+        loss = nn.CrossEntropyLoss()(ours(Tensor(x)), y)
+        torch_loss = torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(x)), torch.from_numpy(y))
+        np.testing.assert_allclose(loss.item(), torch_loss.item(), rtol=1e-10)
+        loss.backward()
+        torch_loss.backward()
+        opt.step()
+        torch_opt.step()
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        torch_params = dict(theirs.named_parameters())
+        for name, p in ours.named_parameters():
+            np.testing.assert_allclose(p.data, torch_params[name].detach().numpy(), rtol=1e-10, atol=1e-10,
+                                       err_msg=name)
+
+
+def test_adam_skips_parameters_without_a_gradient_like_torch():
+    torch_or_skip()
+    a0, b0 = _k_rng.normal(size=3), _k_rng.normal(size=2)
+    a, b = Tensor(a0, requires_grad=True), Tensor(b0, requires_grad=True)
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    opt = optim.Adam([a, b], lr=0.1, weight_decay=0.05)
+    torch_opt = torch.optim.Adam([ta, tb], lr=0.1, weight_decay=0.05)
+
+    def loss(a, b, use_b):
+        return (a * a).sum() + ((b * a[:2]).exp().sum() if use_b else 0)
+
+    for step in range(12):
+        use_b = step % 3 == 1                  # b gets a gradient only every third step
+        b_before = b.data.copy()
+        loss(a, b, use_b).backward()
+        loss(ta, tb, use_b).backward()
+        assert (b.grad is None) == (not use_b)
+        opt.step()
+        torch_opt.step()
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        if not use_b:
+            np.testing.assert_array_equal(b.data, b_before)          # no step, no weight decay
+        np.testing.assert_allclose(a.data, ta.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_adam_trains_float32_and_keeps_the_callers_array():
+    array = np.ones(3, np.float32)
+    p = Tensor(array, requires_grad=True)
+    opt = optim.Adam([p], lr=0.1)
+    for _ in range(3):
+        (p * p).sum().backward()
+        opt.step()
+        opt.zero_grad()
+        assert p.grad is None
+    assert p.dtype == np.float32 and p.requires_grad
+    # Adam's first steps each move by about lr: 1 -> 0.9 -> 0.8004 -> 0.7010
+    assert np.all((0.69 < p.data) & (p.data < 0.71)), p.data
+    np.testing.assert_array_equal(array, [1, 1, 1])                          # the caller's array untouched
+
+
+def test_adam_shares_sgds_parameter_checks():
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.Adam([])
+    model = nn.Linear(2, 2)
+    params = model.parameters()
+    list(params)
+    with pytest.raises(ValueError):
+        optim.Adam(params)                                                   # an exhausted generator
+
+
+def test_adam_rejects_a_non_leaf_tensor_like_torch():
+    leaf = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match="leaf"):
+        optim.Adam([leaf * 2])
+
+
+@pytest.mark.parametrize("bad", [dict(lr=-1.0), dict(eps=-1e-8), dict(betas=(1.0, 0.999)),
+                                 dict(betas=(0.9, -0.1)), dict(weight_decay=-0.1)],
+                         ids=["lr", "eps", "beta1", "beta2", "weight_decay"])
+def test_adam_rejects_bad_settings_like_torch(bad):
+    with pytest.raises(ValueError):
+        optim.Adam([Tensor(np.ones(2), requires_grad=True)], **bad)
+    if torch is not None:
+        with pytest.raises(ValueError):
+            torch.optim.Adam([torch.ones(2, requires_grad=True)], **bad)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Packaging
+# ---------------------------------------------------------------------------------------------------
+def test_kit_import_forms_in_a_fresh_interpreter():
+    code = ("import mytorch.nn as nn\nimport mytorch.optim as optim\nimport mytorch\n"
+            "assert nn.Dropout and nn.Flatten and optim.Adam and optim.SGD\n"
+            "from mytorch.nn import Dropout, Flatten\nfrom mytorch.optim import Adam\n"
+            "for name in ('gradcheck', 'where', 'cat', 'stack', 'zeros', 'ones', 'randn', 'rand'):\n"
+            "    assert callable(getattr(mytorch, name)), name\n")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_the_decks_exercises_are_left_to_the_students():
+    assert not hasattr(Tensor, "sin") and not hasattr(mytorch, "sin")
+    assert not hasattr(Tensor, "minimum") and not hasattr(mytorch, "minimum")
 
 
 # ---------------------------------------------------------------------------------------------------
