@@ -70,15 +70,15 @@ def _fit_gradient(grad, tensor):
     If x of shape (3,) was added to y of shape (2, 3), x was used twice (once per row), so its gradient
     is the sum over that leading axis; likewise for axes where x had size 1 (keepdims-style).
     """
-    shape = tensor.data.shape
+    shape = tensor._data.shape
     if grad.shape != shape:
         if grad.ndim > len(shape):                                    # axes x did not have at all
             grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
         stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
         if stretched:                                                 # axes where x had size 1
             grad = grad.sum(axis=stretched, keepdims=True)
-    if grad.dtype != tensor.data.dtype:                               # float64 consumer of a float32 input
-        grad = grad.astype(tensor.data.dtype)
+    if grad.dtype != tensor._data.dtype:                              # float64 consumer of a float32 input
+        grad = grad.astype(tensor._data.dtype)
     return grad
 
 def _expand_reduced(grad, shape, dim, keepdim):
@@ -128,7 +128,8 @@ class Tensor:
         out = Tensor.__new__(Tensor)
         out._data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
-        out._edges = tuple([edge for edge in edges if edge[0].requires_grad]) if _grad_mode.enabled else ()
+        out._edges = tuple([edge for edge in edges if edge[0].requires_grad]) if edges and _grad_mode.enabled \
+            else ()
         out.requires_grad = bool(out._edges)
         out._op = op if out._edges else ""
         return out
@@ -253,7 +254,9 @@ class Tensor:
         rule through those four gives σ(1 - σ). As one op it is faster, and safe: for a < -88.7 (float32)
         e^(-a) overflows to inf, so σ = 1/inf = 0 and σ(1 - σ) = 0, where the exp rule made 0·inf = nan."""
         with np.errstate(over="ignore"):
-            out = 1 / (1 + np.exp(-self.data))
+            out = np.exp(-self.data)
+        out += 1
+        out = np.reciprocal(out, out=out)                 # 1 / (1 + e^(-a)), in one array
         # dσ/da = σ(1 - σ)
         return Tensor._result("sigmoid", out, (self, lambda g: g * out * (1 - out)))
 
@@ -324,7 +327,7 @@ class Tensor:
             if self.data.size != 1:
                 raise RuntimeError(f"backward: the tensor has shape {self.shape}, so pass gradient= "
                                    "(a gradient is implied only for a single number, like a loss)")
-            gradient = np.ones_like(self.data)
+            gradient = np.ones(self.shape, self.dtype)
         else:      # our own copy: leaves may keep it as their .grad
             gradient = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, self.dtype)
             if gradient.shape != self.shape:
@@ -666,7 +669,7 @@ def linear(x, weight, bias=None):
     out = a @ w.T
     if bias is not None:
         out += bias.data                 # into the fresh product: no extra array
-    rows = lambda m: m.reshape(-1, m.shape[-1])      # all leading axes as one batch axis
+    rows = (lambda m: m) if a.ndim == 2 else (lambda m: m.reshape(-1, m.shape[-1]))   # one batch axis
     # dW = Gᵀ·x (summed over the batch),  db = G summed over the batch,  dx = G·W  (x last: the walk
     # goes down into x once this node is done, so it need not keep G meanwhile)
     return Tensor._result("linear", out, (weight, lambda g: rows(g).T @ rows(a)),
@@ -894,8 +897,9 @@ class CrossEntropyLoss(Module):
 
 def _class_labels(labels, classes, ignore_index):
     """Class labels as integers, or a clear error: never read -1 as the last class or 1.7 as class 1."""
-    if labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels)):
-        labels = labels.astype(np.intp)          # whole numbers stored as floats (Tensor([0, 2, 1]))
+    if labels.dtype.kind == "f":                 # whole numbers stored as floats (Tensor([0, 2, 1]))?
+        whole = labels.astype(np.intp)
+        labels = labels if (whole != labels).any() else whole
     if labels.dtype.kind not in "iu":
         raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers, got {labels.dtype} values "
                          f"like {labels.ravel()[:3].tolist()} (probabilities need a target of shape (N, C))")
@@ -911,10 +915,13 @@ def _nll(log_probs, labels, ignore_index, reduction):
     lp = log_probs.data
     rows = np.flatnonzero(labels != ignore_index)
     cols = labels[rows]
-    losses = np.zeros(len(labels), lp.dtype)
-    losses[rows] = -lp[rows, cols]
+    picked = lp[rows, cols]
+    if reduction == "none":
+        out = np.zeros(len(labels), lp.dtype)
+        out[rows] = -picked
     scale = 1 / len(rows) if reduction == "mean" and len(rows) else np.nan if reduction == "mean" else 1
-    out = losses if reduction == "none" else np.asarray(losses.sum() * scale, lp.dtype)
+    if reduction != "none":
+        out = np.asarray(-picked.sum() * scale, lp.dtype)
 
     def to_log_probs(g):      # d(-lp[i, y_i])/d lp[i, y_i] = -1; every other entry 0
         grad = np.zeros_like(lp)
@@ -940,15 +947,18 @@ class Optimizer:
         self.state = {}           # per parameter: momentum buffer, Adam's moments
 
     def zero_grad(self):
-        for p in (p for group in self.param_groups for p in group["params"]):
-            p.grad = None
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
 
     def step(self):
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None and p.requires_grad:      # frozen or unused: left alone
-                    new = self._updated(p, p.grad.data, group, self.state.setdefault(p, {}))
-                    p.data = new.astype(p.dtype, copy=False)     # a numpy-scalar lr must not make it float64
+                    state = self.state.get(p) or self.state.setdefault(p, {})
+                    new = self._updated(p, p.grad.data, group, state)
+                    # a new array (see Tensor.data), of the parameter's dtype even if lr is float64
+                    p.data = new if new.dtype == p.data.dtype else new.astype(p.data.dtype)
 
 class SGD(Optimizer):
     """Stochastic gradient descent with torch.optim.SGD's exact update rule:
