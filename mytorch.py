@@ -4,13 +4,10 @@ A Tensor wraps a numpy array. Every op computes its result and records, for each
 turns the gradient of the result into the gradient of that input (the chain rule, one op at a time).
 `backward()` walks that graph from the loss back to the leaves, depth first, but *gated*: a node passes
 gradient on to its inputs only once every consumer of it that leads to the loss has delivered its share.
-After the core (Tensor, its ops, the walk) come conveniences, then `nn` (Module, Linear, losses, ...)
-and `optim` (SGD, Adam), with PyTorch's names and semantics, and `gradcheck` to test a rule you add.
+After this core come conveniences, `gradcheck` (to test a rule you add), then `nn` (Module, Linear,
+losses, ...) and `optim` (SGD, Adam), with PyTorch's names and semantics. Needs only numpy (1.22+) and
+the standard library; Python 3.9+.
 
-Needs only numpy (1.22+) and the standard library; Python 3.9+.
-
-    import mytorch
-    import mytorch.nn as nn
     x = mytorch.Tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x * x).sum().backward()
     x.grad                       # tensor([2., 4., 6.])
@@ -65,11 +62,9 @@ def manual_seed(seed):
 # The one helper for broadcasting: a gradient must have the shape (and dtype) of the tensor it is for
 # ---------------------------------------------------------------------------------------------------
 def _fit_gradient(grad, tensor):
-    """Sum `grad` over the axes along which `tensor` was broadcast in the forward pass.
-
-    If x of shape (3,) was added to y of shape (2, 3), x was used twice (once per row), so its gradient
-    is the sum over that leading axis; likewise for axes where x had size 1 (keepdims-style).
-    """
+    """Sum `grad` over the axes along which `tensor` was broadcast in the forward pass. If x of shape (3,)
+    was added to y of shape (2, 3), x was used twice (once per row), so its gradient is the sum over that
+    leading axis; likewise for axes where x had size 1 (keepdims-style)."""
     shape = tensor._data.shape
     if grad.shape != shape:
         if grad.ndim > len(shape):                                    # axes x did not have at all
@@ -149,9 +144,8 @@ class Tensor:
             return other
         if isinstance(other, (int, float, np.number)):
             # A plain number takes this tensor's dtype, as in PyTorch: float32 * 2.5 stays float32.
-            floating = self.dtype.kind == "f" or isinstance(other, (float, np.floating))
-            return Tensor._result("", np.asarray(other, self.dtype if self.dtype.kind == "f" else
-                                                 np.float32 if floating else None))
+            dtype = self.dtype if self.dtype.kind == "f" else np.float32 if isinstance(other, float) else None
+            return Tensor._result("", np.asarray(other, dtype))
         if isinstance(other, np.ndarray):
             return Tensor(other)
         kind = f"{type(other).__module__}.{type(other).__qualname__}".replace("builtins.", "")
