@@ -316,7 +316,7 @@ def slides(r, fig, mnist_result):
         notes = "Placeholder: measured at build time once backward(retain_graph=...) exists."
     else:
         body = (ul("<code>backward()</code> has used every saved input: they are garbage now",
-                   "so it <b>frees the graph</b> as it goes: <code>_edges = None</code>",
+                   "so at the end it <b>frees the graph</b>: <code>_edges = None</code>",
                    "a loss kept for logging then costs next to nothing",
                    "walking twice needs <code>retain_graph=True</code> (else: an error)", cls="tight")
                 + (code_block(b["after"], max_h=130, max_size=28) if b["after"] else "")
