@@ -852,23 +852,6 @@ def _h_torch_operand(kind):
     return 2.5 if kind == "number" else torch.from_numpy(_H_OPERAND.copy())
 
 
-class _HMLP(nn.Module):
-    """The tutorial's MNIST model (784-128-64-32-10, sigmoid), written as there: no super().__init__()."""
-
-    def __init__(self, dtype=np.float32):
-        self.fc1 = nn.Linear(784, 128, dtype=dtype)
-        self.fc2 = nn.Linear(128, 64, dtype=dtype)
-        self.fc3 = nn.Linear(64, 32, dtype=dtype)
-        self.fc4 = nn.Linear(32, 10, dtype=dtype)
-        self.activation = nn.Sigmoid()
-
-    def forward(self, x):
-        x = self.activation(self.fc1(x))
-        x = self.activation(self.fc2(x))
-        x = self.activation(self.fc3(x))
-        return self.fc4(x)
-
-
 def _h_small_net(seed=0):
     """A float64 Linear-Sigmoid-Linear, and a PyTorch copy of it with the same weights (None w/o torch)."""
     mytorch.manual_seed(seed)
@@ -1220,7 +1203,7 @@ def _h_bytes_kept_per_step(retain_graph, steps, lead_in=10):
     `lead_in` and `lead_in + steps` steps after tracing starts. (Measured from the start, the parameters'
     arrays, which an update may replace, would count once: 445 KB, a constant, not a per-step cost.)"""
     mytorch.manual_seed(0)
-    model = _HMLP()
+    model = TutorialMLP()
     opt = optim.SGD(model.parameters(), lr=0.1)
     loss_fn = nn.CrossEntropyLoss()
     data = np.random.default_rng(5)
@@ -1384,7 +1367,7 @@ def test_named_parameters_list_leaf_tensors_that_require_grad_but_no_other_tenso
 
 
 def test_train_and_eval_are_recursive_also_without_super_init():
-    model = _HMLP()                                     # no super().__init__() anywhere
+    model = TutorialMLP()                                     # no super().__init__() anywhere
     modules = [model, model.fc1, model.fc2, model.fc3, model.fc4, model.activation]
     assert all(m.training is True for m in modules)
     assert model.eval() is model

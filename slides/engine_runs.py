@@ -126,12 +126,7 @@ def example1(mt):
 
 
 def example2(mt):
-    a, b, c, d = (T(mt, v) for v in (2, -1, 3, 4))
-    h = a + b
-    m1 = c * h
-    m2 = h * d
-    y = m1 + m2
-    return Walk(mt, dict(a=a, b=b, c=c, d=d, h=h, m1=m1, m2=m2, y=y), "y")
+    return Walk(mt, example2_graph(mt)[1], "y")
 
 
 def example3(mt):
