@@ -123,8 +123,8 @@ class Tensor:
         out = Tensor.__new__(Tensor)
         out._data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
-        out._edges = tuple([edge for edge in edges if edge[0].requires_grad]) if edges and _grad_mode.enabled \
-            else ()
+        recording = edges and _grad_mode.enabled
+        out._edges = tuple([edge for edge in edges if edge[0].requires_grad]) if recording else ()
         out.requires_grad = bool(out._edges)
         out._op = op if out._edges else ""
         return out
