@@ -292,7 +292,8 @@ def slides(r, fig, mnist_result):
           "Same API as PyTorch: nn.Module, nn.Linear, nn.Sigmoid, nn.CrossEntropyLoss, optim.SGD. "
           f"The model code on this slide is cut out of {m['origin']} and run against mytorch when "
           "the deck is built (that is where the parameter count comes from). fc4 gives logits; the "
-          "loss applies the softmax. The images come from MNIST's own files (read with numpy; torchvision "
+          "loss applies the softmax. Not shown: train_mnist.py also lowers the learning rate linearly to 0 "
+          "over the run (a LambdaLR scheduler, as in PyTorch). The images come from MNIST's own files (read with numpy; torchvision "
           "only downloads them) through torch's DataLoader.", "code")
 
     if mnist_result is None:

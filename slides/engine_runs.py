@@ -203,7 +203,7 @@ MNIST_LOOP_CODE = '''\
 model = MyTorchMNIST()
 loss_fn = nn.CrossEntropyLoss()
 opt = optim.SGD(model.parameters(),
-                lr=LR)
+                OPTIONS)
 
 for epoch in range(EPOCHS):
     for images, labels in loader:
@@ -225,6 +225,9 @@ def mnist_code():
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef) and node.name == "MyTorchMNIST":
             model = ast.get_source_segment(text, node)
+        if isinstance(node, ast.Assign) and [getattr(t, "id", "") for t in node.targets] == ["RECIPE"]:
+            recipe = {kw.arg: kw.value.value for kw in node.value.keywords}   # RECIPE = dict(lr=..., ...)
+            defaults.update({"--" + k.replace("_", "-"): v for k, v in recipe.items()})
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument" and node.args \
                 and isinstance(node.args[0], ast.Constant):
             for kw in node.keywords:
@@ -234,8 +237,8 @@ def mnist_code():
         raise SystemExit("build.py: train_mnist.py defines no class MyTorchMNIST; adapt build.py")
     model = "import mytorch.nn as nn\nimport mytorch.optim as optim\n\n" + model + "\n"
     lr, mom = defaults.get("--lr", 0.1), defaults.get("--momentum", 0)
-    opt = f"lr={lr}" + (f", momentum={mom}" if mom else "")
-    loop = MNIST_LOOP_CODE.replace("lr=LR", opt).replace("EPOCHS", str(defaults.get("--epochs", "EPOCHS")))
+    opt = f"lr={lr}" + (f", momentum={mom},\n                nesterov=True" if mom else "")
+    loop = MNIST_LOOP_CODE.replace("OPTIONS", opt).replace("EPOCHS", str(defaults.get("--epochs", "EPOCHS")))
     return strip_trailing_comments(model), loop, "train_mnist.py", defaults.get("--batch-size")
 
 
