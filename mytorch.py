@@ -142,7 +142,7 @@ class Tensor:
         """The other side of a binary op, as a Tensor."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, (int, float, np.number)):
+        if isinstance(other, (int, float, np.number)) or isinstance(other, np.ndarray) and other.ndim == 0:
             # A plain number takes this tensor's dtype, as in PyTorch: float32 * 2.5 stays float32.
             dtype = self.dtype if self.dtype.kind == "f" else np.float32 if isinstance(other, float) else None
             return Tensor._result("", np.asarray(other, dtype))
@@ -468,7 +468,8 @@ class _TensorConveniences:
         if _grad_mode.enabled and (self.requires_grad or other.requires_grad):
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation."
                                if self.requires_grad and self.is_leaf else
-                               f"{op}: mytorch records no in-place op in a graph; write x = x {op[0]} y")
+                               f"{op}: mytorch records no in-place op in a graph; make a new tensor "
+                               "(y = x + 1, not x += 1), or change x under `with mytorch.no_grad():`")
         _, out = self._binary(op, numpy_op, other)
         if out.shape != self.shape:
             raise RuntimeError(f"{op}: an in-place op must keep the shape {self.shape}, not {out.shape}")
@@ -480,11 +481,12 @@ class _TensorConveniences:
     __imul__ = lambda self, other: self._inplace("*=", np.multiply, other)
     __itruediv__ = lambda self, other: self._inplace("/=", np.divide, other)
 
-    def zero_(self):
-        self.data = np.zeros_like(self.data)
-        return self
+    zero_ = lambda self: self._inplace("zero_", lambda a, _: np.zeros_like(a), 0)
 
     def requires_grad_(self, requires_grad=True):
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only a leaf tensor's flag can change; for a copy of a "
+                               "computed tensor that needs no grad, use y = x.detach()")
         self.requires_grad = requires_grad
         return self
 
@@ -511,7 +513,11 @@ class _TensorConveniences:
     __int__ = lambda self: int(self._number())
     __bool__ = lambda self: bool(self.item()) if self.data.size == 1 else _ambiguous()
     __format__ = lambda self, spec: format(self.item() if spec and self.data.size == 1 else str(self), spec)
-    __iter__ = lambda self: (self[i] for i in range(len(self)))      # rows, as in PyTorch
+    def __iter__(self):                        # rows, as in PyTorch
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
     tolist = lambda self: self.data.tolist()
 
     def _number(self):
@@ -545,8 +551,12 @@ class _TensorConveniences:
 
     # -- dtype: a cast changes no value, so the gradient is just cast back ------------------------------
     def to(self, dtype):
+        if isinstance(dtype, str):                # a device: mytorch has only the CPU
+            return _cpu_only(self, dtype)
         source = self.dtype
         return Tensor._result("to", self.data.astype(dtype), (self, lambda g: g.astype(source)))
+
+    cuda = lambda self, *args, **kwargs: _cpu_only(self, "cuda")
 
     float = lambda self: self.to(np.float32)
     double = lambda self: self.to(np.float64)
@@ -610,6 +620,12 @@ for _name, _member in list(vars(_TensorConveniences).items()):
 _REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul__", np.divide: "__rtruediv__",
               np.matmul: "__rmatmul__", np.power: "__rpow__", np.equal: "__eq__", np.not_equal: "__ne__",
               np.less: "__gt__", np.less_equal: "__ge__", np.greater: "__lt__", np.greater_equal: "__le__"}
+
+def _cpu_only(thing, device):
+    if device.split(":")[0] != "cpu":
+        raise RuntimeError(f"mytorch computes on the CPU only (with numpy), so there is no device {device!r}: "
+                           "leave out .to(device) / .cuda(), or use 'cpu'")
+    return thing
 
 def _ambiguous():
     raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
@@ -763,6 +779,8 @@ class Module:
                     seen.add(value)                # a parameter shared by two layers is listed once
                     yield (f"{path}." if path else "") + name, value
     parameters = lambda self: (p for _, p in self.named_parameters())
+    to = lambda self, device: _cpu_only(self, device)                  # (the CPU is the only device)
+    cuda = lambda self, *args, **kwargs: _cpu_only(self, "cuda")
     state_dict = lambda self: {name: p.data.copy() for name, p in self.named_parameters()}
     eval = lambda self: self.train(False)
 

@@ -1102,6 +1102,45 @@ def test_backward_after_the_weights_changed_gives_the_gradient_at_the_forward_va
         np.testing.assert_allclose(_h_np(p.grad), grad, rtol=1e-12, atol=1e-15)
 
 
+def test_zero_and_requires_grad_flags_follow_the_in_place_rules_like_pytorch():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = w * 2
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w.zero_()
+    with pytest.raises(RuntimeError, match=r"zero_: mytorch records no in-place op"):
+        h.zero_()                                   # PyTorch records it; we refuse rather than mislead
+    with pytest.raises(RuntimeError, match="only a leaf tensor's flag can change"):
+        h.requires_grad_(False)
+    (h * 3).sum().backward()
+    np.testing.assert_array_equal(_h_np(w.grad), [6.0, 6.0])
+    with mytorch.no_grad():
+        assert w.zero_() is w
+    np.testing.assert_array_equal(_h_np(w), [0.0, 0.0])
+    assert w.requires_grad and w.grad.zero_() is w.grad and not _h_np(w.grad).any()
+    if torch is not None:
+        tw = torch.tensor([1.0, 2.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            tw.zero_()
+        with pytest.raises(RuntimeError, match="leaf variables"):
+            (tw * 2).requires_grad_(False)
+
+
+def test_devices_other_than_the_cpu_are_a_clear_error():
+    x, layer = Tensor([1.0]), nn.Linear(2, 2)
+    assert x.to("cpu") is x and layer.to("cpu") is layer
+    for call in (lambda: x.to("cuda"), lambda: x.cuda(), lambda: layer.to("cuda:0"), lambda: layer.cuda()):
+        with pytest.raises(RuntimeError, match="CPU only .* leave out .to\\(device\\)"):
+            call()
+
+
+def test_a_0d_array_operand_keeps_float32_like_a_0d_tensor_in_pytorch():
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    for out in (x * np.array(2.0), x ** np.array(2.0), np.array(2.0) + x):
+        assert out.dtype == np.float32
+    if torch is not None:
+        assert (torch.ones(3) * torch.tensor(2.0, dtype=torch.float64)).dtype == torch.float32
+
+
 def test_writing_into_p_data_in_place_is_untracked_as_in_pytorch():
     """`.data` is the raw numpy array. Writing into it in place (`w.data -= 1.0`) after a forward is not
     tracked, in PyTorch (.data bypasses its version counter) as here: both answer 2, where the forward's
