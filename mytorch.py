@@ -61,20 +61,32 @@ def manual_seed(seed):
 # ---------------------------------------------------------------------------------------------------
 # The one helper for broadcasting: a gradient must have the shape (and dtype) of the tensor it is for
 # ---------------------------------------------------------------------------------------------------
-def _fit_gradient(grad, tensor):
+def _fit_gradient(grad, tensor, op=""):
     """Sum `grad` over the axes along which `tensor` was broadcast in the forward pass. If x of shape (3,)
     was added to y of shape (2, 3), x was used twice (once per row), so its gradient is the sum over that
     leading axis; likewise for axes where x had size 1 (keepdims-style)."""
     shape = tensor._data.shape
+    if type(grad) is not np.ndarray:
+        grad = _rule_result(grad, op)
     if grad.shape != shape:
         if grad.ndim > len(shape):                                    # axes x did not have at all
             grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
-        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-        if stretched:                                                 # axes where x had size 1
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i:i + 1] != (1,))
+        if stretched and grad.ndim == len(shape):                     # axes where x had size 1
             grad = grad.sum(axis=stretched, keepdims=True)
+        if grad.shape != shape:
+            raise ValueError(f"backward: the rule of '{op}' gave a gradient of shape {grad.shape} for an "
+                             f"input of shape {shape}")
     if grad.dtype != tensor._data.dtype:                              # float64 consumer of a float32 input
         grad = grad.astype(tensor._data.dtype)
     return grad
+
+def _rule_result(grad, op):
+    """A rule must give a numpy array (numpy's scalars count): say so if it gave anything else."""
+    if isinstance(grad, (np.generic, float, int)):
+        return np.asarray(grad)
+    raise TypeError(f"backward: the rule of '{op}' gave a {type(grad).__name__}; a rule works on numpy "
+                    "arrays: it takes the gradient (an array) and returns an array (use .data, not Tensor ops)")
 
 def _expand_reduced(grad, shape, dim, keepdim):
     """Undo a reduction's shape: put back the reduced axes of `grad` and stretch it over `shape`."""
@@ -94,13 +106,12 @@ class Tensor:
     __hash__ = object.__hash__   # hashable by identity, though == compares values
 
     def __init__(self, data, requires_grad=False):
-        """Numbers, nested lists and arrays. Floating arrays keep their dtype, all else becomes float32."""
+        """Numbers, nested lists and arrays, copied (as torch.tensor; from_numpy shares an array instead).
+        Floating arrays keep their dtype, all else becomes float32."""
         if isinstance(data, Tensor):
             data = data.data
         floating = isinstance(data, (np.ndarray, np.floating)) and data.dtype.kind == "f"
-        dtype = None if floating else np.float32
-        # A tensor that requires grad gets its own copy of the caller's array.
-        self.data = np.array(data, dtype=dtype) if requires_grad else np.asarray(data, dtype=dtype)
+        self.data = np.array(data, dtype=None if floating else np.float32)
         self.grad = None         # after backward: a Tensor of the same shape, as in PyTorch
         self.requires_grad = bool(requires_grad)
         self._edges = ()     # (input, rule) pairs; rule(grad of this tensor) -> grad of that input
@@ -146,8 +157,8 @@ class Tensor:
             # A plain number takes this tensor's dtype, as in PyTorch: float32 * 2.5 stays float32.
             dtype = self.dtype if self.dtype.kind == "f" else np.float32 if isinstance(other, float) else None
             return Tensor._result("", np.asarray(other, dtype))
-        if isinstance(other, np.ndarray):
-            return Tensor(other)
+        if isinstance(other, np.ndarray):      # used as it is (not copied): as from_numpy does
+            return Tensor._result("", other if other.dtype.kind == "f" else other.astype(np.float32))
         kind = f"{type(other).__module__}.{type(other).__qualname__}".replace("builtins.", "")
         raise TypeError(f"{op}: expected a mytorch Tensor, a number or a numpy array, got a {kind}; convert "
                         f"it first, e.g. mytorch.Tensor(np.asarray(x)) (a torch.Tensor: x.detach().numpy())")
@@ -187,7 +198,7 @@ class Tensor:
 
     def __matmul__(self, other):
         other, out = self._binary("matmul", np.matmul, other)
-        a, b = self.data, other.data
+        a, b = _same_float("matmul", self.data, other.data)
         # C = A·B:  dA = G·Bᵀ,  dB = Aᵀ·G  (a 1-D A is treated as a row, a 1-D B as a column)
         return Tensor._result("matmul", out, (self, lambda g: _matmul_grad_a(g, a, b)),
                               (other, lambda g: _matmul_grad_b(g, a, b)))
@@ -340,7 +351,7 @@ class Tensor:
             receiver, rule = node._edges[i]
             if i + 1 < len(node._edges):           # its other inputs wait their turn on the stack
                 stack.append((node, grad, i + 1))  # (after the last one, its gradient is let go)
-            delivered = _fit_gradient(rule(grad), receiver)
+            delivered = _fit_gradient(rule(grad), receiver, node._op)
             total = received.pop(receiver, None)
             total = delivered if total is None else total + delivered
             waiting[receiver] -= 1
@@ -420,6 +431,13 @@ def _matmul_grad_b(g, a, b):
     grad = a2.swapaxes(-1, -2) @ g2
     return grad[..., 0] if b.ndim == 1 else grad
 
+def _same_float(op, a, b):
+    """Matrix products take one float dtype, as in PyTorch: float32 @ float64 is an error, not float64."""
+    if a.dtype != b.dtype and a.dtype.kind == b.dtype.kind == "f":
+        raise TypeError(f"{op}: the inputs are {a.dtype} and {b.dtype}; give both one dtype, e.g. with "
+                        ".float() or .double() (PyTorch refuses this mix too)")
+    return a, b
+
 def _plain_index(index):
     """Indices may hold Tensors (like max's indices): index with their integer data."""
     if isinstance(index, tuple):
@@ -443,7 +461,7 @@ def _extreme(x, op, arg, dim, keepdim):
     if dim is None:
         out = a.max() if op == "max" else a.min()
         hits = a == out
-        # gradient goes to the extreme element; PyTorch splits it evenly between ties
+        # gradient goes to the extreme element, split evenly between ties (as in PyTorch)
         return Tensor._result(op, out, (x, lambda g: g * hits / hits.sum()))
     where = np.expand_dims(arg(a, axis=dim), dim)
 
@@ -549,6 +567,12 @@ class _TensorConveniences:
         extras += f", grad_fn=<{self._op}>" if self._op else ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}{extras})"
 
+    size = lambda self, dim=None: self.shape if dim is None else self.shape[dim]
+    numel = lambda self: self.data.size
+    dim = lambda self: self.ndim
+    # a copy: d(copy)/da = 1
+    clone = lambda self: Tensor._result("clone", self.data.copy(), (self, _same))
+
     # -- dtype: a cast changes no value, so the gradient is just cast back ------------------------------
     def to(self, dtype):
         if isinstance(dtype, str):                # a device: mytorch has only the CPU
@@ -631,6 +655,10 @@ def _ambiguous():
     raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
 
 # -- new tensors: zeros, ones, and random ones (randn: standard normal, rand: uniform in [0, 1)) --------
+def from_numpy(array):
+    """A Tensor on the same memory as `array` (no copy; its dtype kept), as torch.from_numpy."""
+    return Tensor._result("", np.asarray(array))
+
 def zeros(*size, requires_grad=False, dtype=np.float32):
     return Tensor(np.zeros(_shape_args(size), dtype), requires_grad)
 
@@ -676,6 +704,7 @@ def linear(x, weight, bias=None):
     if a.shape[-1:] != w.shape[1:]:
         raise ValueError(f"linear: input of shape {a.shape} does not fit a weight of shape {w.shape} "
                          f"(the input's last size must be in_features = {w.shape[1]})")
+    _same_float("linear", a, w)
     out = a @ w.T
     if bias is not None:
         out += bias.data                 # into the fresh product: no extra array
@@ -695,6 +724,8 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
     small differences), so the caller's tensors and their .grad stay as they were."""
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     xs = [Tensor(t.data.astype(np.float64), t.requires_grad) if isinstance(t, Tensor) else t for t in inputs]
+    if not any(isinstance(x, Tensor) and x.requires_grad for x in xs):
+        raise ValueError("gradcheck: no input has requires_grad=True, so there is no gradient to check")
 
     def outputs():           # func's floating outputs (max's indices are no function of x)
         out = func(*xs)
@@ -876,7 +907,7 @@ class MSELoss(Module):
         if getattr(target, "shape", input.shape) != input.shape:
             warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; "
                           "they will be broadcast together, which is rarely what you meant (PyTorch warns "
-                          "too)", stacklevel=2)
+                          "too)", stacklevel=3)
         diff = input - target
         return _reduce(diff * diff, self.reduction)
 
@@ -949,6 +980,9 @@ class Optimizer:
 
     def __init__(self, params, defaults):
         params = list(params)
+        if params and isinstance(params[0], dict):
+            raise TypeError("mytorch's optimizers take one list of tensors: parameter groups (dicts) are not "
+                            "supported; set optimizer.param_groups[0]['lr'] to change the learning rate")
         if not params:
             raise ValueError("optimizer got an empty parameter list (a parameters() generator can be "
                              "used only once: was it used up already?)")

@@ -383,7 +383,7 @@ def test_5_no_memory_growth_over_10000_steps_and_forwards():
     model = nn.Sequential(nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 3))
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    x, y = Tensor(rng.normal(size=(4, 8))), np.array([0, 1, 2, 1])
+    x, y = Tensor(rng.normal(size=(4, 8)).astype(np.float32)), np.array([0, 1, 2, 1])
     kept = []
 
     def train_step():
@@ -604,7 +604,7 @@ def test_module_discovery_in_lists_dicts_and_shared_parameters():
 
 def test_zero_grad_and_state_dict_round_trip():
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
-    model(Tensor(rng.normal(size=(2, 3)))).sum().backward()
+    model(Tensor(rng.normal(size=(2, 3)).astype(np.float32))).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
@@ -613,7 +613,7 @@ def test_zero_grad_and_state_dict_round_trip():
     assert all(isinstance(v, np.ndarray) for v in state.values())
     other = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     other.load_state_dict(state)
-    x = Tensor(rng.normal(size=(5, 3)))
+    x = Tensor(rng.normal(size=(5, 3)).astype(np.float32))
     np.testing.assert_array_equal(model(x).data, other(x).data)
     state["0.weight"] += 1                          # a copy: changing it leaves the model alone
     assert not np.array_equal(model.state_dict()["0.weight"], state["0.weight"])
@@ -1139,6 +1139,68 @@ def test_a_0d_array_operand_keeps_float32_like_a_0d_tensor_in_pytorch():
         assert out.dtype == np.float32
     if torch is not None:
         assert (torch.ones(3) * torch.tensor(2.0, dtype=torch.float64)).dtype == torch.float32
+
+
+def test_tensor_copies_its_data_and_from_numpy_shares_it_as_in_pytorch():
+    a = np.ones(3, np.float32)
+    w = Tensor(np.ones(3, np.float32), requires_grad=True)
+    y = (w * Tensor(a)).sum()
+    a[:] = 5                                          # the caller changes its array after the forward
+    y.backward()
+    np.testing.assert_array_equal(_h_np(w.grad), [1.0, 1.0, 1.0])     # the forward's values
+    shared = mytorch.from_numpy(a)
+    a[0] = 7
+    assert shared.data is a and shared.dtype == np.float32 and shared.data[0] == 7
+    assert mytorch.from_numpy(np.arange(3)).dtype == np.int64          # dtype kept, as torch.from_numpy
+    if torch is not None:
+        b = np.ones(3, np.float32)
+        copied, viewed = torch.tensor(b), torch.from_numpy(b)
+        b[0] = 7
+        assert copied[0].item() == 1 and viewed[0].item() == 7
+
+
+def test_matrix_products_refuse_a_float32_float64_mix_like_pytorch():
+    x64, w32 = Tensor(np.ones((2, 3))), Tensor(np.ones((3, 4), np.float32))
+    with pytest.raises(TypeError, match=r"matmul: the inputs are float64 and float32.*\.float\(\)"):
+        x64 @ w32
+    with pytest.raises(TypeError, match=r"linear: the inputs are float64 and float32"):
+        nn.Linear(3, 4)(x64)
+    assert (x64.float() @ w32).dtype == np.float32 and nn.Linear(3, 4)(x64.float()).dtype == np.float32
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="same dtype"):
+            torch.nn.Linear(3, 4)(torch.ones(2, 3, dtype=torch.float64))
+
+
+def test_size_numel_dim_and_clone_like_pytorch():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.size() == (2, 3) and x.size(1) == 3 and x.numel() == 6 and x.dim() == 2
+    c = x.clone()
+    assert c.data is not x.data and c._op == "clone"
+    (c * c).sum().backward()
+    np.testing.assert_array_equal(_h_np(x.grad), 2 * x.data)
+
+
+def test_a_backward_rule_that_gives_a_wrong_shape_or_a_tensor_is_a_clear_error():
+    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    for rule, message in ((lambda g: np.ones(5), r"rule of 'myop' gave a gradient of shape \(5,\) for an "
+                                                 r"input of shape \(3,\)"),
+                          (lambda g: Tensor(g), r"rule of 'myop' gave a Tensor; a rule works on numpy arrays"),
+                          (lambda g: (g,), r"rule of 'myop' gave a tuple")):
+        with pytest.raises((ValueError, TypeError), match=message):
+            Tensor._result("myop", x.data * 2, (x, rule)).sum().backward()
+    assert x.grad is None
+
+
+def test_an_optimizer_given_parameter_groups_says_it_takes_one_list():
+    layer = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="parameter groups"):
+        optim.SGD([{"params": layer.parameters()}], lr=0.1)
+
+
+def test_mse_shape_warning_points_at_the_callers_line():
+    with pytest.warns(UserWarning, match="target shape") as caught:
+        nn.MSELoss()(Tensor([[1.0], [2.0]]), Tensor([1.0, 2.0]))
+    assert caught[0].filename == __file__
 
 
 def test_writing_into_p_data_in_place_is_untracked_as_in_pytorch():
@@ -2200,6 +2262,17 @@ def test_gradcheck_takes_a_single_tensor_and_passes_a_correct_student_op():
     assert mytorch.gradcheck(_k_sin, x) is True
     assert mytorch.gradcheck(_k_sin, (x,)) is True
     assert mytorch.gradcheck(_k_flip, Tensor(_k_rng.normal(size=5), requires_grad=True)) is True
+
+
+def test_gradcheck_refuses_inputs_of_which_none_requires_grad_like_pytorch():
+    wrong = lambda t: Tensor._result("twice", t.data * 2, (t, lambda g: g))       # d/dt is 2, not 1
+    with pytest.raises(ValueError, match="no input has requires_grad=True"):
+        mytorch.gradcheck(wrong, Tensor(np.array([1.0, 2.0])))
+    with pytest.raises(RuntimeError, match="autograd gives 1, finite differences give 2"):
+        mytorch.gradcheck(wrong, Tensor(np.array([1.0, 2.0]), requires_grad=True))
+    if torch is not None:
+        with pytest.raises(ValueError, match="at least one input tensor to require gradient"):
+            torch.autograd.gradcheck(lambda t: t * 2, (torch.ones(2, dtype=torch.float64),))
 
 
 def test_gradcheck_catches_a_wrong_rule_and_names_the_input():

@@ -260,7 +260,7 @@ def collate_fn(batch):
     (B,), which CrossEntropyLoss takes as they are (no one-hot rows), for the whole batch at once (no
     loop per image). The images are plain Tensors (no requires_grad): nobody needs their gradient."""
     images, labels = batch
-    return mytorch.Tensor(scale(images)), mytorch.Tensor(labels)
+    return mytorch.from_numpy(scale(images)), mytorch.from_numpy(labels.astype(np.int64))
 
 
 def torch_collate_fn(batch):
@@ -578,7 +578,7 @@ def benchmark_steps(batch_size, lr=0.01, momentum=0.9):
     mytorch.manual_seed(0)
     model, loss_fn = MyTorchMNIST(), nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=True)
-    images, labels = mytorch.Tensor(x), mytorch.Tensor(y)
+    images, labels = mytorch.from_numpy(x), mytorch.from_numpy(y)
 
     torch_model, torch_loss_fn = torch_mnist(), torch.nn.CrossEntropyLoss()
     torch_model.load_state_dict({name: torch.from_numpy(w) for name, w in model.state_dict().items()})

@@ -191,8 +191,9 @@ def slides(r, fig, mnist_result):
           'node sends its gradient once</div><div class="box plain"><div class="boxhead">gated walk '
           '(MyTorch)</div>count each node\u2019s consumers, walk depth-first, go on from a node when '
           'its count reaches 0</div></div>'
-          '<p class="answer">Both are Kahn\u2019s algorithm: a node is <b>ready</b> once every consumer '
-          'has delivered. The gated walk keeps its ready nodes on a stack (last in, first out).</p>',
+          '<p class="answer">Both give a topological order. The gated walk builds it on the fly: it is '
+          'Kahn\u2019s algorithm (a node is <b>ready</b> once every consumer has delivered), with its ready '
+          'nodes on a stack.</p>',
           "The tutorial's open question. A topological order is any order in which each node comes "
           "after all the nodes that use it. micrograd computes one up front (a depth-first post-order, "
           "reversed) and walks the list. The gated walk computes the same thing on the fly: Kahn's "

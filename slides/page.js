@@ -79,6 +79,7 @@
       pv.nextLabel.textContent = cur + 1 < slides.length ? 'next: slide ' + (j + 1) : 'end of the deck';
       pv.where.textContent = head;
       pv.notes.innerHTML = notesOf(cur);
+      pv.notes.scrollTop = 0;
     } else {
       panel.innerHTML = '<div class="nh">Notes \u00b7 ' + head + '</div>' + notesOf(cur);
     }
@@ -141,6 +142,9 @@
     else if (k === 'Home') go(0, 0);
     else if (k === 'End') go(slides.length - 1, 'end');
     else if ((k === 'p' || k === 'P') && !presenter) { openPresenter(); }
+    else if ((k === 'j' || k === 'k') && presenter) {     // long notes: j scrolls down, k up
+      pv.notes.scrollBy(0, (k === 'j' ? 0.8 : -0.8) * pv.notes.clientHeight); return;
+    }
     else if ((k === 'n' || k === 'N') && !presenter) { document.body.classList.toggle('show-notes'); fit(); return; }
     else if (k === 'f' || k === 'F') {
       if (!document.fullscreenElement) document.documentElement.requestFullscreen(); else document.exitFullscreen();
