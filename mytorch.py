@@ -32,8 +32,7 @@ class _GradMode(threading.local):
 _grad_mode = _GradMode()
 
 class no_grad:
-    """`with mytorch.no_grad():` (or `@mytorch.no_grad()` on a function) computes values but records no
-    graph: for evaluation, and for updating weights by hand."""
+    """`with mytorch.no_grad():` (or `@mytorch.no_grad()` on a function) computes but records no graph."""
 
     def __new__(cls, func=None):
         return super().__new__(cls) if func is None else cls()(func)   # `@no_grad` without () too
@@ -66,8 +65,11 @@ def _fit_gradient(grad, tensor, op=""):
     was added to y of shape (2, 3), x was used twice (once per row), so its gradient is the sum over that
     leading axis; likewise for axes where x had size 1 (keepdims-style)."""
     shape = tensor._data.shape
-    if type(grad) is not np.ndarray:
-        grad = _rule_result(grad, op)
+    if type(grad) is not np.ndarray:             # numpy's scalars will do; a Tensor or a tuple will not
+        if not isinstance(grad, (np.generic, float, int)):
+            raise TypeError(f"backward: the rule of '{op}' gave a {type(grad).__name__}; a rule takes the "
+                            "gradient (a numpy array) and returns one: use .data, not Tensor ops")
+        grad = np.asarray(grad)
     if grad.shape != shape:
         if grad.ndim > len(shape):                                    # axes x did not have at all
             grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
@@ -80,13 +82,6 @@ def _fit_gradient(grad, tensor, op=""):
     if grad.dtype != tensor._data.dtype:                              # float64 consumer of a float32 input
         grad = grad.astype(tensor._data.dtype)
     return grad
-
-def _rule_result(grad, op):
-    """A rule must give a numpy array (numpy's scalars count): say so if it gave anything else."""
-    if isinstance(grad, (np.generic, float, int)):
-        return np.asarray(grad)
-    raise TypeError(f"backward: the rule of '{op}' gave a {type(grad).__name__}; a rule works on numpy "
-                    "arrays: it takes the gradient (an array) and returns an array (use .data, not Tensor ops)")
 
 def _expand_reduced(grad, shape, dim, keepdim):
     """Undo a reduction's shape: put back the reduced axes of `grad` and stretch it over `shape`."""
@@ -373,10 +368,8 @@ _FREED = ("backward: part of this graph was already freed by an earlier backward
 
 def _count_consumers(loss):
     """For every node that leads to `loss`, count the edges into it from nodes that also lead to loss.
-
     Only those consumers will ever deliver gradient in this backward pass. A consumer off the path
-    to the loss (a value computed for logging, say) must not be counted, or its node would wait forever.
-    """
+    to the loss (a value computed for logging, say) must not be counted, or its node would wait forever."""
     counts = {}
     to_visit = [loss]
     while to_visit:
@@ -393,7 +386,6 @@ def _count_consumers(loss):
 
 def _accumulate(leaf, grad, kept):
     """Leaves keep their gradient in .grad (a Tensor), and add to it across backward calls until zeroed.
-
     The walk made `grad` itself, so the leaf keeps it without a copy, unless the same array already went
     to another leaf (d(a+b) sends one array to both a and b): then it gets its own."""
     if leaf.grad is not None:
@@ -444,8 +436,7 @@ def _plain_index(index):
         return tuple(_plain_index(i) for i in index)
     if isinstance(index, Tensor):
         if index.dtype.kind == "f":
-            raise IndexError("index: Tensor(...) turned this index into floats; index with a numpy "
-                             "array of integers or booleans instead")
+            raise IndexError("index: this Tensor holds floats; index with integers or booleans (from_numpy)")
         return index.data
     return index
 
@@ -476,8 +467,7 @@ def _extreme(x, op, arg, dim, keepdim):
     return MinMax(Tensor._result(op, values, (x, to_input)), Tensor._result("", indices))
 
 # ===================================================================================================
-# Conveniences: more of Tensor, with PyTorch's names. The loop after this class makes them Tensor's
-# own methods; they sit here so that the core above reads first.
+# Conveniences: more of Tensor, with PyTorch's names (the loop after the class makes them Tensor's own)
 # ===================================================================================================
 class _TensorConveniences:
     # -- in-place updates: the same Tensor object gets new values (in a new array: see Tensor.data) -----
@@ -503,8 +493,7 @@ class _TensorConveniences:
 
     def requires_grad_(self, requires_grad=True):
         if not self.is_leaf:
-            raise RuntimeError("requires_grad_: only a leaf tensor's flag can change; for a copy of a "
-                               "computed tensor that needs no grad, use y = x.detach()")
+            raise RuntimeError("requires_grad_: only a leaf's flag can change (for a computed tensor: x.detach())")
         self.requires_grad = requires_grad
         return self
 
@@ -718,7 +707,6 @@ def linear(x, weight, bias=None):
 # -- checking a backward rule ---------------------------------------------------------------------------
 def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """Check autograd's gradients of func(*inputs) against finite differences, as torch.autograd.gradcheck.
-
     For every output element y and input element x[j]:  dy/dx[j] ≈ (y(x[j] + eps) - y(x[j] - eps)) / 2·eps,
     the definition of a derivative. It works on float64 copies (in float32, rounding would drown such
     small differences), so the caller's tensors and their .grad stay as they were."""
@@ -753,13 +741,12 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
                 analytic.append(np.zeros(x.data.size) if x.grad is None else x.grad.data.ravel())
         numeric, analytic = np.array(numeric).T, np.array(analytic)
         wrong = np.argwhere(~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric)))
-        if len(wrong) and raise_exception:
-            m, j = wrong[0]
-            element = tuple(int(k) for k in np.unravel_index(j, x.shape))
+        if len(wrong) and not raise_exception:
+            return False
+        if len(wrong):
+            (m, j), element = wrong[0], tuple(int(k) for k in np.unravel_index(wrong[0][1], x.shape))
             raise RuntimeError(f"gradcheck: input {i}, element {element}, output element {m}: autograd "
                                f"gives {analytic[m, j]:.6g}, finite differences give {numeric[m, j]:.6g}")
-        if len(wrong):
-            return False
     return True
 
 # ===================================================================================================
@@ -772,13 +759,10 @@ class Parameter(Tensor):
     __repr__ = lambda self: "Parameter containing:\n" + Tensor.__repr__(self)
 
 class Module:
-    """Base class of layers and models. Calling a module runs its `forward`.
-
-    Parameters and sub-modules are found by looking through the module's attributes (and lists, tuples
-    and dicts of them), so a subclass works even if its __init__ never calls super().__init__().
-    """
+    """Base class of layers and models. Calling a module runs its `forward`. Parameters and sub-modules
+    are found by looking through its attributes (and lists, tuples and dicts of them), so a subclass
+    works even if its __init__ never calls super().__init__()."""
     training = True
-    __init__ = lambda self: None
     __call__ = lambda self, *args, **kwargs: self.forward(*args, **kwargs)
 
     def _members(self):
@@ -837,9 +821,8 @@ class Module:
             p.data = value
 
 class Linear(Module):
-    """y = x·Wᵀ + b, with W of shape (out_features, in_features) as in PyTorch.
-
-    Initialised like PyTorch: W and b uniform in ±1/√in_features."""
+    """y = x·Wᵀ + b, with W of shape (out_features, in_features), initialised as in PyTorch: W and b
+    uniform in ±1/√in_features."""
 
     def __init__(self, in_features, out_features, bias=True, dtype=None):
         dtype = dtype or np.float32
@@ -863,8 +846,7 @@ class Flatten(Module):
     forward = lambda self, x: x.flatten(self.start_dim, self.end_dim)
 
 class Dropout(Module):
-    """In training, zero each element with probability p and scale the rest by 1/(1-p), so the expected
-    value stays the same ("inverted" dropout); in eval() mode, pass x through."""
+    """Inverted dropout: in training, zero each element with probability p, scale the rest by 1/(1-p)."""
 
     def __init__(self, p=0.5):
         if not 0 <= p <= 1:
@@ -905,17 +887,15 @@ class MSELoss(Module):
 
     def forward(self, input, target):
         if getattr(target, "shape", input.shape) != input.shape:
-            warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; "
-                          "they will be broadcast together, which is rarely what you meant (PyTorch warns "
-                          "too)", stacklevel=3)
+            warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; they "
+                          "will be broadcast together, rarely what you meant (PyTorch warns too)", stacklevel=3)
         diff = input - target
         return _reduce(diff * diff, self.reduction)
 
 class CrossEntropyLoss(Module):
-    """-log softmax(logits)[true class], averaged over the batch, as in PyTorch.
-
-    The target is either class indices, shape (N,) (labels equal to ignore_index are left out), or
-    probabilities (e.g. one-hot), shape (N, C). Unbatched logits (C,) take a single label."""
+    """-log softmax(logits)[true class], averaged over the batch, as in PyTorch. The target is class
+    indices, shape (N,) (labels equal to ignore_index left out), or probabilities (e.g. one-hot), shape
+    (N, C). Unbatched logits (C,) take a single label."""
 
     def __init__(self, reduction="mean", ignore_index=-100):
         self.reduction, self.ignore_index = reduction, ignore_index
@@ -981,14 +961,11 @@ class Optimizer:
     def __init__(self, params, defaults):
         params = list(params)
         if params and isinstance(params[0], dict):
-            raise TypeError("mytorch's optimizers take one list of tensors: parameter groups (dicts) are not "
-                            "supported; set optimizer.param_groups[0]['lr'] to change the learning rate")
+            raise TypeError("mytorch's optimizers take one list of tensors: parameter groups are not supported")
         if not params:
-            raise ValueError("optimizer got an empty parameter list (a parameters() generator can be "
-                             "used only once: was it used up already?)")
+            raise ValueError("optimizer got an empty parameter list (was a parameters() generator used up?)")
         if not all(isinstance(p, Tensor) and p.is_leaf for p in params):
-            raise ValueError("can't optimize a non-leaf Tensor (or a non-Tensor): give the optimizer the "
-                             "tensors you created, such as model.parameters()")
+            raise ValueError("can't optimize a non-leaf Tensor (or a non-Tensor): pass e.g. model.parameters()")
         self.param_groups = [dict(defaults, params=params)]     # one group, in PyTorch's layout
         self.state = {}           # per parameter: momentum buffer, Adam's moments
 
