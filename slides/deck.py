@@ -29,6 +29,11 @@ def table(head, rows, cls=""):
             + "</tbody></table>")
 
 
+def about(n, step=50):
+    """n rounded to a multiple of `step` (the bytes Python objects take differ between versions)."""
+    return step * round(n / step)
+
+
 def kb(n):
     """Bytes as a short size: 24 B, 3.1 KB, 756 KB, 1.2 MB (1 KB = 1024 B)."""
     if n < 1024:
@@ -325,14 +330,15 @@ def slides(r, fig, mnist_result):
                 + f'<p class="caption top">{k["keep"]} losses of the MNIST model (batch {k["batch"]}) '
                   'kept in a list, measured with tracemalloc:</p>'
                 + table(["", "memory per kept loss"],
-                        [["<code>loss.backward()</code>", f'<b>{kb(k["freed"])}</b>'],
+                        [["<code>loss.backward()</code>", f'<b>about {kb(about(k["freed"]))}</b>'],
                          ["<code>loss.backward(retain_graph=True)</code>", f'<b>{kb(k["kept"])}</b>']],
                         cls="num wide"))
         notes = ("Why PyTorch, and now MyTorch, free the graph in backward: the graph holds every "
                  "array an op saved for its rule (inputs, outputs, masks). Once backward has used "
                  "them they are dead weight - and a common habit, losses.append(loss) for logging, "
                  "would keep every batch's graph alive. Measured at build time: "
-                 f"{k['keep']} kept losses cost {kb(k['freed'])} each after backward(), "
+                 f"{k['keep']} kept losses cost about {kb(about(k['freed']))} each after backward() (the "
+                 "exact figure moves a little with the Python version, so the slide rounds it to 50 B), "
                  f"{kb(k['kept'])} each with retain_graph=True (the four layers' outputs alone are "
                  f"{kb(k['activations'])} per batch, and the graph keeps more: the sigmoid outputs, the "
                  "inputs of each op). Log loss.item() anyway. PyTorch's own words: "
