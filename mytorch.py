@@ -367,9 +367,9 @@ _FREED = ("backward: part of this graph was already freed by an earlier backward
           "retain_graph=True to that first backward() if you need to go through the graph again")
 
 def _count_consumers(loss):
-    """For every node that leads to `loss`, count the edges into it from nodes that also lead to loss.
-    Only those consumers will ever deliver gradient in this backward pass. A consumer off the path
-    to the loss (a value computed for logging, say) must not be counted, or its node would wait forever."""
+    """Count, for every node that leads to `loss`, the edges into it from nodes that also
+    lead to loss: only those deliver. A consumer off that path (a value computed for
+    logging, say) would keep its input waiting forever."""
     counts = {}
     to_visit = [loss]
     while to_visit:
