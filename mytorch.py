@@ -193,7 +193,8 @@ class Tensor:
 
     def __matmul__(self, other):
         other, out = self._binary("matmul", np.matmul, other)
-        a, b = _same_float("matmul", self.data, other.data)
+        a, b = self.data, other.data
+        _same_float("matmul", a, b)
         # C = A·B:  dA = G·Bᵀ,  dB = Aᵀ·G  (a 1-D A is treated as a row, a 1-D B as a column)
         return Tensor._result("matmul", out, (self, lambda g: _matmul_grad_a(g, a, b)),
                               (other, lambda g: _matmul_grad_b(g, a, b)))
@@ -428,7 +429,6 @@ def _same_float(op, a, b):
     if a.dtype != b.dtype and a.dtype.kind == b.dtype.kind == "f":
         raise TypeError(f"{op}: the inputs are {a.dtype} and {b.dtype}; give both one dtype, e.g. with "
                         ".float() or .double() (PyTorch refuses this mix too)")
-    return a, b
 
 def _plain_index(index):
     """Indices may hold Tensors (like max's indices): index with their integer data."""
@@ -511,26 +511,22 @@ class _TensorConveniences:
     __ge__ = lambda self, other: self._compare(np.greater_equal, other, ">=")
 
     # -- Python and numpy protocols ---------------------------------------------------------------------
-    def item(self):
+    def item(self, error=RuntimeError):     # float(t) and int(t) raise ValueError instead, as in PyTorch
         if self.data.size != 1:
-            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
+            raise error(f"only one element tensors can be converted to Python scalars; a Tensor with "
+                        f"{self.data.size} elements cannot be converted to Scalar")
         return self.data.item()
 
-    __float__ = lambda self: float(self._number())
-    __int__ = lambda self: int(self._number())
+    __float__ = lambda self: float(self.item(ValueError))
+    __int__ = lambda self: int(self.item(ValueError))
     __bool__ = lambda self: bool(self.item()) if self.data.size == 1 else _ambiguous()
     __format__ = lambda self, spec: format(self.item() if spec and self.data.size == 1 else str(self), spec)
+    tolist = lambda self: self.data.tolist()
+
     def __iter__(self):                        # rows, as in PyTorch
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(len(self.data)))
-
-    tolist = lambda self: self.data.tolist()
-
-    def _number(self):
-        if self.data.size != 1:
-            raise ValueError("only one element tensors can be converted to Python scalars")
-        return self.data.item()
 
     def __len__(self):
         if self.ndim == 0:
@@ -553,7 +549,8 @@ class _TensorConveniences:
     def __repr__(self):
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extras = "" if self.dtype == np.float32 else f", dtype={self.dtype}"
-        extras += f", grad_fn=<{self._op}>" if self._op else ", requires_grad=True" if self.requires_grad else ""
+        if self._op or self.requires_grad:
+            extras += f", grad_fn=<{self._op}>" if self._op else ", requires_grad=True"
         return f"tensor({body}{extras})"
 
     size = lambda self, dim=None: self.shape if dim is None else self.shape[dim]
@@ -677,10 +674,10 @@ def cat(tensors, dim=0):
         out = np.concatenate([t.data for t in tensors], axis=dim)
     except ValueError:
         raise ValueError(f"cat: shapes {[t.shape for t in tensors]} do not fit along dim {dim}") from None
-    cuts = np.cumsum([t.shape[dim] for t in tensors])[:-1]
-    # each input gets back its own slice of the gradient: split where the forward joined
-    return Tensor._result("cat", out, *[(t, lambda g, i=i: np.split(g, cuts, axis=dim)[i])
-                                         for i, t in enumerate(tensors)])
+    ends, before = np.cumsum([t.shape[dim] for t in tensors]), (slice(None),) * (dim % out.ndim)
+    slices = [before + (slice(end - t.shape[dim], end),) for t, end in zip(tensors, ends)]
+    # each input gets back its own slice of the gradient: cut where the forward joined
+    return Tensor._result("cat", out, *[(t, lambda g, part=part: g[part]) for t, part in zip(tensors, slices)])
 
 def stack(tensors, dim=0):
     """Join tensors along a new axis: each gets an axis of size 1 there, then cat."""
@@ -765,17 +762,7 @@ class Module:
     training = True
     __call__ = lambda self, *args, **kwargs: self.forward(*args, **kwargs)
 
-    def _members(self):
-        """(name, value) for every attribute, looking inside lists, tuples and dicts."""
-        todo = list(vars(self).items())
-        while todo:
-            name, value = todo.pop(0)
-            if isinstance(value, dict):
-                todo[:0] = [(f"{name}.{k}", v) for k, v in value.items()]
-            elif isinstance(value, (list, tuple)):
-                todo[:0] = [(f"{name}.{k}", v) for k, v in enumerate(value)]
-            else:
-                yield name, value
+    _members = lambda self: _inside(vars(self), "")
 
     def named_modules(self, prefix=""):      # this module and all modules inside it
         yield prefix, self
@@ -819,6 +806,14 @@ class Module:
             if value.shape != p.shape:
                 raise ValueError(f"load_state_dict: {name} has shape {value.shape}, expected {p.shape}")
             p.data = value
+
+def _inside(value, name):
+    """(name, value) pairs of a module's attributes, looking inside lists, tuples and dicts: 'blocks.0'."""
+    if isinstance(value, (dict, list, tuple)):
+        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+            yield from _inside(item, f"{name}.{key}" if name else str(key))
+    else:
+        yield name, value
 
 class Linear(Module):
     """y = x·Wᵀ + b, with W of shape (out_features, in_features), initialised as in PyTorch: W and b
@@ -938,17 +933,17 @@ def _nll(log_probs, labels, ignore_index, reduction):
     lp = log_probs.data
     rows = np.flatnonzero(labels != ignore_index)
     cols = labels[rows]
-    picked = lp[rows, cols]
+    losses = -lp[rows, cols]
     if reduction == "none":
-        out = np.zeros(len(labels), lp.dtype)
-        out[rows] = -picked
-    scale = 1 / len(rows) if reduction == "mean" and len(rows) else np.nan if reduction == "mean" else 1
-    if reduction != "none":
-        out = np.asarray(-picked.sum() * scale, lp.dtype)
+        out, scale = np.zeros(len(labels), lp.dtype), 1
+        out[rows] = losses
+    else:                     # a mean over no rows is nan, as in PyTorch
+        scale = 1 if reduction == "sum" else 1 / len(rows) if len(rows) else np.nan
+        out = np.asarray(losses.sum() * scale, lp.dtype)
 
     def to_log_probs(g):      # d(-lp[i, y_i])/d lp[i, y_i] = -1; every other entry 0
         grad = np.zeros_like(lp)
-        grad[rows, cols] = -(g[rows] if reduction == "none" else g * scale)
+        grad[rows, cols] = -(g[rows] if reduction == "none" else g) * scale
         return grad
     return Tensor._result("nll", out, (log_probs, to_log_probs))
 
@@ -978,8 +973,11 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None and p.requires_grad:      # frozen or unused: left alone
-                    state = self.state.get(p) or self.state.setdefault(p, {})
-                    new = self._updated(p, p.grad.data, group, state)
+                    state = self.state.setdefault(p, {})
+                    g = p.grad.data
+                    if group["weight_decay"]:            # L2 penalty, as PyTorch adds it: g + wd·p
+                        g = g + group["weight_decay"] * p.data
+                    new = self._updated(p, g, group, state)
                     # a new array (see Tensor.data), of the parameter's dtype even if lr is float64
                     p.data = new if new.dtype == p.data.dtype else new.astype(p.data.dtype)
 
@@ -1001,8 +999,6 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov))
 
     def _updated(self, p, g, group, state):
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
         momentum = group["momentum"]
         if momentum:
             buf = state.get("momentum_buffer")
@@ -1032,8 +1028,6 @@ class Adam(Optimizer):
 
     def _updated(self, p, g, group, state):
         (beta1, beta2), t = group["betas"], state.get("step", 0) + 1
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
         m, v = state.get("exp_avg", 0), state.get("exp_avg_sq", 0)
         state.update(step=t, exp_avg=beta1 * m + (1 - beta1) * g, exp_avg_sq=beta2 * v + (1 - beta2) * g * g)
         denominator = np.sqrt(state["exp_avg_sq"]) / (1 - beta2 ** t) ** 0.5 + group["eps"]

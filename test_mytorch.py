@@ -162,14 +162,18 @@ def test_var_correction(correction):
 @pytest.mark.parametrize("shape", [(3, 4), (3, 3)], ids=["nonsquare", "square"])
 @pytest.mark.parametrize("dim", [0, 1, -1])
 @pytest.mark.parametrize("keepdim", [False, True])
-def test_max_over_dim_returns_values_and_indices(shape, dim, keepdim):
-    check_op(lambda a: a.max(dim=dim, keepdim=keepdim).values, shape)
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_and_min_over_dim_return_values_and_indices(op, shape, dim, keepdim):
+    check_op(lambda a: getattr(a, op)(dim=dim, keepdim=keepdim).values, shape)
     x = rng.normal(size=shape)
-    result = Tensor(x).max(dim=dim, keepdim=keepdim)
+    result = getattr(Tensor(x), op)(dim=dim, keepdim=keepdim)
     values, indices = result                      # unpacks like torch.return_types.max
-    np.testing.assert_array_equal(indices.data, np.expand_dims(x.argmax(dim), dim) if keepdim
-                                  else x.argmax(dim))
-    assert indices.dtype.kind == "i" and values is result.values
+    assert values is result.values and indices is result.indices
+    where = getattr(x, "arg" + op)(dim)
+    np.testing.assert_array_equal(indices.data, np.expand_dims(where, dim) if keepdim else where)
+    np.testing.assert_array_equal(values.data, np.take_along_axis(x, np.expand_dims(where, dim), dim)
+                                  if keepdim else getattr(x, op)(dim))
+    assert indices.dtype.kind == "i" and not indices.requires_grad
 
 
 def test_max_over_all_splits_gradient_between_ties_like_pytorch():
@@ -2422,22 +2426,6 @@ def test_min_over_all_and_ties_split_like_pytorch():
     out.backward()
     t.min().backward()
     np.testing.assert_array_equal(_k_grad(a), t.grad.numpy())          # 0.5 to each of the two minima
-
-
-@pytest.mark.parametrize("shape", [(3, 4), (3, 3)], ids=["nonsquare", "square"])
-@pytest.mark.parametrize("dim", [0, 1, -1])
-@pytest.mark.parametrize("keepdim", [False, True])
-def test_min_over_dim_returns_values_and_indices(shape, dim, keepdim):
-    check_op(lambda a: a.min(dim=dim, keepdim=keepdim).values, shape)
-    x = _k_rng.normal(size=shape)
-    result = Tensor(x).min(dim=dim, keepdim=keepdim)
-    values, indices = result                               # unpacks like torch.return_types.min
-    assert values is result.values and indices is result.indices
-    expected = np.expand_dims(x.argmin(dim), dim) if keepdim else x.argmin(dim)
-    np.testing.assert_array_equal(indices.data, expected)
-    np.testing.assert_array_equal(values.data, np.take_along_axis(x, np.expand_dims(x.argmin(dim), dim),
-                                                                  dim) if keepdim else x.min(dim))
-    assert indices.dtype.kind == "i" and not indices.requires_grad
 
 
 def test_min_over_dim_with_ties_matches_pytorch():
