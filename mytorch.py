@@ -129,10 +129,8 @@ class Tensor:
         out = Tensor.__new__(Tensor)
         out._data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
-        recording = edges and _grad_mode.enabled
-        out._edges = tuple([edge for edge in edges if edge[0].requires_grad]) if recording else ()
-        out.requires_grad = bool(out._edges)
-        out._op = op if out._edges else ""
+        edges = tuple([edge for edge in edges if edge[0].requires_grad]) if _grad_mode.enabled else ()
+        out._edges, out.requires_grad, out._op = (edges, True, op) if edges else ((), False, "")
         return out
 
     # -- a few properties, as in PyTorch ----------------------------------------------------------
@@ -254,12 +252,19 @@ class Tensor:
         """σ(a) = 1 / (1 + e^(-a)). The tutorial builds it from neg → exp → add → divide, and the chain
         rule through those four gives σ(1 - σ). As one op it is faster, and safe: for a < -88.7 (float32)
         e^(-a) overflows to inf, so σ = 1/inf = 0 and σ(1 - σ) = 0, where the exp rule made 0·inf = nan."""
+        a = self._data if self._data.dtype.kind == "f" else self._data.astype(np.float32)
+        out = np.negative(a)                             # 1 / (1 + e^(-a)), computed in one array
         with np.errstate(over="ignore"):
-            out = np.exp(-self.data)
+            np.exp(out, out=out)
         out += 1
-        out = np.reciprocal(out, out=out)                 # 1 / (1 + e^(-a)), in one array
-        # dσ/da = σ(1 - σ)
-        return Tensor._result("sigmoid", out, (self, lambda g: g * out * (1 - out)))
+        np.reciprocal(out, out=out)
+
+        def to_input(g):                                 # dσ/da = σ(1 - σ)
+            grad = 1 - out
+            grad *= g
+            grad *= out
+            return grad
+        return Tensor._result("sigmoid", out, (self, to_input))
 
     def log_softmax(self, dim):
         """log(softmax(x)) along `dim`, computed as x - max - log(sum(e^(x - max))) so that large
@@ -686,14 +691,14 @@ def stack(tensors, dim=0):
 def linear(x, weight, bias=None):
     """y = x·Wᵀ + b as one op (PyTorch's F.linear): one node and one rule instead of three."""
     x = weight._operand(x, "linear")
-    a, w = x.data, weight.data
+    a, w = x._data, weight._data
     if a.shape[-1:] != w.shape[1:]:
         raise ValueError(f"linear: input of shape {a.shape} does not fit a weight of shape {w.shape} "
                          f"(the input's last size must be in_features = {w.shape[1]})")
     _same_float("linear", a, w)
     out = a @ w.T
     if bias is not None:
-        out += bias.data                 # into the fresh product: no extra array
+        out += bias._data                # into the fresh product: no extra array
     rows = (lambda m: m) if a.ndim == 2 else (lambda m: m.reshape(-1, m.shape[-1]))   # one batch axis
     # dW = Gᵀ·x (summed over the batch),  db = G summed over the batch,  dx = G·W  (x last: the walk
     # goes down into x once this node is done, so it need not keep G meanwhile)
@@ -972,14 +977,14 @@ class Optimizer:
     def step(self):
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None and p.requires_grad:      # frozen or unused: left alone
-                    state = self.state.setdefault(p, {})
-                    g = p.grad.data
-                    if group["weight_decay"]:            # L2 penalty, as PyTorch adds it: g + wd·p
-                        g = g + group["weight_decay"] * p.data
-                    new = self._updated(p, g, group, state)
-                    # a new array (see Tensor.data), of the parameter's dtype even if lr is float64
-                    p.data = new if new.dtype == p.data.dtype else new.astype(p.data.dtype)
+                if p.grad is None or not p.requires_grad:        # frozen or unused: left alone
+                    continue
+                g, old = p.grad._data, p._data
+                if group["weight_decay"]:                # L2 penalty, as PyTorch adds it: g + wd·p
+                    g = g + group["weight_decay"] * old
+                new = self._updated(old, g, group, self.state.setdefault(p, {}))
+                # a new array (see Tensor.data), of the parameter's dtype even if lr is float64
+                p._data = new if new.dtype == old.dtype else new.astype(old.dtype)
 
 class SGD(Optimizer):
     """Stochastic gradient descent with torch.optim.SGD's exact update rule:
@@ -1007,9 +1012,15 @@ class SGD(Optimizer):
             else:                                  # the optimizer's own array: updated in place
                 buf *= momentum
                 buf += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
-            g = g + momentum * buf if group["nesterov"] else buf
-        step = g * -group["lr"]
-        step += p.data
+        # Each new array as big as a layer costs more than the arithmetic in it (its memory is cold in the
+        # cache), so the step is built in place inside the one new array the parameter gets.
+        if momentum and group["nesterov"]:         # -lr·(g + momentum·buf)
+            step = buf * momentum
+            step += g
+            step *= -group["lr"]
+        else:
+            step = (buf if momentum else g) * -group["lr"]
+        step += p                                  # p - lr·(...)
         return step
 
 class Adam(Optimizer):
@@ -1031,7 +1042,7 @@ class Adam(Optimizer):
         m, v = state.get("exp_avg", 0), state.get("exp_avg_sq", 0)
         state.update(step=t, exp_avg=beta1 * m + (1 - beta1) * g, exp_avg_sq=beta2 * v + (1 - beta2) * g * g)
         denominator = np.sqrt(state["exp_avg_sq"]) / (1 - beta2 ** t) ** 0.5 + group["eps"]
-        return p.data - group["lr"] / (1 - beta1 ** t) * state["exp_avg"] / denominator
+        return p - group["lr"] / (1 - beta1 ** t) * state["exp_avg"] / denominator
 
 # ---------------------------------------------------------------------------------------------------
 # `import mytorch.nn as nn` and `from mytorch import optim`, though this is a single file

@@ -2079,6 +2079,17 @@ def test_sigmoid_matches_torch_for_every_finite_input(dtype, form):
     assert all(np.all(np.isfinite(_h_np(p))) for p in lin.parameters())
 
 
+def test_sigmoid_of_integers_is_float32_as_in_pytorch():
+    ints = np.array([-3, 0, 2], dtype=np.int64)
+    out = mytorch.from_numpy(ints).sigmoid()
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, 1 / (1 + np.exp(-ints.astype(np.float64))), rtol=1e-6)
+    if torch is not None:
+        expected = torch.sigmoid(torch.from_numpy(ints))
+        assert expected.dtype == torch.float32
+        np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-6)
+
+
 def test_sigmoid_built_from_engine_ops_has_gradient_sigma_one_minus_sigma():
     """The slides' lesson: σ(x) = 1 / (1 + e^(-x)) from neg → exp → add → divide; the chain rule through
     those four rules gives σ(1 - σ)."""
