@@ -4,9 +4,8 @@ A Tensor wraps a numpy array. Every op computes its result and records, for each
 turns the gradient of the result into the gradient of that input (the chain rule, one op at a time).
 `backward()` walks that graph from the loss back to the leaves, depth first, but *gated*: a node passes
 gradient on to its inputs only once every consumer of it that leads to the loss has delivered its share.
-After this core come conveniences, `gradcheck` (to test a rule you add), then `nn` (Module, Linear,
-losses, ...) and `optim` (SGD, Adam), with PyTorch's names and semantics. Needs only numpy (1.22+) and
-the standard library; Python 3.9+.
+Then come conveniences, `gradcheck` (to test a rule you add), `nn` and `optim`, with PyTorch's names and
+semantics. Needs only numpy (1.22+) and the standard library; Python 3.9+.
 
     x = mytorch.Tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x * x).sum().backward()
@@ -23,26 +22,19 @@ import numpy as np
 
 float32, float64 = np.float32, np.float64      # so `dtype=mytorch.float64` reads as in PyTorch
 
-# ---------------------------------------------------------------------------------------------------
-# Grad mode (one per thread, as in PyTorch) and randomness
-# ---------------------------------------------------------------------------------------------------
+# --- Grad mode (one per thread, as in PyTorch) and randomness ----------------------------------------
 class _GradMode(threading.local):
     enabled = True
-
 _grad_mode = _GradMode()
 
 class no_grad:
     """`with mytorch.no_grad():` (or `@mytorch.no_grad()` on a function) computes but records no graph."""
-
     def __new__(cls, func=None):
         return super().__new__(cls) if func is None else cls()(func)   # `@no_grad` without () too
-
     def __enter__(self):
         self._previous, _grad_mode.enabled = _grad_mode.enabled, False
-
     def __exit__(self, *exc_info):
         _grad_mode.enabled = self._previous
-
     def __call__(self, func):
         @functools.wraps(func)
         def without_grad(*args, **kwargs):
@@ -51,19 +43,14 @@ class no_grad:
         return without_grad
 
 _rng = np.random.default_rng()
-
 def manual_seed(seed):
     """Seed the generator behind parameter initialisation, randn, rand and Dropout."""
     global _rng
     _rng = np.random.default_rng(seed)
 
-# ---------------------------------------------------------------------------------------------------
-# The one helper for broadcasting: a gradient must have the shape (and dtype) of the tensor it is for
-# ---------------------------------------------------------------------------------------------------
+# --- The one helper for broadcasting: a gradient must have the shape (and dtype) of its tensor --------
 def _fit_gradient(grad, tensor, op=""):
-    """Sum `grad` over the axes along which `tensor` was broadcast in the forward pass. If x of shape (3,)
-    was added to y of shape (2, 3), x was used twice (once per row), so its gradient is the sum over that
-    leading axis; likewise for axes where x had size 1 (keepdims-style)."""
+    """Sum `grad` over the axes along which `tensor` was broadcast: x (3,) + y (2, 3) used x once per row."""
     shape = tensor._data.shape
     if type(grad) is not np.ndarray:             # numpy's scalars will do; a Tensor or a tuple will not
         if not isinstance(grad, (np.generic, float, int)):
@@ -82,7 +69,6 @@ def _fit_gradient(grad, tensor, op=""):
     if grad.dtype != tensor._data.dtype:                              # float64 consumer of a float32 input
         grad = grad.astype(tensor._data.dtype)
     return grad
-
 def _expand_reduced(grad, shape, dim, keepdim):
     """Undo a reduction's shape: put back the reduced axes of `grad` and stretch it over `shape`."""
     if dim is not None and not keepdim:
@@ -93,18 +79,13 @@ def _expand_reduced(grad, shape, dim, keepdim):
 # waits for `waiting` more of its consumers (0: it is complete, and the walk descends into it now).
 Step = namedtuple("Step", "sender receiver grad waiting")
 
-# ---------------------------------------------------------------------------------------------------
-# Tensor
-# ---------------------------------------------------------------------------------------------------
+# === Tensor ==========================================================================================
 class Tensor:
     __slots__ = ("_data", "grad", "requires_grad", "_edges", "_op")
     __hash__ = object.__hash__   # hashable by identity, though == compares values
-
     def __init__(self, data, requires_grad=False):
-        """Numbers, nested lists and arrays, copied (as torch.tensor; from_numpy shares an array instead).
-        Floating arrays keep their dtype, all else becomes float32."""
-        if isinstance(data, Tensor):
-            data = data.data
+        """Numbers, lists, arrays: copied (as torch.tensor). Floating arrays keep their dtype, else float32."""
+        data = data.data if isinstance(data, Tensor) else data
         floating = isinstance(data, (np.ndarray, np.floating)) and data.dtype.kind == "f"
         self.data = np.array(data, dtype=None if floating else np.float32)
         self.grad = None         # after backward: a Tensor of the same shape, as in PyTorch
@@ -115,14 +96,9 @@ class Tensor:
     # mytorch never writes into an array once a Tensor holds it: an update (x -= ..., an optimizer step,
     # load_state_dict) gives the Tensor a new array. So the arrays a recorded op kept for its backward
     # rule still hold the values its forward used, and a later backward() can never read stale values.
-    @property
-    def data(self):
-        return self._data
-
-    @data.setter
-    def data(self, value):      # p.data = p.data - lr * p.grad: a Tensor stores its array
+    def _set_data(self, value):      # p.data = p.data - lr * p.grad: a Tensor stores its array
         self._data = value.data if isinstance(value, Tensor) else np.asarray(value)
-
+    data = property(lambda self: self._data, _set_data)
     @staticmethod
     def _result(op, data, *edges):
         """The output of an op: keep the edges to inputs that need a gradient, unless in no_grad."""
@@ -138,10 +114,8 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
     is_leaf = property(lambda self: not self._op)
-
     numpy = lambda self: self.data
     detach = lambda self: Tensor._result("", self.data)      # the same data, cut from the graph
-
     def _operand(self, other, op):
         """The other side of a binary op, as a Tensor."""
         if isinstance(other, Tensor):
@@ -155,7 +129,6 @@ class Tensor:
         kind = f"{type(other).__module__}.{type(other).__qualname__}".replace("builtins.", "")
         raise TypeError(f"{op}: expected a mytorch Tensor, a number or a numpy array, got a {kind}; convert "
                         f"it first, e.g. mytorch.Tensor(np.asarray(x)) (a torch.Tensor: x.detach().numpy())")
-
     def _binary(self, op, numpy_op, other):
         """(other as a Tensor, numpy_op(self, other)); if the shapes do not fit, say so, naming the op."""
         other = self._operand(other, op)
@@ -171,49 +144,40 @@ class Tensor:
         other, out = self._binary("add", np.add, other)
         # d(a+b)/da = 1,  d(a+b)/db = 1
         return Tensor._result("add", out, (self, _same), (other, _same))
-
     def __sub__(self, other):
         other, out = self._binary("sub", np.subtract, other)
         # d(a-b)/da = 1,  d(a-b)/db = -1
         return Tensor._result("sub", out, (self, _same), (other, np.negative))
-
     def __mul__(self, other):
         other, out = self._binary("mul", np.multiply, other)
         a, b = self.data, other.data
         # d(a*b)/da = b,  d(a*b)/db = a
         return Tensor._result("mul", out, (self, lambda g: g * b), (other, lambda g: g * a))
-
     def __truediv__(self, other):
         other, out = self._binary("div", np.divide, other)
         b = other.data
         # d(a/b)/da = 1/b,  d(a/b)/db = -a/b² = -(a/b)/b
         return Tensor._result("div", out, (self, lambda g: g / b), (other, lambda g: -g * out / b))
-
     def __matmul__(self, other):
         other, out = self._binary("matmul", np.matmul, other)
         a, b = self.data, other.data
         _same_float("matmul", a, b)
         # C = A·B:  dA = G·Bᵀ,  dB = Aᵀ·G  (a 1-D A is treated as a row, a 1-D B as a column)
-        return Tensor._result("matmul", out, (self, lambda g: _matmul_grad_a(g, a, b)),
-                              (other, lambda g: _matmul_grad_b(g, a, b)))
-
+        return Tensor._result("matmul", out, (self, lambda g: _matmul_grad(g, a, b, True)),
+                              (other, lambda g: _matmul_grad(g, a, b, False)))
     def __neg__(self):
         # d(-a)/da = -1
         return Tensor._result("neg", -self.data, (self, np.negative))
-
     def __pow__(self, exponent):
         other, out = self._binary("pow", np.power, exponent)
         a, p = self.data, other.data
-
         def to_base(g):     # d(a^p)/da = p·a^(p-1), and 0 where p = 0 (so x**0 has gradient 0 at 0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 return g * np.where(p == 0, 0, p * a ** (p - 1))
-
         def to_exponent(g):  # d(a^p)/dp = a^p·ln a, and 0 where a = 0 and p >= 0 (as PyTorch)
             with np.errstate(divide="ignore", invalid="ignore"):
                 return g * np.where((a == 0) & (p >= 0), 0, out * np.log(a))
         return Tensor._result("pow", out, (self, to_base), (other, to_exponent))
-
     # number - tensor and the like: make the left side a Tensor, then use the ops above
     __radd__ = lambda self, other: self._operand(other, "add") + self
     __rsub__ = lambda self, other: self._operand(other, "sub") - self
@@ -227,38 +191,32 @@ class Tensor:
         out = np.exp(self.data)
         # d(e^a)/da = e^a
         return Tensor._result("exp", out, (self, lambda g: g * out))
-
     def log(self):
         a = self.data
         # d(ln a)/da = 1/a
         return Tensor._result("log", np.log(a), (self, lambda g: g / a))
-
     def sqrt(self):
         out = np.sqrt(self.data)
         # d(√a)/da = 1/(2√a)
         return Tensor._result("sqrt", out, (self, lambda g: g / (2 * out)))
-
     def relu(self):
         a = self.data
         # d relu(a)/da = 1 where a > 0, else 0
         return Tensor._result("relu", np.maximum(a, 0), (self, lambda g: g * (a > 0)))
-
     def tanh(self):
         out = np.tanh(self.data)
         # d tanh(a)/da = 1 - tanh(a)²
         return Tensor._result("tanh", out, (self, lambda g: g * (1 - out * out)))
 
     def sigmoid(self):
-        """σ(a) = 1 / (1 + e^(-a)). The tutorial builds it from neg → exp → add → divide, and the chain
-        rule through those four gives σ(1 - σ). As one op it is faster, and safe: for a < -88.7 (float32)
-        e^(-a) overflows to inf, so σ = 1/inf = 0 and σ(1 - σ) = 0, where the exp rule made 0·inf = nan."""
+        """σ(a) = 1 / (1 + e^(-a)): the tutorial chains neg, exp, add, divide (chain rule: σ(1 - σ)). One op is
+        faster, and safe: below -88.7 (float32) e^(-a) = inf, so σ = 0 and σ(1 - σ) = 0, not 0·inf = nan."""
         a = self._data if self._data.dtype.kind == "f" else self._data.astype(np.float32)
         out = np.negative(a)                             # 1 / (1 + e^(-a)), computed in one array
         with np.errstate(over="ignore"):
             np.exp(out, out=out)
         out += 1
         np.reciprocal(out, out=out)
-
         def to_input(g):                                 # dσ/da = σ(1 - σ)
             grad = 1 - out
             grad *= g
@@ -267,8 +225,7 @@ class Tensor:
         return Tensor._result("sigmoid", out, (self, to_input))
 
     def log_softmax(self, dim):
-        """log(softmax(x)) along `dim`, computed as x - max - log(sum(e^(x - max))) so that large
-        logits never overflow. One op of its own, because that stable form has a simple gradient."""
+        """log(softmax(x)) along `dim`, as x - max - log(sum(e^(x - max))): large logits never overflow."""
         shifted = self.data - self.data.max(axis=dim, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
         # d/dx: G - softmax(x)·sum(G)
@@ -281,7 +238,6 @@ class Tensor:
         # each element contributes once: d(sum)/da = 1, spread back over the summed axes
         return Tensor._result("sum", self.data.sum(axis=dim, keepdims=keepdim),
                               (self, lambda g: _expand_reduced(g, shape, dim, keepdim)))
-
     def mean(self, dim=None, keepdim=False):
         if self.dtype.kind != "f":
             raise RuntimeError(f"mean: the tensor holds {self.dtype} values; take .float().mean() "
@@ -291,7 +247,6 @@ class Tensor:
         count = self.data.size // max(out.size, 1)
         # d(mean)/da = 1/n for each of the n elements that were averaged
         return Tensor._result("mean", out, (self, lambda g: _expand_reduced(g / count, shape, dim, keepdim)))
-
     def max(self, dim=None, keepdim=False):
         """The largest value; with `dim`, (values, indices) along that axis, as in PyTorch."""
         return _extreme(self, "max", np.argmax, dim, keepdim)
@@ -301,31 +256,25 @@ class Tensor:
         shape, before = _shape_args(shape), self.shape
         # same numbers, new shape: the gradient just takes the old shape back
         return Tensor._result("reshape", self.data.reshape(shape), (self, lambda g: g.reshape(before)))
-
     def permute(self, *dims):
         dims = tuple(d % self.ndim for d in _shape_args(dims))
         # reordering the axes is undone by the inverse order
         return Tensor._result("permute", self.data.transpose(dims),
                               (self, lambda g: g.transpose(np.argsort(dims))))
-
     def __getitem__(self, index):
         index, shape, dtype = _plain_index(index), self.shape, self.dtype
-
         def to_input(g):  # scatter back; np.add.at adds up repeated indices instead of keeping the last
             grad = np.zeros(shape, dtype)
             np.add.at(grad, index, g)
             return grad
-
         return Tensor._result("index", self.data[index], (self, to_input))
 
     # -- the backward pass ---------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=False, trace=None):
         """Send d(self)/d(leaf) to every leaf that requires grad, adding it to leaf.grad.
-
         gradient:     d(something)/d(self), needed unless self holds a single number (then it is 1).
         retain_graph: keep the graph for another backward; by default it is freed, as in PyTorch.
-        trace:        optional function, called with a Step for every gradient that moves along an edge.
-        """
+        trace:        optional function, called with a Step for every gradient that moves along an edge."""
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad (no input had "
                                "requires_grad=True, or it was made under no_grad)")
@@ -338,7 +287,6 @@ class Tensor:
             gradient = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, self.dtype)
             if gradient.shape != self.shape:
                 raise ValueError(f"backward: gradient has shape {gradient.shape}, expected {self.shape}")
-
         waiting = _count_consumers(self)   # per node: consumers that still have to deliver to it
         received = {}                      # per node: gradient summed so far (lives only in this call)
         kept = set()                       # arrays already given to a leaf as its .grad
@@ -368,16 +316,13 @@ class Tensor:
             for node in (self, *waiting):
                 if node._edges:
                     node._edges = None
-
 _FREED = ("backward: part of this graph was already freed by an earlier backward(); pass "
           "retain_graph=True to that first backward() if you need to go through the graph again")
-
 def _count_consumers(loss):
     """Count, for every node that leads to `loss`, the edges into it from nodes that also
     lead to loss: only those deliver. A consumer off that path (a value computed for
     logging, say) would keep its input waiting forever."""
-    counts = {}
-    to_visit = [loss]
+    counts, to_visit = {}, [loss]
     while to_visit:
         node = to_visit.pop()
         if node._edges is None:
@@ -389,11 +334,9 @@ def _count_consumers(loss):
                 counts[receiver] = 1
                 to_visit.append(receiver)
     return counts
-
 def _accumulate(leaf, grad, kept):
-    """Leaves keep their gradient in .grad (a Tensor), and add to it across backward calls until zeroed.
-    The walk made `grad` itself, so the leaf keeps it without a copy, unless the same array already went
-    to another leaf (d(a+b) sends one array to both a and b): then it gets its own."""
+    """Leaves keep their gradient in .grad (a Tensor), adding to it until zeroed. The walk made `grad`, so the
+    leaf keeps it without a copy, unless the array already went to another leaf (d(a+b) sends one to both)."""
     if leaf.grad is not None:
         leaf.grad.data = leaf.grad.data + grad
         return
@@ -406,48 +349,33 @@ def _accumulate(leaf, grad, kept):
 # -- small helpers the ops above use ------------------------------------------------------------------
 _same = lambda g: g
 _dims = lambda dim: tuple(dim) if isinstance(dim, list) else dim     # a list of dims as a tuple
-
-def _shape_args(shape):
-    """reshape(2, 3) and reshape((2, 3)) alike."""
+def _shape_args(shape):         # reshape(2, 3) and reshape((2, 3)) alike
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-
-def _as_matrices(g, a, b):
-    """matmul treats a 1-D `a` as a row and a 1-D `b` as a column; give G back the axes it lost."""
-    if b.ndim == 1:
+def _matmul_grad(g, a, b, to_a):
+    """dA = G·Bᵀ (to_a) or dB = Aᵀ·G. matmul read a 1-D A as a row and a 1-D B as a column: G gets back
+    the axes it lost, and the gradient drops the one its input lacked."""
+    row, column = a.ndim == 1, b.ndim == 1
+    if column:
         b, g = b[:, None], g[..., None]
-    if a.ndim == 1:
+    if row:
         a, g = a[None, :], g[..., None, :]
-    return g, a, b
-
-def _matmul_grad_a(g, a, b):
-    g2, a2, b2 = _as_matrices(g, a, b)
-    grad = g2 @ b2.swapaxes(-1, -2)
-    return grad[..., 0, :] if a.ndim == 1 else grad
-
-def _matmul_grad_b(g, a, b):
-    g2, a2, b2 = _as_matrices(g, a, b)
-    grad = a2.swapaxes(-1, -2) @ g2
-    return grad[..., 0] if b.ndim == 1 else grad
-
+    if to_a:
+        grad = g @ b.swapaxes(-1, -2)
+        return grad[..., 0, :] if row else grad
+    grad = a.swapaxes(-1, -2) @ g
+    return grad[..., 0] if column else grad
 def _same_float(op, a, b):
     """Matrix products take one float dtype, as in PyTorch: float32 @ float64 is an error, not float64."""
     if a.dtype != b.dtype and a.dtype.kind == b.dtype.kind == "f":
         raise TypeError(f"{op}: the inputs are {a.dtype} and {b.dtype}; give both one dtype, e.g. with "
                         ".float() or .double() (PyTorch refuses this mix too)")
+def _plain_index(index):        # indices may hold Tensors (like max's indices): index with their data
 
-def _plain_index(index):
-    """Indices may hold Tensors (like max's indices): index with their integer data."""
-    if isinstance(index, tuple):
-        return tuple(_plain_index(i) for i in index)
-    if isinstance(index, Tensor):
-        if index.dtype.kind == "f":
-            raise IndexError("index: this Tensor holds floats; index with integers or booleans (from_numpy)")
-        return index.data
-    return index
+    return tuple(map(_plain_index, index)) if isinstance(index, tuple) else \
+        index.data if isinstance(index, Tensor) else index
 
 # What x.max(dim) and x.min(dim) return, like PyTorch: unpacks as (values, indices), or use .values
 MinMax = namedtuple("MinMax", "values indices")
-
 def _extreme(x, op, arg, dim, keepdim):
     """max and min: over everything, or along `dim` as (values, indices)."""
     if isinstance(dim, Tensor):
@@ -460,20 +388,16 @@ def _extreme(x, op, arg, dim, keepdim):
         # gradient goes to the extreme element, split evenly between ties (as in PyTorch)
         return Tensor._result(op, out, (x, lambda g: g * hits / hits.sum()))
     where = np.expand_dims(arg(a, axis=dim), dim)
-
     def to_input(g):     # only the chosen element along `dim` receives gradient
         grad = np.zeros_like(a)
         np.put_along_axis(grad, where, g if keepdim else np.expand_dims(g, dim), axis=dim)
         return grad
-
     values, indices = np.take_along_axis(a, where, axis=dim), where
     if not keepdim:
         values, indices = values.squeeze(dim), where.squeeze(dim)
     return MinMax(Tensor._result(op, values, (x, to_input)), Tensor._result("", indices))
 
-# ===================================================================================================
-# Conveniences: more of Tensor, with PyTorch's names (the loop after the class makes them Tensor's own)
-# ===================================================================================================
+# === Conveniences: more of Tensor, with PyTorch's names (the loop after the class adds them to Tensor)
 class _TensorConveniences:
     # -- in-place updates: the same Tensor object gets new values (in a new array: see Tensor.data) -----
     def _inplace(self, op, numpy_op, other):
@@ -488,17 +412,14 @@ class _TensorConveniences:
             raise RuntimeError(f"{op}: an in-place op must keep the shape {self.shape}, not {out.shape}")
         self.data = out.astype(self.dtype, copy=False)
         return self
-
     __iadd__ = lambda self, other: self._inplace("+=", np.add, other)
     __isub__ = lambda self, other: self._inplace("-=", np.subtract, other)
     __imul__ = lambda self, other: self._inplace("*=", np.multiply, other)
     __itruediv__ = lambda self, other: self._inplace("/=", np.divide, other)
-
     zero_ = lambda self: self._inplace("zero_", lambda a, _: np.zeros_like(a), 0)
-
     def requires_grad_(self, requires_grad=True):
         if not self.is_leaf:
-            raise RuntimeError("requires_grad_: only a leaf's flag can change (for a computed tensor: x.detach())")
+            raise RuntimeError("requires_grad_: only a leaf's flag can change (a computed tensor: x.detach())")
         self.requires_grad = requires_grad
         return self
 
@@ -507,7 +428,6 @@ class _TensorConveniences:
         if op in ("==", "!=") and not isinstance(other, (Tensor, int, float, np.number, np.ndarray)):
             return NotImplemented                  # t == None is False, as in PyTorch
         return Tensor._result("", self._binary(op, numpy_op, other)[1])
-
     __eq__ = lambda self, other: self._compare(np.equal, other, "==")
     __ne__ = lambda self, other: self._compare(np.not_equal, other, "!=")
     __lt__ = lambda self, other: self._compare(np.less, other, "<")
@@ -521,43 +441,37 @@ class _TensorConveniences:
             raise error(f"only one element tensors can be converted to Python scalars; a Tensor with "
                         f"{self.data.size} elements cannot be converted to Scalar")
         return self.data.item()
-
     __float__ = lambda self: float(self.item(ValueError))
     __int__ = lambda self: int(self.item(ValueError))
     __bool__ = lambda self: bool(self.item()) if self.data.size == 1 else _ambiguous()
     __format__ = lambda self, spec: format(self.item() if spec and self.data.size == 1 else str(self), spec)
     tolist = lambda self: self.data.tolist()
-
     def __iter__(self):                        # rows, as in PyTorch
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(len(self.data)))
-
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return len(self.data)
-
     def __array__(self, dtype=None, copy=None):          # np.asarray(t), np.mean([loss, ...])
         return np.array(self.data, dtype, copy=True) if copy else np.asarray(self.data, dtype)
-
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """numpy on tensors: `array + tensor` and the like stay Tensor ops; np.isfinite(t) and
-        `p.data -= lr * p.grad` read the numbers of tensors that need no grad (as in PyTorch)."""
+        """`array + tensor` stays a Tensor op; other ufuncs (np.isfinite(t), `p.data -= lr * p.grad`) read the
+        numbers of tensors that need no grad (as in PyTorch)."""
+
         if method == "__call__" and ufunc in _REFLECTED and len(inputs) == 2 and not kwargs:
             return getattr(inputs[1], _REFLECTED[ufunc])(inputs[0])
         if any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
             raise TypeError(f"numpy's {ufunc.__name__} cannot follow the graph of a tensor that requires "
                             "grad: use the Tensor's own ops, or .detach() it first")
         return getattr(ufunc, method)(*[x.data if isinstance(x, Tensor) else x for x in inputs], **kwargs)
-
     def __repr__(self):
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extras = "" if self.dtype == np.float32 else f", dtype={self.dtype}"
         if self._op or self.requires_grad:
             extras += f", grad_fn=<{self._op}>" if self._op else ", requires_grad=True"
         return f"tensor({body}{extras})"
-
     size = lambda self, dim=None: self.shape if dim is None else self.shape[dim]
     numel = lambda self: self.data.size
     dim = lambda self: self.ndim
@@ -570,9 +484,7 @@ class _TensorConveniences:
             return _cpu_only(self, dtype)
         source = self.dtype
         return Tensor._result("to", self.data.astype(dtype), (self, lambda g: g.astype(source)))
-
     cuda = lambda self, *args, **kwargs: _cpu_only(self, "cuda")
-
     float = lambda self: self.to(np.float32)
     double = lambda self: self.to(np.float64)
     long = lambda self: self.to(np.int64)
@@ -582,7 +494,6 @@ class _TensorConveniences:
         a = self.data
         # d|a|/da = sign(a) (0 at 0, as PyTorch)
         return Tensor._result("abs", np.abs(a), (self, lambda g: g * np.sign(a)))
-
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: give min, max or both")
@@ -590,7 +501,6 @@ class _TensorConveniences:
         inside = (a > (-np.inf if min is None else min)) & (a < (np.inf if max is None else max))
         # d clamp(a)/da = 1 strictly between min and max, else 0 (PyTorch's choice at the bounds too)
         return Tensor._result("clamp", np.clip(a, min, max), (self, lambda g: g * inside))
-
     def softmax(self, dim):
         e = np.exp(self.data - self.data.max(axis=dim, keepdims=True))
         out = e / e.sum(axis=dim, keepdims=True)
@@ -599,13 +509,11 @@ class _TensorConveniences:
 
     # -- more reductions ---------------------------------------------------------------------------------
     def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
-        """Variance as PyTorch defines it: divide by n - correction (correction=1 unless unbiased=False).
-        A composition of ops we already have, so it needs no backward rule of its own."""
+        """Variance as PyTorch's: divide by n - correction (1 unless unbiased=False). Made of ops: no rule."""
         centred = self - self.mean(dim, keepdim=True)
         squares = (centred * centred).sum(dim, keepdim)
         count = self.data.size // squares.data.size
         return squares / np.maximum(count - (correction if correction is not None else int(unbiased)), 0)
-
     min = lambda self, dim=None, keepdim=False: _extreme(self, "min", np.argmin, dim, keepdim)
     argmax = lambda self, dim=None, keepdim=False: Tensor._result("", self.data.argmax(dim, keepdims=keepdim))
     argmin = lambda self, dim=None, keepdim=False: Tensor._result("", self.data.argmin(dim, keepdims=keepdim))
@@ -614,15 +522,12 @@ class _TensorConveniences:
     view = lambda self, *shape: self.reshape(*shape)
     unsqueeze = lambda self, dim: self.reshape(np.expand_dims(self.data, dim).shape)
     T = property(lambda self: self.permute(tuple(reversed(range(self.ndim)))))
-
     def flatten(self, start_dim=0, end_dim=-1):
         shape, ndim = self.shape, max(self.ndim, 1)
         return self.reshape(shape[:start_dim % ndim] + (-1,) + shape[end_dim % ndim + 1:])
-
     def squeeze(self, dim=None):
         dims = range(self.ndim) if dim is None else {d % self.ndim for d in np.atleast_1d(dim)}
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if n != 1 or i not in dims))
-
     def transpose(self, dim0, dim1):
         order = list(range(self.ndim))
         order[dim0], order[dim1] = order[dim1], order[dim0]
@@ -631,17 +536,14 @@ class _TensorConveniences:
 for _name, _member in list(vars(_TensorConveniences).items()):
     if isinstance(_member, (types.FunctionType, property)):
         setattr(Tensor, _name, _member)
-
 _REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul__", np.divide: "__rtruediv__",
               np.matmul: "__rmatmul__", np.power: "__rpow__", np.equal: "__eq__", np.not_equal: "__ne__",
               np.less: "__gt__", np.less_equal: "__ge__", np.greater: "__lt__", np.greater_equal: "__le__"}
-
 def _cpu_only(thing, device):
     if device.split(":")[0] != "cpu":
         raise RuntimeError(f"mytorch computes on the CPU only (with numpy), so there is no device {device!r}: "
                            "leave out .to(device) / .cuda(), or use 'cpu'")
     return thing
-
 def _ambiguous():
     raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
 
@@ -649,16 +551,12 @@ def _ambiguous():
 def from_numpy(array):
     """A Tensor on the same memory as `array` (no copy; its dtype kept), as torch.from_numpy."""
     return Tensor._result("", np.asarray(array))
-
 def zeros(*size, requires_grad=False, dtype=np.float32):
     return Tensor(np.zeros(_shape_args(size), dtype), requires_grad)
-
 def ones(*size, requires_grad=False, dtype=np.float32):
     return Tensor(np.ones(_shape_args(size), dtype), requires_grad)
-
 def randn(*size, requires_grad=False, dtype=np.float32):      # follows manual_seed
     return Tensor(_rng.standard_normal(_shape_args(size)).astype(dtype), requires_grad)
-
 def rand(*size, requires_grad=False, dtype=np.float32):       # follows manual_seed
     return Tensor(_rng.random(_shape_args(size)).astype(dtype), requires_grad)
 
@@ -671,7 +569,6 @@ def where(condition, a, b):
     # d/da = 1 where the condition holds, d/db = 1 elsewhere
     return Tensor._result("where", np.where(condition, a.data, b.data),
                           (a, lambda g: np.where(condition, g, 0)), (b, lambda g: np.where(condition, 0, g)))
-
 def cat(tensors, dim=0):
     """Join tensors along an existing axis."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
@@ -683,7 +580,6 @@ def cat(tensors, dim=0):
     slices = [before + (slice(end - t.shape[dim], end),) for t, end in zip(tensors, ends)]
     # each input gets back its own slice of the gradient: cut where the forward joined
     return Tensor._result("cat", out, *[(t, lambda g, part=part: g[part]) for t, part in zip(tensors, slices)])
-
 def stack(tensors, dim=0):
     """Join tensors along a new axis: each gets an axis of size 1 there, then cat."""
     return cat([(t if isinstance(t, Tensor) else Tensor(t)).unsqueeze(dim) for t in tensors], dim)
@@ -710,29 +606,24 @@ def linear(x, weight, bias=None):
 def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """Check autograd's gradients of func(*inputs) against finite differences, as torch.autograd.gradcheck.
     For every output element y and input element x[j]:  dy/dx[j] ≈ (y(x[j] + eps) - y(x[j] - eps)) / 2·eps,
-    the definition of a derivative. It works on float64 copies (in float32, rounding would drown such
-    small differences), so the caller's tensors and their .grad stay as they were."""
+    the definition of a derivative, on float64 copies (float32's rounding would drown such differences)."""
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     xs = [Tensor(t.data.astype(np.float64), t.requires_grad) if isinstance(t, Tensor) else t for t in inputs]
     if not any(isinstance(x, Tensor) and x.requires_grad for x in xs):
         raise ValueError("gradcheck: no input has requires_grad=True, so there is no gradient to check")
-
     def outputs():           # func's floating outputs (max's indices are no function of x)
         out = func(*xs)
         return [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if o.dtype.kind == "f"]
-
+    def moved(x, j, step):   # every output, flat, with x[j] moved by step
+        x.data = original.copy()
+        x.data.flat[j] += step
+        with no_grad():
+            return np.concatenate([o.data.ravel() for o in outputs()])
     for i, x in enumerate(xs):
         if not (isinstance(x, Tensor) and x.requires_grad):
             continue
-        original, numeric, analytic = x.data, [], []
-        for j in range(original.size):          # numeric[j]: how every output moves with x[j]
-            ends = []
-            for step in (eps, -eps):
-                x.data = original.copy()
-                x.data.flat[j] += step
-                with no_grad():
-                    ends.append(np.concatenate([o.data.ravel() for o in outputs()]))
-            numeric.append((ends[0] - ends[1]) / (2 * eps))
+        original, analytic = x.data, []
+        numeric = [(moved(x, j, eps) - moved(x, j, -eps)) / (2 * eps) for j in range(original.size)]
         x.data = original
         for out in outputs():                   # analytic[m]: d(output element m)/dx, from backward()
             for m in range(out.data.size):
@@ -751,9 +642,7 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
                                f"gives {analytic[m, j]:.6g}, finite differences give {numeric[m, j]:.6g}")
     return True
 
-# ===================================================================================================
-# nn: layers and losses, built from the ops above (so they need no backward code of their own)
-# ===================================================================================================
+# === nn: layers and losses, built from the ops above (so they need no backward code of their own) ====
 class Parameter(Tensor):
     """A Tensor that a Module trains: a leaf that requires grad (PyTorch's nn.Parameter)."""
     __slots__ = ()
@@ -761,23 +650,18 @@ class Parameter(Tensor):
     __repr__ = lambda self: "Parameter containing:\n" + Tensor.__repr__(self)
 
 class Module:
-    """Base class of layers and models. Calling a module runs its `forward`. Parameters and sub-modules
-    are found by looking through its attributes (and lists, tuples and dicts of them), so a subclass
-    works even if its __init__ never calls super().__init__()."""
+    """Layers and models: calling one runs `forward`. Parameters are found in attributes (and lists, tuples,
+    dicts of them), so super().__init__() is optional."""
     training = True
     __call__ = lambda self, *args, **kwargs: self.forward(*args, **kwargs)
-
     _members = lambda self: _inside(vars(self), "")
-
     def named_modules(self, prefix=""):      # this module and all modules inside it
         yield prefix, self
         for name, value in self._members():
             if isinstance(value, Module):
                 yield from value.named_modules(f"{prefix}.{name}" if prefix else name)
-
     def named_parameters(self, prefix=""):
-        """(name, parameter) pairs as PyTorch lists them: a module's own first ('bias'), then its
-        sub-modules' ('fc1.weight'). Parameters (also frozen ones) and leaf tensors that require grad."""
+        """As PyTorch lists them: a module's own first ('bias'), then its sub-modules' ('fc1.weight')."""
         seen = set()
         for path, module in self.named_modules(prefix):
             for name, value in module._members():
@@ -790,16 +674,13 @@ class Module:
     cuda = lambda self, *args, **kwargs: _cpu_only(self, "cuda")
     state_dict = lambda self: {name: p.data.copy() for name, p in self.named_parameters()}
     eval = lambda self: self.train(False)
-
     def train(self, mode=True):
         for _, module in self.named_modules():
             module.training = mode
         return self
-
     def zero_grad(self):
         for p in self.parameters():
             p.grad = None
-
     def load_state_dict(self, state_dict):
         """Take arrays (or Tensors) for the parameters, keeping each parameter's own dtype."""
         own = dict(self.named_parameters())
@@ -811,7 +692,6 @@ class Module:
             if value.shape != p.shape:
                 raise ValueError(f"load_state_dict: {name} has shape {value.shape}, expected {p.shape}")
             p.data = value
-
 def _inside(value, name):
     """(name, value) pairs of a module's attributes, looking inside lists, tuples and dicts: 'blocks.0'."""
     if isinstance(value, (dict, list, tuple)):
@@ -821,9 +701,7 @@ def _inside(value, name):
         yield name, value
 
 class Linear(Module):
-    """y = x·Wᵀ + b, with W of shape (out_features, in_features), initialised as in PyTorch: W and b
-    uniform in ±1/√in_features."""
-
+    """y = x·Wᵀ + b, W of shape (out_features, in_features), W and b uniform in ±1/√in_features (PyTorch's)."""
     def __init__(self, in_features, out_features, bias=True, dtype=None):
         dtype = dtype or np.float32
         bound = 1 / np.sqrt(in_features)
@@ -833,13 +711,10 @@ class Linear(Module):
 
 class Sigmoid(Module):
     forward = lambda self, x: x.sigmoid()
-
 class ReLU(Module):
     forward = lambda self, x: x.relu()
-
 class Tanh(Module):
     forward = lambda self, x: x.tanh()
-
 class Flatten(Module):
     def __init__(self, start_dim=1, end_dim=-1):
         self.start_dim, self.end_dim = start_dim, end_dim
@@ -847,12 +722,10 @@ class Flatten(Module):
 
 class Dropout(Module):
     """Inverted dropout: in training, zero each element with probability p, scale the rest by 1/(1-p)."""
-
     def __init__(self, p=0.5):
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout: p is a probability, between 0 and 1, but got {p}")
         self.p = p
-
     def forward(self, x):
         if not self.training or self.p == 0:
             return x
@@ -860,31 +733,25 @@ class Dropout(Module):
         return x * (keep / (1 - self.p) if self.p < 1 else keep).astype(x.dtype)
 
 class Sequential(Module):
-    """Runs its modules in order. They are stored as attributes '0', '1', ... so that parameter names
-    ('0.weight') match PyTorch's."""
-
+    """Runs its modules in order, stored as attributes '0', '1', ... so names ('0.weight') match PyTorch's."""
     def __init__(self, *modules):
         for i, module in enumerate(modules):
             setattr(self, str(i), module)
     _modules = lambda self: [m for m in vars(self).values() if isinstance(m, Module)]
     __len__ = lambda self: len(self._modules())
-    __getitem__ = lambda self, i: Sequential(*self._modules()[i]) if isinstance(i, slice) else \
-        self._modules()[i]
-
+    __getitem__ = lambda self, i: (Sequential(*self._modules()[i]) if isinstance(i, slice) else
+                                   self._modules()[i])
     def forward(self, x):
         for module in self._modules():
             x = module(x)
         return x
-
 def _reduce(loss, reduction):
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
-
 class MSELoss(Module):
     def __init__(self, reduction="mean"):
         self.reduction = reduction
-
     def forward(self, input, target):
         if getattr(target, "shape", input.shape) != input.shape:
             warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; they "
@@ -893,13 +760,11 @@ class MSELoss(Module):
         return _reduce(diff * diff, self.reduction)
 
 class CrossEntropyLoss(Module):
-    """-log softmax(logits)[true class], averaged over the batch, as in PyTorch. The target is class
-    indices, shape (N,) (labels equal to ignore_index left out), or probabilities (e.g. one-hot), shape
-    (N, C). Unbatched logits (C,) take a single label."""
+    """-log softmax(logits)[true class], averaged, as PyTorch's: targets are class indices (N,) (ignore_index
+    left out) or probabilities (N, C), e.g. one-hot. Unbatched logits (C,) take one label."""
 
     def __init__(self, reduction="mean", ignore_index=-100):
         self.reduction, self.ignore_index = reduction, ignore_index
-
     def forward(self, input, target):
         labels = target.data if isinstance(target, Tensor) else np.asarray(target)
         if input.ndim == 1:                      # unbatched: a batch of one
@@ -917,7 +782,6 @@ class CrossEntropyLoss(Module):
                              f"{input.shape[:1]} nor probabilities {input.shape} for logits {input.shape}")
         target = target if isinstance(target, Tensor) else Tensor(labels.astype(input.dtype))
         return _reduce(-(log_probs * target).sum(dim=1), self.reduction)
-
 def _class_labels(labels, classes, ignore_index):
     """Class labels as integers, or a clear error: never read -1 as the last class or 1.7 as class 1."""
     if labels.dtype.kind == "f":                 # whole numbers stored as floats (Tensor([0, 2, 1]))?
@@ -932,7 +796,6 @@ def _class_labels(labels, classes, ignore_index):
             raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is out of range for {classes} classes "
                              f"(0 to {classes - 1}; ignore_index is {ignore_index})")
     return labels
-
 def _nll(log_probs, labels, ignore_index, reduction):
     """PyTorch's NLL loss: -log_probs[i, label_i] for each row i, rows labelled ignore_index left out."""
     lp = log_probs.data
@@ -945,19 +808,15 @@ def _nll(log_probs, labels, ignore_index, reduction):
     else:                     # a mean over no rows is nan, as in PyTorch
         scale = 1 if reduction == "sum" else 1 / len(rows) if len(rows) else np.nan
         out = np.asarray(losses.sum() * scale, lp.dtype)
-
     def to_log_probs(g):      # d(-lp[i, y_i])/d lp[i, y_i] = -1; every other entry 0
         grad = np.zeros_like(lp)
         grad[rows, cols] = -(g[rows] if reduction == "none" else g) * scale
         return grad
     return Tensor._result("nll", out, (log_probs, to_log_probs))
 
-# ===================================================================================================
-# optim
-# ===================================================================================================
+# === optim ===========================================================================================
 class Optimizer:
     """What SGD and Adam share: PyTorch's checks on the parameters, param_groups, zero_grad, step."""
-
     def __init__(self, params, defaults):
         params = list(params)
         if params and isinstance(params[0], dict):
@@ -968,12 +827,10 @@ class Optimizer:
             raise ValueError("can't optimize a non-leaf Tensor (or a non-Tensor): pass e.g. model.parameters()")
         self.param_groups = [dict(defaults, params=params)]     # one group, in PyTorch's layout
         self.state = {}           # per parameter: momentum buffer, Adam's moments
-
     def zero_grad(self):
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = None
-
     def step(self):
         for group in self.param_groups:
             for p in group["params"]:
@@ -987,14 +844,9 @@ class Optimizer:
                 p._data = new if new.dtype == old.dtype else new.astype(old.dtype)
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with torch.optim.SGD's exact update rule:
-
-        g = grad + weight_decay·p
-        buf = g (first step), else momentum·buf + (1 - dampening)·g
-        g = g + momentum·buf if nesterov, else buf      (only when momentum ≠ 0)
-        p = p - lr·g
-    """
-
+    """Stochastic gradient descent with torch.optim.SGD's exact update rule: g = grad + weight_decay·p;
+    with momentum, buf = g at the first step, else momentum·buf + (1 - dampening)·g, and then
+    g = g + momentum·buf (nesterov) or g = buf; finally p = p - lr·g."""
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         if lr < 0 or momentum < 0 or weight_decay < 0:
             raise ValueError(f"SGD: lr, momentum, weight_decay must be >= 0: {lr}, {momentum}, {weight_decay}")
@@ -1002,7 +854,6 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
-
     def _updated(self, p, g, group, state):
         momentum = group["momentum"]
         if momentum:
@@ -1012,8 +863,7 @@ class SGD(Optimizer):
             else:                                  # the optimizer's own array: updated in place
                 buf *= momentum
                 buf += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
-        # Each new array as big as a layer costs more than the arithmetic in it (its memory is cold in the
-        # cache), so the step is built in place inside the one new array the parameter gets.
+        # the step is built inside one new array: each array as big as a layer costs more than its arithmetic
         if momentum and group["nesterov"]:         # -lr·(g + momentum·buf)
             step = buf * momentum
             step += g
@@ -1024,19 +874,14 @@ class SGD(Optimizer):
         return step
 
 class Adam(Optimizer):
-    """Adam with torch.optim.Adam's exact update rule, t counting steps from 1:
-
-        g = grad + weight_decay·p
-        m = β1·m + (1 - β1)·g,   v = β2·v + (1 - β2)·g²        (both start at 0)
-        p = p - lr/(1 - β1^t) · m / (√v / √(1 - β2^t) + eps)
-    """
-
+    """Adam with torch.optim.Adam's exact update rule, t counting steps from 1: g = grad + weight_decay·p,
+    m = β1·m + (1 - β1)·g,  v = β2·v + (1 - β2)·g²  (both start at 0),
+    p = p - lr/(1 - β1^t) · m / (√v / √(1 - β2^t) + eps)."""
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
         if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
             raise ValueError(f"Adam: need lr, eps, weight_decay >= 0 and betas in [0, 1), got lr={lr}, "
                              f"betas={betas}, eps={eps}, weight_decay={weight_decay}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
-
     def _updated(self, p, g, group, state):
         (beta1, beta2), t = group["betas"], state.get("step", 0) + 1
         m, v = state.get("exp_avg", 0), state.get("exp_avg_sq", 0)
@@ -1044,9 +889,7 @@ class Adam(Optimizer):
         denominator = np.sqrt(state["exp_avg_sq"]) / (1 - beta2 ** t) ** 0.5 + group["eps"]
         return p - group["lr"] / (1 - beta1 ** t) * state["exp_avg"] / denominator
 
-# ---------------------------------------------------------------------------------------------------
-# `import mytorch.nn as nn` and `from mytorch import optim`, though this is a single file
-# ---------------------------------------------------------------------------------------------------
+# --- `import mytorch.nn as nn` and `from mytorch import optim`, though this is a single file ---------
 def _submodule(name, *members):
     module = sys.modules[f"{__name__}.{name}"] = types.ModuleType(f"{__name__}.{name}")
     module.__dict__.update((member.__name__, member) for member in members)
