@@ -11,7 +11,7 @@ semantics. Needs only numpy (1.22+) and the standard library; Python 3.9+.
     (x * x).sum().backward()
     x.grad                       # tensor([2., 4., 6.])
 """
-import functools
+import contextlib
 import sys
 import threading
 import types
@@ -27,7 +27,7 @@ class _GradMode(threading.local):
     enabled = True
 _grad_mode = _GradMode()
 
-class no_grad:
+class no_grad(contextlib.ContextDecorator):
     """`with mytorch.no_grad():` (or `@mytorch.no_grad()` on a function) computes but records no graph."""
     def __new__(cls, func=None):
         return super().__new__(cls) if func is None else cls()(func)   # `@no_grad` without () too
@@ -35,12 +35,7 @@ class no_grad:
         self._previous, _grad_mode.enabled = _grad_mode.enabled, False
     def __exit__(self, *exc_info):
         _grad_mode.enabled = self._previous
-    def __call__(self, func):
-        @functools.wraps(func)
-        def without_grad(*args, **kwargs):
-            with no_grad():
-                return func(*args, **kwargs)
-        return without_grad
+    _recreate_cm = lambda self: no_grad()      # as a decorator: a fresh one per call (recursion, threads)
 
 _rng = np.random.default_rng()
 def manual_seed(seed):
@@ -50,7 +45,8 @@ def manual_seed(seed):
 
 # --- The one helper for broadcasting: a gradient must have the shape (and dtype) of its tensor --------
 def _fit_gradient(grad, tensor, op=""):
-    """Sum `grad` over the axes along which `tensor` was broadcast: x (3,) + y (2, 3) used x once per row."""
+    """Sum `grad` over the axes along which `tensor` was broadcast in the forward pass: x (3,) + y (2, 3)
+    used x once per row, so x's gradient is the sum over the rows; likewise over axes where x had size 1."""
     shape = tensor._data.shape
     if type(grad) is not np.ndarray:             # numpy's scalars will do; a Tensor or a tuple will not
         if not isinstance(grad, (np.generic, float, int)):
@@ -69,8 +65,7 @@ def _fit_gradient(grad, tensor, op=""):
     if grad.dtype != tensor._data.dtype:                              # float64 consumer of a float32 input
         grad = grad.astype(tensor._data.dtype)
     return grad
-def _expand_reduced(grad, shape, dim, keepdim):
-    """Undo a reduction's shape: put back the reduced axes of `grad` and stretch it over `shape`."""
+def _expand_reduced(grad, shape, dim, keepdim):    # undo a reduction: put back its axes, stretch to `shape`
     if dim is not None and not keepdim:
         grad = np.expand_dims(grad, dim)
     return np.zeros(shape, grad.dtype) + grad     # (np.broadcast_to says the same, but slower)
@@ -210,9 +205,10 @@ class Tensor:
 
     def sigmoid(self):
         """σ(a) = 1 / (1 + e^(-a)): the tutorial chains neg, exp, add, divide (chain rule: σ(1 - σ)). One op is
-        faster, and safe: below -88.7 (float32) e^(-a) = inf, so σ = 0 and σ(1 - σ) = 0, not 0·inf = nan."""
+        faster, and safe: for a < -88.7 (float32) e^(-a) = inf, so σ = 0 and σ(1 - σ) = 0, where the chain's
+        exp rule gave 0·inf = nan."""
         a = self._data if self._data.dtype.kind == "f" else self._data.astype(np.float32)
-        out = np.negative(a)                             # 1 / (1 + e^(-a)), computed in one array
+        out = np.negative(a, out=np.empty_like(a))       # 1 / (1 + e^(-a)), computed in one array
         with np.errstate(over="ignore"):
             np.exp(out, out=out)
         out += 1
@@ -240,8 +236,7 @@ class Tensor:
                               (self, lambda g: _expand_reduced(g, shape, dim, keepdim)))
     def mean(self, dim=None, keepdim=False):
         if self.dtype.kind != "f":
-            raise RuntimeError(f"mean: the tensor holds {self.dtype} values; take .float().mean() "
-                               "(PyTorch, too, refuses the mean of a non-floating tensor)")
+            raise RuntimeError(f"mean: the tensor holds {self.dtype} values; take .float().mean() (as PyTorch)")
         dim, shape = _dims(dim), self.shape
         out = self.data.mean(axis=dim, keepdims=keepdim)
         count = self.data.size // max(out.size, 1)
@@ -316,6 +311,7 @@ class Tensor:
             for node in (self, *waiting):
                 if node._edges:
                     node._edges = None
+
 _FREED = ("backward: part of this graph was already freed by an earlier backward(); pass "
           "retain_graph=True to that first backward() if you need to go through the graph again")
 def _count_consumers(loss):
@@ -364,16 +360,17 @@ def _matmul_grad(g, a, b, to_a):
         return grad[..., 0, :] if row else grad
     grad = a.swapaxes(-1, -2) @ g
     return grad[..., 0] if column else grad
-def _same_float(op, a, b):
-    """Matrix products take one float dtype, as in PyTorch: float32 @ float64 is an error, not float64."""
+def _same_float(op, a, b):      # one float dtype for matrix products, as in PyTorch (float32 @ float64: error)
     if a.dtype != b.dtype and a.dtype.kind == b.dtype.kind == "f":
         raise TypeError(f"{op}: the inputs are {a.dtype} and {b.dtype}; give both one dtype, e.g. with "
                         ".float() or .double() (PyTorch refuses this mix too)")
-def _plain_index(index):        # indices may hold Tensors (like max's indices): index with their data
-
-    return tuple(map(_plain_index, index)) if isinstance(index, tuple) else \
-        index.data if isinstance(index, Tensor) else index
-
+def _plain_index(index):
+    """Indices may hold Tensors (like max's indices): index with their integer data."""
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    if isinstance(index, Tensor) and index.dtype.kind == "f":
+        raise IndexError("index: this Tensor holds floats; index with integers or booleans (t.long())")
+    return index.data if isinstance(index, Tensor) else index
 # What x.max(dim) and x.min(dim) return, like PyTorch: unpacks as (values, indices), or use .values
 MinMax = namedtuple("MinMax", "values indices")
 def _extreme(x, op, arg, dim, keepdim):
@@ -482,8 +479,9 @@ class _TensorConveniences:
     def to(self, dtype):
         if isinstance(dtype, str):                # a device: mytorch has only the CPU
             return _cpu_only(self, dtype)
-        source = self.dtype
-        return Tensor._result("to", self.data.astype(dtype), (self, lambda g: g.astype(source)))
+        source = self.dtype        # a cast to integers leaves the graph (no gradient flows through it)
+        edges = [(self, lambda g: g.astype(source))] if np.dtype(dtype).kind == "f" else []
+        return Tensor._result("to", self.data.astype(dtype), *edges)
     cuda = lambda self, *args, **kwargs: _cpu_only(self, "cuda")
     float = lambda self: self.to(np.float32)
     double = lambda self: self.to(np.float64)
@@ -614,7 +612,7 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
     def outputs():           # func's floating outputs (max's indices are no function of x)
         out = func(*xs)
         return [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if o.dtype.kind == "f"]
-    def moved(x, j, step):   # every output, flat, with x[j] moved by step
+    def outputs_moved(x, original, j, step):    # every output, flat, with x[j] moved by step
         x.data = original.copy()
         x.data.flat[j] += step
         with no_grad():
@@ -623,8 +621,9 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
         if not (isinstance(x, Tensor) and x.requires_grad):
             continue
         original, analytic = x.data, []
-        numeric = [(moved(x, j, eps) - moved(x, j, -eps)) / (2 * eps) for j in range(original.size)]
-        x.data = original
+        numeric = [(outputs_moved(x, original, j, eps) - outputs_moved(x, original, j, -eps)) / (2 * eps)
+                   for j in range(original.size)]
+        x.data = original                       # (the caller's tensors were never touched: xs are copies)
         for out in outputs():                   # analytic[m]: d(output element m)/dx, from backward()
             for m in range(out.data.size):
                 x.grad, seed = None, np.zeros(out.shape)
@@ -650,8 +649,8 @@ class Parameter(Tensor):
     __repr__ = lambda self: "Parameter containing:\n" + Tensor.__repr__(self)
 
 class Module:
-    """Layers and models: calling one runs `forward`. Parameters are found in attributes (and lists, tuples,
-    dicts of them), so super().__init__() is optional."""
+    """Layers and models: calling one runs `forward`. Parameters and sub-modules are found in attributes
+    (and lists, tuples, dicts of them), so super().__init__() is optional."""
     training = True
     __call__ = lambda self, *args, **kwargs: self.forward(*args, **kwargs)
     _members = lambda self: _inside(vars(self), "")
@@ -661,7 +660,8 @@ class Module:
             if isinstance(value, Module):
                 yield from value.named_modules(f"{prefix}.{name}" if prefix else name)
     def named_parameters(self, prefix=""):
-        """As PyTorch lists them: a module's own first ('bias'), then its sub-modules' ('fc1.weight')."""
+        """As PyTorch lists them: a module's own first ('bias'), then its sub-modules' ('fc1.weight'); frozen
+        Parameters too, and (unlike PyTorch) plain leaf tensors that require grad."""
         seen = set()
         for path, module in self.named_modules(prefix):
             for name, value in module._members():
@@ -692,8 +692,8 @@ class Module:
             if value.shape != p.shape:
                 raise ValueError(f"load_state_dict: {name} has shape {value.shape}, expected {p.shape}")
             p.data = value
-def _inside(value, name):
-    """(name, value) pairs of a module's attributes, looking inside lists, tuples and dicts: 'blocks.0'."""
+
+def _inside(value, name):       # (name, value) pairs of attributes, also in lists, tuples, dicts: 'blocks.0'
     if isinstance(value, (dict, list, tuple)):
         for key, item in value.items() if isinstance(value, dict) else enumerate(value):
             yield from _inside(item, f"{name}.{key}" if name else str(key))
@@ -739,12 +739,12 @@ class Sequential(Module):
             setattr(self, str(i), module)
     _modules = lambda self: [m for m in vars(self).values() if isinstance(m, Module)]
     __len__ = lambda self: len(self._modules())
-    __getitem__ = lambda self, i: (Sequential(*self._modules()[i]) if isinstance(i, slice) else
-                                   self._modules()[i])
+    __getitem__ = lambda self, i: Sequential(*self._modules()[i]) if type(i) is slice else self._modules()[i]
     def forward(self, x):
         for module in self._modules():
             x = module(x)
         return x
+
 def _reduce(loss, reduction):
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -760,8 +760,8 @@ class MSELoss(Module):
         return _reduce(diff * diff, self.reduction)
 
 class CrossEntropyLoss(Module):
-    """-log softmax(logits)[true class], averaged, as PyTorch's: targets are class indices (N,) (ignore_index
-    left out) or probabilities (N, C), e.g. one-hot. Unbatched logits (C,) take one label."""
+    """-log softmax(logits)[true class], averaged, as PyTorch's: targets are class indices (N,) (labels equal
+    to ignore_index left out) or probabilities (N, C), e.g. one-hot. Unbatched logits (C,) take one label."""
 
     def __init__(self, reduction="mean", ignore_index=-100):
         self.reduction, self.ignore_index = reduction, ignore_index
@@ -782,8 +782,8 @@ class CrossEntropyLoss(Module):
                              f"{input.shape[:1]} nor probabilities {input.shape} for logits {input.shape}")
         target = target if isinstance(target, Tensor) else Tensor(labels.astype(input.dtype))
         return _reduce(-(log_probs * target).sum(dim=1), self.reduction)
-def _class_labels(labels, classes, ignore_index):
-    """Class labels as integers, or a clear error: never read -1 as the last class or 1.7 as class 1."""
+
+def _class_labels(labels, classes, ignore_index):  # integers, or an error: -1 is no last class, 1.7 no class 1
     if labels.dtype.kind == "f":                 # whole numbers stored as floats (Tensor([0, 2, 1]))?
         whole = labels.astype(np.intp)
         labels = labels if (whole != labels).any() else whole
@@ -796,8 +796,7 @@ def _class_labels(labels, classes, ignore_index):
             raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is out of range for {classes} classes "
                              f"(0 to {classes - 1}; ignore_index is {ignore_index})")
     return labels
-def _nll(log_probs, labels, ignore_index, reduction):
-    """PyTorch's NLL loss: -log_probs[i, label_i] for each row i, rows labelled ignore_index left out."""
+def _nll(log_probs, labels, ignore_index, reduction):   # -log_probs[i, label_i], rows = ignore_index left out
     lp = log_probs.data
     rows = np.flatnonzero(labels != ignore_index)
     cols = labels[rows]
@@ -838,15 +837,15 @@ class Optimizer:
                     continue
                 g, old = p.grad._data, p._data
                 if group["weight_decay"]:                # L2 penalty, as PyTorch adds it: g + wd·p
-                    g = g + group["weight_decay"] * old
+                    g = g + float(group["weight_decay"]) * old
                 new = self._updated(old, g, group, self.state.setdefault(p, {}))
-                # a new array (see Tensor.data), of the parameter's dtype even if lr is float64
-                p._data = new if new.dtype == old.dtype else new.astype(old.dtype)
+                p._data = np.asarray(new, old.dtype)    # a new array (see Tensor.data) of p's own dtype
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with torch.optim.SGD's exact update rule: g = grad + weight_decay·p;
-    with momentum, buf = g at the first step, else momentum·buf + (1 - dampening)·g, and then
-    g = g + momentum·buf (nesterov) or g = buf; finally p = p - lr·g."""
+    """Stochastic gradient descent with torch.optim.SGD's exact update rule:
+        g = grad + weight_decay·p
+        buf = g (first step), else momentum·buf + (1 - dampening)·g;   g = g + momentum·buf (nesterov), else buf
+        p = p - lr·g"""
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         if lr < 0 or momentum < 0 or weight_decay < 0:
             raise ValueError(f"SGD: lr, momentum, weight_decay must be >= 0: {lr}, {momentum}, {weight_decay}")
@@ -854,29 +853,29 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
-    def _updated(self, p, g, group, state):
-        momentum = group["momentum"]
+    def _updated(self, p, g, group, state):     # (Python floats: an np.float64 must not make arrays float64)
+        momentum, lr = float(group["momentum"]), float(group["lr"])
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
+                buf = state["momentum_buffer"] = np.array(g, p.dtype)     # (an array, even for a 0-d p)
             else:                                  # the optimizer's own array: updated in place
                 buf *= momentum
                 buf += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
-        # the step is built inside one new array: each array as big as a layer costs more than its arithmetic
+        # a new layer-sized array costs more than the arithmetic on it: build the step in place in one
         if momentum and group["nesterov"]:         # -lr·(g + momentum·buf)
             step = buf * momentum
             step += g
-            step *= -group["lr"]
+            step *= -lr
         else:
-            step = (buf if momentum else g) * -group["lr"]
+            step = (buf if momentum else g) * -lr
         step += p                                  # p - lr·(...)
         return step
 
 class Adam(Optimizer):
-    """Adam with torch.optim.Adam's exact update rule, t counting steps from 1: g = grad + weight_decay·p,
-    m = β1·m + (1 - β1)·g,  v = β2·v + (1 - β2)·g²  (both start at 0),
-    p = p - lr/(1 - β1^t) · m / (√v / √(1 - β2^t) + eps)."""
+    """Adam with torch.optim.Adam's exact update rule, t counting steps from 1:
+        g = grad + weight_decay·p;   m = β1·m + (1 - β1)·g;   v = β2·v + (1 - β2)·g²   (both start at 0)
+        p = p - lr/(1 - β1^t) · m / (√v / √(1 - β2^t) + eps)"""
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
         if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
             raise ValueError(f"Adam: need lr, eps, weight_decay >= 0 and betas in [0, 1), got lr={lr}, "

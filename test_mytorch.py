@@ -730,6 +730,35 @@ def test_sgd_matches_torch_over_20_steps(settings):
         np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("settings", [dict(lr=0.1), dict(lr=0.05, momentum=0.9),
+                                      dict(lr=0.05, momentum=0.9, nesterov=True),
+                                      dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01)],
+                         ids=["plain", "momentum", "nesterov", "dampening+wd"])
+def test_sgd_keeps_float32_and_arrays_with_numpy_float64_settings_and_0d_parameters(settings):
+    """Settings given as np.float64 (e.g. from np.linspace) must not turn float32 parameters or momentum
+    buffers into float64 on the way; a 0-d parameter stays an array."""
+    settings = {k: (np.float64(v) if not isinstance(v, bool) else v) for k, v in settings.items()}
+    w, b = Tensor(np.array([[1.0, -2.0]], np.float32), requires_grad=True), Tensor(np.float32(0.5), requires_grad=True)
+    opt = optim.SGD([w, b], **settings)
+    for _ in range(3):
+        ((w * w).sum() + b * b * 3).backward()
+        opt.step()
+        opt.zero_grad()
+    assert type(b.data) is np.ndarray and b.data.shape == () and b.dtype == np.float32
+    assert w.dtype == np.float32 and all(buf.dtype == np.float32 for state in opt.state.values()
+                                         for buf in state.values())
+    if torch is not None:
+        tw, tb = torch.tensor([[1.0, -2.0]], requires_grad=True), torch.tensor(0.5, requires_grad=True)
+        topt = torch.optim.SGD([tw, tb], **{k: (float(v) if not isinstance(v, bool) else v)
+                                            for k, v in settings.items()})
+        for _ in range(3):
+            ((tw * tw).sum() + tb * tb * 3).backward()
+            topt.step()
+            topt.zero_grad()
+        np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-6)
+        np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-6)
+
+
 def test_sgd_validates_settings():
     with pytest.raises(ValueError, match="nesterov"):
         optim.SGD([Tensor([1.0], requires_grad=True)], lr=0.1, nesterov=True)
@@ -1809,6 +1838,25 @@ def test_reductions_take_a_tuple_or_list_of_dims_like_torch(name, kwargs):
     _h_compare_with_torch(lambda a: getattr(a, name)(**kwargs), [rng.normal(size=(2, 3, 4))])
 
 
+def test_indexing_with_a_float_tensor_says_to_use_integers():
+    x = Tensor([1.0, 2.0, 3.0])
+    with pytest.raises(IndexError, match="holds floats; index with integers"):
+        x[Tensor([0, 2])]                         # Tensor() makes float32, as the README says
+    np.testing.assert_array_equal(x[Tensor([0, 2]).long()].data, [1.0, 3.0])
+
+
+def test_a_cast_to_integers_leaves_the_graph_as_in_pytorch():
+    x = Tensor([1.5, 2.5], requires_grad=True)
+    ints = x.long()
+    assert ints.dtype == np.int64 and not ints.requires_grad and ints.is_leaf
+    assert x.double().requires_grad                                     # a float cast stays in it
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (ints * 3.0).sum().backward()
+    if torch is not None:
+        tx = torch.tensor([1.5, 2.5], requires_grad=True)
+        assert not tx.long().requires_grad and tx.double().requires_grad
+
+
 def test_no_grad_as_a_decorator():
     x = Tensor([1.0, 2.0], requires_grad=True)
 
@@ -2088,6 +2136,21 @@ def test_sigmoid_of_integers_is_float32_as_in_pytorch():
         expected = torch.sigmoid(torch.from_numpy(ints))
         assert expected.dtype == torch.float32
         np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_of_a_single_number_a_0d_tensor(dtype):
+    x = Tensor(np.array(0.5, dtype), requires_grad=True)
+    y = x.sigmoid()
+    y.backward()
+    s = 1 / (1 + np.exp(-0.5))
+    assert y.shape == () and y.dtype == dtype and x.grad.dtype == dtype
+    np.testing.assert_allclose([y.item(), x.grad.item()], [s, s * (1 - s)], rtol=1e-6)
+    assert mytorch.gradcheck(lambda t: t.sigmoid(), Tensor(np.array(-1.5), requires_grad=True))
+    if torch is not None:
+        tx = torch.tensor(0.5, dtype=getattr(torch, np.dtype(dtype).name), requires_grad=True)
+        torch.sigmoid(tx).backward()
+        np.testing.assert_allclose(x.grad.item(), tx.grad.item(), rtol=1e-6)
 
 
 def test_sigmoid_built_from_engine_ops_has_gradient_sigma_one_minus_sigma():
