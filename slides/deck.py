@@ -313,7 +313,7 @@ def slides(r, fig, mnist_result):
     slide("mnist-result", "Result: training on MNIST", result,
           "A real run of train_mnist.py with its defaults (5 epochs, batch 128, SGD lr 0.8 with Nesterov "
           "momentum, the learning rate decayed linearly to 0): a sigmoid MLP, every gradient computed by "
-          "the walk we just stepped through. The whole run took 4.3 to 4.7 s of wall time on the project's "
+          "the walk we just stepped through. The whole run took 4.9 to 5.2 s of wall time on the project's "
           "2-core machine (three runs, imports included).")
 
     k = r.kept
