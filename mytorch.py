@@ -78,11 +78,15 @@ Step = namedtuple("Step", "sender receiver grad waiting")
 class Tensor:
     __slots__ = ("_data", "grad", "requires_grad", "_edges", "_op")
     __hash__ = object.__hash__   # hashable by identity, though == compares values
-    def __init__(self, data, requires_grad=False):
-        """Numbers, lists, arrays: copied (as torch.tensor). Floating arrays keep their dtype, else float32."""
-        data = data.data if isinstance(data, Tensor) else data
-        floating = isinstance(data, (np.ndarray, np.floating)) and data.dtype.kind == "f"
-        self.data = np.array(data, dtype=None if floating else np.float32)
+    def __init__(self, *data, requires_grad=False):
+        """As torch.Tensor(...): data (numbers, lists, arrays, Tensors) becomes a float32 copy; whole numbers
+        alone are sizes: Tensor(2, 3) is a 2×3 tensor of zeros (PyTorch leaves that memory uninitialised)."""
+        if all(isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) for n in data):
+            self.data = np.zeros(data or 0, np.float32)        # Tensor() is empty, as in PyTorch
+        elif len(data) == 1:
+            self.data = np.array(data[0].data if isinstance(data[0], Tensor) else data[0], np.float32)
+        else:
+            raise TypeError(f"Tensor: give one sequence of data or whole-number sizes, got {data!r}")
         self.grad = None         # after backward: a Tensor of the same shape, as in PyTorch
         self.requires_grad = bool(requires_grad)
         self._edges = ()     # (input, rule) pairs; rule(grad of this tensor) -> grad of that input
@@ -94,23 +98,13 @@ class Tensor:
     def _set_data(self, value):      # p.data = p.data - lr * p.grad: a Tensor stores its array
         self._data = value.data if isinstance(value, Tensor) else np.asarray(value)
     data = property(lambda self: self._data, _set_data)
-    @staticmethod
-    def _result(op, data, *edges):
-        """The output of an op: keep the edges to inputs that need a gradient, unless in no_grad."""
-        out = Tensor.__new__(Tensor)
-        out._data = data if type(data) is np.ndarray else np.asarray(data)
-        out.grad = None
-        edges = tuple([edge for edge in edges if edge[0].requires_grad]) if _grad_mode.enabled else ()
-        out._edges, out.requires_grad, out._op = (edges, True, op) if edges else ((), False, "")
-        return out
-
     # -- a few properties, as in PyTorch ----------------------------------------------------------
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
     is_leaf = property(lambda self: not self._op)
     numpy = lambda self: self.data
-    detach = lambda self: Tensor._result("", self.data)      # the same data, cut from the graph
+    detach = lambda self: record("", self.data)      # the same data, cut from the graph
     def _operand(self, other, op):
         """The other side of a binary op, as a Tensor."""
         if isinstance(other, Tensor):
@@ -118,9 +112,9 @@ class Tensor:
         if isinstance(other, (int, float, np.number)) or isinstance(other, np.ndarray) and other.ndim == 0:
             # A plain number takes this tensor's dtype, as in PyTorch: float32 * 2.5 stays float32.
             dtype = self.dtype if self.dtype.kind == "f" else np.float32 if isinstance(other, float) else None
-            return Tensor._result("", np.asarray(other, dtype))
+            return record("", np.asarray(other, dtype))
         if isinstance(other, np.ndarray):      # used as it is (not copied): as from_numpy does
-            return Tensor._result("", other if other.dtype.kind == "f" else other.astype(np.float32))
+            return record("", other if other.dtype.kind == "f" else other.astype(np.float32))
         kind = f"{type(other).__module__}.{type(other).__qualname__}".replace("builtins.", "")
         raise TypeError(f"{op}: expected a mytorch Tensor, a number or a numpy array, got a {kind}; convert "
                         f"it first, e.g. mytorch.Tensor(np.asarray(x)) (a torch.Tensor: x.detach().numpy())")
@@ -138,31 +132,31 @@ class Tensor:
     def __add__(self, other):
         other, out = self._binary("add", np.add, other)
         # d(a+b)/da = 1,  d(a+b)/db = 1
-        return Tensor._result("add", out, (self, _same), (other, _same))
+        return record("add", out, (self, _same), (other, _same))
     def __sub__(self, other):
         other, out = self._binary("sub", np.subtract, other)
         # d(a-b)/da = 1,  d(a-b)/db = -1
-        return Tensor._result("sub", out, (self, _same), (other, np.negative))
+        return record("sub", out, (self, _same), (other, np.negative))
     def __mul__(self, other):
         other, out = self._binary("mul", np.multiply, other)
         a, b = self.data, other.data
         # d(a*b)/da = b,  d(a*b)/db = a
-        return Tensor._result("mul", out, (self, lambda g: g * b), (other, lambda g: g * a))
+        return record("mul", out, (self, lambda g: g * b), (other, lambda g: g * a))
     def __truediv__(self, other):
         other, out = self._binary("div", np.divide, other)
         b = other.data
         # d(a/b)/da = 1/b,  d(a/b)/db = -a/b² = -(a/b)/b
-        return Tensor._result("div", out, (self, lambda g: g / b), (other, lambda g: -g * out / b))
+        return record("div", out, (self, lambda g: g / b), (other, lambda g: -g * out / b))
     def __matmul__(self, other):
         other, out = self._binary("matmul", np.matmul, other)
         a, b = self.data, other.data
         _same_float("matmul", a, b)
         # C = A·B:  dA = G·Bᵀ,  dB = Aᵀ·G  (a 1-D A is treated as a row, a 1-D B as a column)
-        return Tensor._result("matmul", out, (self, lambda g: _matmul_grad(g, a, b, to_a=True)),
+        return record("matmul", out, (self, lambda g: _matmul_grad(g, a, b, to_a=True)),
                               (other, lambda g: _matmul_grad(g, a, b, to_a=False)))
     def __neg__(self):
         # d(-a)/da = -1
-        return Tensor._result("neg", -self.data, (self, np.negative))
+        return record("neg", -self.data, (self, np.negative))
     def __pow__(self, exponent):
         other, out = self._binary("pow", np.power, exponent)
         a, p = self.data, other.data
@@ -172,7 +166,7 @@ class Tensor:
         def to_exponent(g):  # d(a^p)/dp = a^p·ln a, and 0 where a = 0 and p >= 0 (as PyTorch)
             with np.errstate(divide="ignore", invalid="ignore"):
                 return g * np.where((a == 0) & (p >= 0), 0, out * np.log(a))
-        return Tensor._result("pow", out, (self, to_base), (other, to_exponent))
+        return record("pow", out, (self, to_base), (other, to_exponent))
     # number - tensor and the like: make the left side a Tensor, then use the ops above
     __radd__ = lambda self, other: self._operand(other, "add") + self
     __rsub__ = lambda self, other: self._operand(other, "sub") - self
@@ -185,23 +179,23 @@ class Tensor:
     def exp(self):
         out = np.exp(self.data)
         # d(e^a)/da = e^a
-        return Tensor._result("exp", out, (self, lambda g: g * out))
+        return record("exp", out, (self, lambda g: g * out))
     def log(self):
         a = self.data
         # d(ln a)/da = 1/a
-        return Tensor._result("log", np.log(a), (self, lambda g: g / a))
+        return record("log", np.log(a), (self, lambda g: g / a))
     def sqrt(self):
         out = np.sqrt(self.data)
         # d(√a)/da = 1/(2√a)
-        return Tensor._result("sqrt", out, (self, lambda g: g / (2 * out)))
+        return record("sqrt", out, (self, lambda g: g / (2 * out)))
     def relu(self):
         a = self.data
         # d relu(a)/da = 1 where a > 0, else 0
-        return Tensor._result("relu", np.maximum(a, 0), (self, lambda g: g * (a > 0)))
+        return record("relu", np.maximum(a, 0), (self, lambda g: g * (a > 0)))
     def tanh(self):
         out = np.tanh(self.data)
         # d tanh(a)/da = 1 - tanh(a)²
-        return Tensor._result("tanh", out, (self, lambda g: g * (1 - out * out)))
+        return record("tanh", out, (self, lambda g: g * (1 - out * out)))
 
     def sigmoid(self):
         """σ(a) = 1 / (1 + e^(-a)): the tutorial chains neg, exp, add, divide (chain rule: σ(1 - σ)). One op is
@@ -218,21 +212,21 @@ class Tensor:
             grad *= g
             grad *= out
             return grad
-        return Tensor._result("sigmoid", out, (self, to_input))
+        return record("sigmoid", out, (self, to_input))
 
     def log_softmax(self, dim):
         """log(softmax(x)) along `dim`, as x - max - log(sum(e^(x - max))): large logits never overflow."""
         shifted = self.data - self.data.max(axis=dim, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
         # d/dx: G - softmax(x)·sum(G)
-        return Tensor._result("log_softmax", out,
+        return record("log_softmax", out,
                               (self, lambda g: g - np.exp(out) * g.sum(axis=dim, keepdims=True)))
 
     # -- reductions (dim: None for all, an axis, or a tuple of axes) ------------------------------------
     def sum(self, dim=None, keepdim=False):
         dim, shape = _dims(dim), self.shape
         # each element contributes once: d(sum)/da = 1, spread back over the summed axes
-        return Tensor._result("sum", self.data.sum(axis=dim, keepdims=keepdim),
+        return record("sum", self.data.sum(axis=dim, keepdims=keepdim),
                               (self, lambda g: _expand_reduced(g, shape, dim, keepdim)))
     def mean(self, dim=None, keepdim=False):
         if self.dtype.kind != "f":
@@ -241,7 +235,7 @@ class Tensor:
         out = self.data.mean(axis=dim, keepdims=keepdim)
         count = self.data.size // max(out.size, 1)
         # d(mean)/da = 1/n for each of the n elements that were averaged
-        return Tensor._result("mean", out, (self, lambda g: _expand_reduced(g / count, shape, dim, keepdim)))
+        return record("mean", out, (self, lambda g: _expand_reduced(g / count, shape, dim, keepdim)))
     def max(self, dim=None, keepdim=False):
         """The largest value; with `dim`, (values, indices) along that axis, as in PyTorch."""
         return _extreme(self, "max", np.argmax, dim, keepdim)
@@ -250,11 +244,11 @@ class Tensor:
     def reshape(self, *shape):
         shape, before = _shape_args(shape), self.shape
         # same numbers, new shape: the gradient just takes the old shape back
-        return Tensor._result("reshape", self.data.reshape(shape), (self, lambda g: g.reshape(before)))
+        return record("reshape", self.data.reshape(shape), (self, lambda g: g.reshape(before)))
     def permute(self, *dims):
         dims = tuple(d % self.ndim for d in _shape_args(dims))
         # reordering the axes is undone by the inverse order
-        return Tensor._result("permute", self.data.transpose(dims),
+        return record("permute", self.data.transpose(dims),
                               (self, lambda g: g.transpose(np.argsort(dims))))
     def __getitem__(self, index):
         index, shape, dtype = _plain_index(index), self.shape, self.dtype
@@ -262,7 +256,7 @@ class Tensor:
             grad = np.zeros(shape, dtype)
             np.add.at(grad, index, g)
             return grad
-        return Tensor._result("index", self.data[index], (self, to_input))
+        return record("index", self.data[index], (self, to_input))
 
     # -- the backward pass ---------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=False, trace=None):
@@ -312,6 +306,17 @@ class Tensor:
                 if node._edges:
                     node._edges = None
 
+def record(op, data, *edges):
+    """The output of an op, as a Tensor holding `data`, with an edge (input, rule) to each input that needs a
+    gradient: rule(gradient of the output) gives the gradient of that input. Every op ends with it, and so
+    can yours (see the README's coursework section). Under no_grad nothing is recorded."""
+    out = Tensor.__new__(Tensor)
+    out._data = data if type(data) is np.ndarray else np.asarray(data)
+    out.grad = None
+    edges = tuple([edge for edge in edges if edge[0].requires_grad]) if _grad_mode.enabled else ()
+    out._edges, out.requires_grad, out._op = (edges, True, op) if edges else ((), False, "")
+    return out
+
 _FREED = ("backward: part of this graph was already freed by an earlier backward(); pass "
           "retain_graph=True to that first backward() if you need to go through the graph again")
 def _count_consumers(loss):
@@ -340,7 +345,7 @@ def _accumulate(leaf, grad, kept):
     if owner in kept:
         grad = grad * 1           # a fresh array (filled by a ufunc, not copied byte by byte)
     kept.add(owner)
-    leaf.grad = Tensor._result("", grad)
+    leaf.grad = record("", grad)
 
 # -- small helpers the ops above use ------------------------------------------------------------------
 _same = lambda g: g
@@ -383,7 +388,7 @@ def _extreme(x, op, arg, dim, keepdim):
         out = a.max() if op == "max" else a.min()
         hits = a == out
         # gradient goes to the extreme element, split evenly between ties (as in PyTorch)
-        return Tensor._result(op, out, (x, lambda g: g * hits / hits.sum()))
+        return record(op, out, (x, lambda g: g * hits / hits.sum()))
     where = np.expand_dims(arg(a, axis=dim), dim)
     def to_input(g):     # only the chosen element along `dim` receives gradient
         grad = np.zeros_like(a)
@@ -392,7 +397,7 @@ def _extreme(x, op, arg, dim, keepdim):
     values, indices = np.take_along_axis(a, where, axis=dim), where
     if not keepdim:
         values, indices = values.squeeze(dim), where.squeeze(dim)
-    return MinMax(Tensor._result(op, values, (x, to_input)), Tensor._result("", indices))
+    return MinMax(record(op, values, (x, to_input)), record("", indices))
 
 # === Conveniences: more of Tensor, with PyTorch's names (the loop after the class adds them to Tensor)
 class _TensorConveniences:
@@ -417,6 +422,9 @@ class _TensorConveniences:
     def requires_grad_(self, requires_grad=True):
         if not self.is_leaf:
             raise RuntimeError("requires_grad_: only a leaf's flag can change (a computed tensor: x.detach())")
+        if requires_grad and self.dtype.kind != "f":
+            raise RuntimeError(f"Only Tensors of floating point and complex dtype can require gradients "
+                               f"(this one holds {self.dtype}: make it with dtype=mytorch.float32)")
         self.requires_grad = requires_grad
         return self
 
@@ -424,7 +432,7 @@ class _TensorConveniences:
     def _compare(self, numpy_op, other, op):
         if op in ("==", "!=") and not isinstance(other, (Tensor, int, float, np.number, np.ndarray)):
             return NotImplemented                  # t == None is False, as in PyTorch
-        return Tensor._result("", self._binary(op, numpy_op, other)[1])
+        return record("", self._binary(op, numpy_op, other)[1])
     __eq__ = lambda self, other: self._compare(np.equal, other, "==")
     __ne__ = lambda self, other: self._compare(np.not_equal, other, "!=")
     __lt__ = lambda self, other: self._compare(np.less, other, "<")
@@ -473,7 +481,7 @@ class _TensorConveniences:
     numel = lambda self: self.data.size
     dim = lambda self: self.ndim
     # a copy: d(copy)/da = 1
-    clone = lambda self: Tensor._result("clone", self.data.copy(), (self, _same))
+    clone = lambda self: record("clone", self.data.copy(), (self, _same))
 
     # -- dtype: a cast changes no value, so the gradient is just cast back ------------------------------
     def to(self, dtype):
@@ -481,7 +489,7 @@ class _TensorConveniences:
             return _cpu_only(self, dtype)
         source = self.dtype        # a cast to integers leaves the graph (no gradient flows through it)
         edges = [(self, lambda g: g.astype(source))] if np.dtype(dtype).kind == "f" else []
-        return Tensor._result("to", self.data.astype(dtype), *edges)
+        return record("to", self.data.astype(dtype), *edges)
     cuda = lambda self, *args, **kwargs: _cpu_only(self, "cuda")
     float = lambda self: self.to(np.float32)
     double = lambda self: self.to(np.float64)
@@ -491,19 +499,19 @@ class _TensorConveniences:
     def abs(self):
         a = self.data
         # d|a|/da = sign(a) (0 at 0, as PyTorch)
-        return Tensor._result("abs", np.abs(a), (self, lambda g: g * np.sign(a)))
+        return record("abs", np.abs(a), (self, lambda g: g * np.sign(a)))
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: give min, max or both")
         a = self.data
         inside = (a > (-np.inf if min is None else min)) & (a < (np.inf if max is None else max))
         # d clamp(a)/da = 1 strictly between min and max, else 0 (PyTorch's choice at the bounds too)
-        return Tensor._result("clamp", np.clip(a, min, max), (self, lambda g: g * inside))
+        return record("clamp", np.clip(a, min, max), (self, lambda g: g * inside))
     def softmax(self, dim):
         e = np.exp(self.data - self.data.max(axis=dim, keepdims=True))
         out = e / e.sum(axis=dim, keepdims=True)
         # d softmax/dx: s·(G - sum(G·s))
-        return Tensor._result("softmax", out, (self, lambda g: out * (g - (g * out).sum(dim, keepdims=True))))
+        return record("softmax", out, (self, lambda g: out * (g - (g * out).sum(dim, keepdims=True))))
 
     # -- more reductions ---------------------------------------------------------------------------------
     def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
@@ -513,8 +521,8 @@ class _TensorConveniences:
         count = self.data.size // squares.data.size
         return squares / np.maximum(count - (correction if correction is not None else int(unbiased)), 0)
     min = lambda self, dim=None, keepdim=False: _extreme(self, "min", np.argmin, dim, keepdim)
-    argmax = lambda self, dim=None, keepdim=False: Tensor._result("", self.data.argmax(dim, keepdims=keepdim))
-    argmin = lambda self, dim=None, keepdim=False: Tensor._result("", self.data.argmin(dim, keepdims=keepdim))
+    argmax = lambda self, dim=None, keepdim=False: record("", self.data.argmax(dim, keepdims=keepdim))
+    argmin = lambda self, dim=None, keepdim=False: record("", self.data.argmin(dim, keepdims=keepdim))
 
     # -- more shape ops: each a reshape or a permute, so they need no rule of their own -----------------
     view = lambda self, *shape: self.reshape(*shape)
@@ -546,30 +554,61 @@ def _ambiguous():
     raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
 
 # -- new tensors: zeros, ones, and random ones (randn: standard normal, rand: uniform in [0, 1)) --------
+def tensor(data, dtype=None, requires_grad=False):
+    """As torch.tensor: a copy of `data`. An array keeps its dtype (float64 stays float64); Python floats
+    become float32, ints int64, bools bool."""
+    return _leaf(_array(data, dtype), requires_grad)
+def _array(data, dtype=None):                   # torch.tensor's dtype rule, as a numpy array of our own
+    array = np.array(data.data if isinstance(data, Tensor) else data, dtype)
+    if dtype is None and not isinstance(data, (np.ndarray, np.generic, Tensor)):   # Python numbers, lists
+        array = array.astype(_DEFAULT_DTYPE.get(array.dtype.kind, array.dtype), copy=False)
+    return array
+_DEFAULT_DTYPE = {"f": np.float32, "i": np.int64}    # what Python's floats and ints become, as in PyTorch
+def _leaf(array, requires_grad=False):          # a new leaf on a fresh array (no copy)
+    out = record("", array)
+    return out.requires_grad_() if requires_grad else out
 def from_numpy(array):
     """A Tensor on the same memory as `array` (no copy; its dtype kept), as torch.from_numpy."""
-    return Tensor._result("", np.asarray(array))
-def zeros(*size, requires_grad=False, dtype=np.float32):
-    return Tensor(np.zeros(_shape_args(size), dtype), requires_grad)
-def ones(*size, requires_grad=False, dtype=np.float32):
-    return Tensor(np.ones(_shape_args(size), dtype), requires_grad)
-def randn(*size, requires_grad=False, dtype=np.float32):      # follows manual_seed
-    return Tensor(_rng.standard_normal(_shape_args(size)).astype(dtype), requires_grad)
-def rand(*size, requires_grad=False, dtype=np.float32):       # follows manual_seed
-    return Tensor(_rng.random(_shape_args(size)).astype(dtype), requires_grad)
+    return record("", np.asarray(array))
+
+# -- new tensors, with PyTorch's signatures (dtype float32 unless said; random ones follow manual_seed) ---
+def zeros(*size, dtype=np.float32, requires_grad=False):
+    return _leaf(np.zeros(_shape_args(size), dtype), requires_grad)
+def ones(*size, dtype=np.float32, requires_grad=False):
+    return _leaf(np.ones(_shape_args(size), dtype), requires_grad)
+def full(size, fill_value, dtype=None, requires_grad=False):     # dtype from the value: 3 int64, 3.0 float32
+    return _leaf(np.full(size, fill_value, dtype or _array(fill_value).dtype), requires_grad)
+def zeros_like(t, dtype=None, requires_grad=False):
+    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def ones_like(t, dtype=None, requires_grad=False):
+    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):   # arange(5), arange(1, 5, 0.5)
+    start, end = (0, start) if end is None else (start, end)
+    return _leaf(np.arange(start, end, step, dtype or _array([start, end, step]).dtype), requires_grad)
+def linspace(start, end, steps, dtype=np.float32, requires_grad=False):
+    return _leaf(np.linspace(start, end, steps, dtype=dtype), requires_grad)
+def eye(n, m=None, dtype=np.float32, requires_grad=False):
+    return _leaf(np.eye(n, m, dtype=dtype), requires_grad)
+def randn(*size, dtype=np.float32, requires_grad=False):          # standard normal
+    return _leaf(_rng.standard_normal(_shape_args(size)).astype(dtype), requires_grad)
+def rand(*size, dtype=np.float32, requires_grad=False):           # uniform in [0, 1)
+    return _leaf(_rng.random(_shape_args(size)).astype(dtype), requires_grad)
+def randint(low, high=None, size=None, dtype=np.int64):           # randint(high, size), randint(low, high, size)
+    (low, high, size) = (0, low, high) if size is None else (low, high, size)
+    return _leaf(_rng.integers(low, high, size, dtype=dtype))
 
 # -- ops on several tensors -----------------------------------------------------------------------------
 def where(condition, a, b):
     """a where condition holds, else b (broadcast together)."""
     condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
-    anchor = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
+    anchor = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else tensor(a)
     a, b = anchor._operand(a, "where"), anchor._operand(b, "where")
     # d/da = 1 where the condition holds, d/db = 1 elsewhere
-    return Tensor._result("where", np.where(condition, a.data, b.data),
+    return record("where", np.where(condition, a.data, b.data),
                           (a, lambda g: np.where(condition, g, 0)), (b, lambda g: np.where(condition, 0, g)))
 def cat(tensors, dim=0):
     """Join tensors along an existing axis."""
-    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    tensors = [t if isinstance(t, Tensor) else tensor(t) for t in tensors]
     try:
         out = np.concatenate([t.data for t in tensors], axis=dim)
     except ValueError:
@@ -577,10 +616,10 @@ def cat(tensors, dim=0):
     ends, before = np.cumsum([t.shape[dim] for t in tensors]), (slice(None),) * (dim % out.ndim)
     slices = [before + (slice(end - t.shape[dim], end),) for t, end in zip(tensors, ends)]
     # each input gets back its own slice of the gradient: cut where the forward joined
-    return Tensor._result("cat", out, *[(t, lambda g, part=part: g[part]) for t, part in zip(tensors, slices)])
+    return record("cat", out, *[(t, lambda g, part=part: g[part]) for t, part in zip(tensors, slices)])
 def stack(tensors, dim=0):
     """Join tensors along a new axis: each gets an axis of size 1 there, then cat."""
-    return cat([(t if isinstance(t, Tensor) else Tensor(t)).unsqueeze(dim) for t in tensors], dim)
+    return cat([(t if isinstance(t, Tensor) else tensor(t)).unsqueeze(dim) for t in tensors], dim)
 
 def linear(x, weight, bias=None):
     """y = x·Wᵀ + b as one op (PyTorch's F.linear): one node and one rule instead of three."""
@@ -596,7 +635,7 @@ def linear(x, weight, bias=None):
     rows = (lambda m: m) if a.ndim == 2 else (lambda m: m.reshape(-1, m.shape[-1]))   # one batch axis
     # dW = Gᵀ·x (summed over the batch),  db = G summed over the batch,  dx = G·W  (x last: the walk
     # goes down into x once this node is done, so it need not keep G meanwhile)
-    return Tensor._result("linear", out, (weight, lambda g: rows(g).T @ rows(a)),
+    return record("linear", out, (weight, lambda g: rows(g).T @ rows(a)),
                           *([(bias, lambda g: rows(g).sum(axis=0))] if bias is not None else []),
                           (x, lambda g: g @ w))
 
@@ -606,7 +645,7 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
     For every output element y and input element x[j]:  dy/dx[j] ≈ (y(x[j] + eps) - y(x[j] - eps)) / 2·eps,
     the definition of a derivative, on float64 copies (float32's rounding would drown such differences)."""
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    xs = [Tensor(t.data.astype(np.float64), t.requires_grad) if isinstance(t, Tensor) else t for t in inputs]
+    xs = [tensor(t.data.astype(np.float64), requires_grad=t.requires_grad) if isinstance(t, Tensor) else t for t in inputs]
     if not any(isinstance(x, Tensor) and x.requires_grad for x in xs):
         raise ValueError("gradcheck: no input has requires_grad=True, so there is no gradient to check")
     def outputs():           # func's floating outputs (max's indices are no function of x)
@@ -645,7 +684,9 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
 class Parameter(Tensor):
     """A Tensor that a Module trains: a leaf that requires grad (PyTorch's nn.Parameter)."""
     __slots__ = ()
-    __init__ = lambda self, data, requires_grad=True: Tensor.__init__(self, data, requires_grad)
+    def __init__(self, data, requires_grad=True):        # keeps the data's dtype, as nn.Parameter(tensor)
+        Tensor.__init__(self, requires_grad=requires_grad)
+        self.data = _array(data)
     __repr__ = lambda self: "Parameter containing:\n" + Tensor.__repr__(self)
 
 class Module:
@@ -780,7 +821,7 @@ class CrossEntropyLoss(Module):
         if labels.shape != input.shape:
             raise ValueError(f"CrossEntropyLoss: target shape {labels.shape} fits neither class indices "
                              f"{input.shape[:1]} nor probabilities {input.shape} for logits {input.shape}")
-        target = target if isinstance(target, Tensor) else Tensor(labels.astype(input.dtype))
+        target = target if isinstance(target, Tensor) else tensor(labels.astype(input.dtype))
         return _reduce(-(log_probs * target).sum(dim=1), self.reduction)
 
 def _class_labels(labels, classes, ignore_index):  # integers, or an error: -1 is no last class, 1.7 no class 1
@@ -811,7 +852,7 @@ def _nll(log_probs, labels, ignore_index, reduction):   # -log_probs[i, label_i]
         grad = np.zeros_like(lp)
         grad[rows, cols] = -(g[rows] if reduction == "none" else g) * scale
         return grad
-    return Tensor._result("nll", out, (log_probs, to_log_probs))
+    return record("nll", out, (log_probs, to_log_probs))
 
 # === optim ===========================================================================================
 class Optimizer:
@@ -889,6 +930,40 @@ class Adam(Optimizer):
         denominator = np.sqrt(state["exp_avg_sq"]) / (1 - beta2 ** t) ** 0.5 + group["eps"]
         return p - group["lr"] / (1 - beta1 ** t) * state["exp_avg"] / denominator
 
+# -- learning-rate schedules (torch.optim.lr_scheduler): each sets param_groups' "lr" per scheduler.step()
+class LRScheduler:
+    """What LambdaLR and StepLR share: lr = initial lr × factor(n), n counting scheduler.step() calls from 0."""
+    def __init__(self, optimizer):
+        self.optimizer, self.last_epoch = optimizer, 0        # last_epoch: PyTorch's name for n
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self._set_lrs()
+    def step(self):
+        self.last_epoch += 1
+        self._set_lrs()
+    def get_last_lr(self):
+        return [group["lr"] for group in self.optimizer.param_groups]
+    def _set_lrs(self):
+        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base_lr * self._factor(self.last_epoch)
+
+class LambdaLR(LRScheduler):
+    """lr = initial lr × lr_lambda(n)."""
+    def __init__(self, optimizer, lr_lambda):
+        self.lr_lambda = lr_lambda
+        super().__init__(optimizer)
+    def _factor(self, n):
+        return self.lr_lambda(n)
+
+class StepLR(LRScheduler):
+    """lr = initial lr × gamma^(n // step_size): multiplied by gamma every step_size steps."""
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer)
+    def _factor(self, n):
+        return self.gamma ** (n // self.step_size)
+
 # --- `import mytorch.nn as nn` and `from mytorch import optim`, though this is a single file ---------
 def _submodule(name, *members):
     module = sys.modules[f"{__name__}.{name}"] = types.ModuleType(f"{__name__}.{name}")
@@ -898,3 +973,4 @@ def _submodule(name, *members):
 nn = _submodule("nn", Module, Parameter, Linear, Sigmoid, ReLU, Tanh, Flatten, Dropout, Sequential,
                 MSELoss, CrossEntropyLoss)
 optim = _submodule("optim", Optimizer, SGD, Adam)
+optim.lr_scheduler = _submodule("optim.lr_scheduler", LRScheduler, LambdaLR, StepLR)
