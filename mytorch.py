@@ -11,7 +11,7 @@ semantics. Needs only numpy (1.22+) and the standard library; Python 3.9+.
     (x * x).sum().backward()
     x.grad                       # tensor([2., 4., 6.])
 """
-import contextlib
+import functools
 import sys
 import threading
 import types
@@ -20,30 +20,239 @@ from collections import namedtuple
 
 import numpy as np
 
-float32, float64 = np.float32, np.float64      # so `dtype=mytorch.float64` reads as in PyTorch
 
-# --- Grad mode (one per thread, as in PyTorch) and randomness ----------------------------------------
-class _GradMode(threading.local):
-    enabled = True
-_grad_mode = _GradMode()
+# === Tensor: the core ================================================================================
+class Tensor:
+    __slots__ = ("_data", "grad", "requires_grad", "retains_grad", "_edges", "_op")
+    __hash__ = object.__hash__   # hashable by identity, though == compares values
 
-class no_grad(contextlib.ContextDecorator):
-    """`with mytorch.no_grad():` (or `@mytorch.no_grad()` on a function) computes but records no graph."""
-    def __new__(cls, func=None):
-        return super().__new__(cls) if func is None else cls()(func)   # `@no_grad` without () too
-    def __enter__(self):
-        self._previous, _grad_mode.enabled = _grad_mode.enabled, False
-    def __exit__(self, *exc_info):
-        _grad_mode.enabled = self._previous
-    _recreate_cm = lambda self: no_grad()      # as a decorator: a fresh one per call (recursion, threads)
+    def __init__(self, *data, requires_grad=False):
+        """As torch.Tensor(...): data (numbers, lists, arrays, Tensors) becomes a float32 copy; whole numbers
+        alone are sizes: Tensor(2, 3) is a 2×3 tensor of zeros (PyTorch leaves that memory uninitialised)."""
+        if all(isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) for n in data):
+            self._data = np.zeros(data or 0, np.float32)       # Tensor() is empty, as in PyTorch
+        elif len(data) == 1:
+            self._data = np.array(data[0].data if isinstance(data[0], Tensor) else data[0], np.float32)
+        else:
+            raise TypeError(f"Tensor: give one sequence of data or whole-number sizes, got {data!r}")
+        self.grad = None            # after backward: a Tensor of the same shape, as in PyTorch
+        self.requires_grad = bool(requires_grad)
+        self.retains_grad = False   # a computed tensor keeps its .grad only if retain_grad() asked
+        self._edges = ()            # (input, rule) pairs; rule(gradient of this tensor) -> gradient of input
+        self._op = ""               # name of the op that made this tensor; "" for a leaf
 
-_rng = np.random.default_rng()
-def manual_seed(seed):
-    """Seed the generator behind parameter initialisation, randn, rand and Dropout."""
-    global _rng
-    _rng = np.random.default_rng(seed)
+    # -- arithmetic: each op's forward, and beside it the derivative for each input ------------------
+    # _binary gives the other operand as a Tensor, the two arrays (a, b) in one dtype, and the result.
+    # Each rule keeps the arrays it needs (a, b, out) from the forward.
+    def __add__(self, other):
+        other, a, b, out = _binary("add", np.add, self, other)
+        # d(a+b)/da = 1,  d(a+b)/db = 1
+        return record("add", out, (self, _same), (other, _same))
 
-# --- The one helper for broadcasting: a gradient must have the shape (and dtype) of its tensor --------
+    def __sub__(self, other):
+        other, a, b, out = _binary("sub", np.subtract, self, other)
+        # d(a-b)/da = 1,  d(a-b)/db = -1
+        return record("sub", out, (self, _same), (other, np.negative))
+
+    def __mul__(self, other):
+        other, a, b, out = _binary("mul", np.multiply, self, other)
+        # d(a*b)/da = b,  d(a*b)/db = a
+        return record("mul", out, (self, lambda g: g * b), (other, lambda g: g * a))
+
+    def __truediv__(self, other):
+        other, a, b, out = _binary("div", np.divide, self, other)
+        # d(a/b)/da = 1/b,  d(a/b)/db = -a/b² = -(a/b)/b
+        return record("div", out, (self, lambda g: g / b), (other, lambda g: -g * out / b))
+
+    def __matmul__(self, other):
+        other, a, b, out = _binary("matmul", np.matmul, self, other)
+        # C = A·B:  dA = G·Bᵀ,  dB = Aᵀ·G  (a 1-D A is treated as a row, a 1-D B as a column)
+        return record("matmul", out, (self, lambda g: _matmul_grad(g, a, b, to_a=True)),
+                      (other, lambda g: _matmul_grad(g, a, b, to_a=False)))
+
+    def __neg__(self):
+        # d(-a)/da = -1
+        return record("neg", -self._data, (self, np.negative))
+
+    def __pow__(self, exponent):
+        other, a, p, out = _binary("pow", np.power, self, exponent)
+
+        def to_base(g):      # d(a^p)/da = p·a^(p-1), and 0 where p = 0 (so x**0 has gradient 0 at 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return g * np.where(p == 0, 0, p * a ** (p - 1))
+
+        def to_exponent(g):  # d(a^p)/dp = a^p·ln a, and 0 where a = 0 and p >= 0 (as PyTorch)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return g * np.where((a == 0) & (p >= 0), 0, out * np.log(a))
+        return record("pow", out, (self, to_base), (other, to_exponent))
+
+    # number - tensor and the like: make the left side a Tensor, then use the ops above
+    def __radd__(self, other): return _operand(self, other, "add") + self
+    def __rsub__(self, other): return _operand(self, other, "sub") - self
+    def __rmul__(self, other): return _operand(self, other, "mul") * self
+    def __rtruediv__(self, other): return _operand(self, other, "div") / self
+    def __rmatmul__(self, other): return _operand(self, other, "matmul") @ self
+    def __rpow__(self, other): return _operand(self, other, "pow") ** self
+
+    # -- elementwise functions --------------------------------------------------------------------------
+    def exp(self):
+        out = np.exp(self._data)
+        # d(e^a)/da = e^a
+        return record("exp", out, (self, lambda g: g * out))
+
+    def log(self):
+        a = self._data
+        # d(ln a)/da = 1/a
+        return record("log", np.log(a), (self, lambda g: g / a))
+
+    def sigmoid(self):
+        """σ(a) = 1 / (1 + e^(-a)). The tutorial builds it from neg, exp, add and divide; as one op its rule is
+        σ(1 - σ), and for a < -88.7 (float32) e^(-a) = inf gives σ = 0 and gradient 0, not 0·inf = nan."""
+        a = self._data if self._data.dtype.kind == "f" else self._data.astype(np.float32)
+        with np.errstate(over="ignore"):
+            out = 1 / (1 + np.exp(-a))
+        # dσ/da = σ(1 - σ)
+        return record("sigmoid", out, (self, lambda g: g * out * (1 - out)))
+
+    def relu(self):
+        a = self._data
+        # d relu(a)/da = 1 where a > 0, else 0
+        return record("relu", np.maximum(a, 0), (self, lambda g: g * (a > 0)))
+
+    def tanh(self):
+        out = np.tanh(self._data)
+        # d tanh(a)/da = 1 - tanh(a)²
+        return record("tanh", out, (self, lambda g: g * (1 - out * out)))
+
+    def sqrt(self):
+        out = np.sqrt(self._data)
+        # d(√a)/da = 1/(2√a)
+        return record("sqrt", out, (self, lambda g: g / (2 * out)))
+
+    def log_softmax(self, dim):
+        """log(softmax(x)) along `dim`, as x - max - log(sum(e^(x - max))): large logits never overflow."""
+        dim = _dim(dim, self.ndim, "log_softmax")
+        shifted = self._data - self._data.max(axis=dim, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        # d/dx: G - softmax(x)·sum(G)
+        return record("log_softmax", out, (self, lambda g: g - np.exp(out) * g.sum(axis=dim, keepdims=True)))
+
+    # -- reductions (dim: None for all, an axis, or a tuple of axes) ------------------------------------
+    def sum(self, dim=None, keepdim=False):
+        dim, shape = _dims(dim, self.ndim, "sum"), self.shape
+        # each element contributes once: d(sum)/da = 1, spread back over the summed axes
+        return record("sum", self._data.sum(axis=dim, keepdims=keepdim),
+                      (self, lambda g: _expand_reduced(g, shape, dim, keepdim)))
+
+    def mean(self, dim=None, keepdim=False):
+        if self.dtype.kind != "f":
+            raise RuntimeError(f"mean: the tensor holds {self.dtype} values; take .float().mean() (as PyTorch)")
+        dim, shape = _dims(dim, self.ndim, "mean"), self.shape
+        out = self._data.mean(axis=dim, keepdims=keepdim)
+        count = self._data.size // max(out.size, 1)
+        # d(mean)/da = 1/n for each of the n elements that were averaged
+        return record("mean", out, (self, lambda g: _expand_reduced(g / count, shape, dim, keepdim)))
+
+    def max(self, dim=None, keepdim=False):
+        """The largest value; with `dim`, (values, indices) along that axis, as in PyTorch."""
+        return _extreme(self, "max", np.argmax, dim, keepdim)
+
+    # -- shape -------------------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape, before = _shape_args(shape), self.shape
+        # same numbers, new shape: the gradient just takes the old shape back
+        return record("reshape", self._data.reshape(shape), (self, lambda g: g.reshape(before)))
+
+    def permute(self, *dims):
+        dims = tuple(_dim(d, self.ndim, "permute") for d in _shape_args(dims))
+        if sorted(dims) != list(range(self.ndim)):
+            raise RuntimeError(f"permute: dims {dims} are not an order of the tensor's {self.ndim} dims")
+        # reordering the axes is undone by the inverse order
+        return record("permute", self._data.transpose(dims), (self, lambda g: g.transpose(np.argsort(dims))))
+
+    def __getitem__(self, index):
+        index, shape, dtype = _plain_index(index), self.shape, self.dtype
+
+        def to_input(g):  # scatter back; np.add.at adds up repeated indices instead of keeping the last
+            grad = np.zeros(shape, dtype)
+            np.add.at(grad, index, g)
+            return grad
+        return record("index", self._data[index], (self, to_input))
+
+    # -- the backward pass ---------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=False, trace=None):
+        """Send d(self)/d(leaf) to every leaf that requires grad, adding it to leaf.grad.
+        gradient:     d(something)/d(self), needed unless self holds a single number (then it is 1).
+        retain_graph: keep the graph for another backward; by default it is freed, as in PyTorch.
+        trace:        optional function, called with a Step for every gradient that moves along an edge."""
+        gradient = _first_gradient(self, gradient)
+        waiting = _count_consumers(self)   # per node: consumers that still have to deliver to it
+        received = {}                      # per node: gradient summed so far (lives only in this call)
+        # A depth-first walk written with an explicit stack, so a chain of 100,000 ops does not hit
+        # Python's recursion limit. Each frame is a complete node, its gradient, and which input is next.
+        stack = [(self, gradient, 0)] if self._edges else []
+        while stack:
+            node, grad, i = stack.pop()
+            receiver, rule = node._edges[i]
+            if i + 1 < len(node._edges):           # its other inputs wait their turn on the stack
+                stack.append((node, grad, i + 1))  # (after the last one, its gradient is let go)
+            delivered = _fit_gradient(rule(grad), receiver, node._op)
+            total = received.pop(receiver, None)
+            total = delivered if total is None else total + delivered
+            waiting[receiver] -= 1
+            if trace is not None:
+                trace(Step(node, receiver, delivered, waiting[receiver]))
+            if waiting[receiver]:                  # the gate: other consumers still have to deliver
+                received[receiver] = total
+                continue
+            if receiver.retains_grad or not receiver._edges:
+                _accumulate(receiver, total)       # complete: a leaf keeps it in .grad
+            if receiver._edges:                    # complete: descend into it now, depth first
+                stack.append((receiver, _read_only(total), 0))
+        if not retain_graph:                       # free the graph: its rules and the arrays they keep
+            for node in (self, *waiting):
+                if node._edges:
+                    node._edges = None
+
+
+def record(op, data, *edges):
+    """The output of an op, as a Tensor holding `data`, with an edge (input, rule) to each input that needs a
+    gradient: rule(gradient of the output) gives the gradient of that input. Every op ends with it, and so
+    can yours (see the README's coursework section). Under no_grad nothing is recorded."""
+    out = Tensor.__new__(Tensor)
+    out._data = data if type(data) is np.ndarray else np.asarray(data)
+    out.grad, out.retains_grad = None, False
+    edges = tuple([edge for edge in edges if edge[0].requires_grad]) if _grad_mode.enabled else ()
+    out._edges, out.requires_grad, out._op = (edges, True, op) if edges else ((), False, "")
+    return out
+
+
+def _count_consumers(loss):
+    """Count, for every node that leads to `loss`, the edges into it from nodes that also
+    lead to loss: only those deliver. A consumer off that path (a value computed for
+    logging, say) would keep its input waiting forever."""
+    counts, to_visit = {}, [loss]
+    while to_visit:
+        node = to_visit.pop()
+        if node._edges is None:
+            raise RuntimeError(_FREED)
+        for receiver, _ in node._edges:
+            if receiver in counts:
+                counts[receiver] += 1
+            else:                                  # first time we meet it: look at its inputs too
+                counts[receiver] = 1
+                to_visit.append(receiver)
+    return counts
+
+
+def _accumulate(tensor, grad):
+    """tensor.grad += grad. The first gradient is kept as it is, later ones make a new array: mytorch never
+    writes into an array a Tensor holds, so a .grad may share its array (d(a+b) gives a and b the same)."""
+    if tensor.grad is not None:
+        grad = tensor.grad._data + grad
+    tensor.grad = record("", grad)
+
+
 def _fit_gradient(grad, tensor, op=""):
     """Sum `grad` over the axes along which `tensor` was broadcast in the forward pass: x (3,) + y (2, 3)
     used x once per row, so x's gradient is the sum over the rows; likewise over axes where x had size 1."""
@@ -65,293 +274,136 @@ def _fit_gradient(grad, tensor, op=""):
     if grad.dtype != tensor._data.dtype:                              # float64 consumer of a float32 input
         grad = grad.astype(tensor._data.dtype)
     return grad
-def _expand_reduced(grad, shape, dim, keepdim):    # undo a reduction: put back its axes, stretch to `shape`
-    if dim is not None and not keepdim:
-        grad = np.expand_dims(grad, dim)
-    return np.zeros(shape, grad.dtype) + grad     # (np.broadcast_to says the same, but slower)
+
+
+def _first_gradient(loss, gradient):
+    """The gradient backward() starts from: 1 for a single number, else the one given (as our own array)."""
+    if not loss.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad (no input had "
+                           "requires_grad=True, or it was made under no_grad)")
+    if gradient is None:
+        if loss._data.size != 1:
+            raise RuntimeError(f"backward: the tensor has shape {loss.shape}, so pass gradient= "
+                               "(a gradient is implied only for a single number, like a loss)")
+        gradient = np.ones(loss.shape, loss.dtype)
+    else:
+        gradient = np.array(gradient._data if isinstance(gradient, Tensor) else gradient, loss.dtype)
+        if gradient.shape != loss.shape:
+            raise ValueError(f"backward: gradient has shape {gradient.shape}, expected {loss.shape}")
+    if loss.retains_grad or not loss._edges:      # a leaf (or retain_grad()) keeps its own gradient too
+        _accumulate(loss, gradient)
+    return _read_only(gradient)
+
+
+def _read_only(grad):
+    """The gradient an op's rules receive, made read-only: a rule that changed it in place (g *= 2) would
+    change what its other inputs receive too; numpy now stops it with an error."""
+    grad = np.asarray(grad)             # (numpy's 0-d sums are scalars, which have no flags)
+    grad.flags.writeable = False
+    return grad
+
 
 # What the backward walk reports, if asked: `sender` passed `grad` to its input `receiver`, which still
 # waits for `waiting` more of its consumers (0: it is complete, and the walk descends into it now).
 Step = namedtuple("Step", "sender receiver grad waiting")
-
-# === Tensor ==========================================================================================
-class Tensor:
-    __slots__ = ("_data", "grad", "requires_grad", "_edges", "_op")
-    __hash__ = object.__hash__   # hashable by identity, though == compares values
-    def __init__(self, *data, requires_grad=False):
-        """As torch.Tensor(...): data (numbers, lists, arrays, Tensors) becomes a float32 copy; whole numbers
-        alone are sizes: Tensor(2, 3) is a 2×3 tensor of zeros (PyTorch leaves that memory uninitialised)."""
-        if all(isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) for n in data):
-            self.data = np.zeros(data or 0, np.float32)        # Tensor() is empty, as in PyTorch
-        elif len(data) == 1:
-            self.data = np.array(data[0].data if isinstance(data[0], Tensor) else data[0], np.float32)
-        else:
-            raise TypeError(f"Tensor: give one sequence of data or whole-number sizes, got {data!r}")
-        self.grad = None         # after backward: a Tensor of the same shape, as in PyTorch
-        self.requires_grad = bool(requires_grad)
-        self._edges = ()     # (input, rule) pairs; rule(grad of this tensor) -> grad of that input
-        self._op = ""        # name of the op that made this tensor; "" for a leaf
-
-    # mytorch never writes into an array once a Tensor holds it: an update (x -= ..., an optimizer step,
-    # load_state_dict) gives the Tensor a new array. So the arrays a recorded op kept for its backward
-    # rule still hold the values its forward used, and a later backward() can never read stale values.
-    def _set_data(self, value):      # p.data = p.data - lr * p.grad: a Tensor stores its array
-        self._data = value.data if isinstance(value, Tensor) else np.asarray(value)
-    data = property(lambda self: self._data, _set_data)
-    # -- a few properties, as in PyTorch ----------------------------------------------------------
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    is_leaf = property(lambda self: not self._op)
-    numpy = lambda self: self.data
-    detach = lambda self: record("", self.data)      # the same data, cut from the graph
-    def _operand(self, other, op):
-        """The other side of a binary op, as a Tensor."""
-        if isinstance(other, Tensor):
-            return other
-        if isinstance(other, (int, float, np.number)) or isinstance(other, np.ndarray) and other.ndim == 0:
-            # A plain number takes this tensor's dtype, as in PyTorch: float32 * 2.5 stays float32.
-            dtype = self.dtype if self.dtype.kind == "f" else np.float32 if isinstance(other, float) else None
-            return record("", np.asarray(other, dtype))
-        if isinstance(other, np.ndarray):      # used as it is (not copied): as from_numpy does
-            return record("", other if other.dtype.kind == "f" else other.astype(np.float32))
-        kind = f"{type(other).__module__}.{type(other).__qualname__}".replace("builtins.", "")
-        raise TypeError(f"{op}: expected a mytorch Tensor, a number or a numpy array, got a {kind}; convert "
-                        f"it first, e.g. mytorch.Tensor(np.asarray(x)) (a torch.Tensor: x.detach().numpy())")
-    def _binary(self, op, numpy_op, other):
-        """(other as a Tensor, numpy_op(self, other)); if the shapes do not fit, say so, naming the op."""
-        other = self._operand(other, op)
-        try:
-            return other, numpy_op(self.data, other.data)
-        except ValueError:
-            why = "inner sizes must match" if op == "matmul" else "they cannot be broadcast together"
-            raise ValueError(f"{op}: shapes {self.shape} and {other.shape} do not fit ({why})") from None
-
-    # -- arithmetic: each op's forward, and beside it the derivative for each input -----------------
-    # Each rule keeps the arrays it needs (a, b, out) from the forward, never reads them later.
-    def __add__(self, other):
-        other, out = self._binary("add", np.add, other)
-        # d(a+b)/da = 1,  d(a+b)/db = 1
-        return record("add", out, (self, _same), (other, _same))
-    def __sub__(self, other):
-        other, out = self._binary("sub", np.subtract, other)
-        # d(a-b)/da = 1,  d(a-b)/db = -1
-        return record("sub", out, (self, _same), (other, np.negative))
-    def __mul__(self, other):
-        other, out = self._binary("mul", np.multiply, other)
-        a, b = self.data, other.data
-        # d(a*b)/da = b,  d(a*b)/db = a
-        return record("mul", out, (self, lambda g: g * b), (other, lambda g: g * a))
-    def __truediv__(self, other):
-        other, out = self._binary("div", np.divide, other)
-        b = other.data
-        # d(a/b)/da = 1/b,  d(a/b)/db = -a/b² = -(a/b)/b
-        return record("div", out, (self, lambda g: g / b), (other, lambda g: -g * out / b))
-    def __matmul__(self, other):
-        other, out = self._binary("matmul", np.matmul, other)
-        a, b = self.data, other.data
-        _same_float("matmul", a, b)
-        # C = A·B:  dA = G·Bᵀ,  dB = Aᵀ·G  (a 1-D A is treated as a row, a 1-D B as a column)
-        return record("matmul", out, (self, lambda g: _matmul_grad(g, a, b, to_a=True)),
-                              (other, lambda g: _matmul_grad(g, a, b, to_a=False)))
-    def __neg__(self):
-        # d(-a)/da = -1
-        return record("neg", -self.data, (self, np.negative))
-    def __pow__(self, exponent):
-        other, out = self._binary("pow", np.power, exponent)
-        a, p = self.data, other.data
-        def to_base(g):     # d(a^p)/da = p·a^(p-1), and 0 where p = 0 (so x**0 has gradient 0 at 0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return g * np.where(p == 0, 0, p * a ** (p - 1))
-        def to_exponent(g):  # d(a^p)/dp = a^p·ln a, and 0 where a = 0 and p >= 0 (as PyTorch)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return g * np.where((a == 0) & (p >= 0), 0, out * np.log(a))
-        return record("pow", out, (self, to_base), (other, to_exponent))
-    # number - tensor and the like: make the left side a Tensor, then use the ops above
-    __radd__ = lambda self, other: self._operand(other, "add") + self
-    __rsub__ = lambda self, other: self._operand(other, "sub") - self
-    __rmul__ = lambda self, other: self._operand(other, "mul") * self
-    __rtruediv__ = lambda self, other: self._operand(other, "div") / self
-    __rmatmul__ = lambda self, other: self._operand(other, "matmul") @ self
-    __rpow__ = lambda self, other: self._operand(other, "pow") ** self
-
-    # -- elementwise functions ----------------------------------------------------------------------
-    def exp(self):
-        out = np.exp(self.data)
-        # d(e^a)/da = e^a
-        return record("exp", out, (self, lambda g: g * out))
-    def log(self):
-        a = self.data
-        # d(ln a)/da = 1/a
-        return record("log", np.log(a), (self, lambda g: g / a))
-    def sqrt(self):
-        out = np.sqrt(self.data)
-        # d(√a)/da = 1/(2√a)
-        return record("sqrt", out, (self, lambda g: g / (2 * out)))
-    def relu(self):
-        a = self.data
-        # d relu(a)/da = 1 where a > 0, else 0
-        return record("relu", np.maximum(a, 0), (self, lambda g: g * (a > 0)))
-    def tanh(self):
-        out = np.tanh(self.data)
-        # d tanh(a)/da = 1 - tanh(a)²
-        return record("tanh", out, (self, lambda g: g * (1 - out * out)))
-
-    def sigmoid(self):
-        """σ(a) = 1 / (1 + e^(-a)): the tutorial chains neg, exp, add, divide (chain rule: σ(1 - σ)). One op is
-        faster, and safe: for a < -88.7 (float32) e^(-a) = inf, so σ = 0 and σ(1 - σ) = 0, where the chain's
-        exp rule gave 0·inf = nan."""
-        a = self._data if self._data.dtype.kind == "f" else self._data.astype(np.float32)
-        out = np.negative(a, out=np.empty_like(a))       # 1 / (1 + e^(-a)), computed in one array
-        with np.errstate(over="ignore"):
-            np.exp(out, out=out)
-        out += 1
-        np.reciprocal(out, out=out)
-        def to_input(g):                                 # dσ/da = σ(1 - σ)
-            grad = 1 - out
-            grad *= g
-            grad *= out
-            return grad
-        return record("sigmoid", out, (self, to_input))
-
-    def log_softmax(self, dim):
-        """log(softmax(x)) along `dim`, as x - max - log(sum(e^(x - max))): large logits never overflow."""
-        shifted = self.data - self.data.max(axis=dim, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
-        # d/dx: G - softmax(x)·sum(G)
-        return record("log_softmax", out,
-                              (self, lambda g: g - np.exp(out) * g.sum(axis=dim, keepdims=True)))
-
-    # -- reductions (dim: None for all, an axis, or a tuple of axes) ------------------------------------
-    def sum(self, dim=None, keepdim=False):
-        dim, shape = _dims(dim), self.shape
-        # each element contributes once: d(sum)/da = 1, spread back over the summed axes
-        return record("sum", self.data.sum(axis=dim, keepdims=keepdim),
-                              (self, lambda g: _expand_reduced(g, shape, dim, keepdim)))
-    def mean(self, dim=None, keepdim=False):
-        if self.dtype.kind != "f":
-            raise RuntimeError(f"mean: the tensor holds {self.dtype} values; take .float().mean() (as PyTorch)")
-        dim, shape = _dims(dim), self.shape
-        out = self.data.mean(axis=dim, keepdims=keepdim)
-        count = self.data.size // max(out.size, 1)
-        # d(mean)/da = 1/n for each of the n elements that were averaged
-        return record("mean", out, (self, lambda g: _expand_reduced(g / count, shape, dim, keepdim)))
-    def max(self, dim=None, keepdim=False):
-        """The largest value; with `dim`, (values, indices) along that axis, as in PyTorch."""
-        return _extreme(self, "max", np.argmax, dim, keepdim)
-
-    # -- shape -----------------------------------------------------------------------------------------
-    def reshape(self, *shape):
-        shape, before = _shape_args(shape), self.shape
-        # same numbers, new shape: the gradient just takes the old shape back
-        return record("reshape", self.data.reshape(shape), (self, lambda g: g.reshape(before)))
-    def permute(self, *dims):
-        dims = tuple(d % self.ndim for d in _shape_args(dims))
-        # reordering the axes is undone by the inverse order
-        return record("permute", self.data.transpose(dims),
-                              (self, lambda g: g.transpose(np.argsort(dims))))
-    def __getitem__(self, index):
-        index, shape, dtype = _plain_index(index), self.shape, self.dtype
-        def to_input(g):  # scatter back; np.add.at adds up repeated indices instead of keeping the last
-            grad = np.zeros(shape, dtype)
-            np.add.at(grad, index, g)
-            return grad
-        return record("index", self.data[index], (self, to_input))
-
-    # -- the backward pass ---------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=False, trace=None):
-        """Send d(self)/d(leaf) to every leaf that requires grad, adding it to leaf.grad.
-        gradient:     d(something)/d(self), needed unless self holds a single number (then it is 1).
-        retain_graph: keep the graph for another backward; by default it is freed, as in PyTorch.
-        trace:        optional function, called with a Step for every gradient that moves along an edge."""
-        if not self.requires_grad:
-            raise RuntimeError("backward: this tensor does not require grad (no input had "
-                               "requires_grad=True, or it was made under no_grad)")
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(f"backward: the tensor has shape {self.shape}, so pass gradient= "
-                                   "(a gradient is implied only for a single number, like a loss)")
-            gradient = np.ones(self.shape, self.dtype)
-        else:      # our own copy: leaves may keep it as their .grad
-            gradient = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, self.dtype)
-            if gradient.shape != self.shape:
-                raise ValueError(f"backward: gradient has shape {gradient.shape}, expected {self.shape}")
-        waiting = _count_consumers(self)   # per node: consumers that still have to deliver to it
-        received = {}                      # per node: gradient summed so far (lives only in this call)
-        kept = set()                       # arrays already given to a leaf as its .grad
-        # A depth-first walk written with an explicit stack, so a chain of 100,000 ops does not hit
-        # Python's recursion limit. Each frame is a complete node, its gradient, and which input is next.
-        stack = [(self, gradient, 0)] if self._edges else []
-        if not self._edges:
-            _accumulate(self, gradient, kept)
-        while stack:
-            node, grad, i = stack.pop()
-            receiver, rule = node._edges[i]
-            if i + 1 < len(node._edges):           # its other inputs wait their turn on the stack
-                stack.append((node, grad, i + 1))  # (after the last one, its gradient is let go)
-            delivered = _fit_gradient(rule(grad), receiver, node._op)
-            total = received.pop(receiver, None)
-            total = delivered if total is None else total + delivered
-            waiting[receiver] -= 1
-            if trace is not None:
-                trace(Step(node, receiver, delivered, waiting[receiver]))
-            if waiting[receiver]:                  # the gate: other consumers still have to deliver
-                received[receiver] = total
-            elif receiver._edges:                  # complete: descend into it now, depth first
-                stack.append((receiver, total, 0))
-            else:
-                _accumulate(receiver, total, kept)   # a complete leaf
-        if not retain_graph:                       # free the graph: its rules and the arrays they keep
-            for node in (self, *waiting):
-                if node._edges:
-                    node._edges = None
-
-def record(op, data, *edges):
-    """The output of an op, as a Tensor holding `data`, with an edge (input, rule) to each input that needs a
-    gradient: rule(gradient of the output) gives the gradient of that input. Every op ends with it, and so
-    can yours (see the README's coursework section). Under no_grad nothing is recorded."""
-    out = Tensor.__new__(Tensor)
-    out._data = data if type(data) is np.ndarray else np.asarray(data)
-    out.grad = None
-    edges = tuple([edge for edge in edges if edge[0].requires_grad]) if _grad_mode.enabled else ()
-    out._edges, out.requires_grad, out._op = (edges, True, op) if edges else ((), False, "")
-    return out
-
 _FREED = ("backward: part of this graph was already freed by an earlier backward(); pass "
           "retain_graph=True to that first backward() if you need to go through the graph again")
-def _count_consumers(loss):
-    """Count, for every node that leads to `loss`, the edges into it from nodes that also
-    lead to loss: only those deliver. A consumer off that path (a value computed for
-    logging, say) would keep its input waiting forever."""
-    counts, to_visit = {}, [loss]
-    while to_visit:
-        node = to_visit.pop()
-        if node._edges is None:
-            raise RuntimeError(_FREED)
-        for receiver, _ in node._edges:
-            if receiver in counts:
-                counts[receiver] += 1
-            else:                                  # first time we meet it: look at its inputs too
-                counts[receiver] = 1
-                to_visit.append(receiver)
-    return counts
-def _accumulate(leaf, grad, kept):
-    """Leaves keep their gradient in .grad (a Tensor), adding to it until zeroed. The walk made `grad`, so the
-    leaf keeps it without a copy, unless the array already went to another leaf (d(a+b) sends one to both)."""
-    if leaf.grad is not None:
-        leaf.grad.data = leaf.grad.data + grad
-        return
-    owner = id(grad if grad.base is None else grad.base)
-    if owner in kept:
-        grad = grad * 1           # a fresh array (filled by a ufunc, not copied byte by byte)
-    kept.add(owner)
-    leaf.grad = record("", grad)
 
-# -- small helpers the ops above use ------------------------------------------------------------------
-_same = lambda g: g
-_dims = lambda dim: tuple(dim) if isinstance(dim, list) else dim     # a list of dims as a tuple
+
+# === What the core uses: operands and dtypes, grad mode, small helpers ===============================
+def _binary(op, numpy_op, x, other):
+    """For x (op) other: other as a Tensor, the two arrays in the dtype PyTorch's promotion gives, and
+    numpy_op of them. Shapes that do not broadcast together get an error naming the op."""
+    y = _operand(x, other, op)
+    dtype = _result_dtype(x._data, y._data)
+    if op == "div" and dtype.kind != "f":          # true division of integers gives floats, as in PyTorch
+        dtype = np.dtype(np.float32)
+    if op in ("matmul", "linear"):
+        _same_float(op, x._data, y._data)
+    a = x._data if x._data.dtype == dtype else x._data.astype(dtype)
+    b = y._data if y._data.dtype == dtype else y._data.astype(dtype)
+    try:
+        return y, a, b, numpy_op(a, b)
+    except ValueError:
+        why = "inner sizes must match" if op == "matmul" else "they cannot be broadcast together"
+        raise ShapeError(f"{op}: shapes {x.shape} and {y.shape} do not fit ({why})") from None
+
+
+def _operand(x, other, op):
+    """The other side of a binary op with x, as a Tensor. A Python (or numpy) number takes x's dtype, unless
+    it is of a higher kind (bool < integer < float): int tensor + 0.5 is float32, float64 * 2 stays float64."""
+    if isinstance(other, Tensor):
+        return other
+    if isinstance(other, (int, float, np.number, np.bool_)):
+        number = np.asarray(other)
+        if _KIND_RANK[number.dtype.kind] > _KIND_RANK[x._data.dtype.kind]:
+            return record("", number.astype(_DEFAULT_DTYPE.get(number.dtype.kind, number.dtype)))
+        return record("", number.astype(x._data.dtype))
+    if isinstance(other, np.ndarray):      # used as it is (not copied), as from_numpy does
+        return record("", other)
+    kind = f"{type(other).__module__}.{type(other).__qualname__}".replace("builtins.", "")
+    raise TypeError(f"{op}: expected a mytorch Tensor, a number or a numpy array, got a {kind}; convert "
+                    f"it first, e.g. mytorch.tensor(x) (a torch.Tensor: mytorch.tensor(x.detach().numpy()))")
+
+
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}       # bool < integers < floats
+_DEFAULT_DTYPE = {"f": np.float32, "i": np.int64}    # what Python's floats and ints become, as in PyTorch
+
+
+def _result_dtype(a, b):
+    """PyTorch's type promotion of two arrays. The higher kind wins: int32 with float64 gives float64, int64
+    with float32 gives float32. Within a kind, an array with dimensions wins over a 0-d one (float32 with a
+    0-d float64 gives float32); else the larger type (float32 with float64: float64; uint8 with int8: int16)."""
+    if a.dtype == b.dtype:
+        return a.dtype
+    rank_a, rank_b = _KIND_RANK[a.dtype.kind], _KIND_RANK[b.dtype.kind]
+    if rank_a != rank_b:
+        return a.dtype if rank_a > rank_b else b.dtype
+    if (a.ndim == 0) != (b.ndim == 0):
+        return b.dtype if a.ndim == 0 else a.dtype
+    return np.promote_types(a.dtype, b.dtype)
+
+
+def _same_float(op, a, b):      # one float dtype for matrix products, as in PyTorch (float32 @ float64: error)
+    if a.dtype != b.dtype and a.dtype.kind == b.dtype.kind == "f":
+        raise TypeError(f"{op}: the inputs are {a.dtype} and {b.dtype}; give both one dtype, e.g. with "
+                        ".float() or .double() (PyTorch refuses this mix too)")
+
+
+class ShapeError(ValueError, RuntimeError):
+    """Shapes that do not fit an op: a RuntimeError, as PyTorch raises, and a ValueError, as numpy does."""
+
+
+def _dim(dim, ndim, op, new=0):
+    """`dim` as an axis counted from 0, or PyTorch's IndexError if a tensor with `ndim` dims (and `new` axes
+    to be added, as by unsqueeze) has no such dim."""
+    top = max(ndim + new, 1)    # a 0-d tensor takes dim 0 and -1, as in PyTorch
+    if not isinstance(dim, (int, np.integer)) or not -top <= dim < top:
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-top}, {top - 1}], "
+                         f"but got {dim}): the tensor has {ndim} dims")
+    return int(dim) % top
+
+
+def _dims(dim, ndim, op):      # for reductions: None (all), one dim, or a tuple or list of dims
+    if dim is None:
+        return None
+    return tuple(_dim(d, ndim, op) for d in dim) if isinstance(dim, (tuple, list)) else _dim(dim, ndim, op)
+
+
+def _expand_reduced(grad, shape, dim, keepdim):    # undo a reduction: put back its axes, stretch to `shape`
+    if dim is not None and not keepdim:
+        grad = np.expand_dims(grad, dim)
+    return np.zeros(shape, grad.dtype) + grad     # (a new array: np.broadcast_to's view would be read-only)
+
+
+def _same(g):                   # the rule of an input that passes the gradient on unchanged
+    return g
+
+
 def _shape_args(shape):         # reshape(2, 3) and reshape((2, 3)) alike
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
 def _matmul_grad(g, a, b, to_a):
     """dA = G·Bᵀ (to_a) or dB = Aᵀ·G. matmul read a 1-D A as a row and a 1-D B as a column: G gets back
     the axes it lost, and the gradient drops the one its input lacked."""
@@ -365,31 +417,35 @@ def _matmul_grad(g, a, b, to_a):
         return grad[..., 0, :] if row else grad
     grad = a.swapaxes(-1, -2) @ g
     return grad[..., 0] if column else grad
-def _same_float(op, a, b):      # one float dtype for matrix products, as in PyTorch (float32 @ float64: error)
-    if a.dtype != b.dtype and a.dtype.kind == b.dtype.kind == "f":
-        raise TypeError(f"{op}: the inputs are {a.dtype} and {b.dtype}; give both one dtype, e.g. with "
-                        ".float() or .double() (PyTorch refuses this mix too)")
+
+
 def _plain_index(index):
     """Indices may hold Tensors (like max's indices): index with their integer data."""
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     if isinstance(index, Tensor) and index.dtype.kind == "f":
         raise IndexError("index: this Tensor holds floats; index with integers or booleans (t.long())")
-    return index.data if isinstance(index, Tensor) else index
+    return index._data if isinstance(index, Tensor) else index
+
+
 # What x.max(dim) and x.min(dim) return, like PyTorch: unpacks as (values, indices), or use .values
 MinMax = namedtuple("MinMax", "values indices")
+
+
 def _extreme(x, op, arg, dim, keepdim):
     """max and min: over everything, or along `dim` as (values, indices)."""
     if isinstance(dim, Tensor):
         raise TypeError(f"{op}: an element-wise {op} of two tensors is not in mytorch; add it yourself "
                         "(it is an exercise in the slides), or use mytorch.where(a > b, a, b)")
-    a = x.data
+    a = x._data
     if dim is None:
         out = a.max() if op == "max" else a.min()
         hits = a == out
         # gradient goes to the extreme element, split evenly between ties (as in PyTorch)
         return record(op, out, (x, lambda g: g * hits / hits.sum()))
+    dim = _dim(dim, x.ndim, op)
     where = np.expand_dims(arg(a, axis=dim), dim)
+
     def to_input(g):     # only the chosen element along `dim` receives gradient
         grad = np.zeros_like(a)
         np.put_along_axis(grad, where, g if keepdim else np.expand_dims(g, dim), axis=dim)
@@ -399,26 +455,122 @@ def _extreme(x, op, arg, dim, keepdim):
         values, indices = values.squeeze(dim), where.squeeze(dim)
     return MinMax(record(op, values, (x, to_input)), record("", indices))
 
+
+# -- grad mode (one per thread, as in PyTorch) --------------------------------------------------------
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
+
+
+class no_grad:
+    """`with mytorch.no_grad():` (or `@mytorch.no_grad()` on a function) computes but records no graph."""
+    mode = False
+
+    def __new__(cls, func=None):
+        return super().__new__(cls) if func is None else cls()(func)   # `@no_grad` without () too
+
+    def __enter__(self):
+        self.previous, _grad_mode.enabled = _grad_mode.enabled, self.mode
+
+    def __exit__(self, *exc_info):
+        _grad_mode.enabled = self.previous
+
+    def __call__(self, func):            # as a decorator: the mode holds while func runs
+        mode = self.mode
+
+        @functools.wraps(func)
+        def with_mode(*args, **kwargs):
+            previous, _grad_mode.enabled = _grad_mode.enabled, mode
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _grad_mode.enabled = previous
+        return with_mode
+
+
+class enable_grad(no_grad):
+    """Records the graph again (inside no_grad, say): a context manager or a decorator."""
+    mode = True
+
+
+class set_grad_enabled(no_grad):
+    """set_grad_enabled(False) switches recording off at once; as `with set_grad_enabled(mode):` only inside."""
+    def __new__(cls, mode):
+        return object.__new__(cls)
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        self.previous, _grad_mode.enabled = _grad_mode.enabled, self.mode
+
+    def __enter__(self):
+        pass                             # (the mode was set when it was made)
+
+    def __call__(self, func):            # as a decorator: only while func runs
+        _grad_mode.enabled = self.previous
+        return super().__call__(func)
+
+
+def is_grad_enabled():
+    return _grad_mode.enabled
+
+
+# -- randomness ----------------------------------------------------------------------------------------
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Seed the generator behind parameter initialisation, randn, rand, randint and Dropout."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
 # === Conveniences: more of Tensor, with PyTorch's names (the loop after the class adds them to Tensor)
 class _TensorConveniences:
-    # -- in-place updates: the same Tensor object gets new values (in a new array: see Tensor.data) -----
-    def _inplace(self, op, numpy_op, other):
-        other = self._operand(other, op)
-        if _grad_mode.enabled and (self.requires_grad or other.requires_grad):
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation."
-                               if self.requires_grad and self.is_leaf else
-                               f"{op}: mytorch records no in-place op in a graph; make a new tensor "
-                               "(y = x + 1, not x += 1), or change x under `with mytorch.no_grad():`")
-        _, out = self._binary(op, numpy_op, other)
-        if out.shape != self.shape:
-            raise RuntimeError(f"{op}: an in-place op must keep the shape {self.shape}, not {out.shape}")
-        self.data = out.astype(self.dtype, copy=False)
-        return self
-    __iadd__ = lambda self, other: self._inplace("+=", np.add, other)
-    __isub__ = lambda self, other: self._inplace("-=", np.subtract, other)
-    __imul__ = lambda self, other: self._inplace("*=", np.multiply, other)
-    __itruediv__ = lambda self, other: self._inplace("/=", np.divide, other)
-    zero_ = lambda self: self._inplace("zero_", lambda a, _: np.zeros_like(a), 0)
+    # -- the array, and a few properties, as in PyTorch -------------------------------------------------
+    # mytorch never writes into an array once a Tensor holds it: an update (x += 1, t[0] = 5, an optimizer
+    # step, load_state_dict) gives the Tensor a new array. So the arrays a recorded op kept for its backward
+    # rule still hold the values its forward used. (PyTorch writes in place and checks a version counter.)
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):           # p.data = p.data - lr * p.grad: the Tensor takes the new array
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+
+    @property
+    def shape(self): return self._data.shape
+
+    @property
+    def ndim(self): return self._data.ndim
+
+    @property
+    def dtype(self): return self._data.dtype
+
+    @property
+    def is_leaf(self): return not self._op
+
+    @property
+    def T(self): return self.permute(tuple(reversed(range(self.ndim))))
+
+    def numpy(self):
+        """The array itself (no copy). mytorch gives a tensor a new array when it changes, so this array
+        keeps the values it had (in PyTorch, t.numpy() and t share memory and see later changes)."""
+        return self._data
+
+    def detach(self):
+        """The same array, cut from the graph. A later in-place change of either tensor gives that tensor a new
+        array, so the other keeps the old values (in PyTorch they share memory: both see the change)."""
+        return record("", self._data)
+
+    def retain_grad(self):
+        """Keep this computed tensor's gradient in .grad at the next backward (a leaf keeps it anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        self.retains_grad = not self.is_leaf
+
     def requires_grad_(self, requires_grad=True):
         if not self.is_leaf:
             raise RuntimeError("requires_grad_: only a leaf's flag can change (a computed tensor: x.detach())")
@@ -428,116 +580,217 @@ class _TensorConveniences:
         self.requires_grad = requires_grad
         return self
 
-    # -- comparisons give boolean tensors (no graph), usable as masks -----------------------------------
+    # -- in-place updates: the same Tensor object gets new values (in a new array: see data above) -------
+    def _inplace(self, op, numpy_op, other):
+        other = _operand(self, other, op)
+        if _grad_mode.enabled and (self.requires_grad or other.requires_grad):
+            raise RuntimeError(_IN_PLACE_LEAF if self.requires_grad and self.is_leaf else _IN_PLACE.format(op))
+        _, _, _, out = _binary(op, numpy_op, self, other)
+        if out.shape != self.shape:
+            raise RuntimeError(f"{op}: an in-place op must keep the shape {self.shape}, not {out.shape}")
+        if _KIND_RANK[out.dtype.kind] > _KIND_RANK[self.dtype.kind]:
+            raise RuntimeError(f"{op}: result type {out.dtype} can't be cast to the desired output type "
+                               f"{self.dtype} (as in PyTorch: make a new tensor, x = x {op[0]} y)")
+        self._data = out.astype(self.dtype, copy=False)
+        return self
+
+    def __iadd__(self, other): return self._inplace("+=", np.add, other)
+    def __isub__(self, other): return self._inplace("-=", np.subtract, other)
+    def __imul__(self, other): return self._inplace("*=", np.multiply, other)
+    def __itruediv__(self, other): return self._inplace("/=", np.divide, other)
+    def zero_(self): return self._inplace("zero_", _zeros_like, 0)
+
+    def __setitem__(self, index, value):
+        """t[mask] = 0, t[0, 1] = 5: a new array with those elements changed (no graph is recorded)."""
+        value = _operand(self, value, "setitem")
+        if _grad_mode.enabled and (self.requires_grad or value.requires_grad):
+            raise RuntimeError(_IN_PLACE_LEAF if self.requires_grad and self.is_leaf else _IN_PLACE.format("t[...] ="))
+        changed = self._data.copy()
+        changed[_plain_index(index)] = value._data
+        self._data = changed
+
+    # -- comparisons and logic give boolean tensors (no graph), usable as masks ------------------------
     def _compare(self, numpy_op, other, op):
         if op in ("==", "!=") and not isinstance(other, (Tensor, int, float, np.number, np.ndarray)):
             return NotImplemented                  # t == None is False, as in PyTorch
-        return record("", self._binary(op, numpy_op, other)[1])
-    __eq__ = lambda self, other: self._compare(np.equal, other, "==")
-    __ne__ = lambda self, other: self._compare(np.not_equal, other, "!=")
-    __lt__ = lambda self, other: self._compare(np.less, other, "<")
-    __le__ = lambda self, other: self._compare(np.less_equal, other, "<=")
-    __gt__ = lambda self, other: self._compare(np.greater, other, ">")
-    __ge__ = lambda self, other: self._compare(np.greater_equal, other, ">=")
+        return record("", _binary(op, numpy_op, self, other)[3])
+
+    def __eq__(self, other): return self._compare(np.equal, other, "==")
+    def __ne__(self, other): return self._compare(np.not_equal, other, "!=")
+    def __lt__(self, other): return self._compare(np.less, other, "<")
+    def __le__(self, other): return self._compare(np.less_equal, other, "<=")
+    def __gt__(self, other): return self._compare(np.greater, other, ">")
+    def __ge__(self, other): return self._compare(np.greater_equal, other, ">=")
+
+    def _logic(self, numpy_op, other, op):     # & | ^ on booleans (and integers), as in PyTorch
+        if self.dtype.kind == "f" or isinstance(other, Tensor) and other.dtype.kind == "f":
+            raise TypeError(f"{op}: defined for boolean and integer tensors, not {self.dtype}")
+        return record("", _binary(op, numpy_op, self, other)[3])
+
+    def __and__(self, other): return self._logic(np.bitwise_and, other, "&")
+    def __or__(self, other): return self._logic(np.bitwise_or, other, "|")
+    def __xor__(self, other): return self._logic(np.bitwise_xor, other, "^")
+    def __rand__(self, other): return self._logic(np.bitwise_and, other, "&")
+    def __ror__(self, other): return self._logic(np.bitwise_or, other, "|")
+
+    def __invert__(self):
+        if self.dtype.kind == "f":
+            raise TypeError(f"~: defined for boolean and integer tensors, not {self.dtype}")
+        return record("", ~self._data)
 
     # -- Python and numpy protocols ---------------------------------------------------------------------
     def item(self, error=RuntimeError):     # float(t) and int(t) raise ValueError instead, as in PyTorch
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise error(f"only one element tensors can be converted to Python scalars; a Tensor with "
-                        f"{self.data.size} elements cannot be converted to Scalar")
-        return self.data.item()
-    __float__ = lambda self: float(self.item(ValueError))
-    __int__ = lambda self: int(self.item(ValueError))
-    __bool__ = lambda self: bool(self.item()) if self.data.size == 1 else _ambiguous()
-    __format__ = lambda self, spec: format(self.item() if spec and self.data.size == 1 else str(self), spec)
-    tolist = lambda self: self.data.tolist()
+                        f"{self._data.size} elements cannot be converted to Scalar")
+        return self._data.item()
+
+    def __float__(self): return float(self.item(ValueError))
+    def __int__(self): return int(self.item(ValueError))
+    def __bool__(self): return bool(self.item()) if self._data.size == 1 else _ambiguous()
+    def __format__(self, spec): return format(self.item() if spec and self._data.size == 1 else str(self), spec)
+    def tolist(self): return self._data.tolist()
+
     def __iter__(self):                        # rows, as in PyTorch
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self.data)))
+        return (self[i] for i in range(len(self._data)))
+
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
+
     def __array__(self, dtype=None, copy=None):          # np.asarray(t), np.mean([loss, ...])
-        return np.array(self.data, dtype, copy=True) if copy else np.asarray(self.data, dtype)
+        return np.array(self._data, dtype, copy=True) if copy else np.asarray(self._data, dtype)
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """`array + tensor` stays a Tensor op; other ufuncs (np.isfinite(t), `p.data -= lr * p.grad`) read the
         numbers of tensors that need no grad (as in PyTorch)."""
-
         if method == "__call__" and ufunc in _REFLECTED and len(inputs) == 2 and not kwargs:
             return getattr(inputs[1], _REFLECTED[ufunc])(inputs[0])
         if any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
             raise TypeError(f"numpy's {ufunc.__name__} cannot follow the graph of a tensor that requires "
                             "grad: use the Tensor's own ops, or .detach() it first")
-        return getattr(ufunc, method)(*[x.data if isinstance(x, Tensor) else x for x in inputs], **kwargs)
+        return getattr(ufunc, method)(*[x._data if isinstance(x, Tensor) else x for x in inputs], **kwargs)
+
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extras = "" if self.dtype == np.float32 else f", dtype={self.dtype}"
         if self._op or self.requires_grad:
             extras += f", grad_fn=<{self._op}>" if self._op else ", requires_grad=True"
         return f"tensor({body}{extras})"
-    size = lambda self, dim=None: self.shape if dim is None else self.shape[dim]
-    numel = lambda self: self.data.size
-    dim = lambda self: self.ndim
-    # a copy: d(copy)/da = 1
-    clone = lambda self: record("clone", self.data.copy(), (self, _same))
+
+    def __getattr__(self, name):                 # only for names Tensor does not have
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(f"'Tensor' object has no attribute '{name}': mytorch's Tensor does not have it "
+                             f"(PyTorch's may). Work on the array t.numpy() outside the graph, or add it as "
+                             f"an op with mytorch.record (README: 'Add your own op')")
+
+    def size(self, dim=None): return self.shape if dim is None else self.shape[_dim(dim, self.ndim, "size")]
+    def numel(self): return self._data.size
+    def dim(self): return self.ndim
+    def cpu(self): return self
+
+    def clone(self):
+        # a copy: d(copy)/da = 1
+        return record("clone", self._data.copy(), (self, _same))
 
     # -- dtype: a cast changes no value, so the gradient is just cast back ------------------------------
     def to(self, dtype):
+        """A tensor of that dtype: this one if it has it already (as in PyTorch), else a cast."""
         if isinstance(dtype, str):                # a device: mytorch has only the CPU
             return _cpu_only(self, dtype)
+        if self.dtype == dtype:
+            return self
         source = self.dtype        # a cast to integers leaves the graph (no gradient flows through it)
         edges = [(self, lambda g: g.astype(source))] if np.dtype(dtype).kind == "f" else []
-        return record("to", self.data.astype(dtype), *edges)
-    cuda = lambda self, *args, **kwargs: _cpu_only(self, "cuda")
-    float = lambda self: self.to(np.float32)
-    double = lambda self: self.to(np.float64)
-    long = lambda self: self.to(np.int64)
+        return record("to", self._data.astype(dtype), *edges)
+
+    def float(self): return self.to(np.float32)
+    def double(self): return self.to(np.float64)
+    def long(self): return self.to(np.int64)
+    def int(self): return self.to(np.int32)
+    def bool(self): return self.to(np.bool_)
+    def cuda(self, *args, **kwargs): return _cpu_only(self, "cuda")
 
     # -- more elementwise functions ----------------------------------------------------------------------
+    def pow(self, exponent): return self ** exponent
+
     def abs(self):
-        a = self.data
+        a = self._data
         # d|a|/da = sign(a) (0 at 0, as PyTorch)
         return record("abs", np.abs(a), (self, lambda g: g * np.sign(a)))
+
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: give min, max or both")
-        a = self.data
+        a = self._data
         inside = (a > (-np.inf if min is None else min)) & (a < (np.inf if max is None else max))
         # d clamp(a)/da = 1 strictly between min and max, else 0 (PyTorch's choice at the bounds too)
         return record("clamp", np.clip(a, min, max), (self, lambda g: g * inside))
+
     def softmax(self, dim):
-        e = np.exp(self.data - self.data.max(axis=dim, keepdims=True))
+        dim = _dim(dim, self.ndim, "softmax")
+        e = np.exp(self._data - self._data.max(axis=dim, keepdims=True))
         out = e / e.sum(axis=dim, keepdims=True)
         # d softmax/dx: s·(G - sum(G·s))
         return record("softmax", out, (self, lambda g: out * (g - (g * out).sum(dim, keepdims=True))))
+
+    # -- matrix products ----------------------------------------------------------------------------------
+    def matmul(self, other): return self @ other
+
+    def mm(self, other):
+        if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
+            raise RuntimeError(f"mm: both must be matrices (2-D), got shapes {self.shape} and "
+                               f"{getattr(other, 'shape', ())}; for other shapes use @ (matmul)")
+        return self @ other
 
     # -- more reductions ---------------------------------------------------------------------------------
     def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
         """Variance as PyTorch's: divide by n - correction (1 unless unbiased=False). Made of ops: no rule."""
         centred = self - self.mean(dim, keepdim=True)
         squares = (centred * centred).sum(dim, keepdim)
-        count = self.data.size // squares.data.size
+        count = self._data.size // squares._data.size
         return squares / np.maximum(count - (correction if correction is not None else int(unbiased)), 0)
-    min = lambda self, dim=None, keepdim=False: _extreme(self, "min", np.argmin, dim, keepdim)
-    argmax = lambda self, dim=None, keepdim=False: record("", self.data.argmax(dim, keepdims=keepdim))
-    argmin = lambda self, dim=None, keepdim=False: record("", self.data.argmin(dim, keepdims=keepdim))
+
+    def min(self, dim=None, keepdim=False): return _extreme(self, "min", np.argmin, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        dim = None if dim is None else _dim(dim, self.ndim, "argmax")
+        return record("", self._data.argmax(dim, keepdims=keepdim))
+
+    def argmin(self, dim=None, keepdim=False):
+        dim = None if dim is None else _dim(dim, self.ndim, "argmin")
+        return record("", self._data.argmin(dim, keepdims=keepdim))
 
     # -- more shape ops: each a reshape or a permute, so they need no rule of their own -----------------
-    view = lambda self, *shape: self.reshape(*shape)
-    unsqueeze = lambda self, dim: self.reshape(np.expand_dims(self.data, dim).shape)
-    T = property(lambda self: self.permute(tuple(reversed(range(self.ndim)))))
+    def view(self, *shape): return self.reshape(*shape)
+
+    def unsqueeze(self, dim):
+        return self.reshape(np.expand_dims(self._data, _dim(dim, self.ndim, "unsqueeze", new=1)).shape)
+
     def flatten(self, start_dim=0, end_dim=-1):
-        shape, ndim = self.shape, max(self.ndim, 1)
-        return self.reshape(shape[:start_dim % ndim] + (-1,) + shape[end_dim % ndim + 1:])
+        start, end = _dim(start_dim, self.ndim, "flatten"), _dim(end_dim, self.ndim, "flatten")
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:]) if self.ndim else self.reshape(1)
+
     def squeeze(self, dim=None):
-        dims = range(self.ndim) if dim is None else {d % self.ndim for d in np.atleast_1d(dim)}
+        dims = range(self.ndim) if dim is None else [_dim(d, self.ndim, "squeeze") for d in np.atleast_1d(dim)]
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if n != 1 or i not in dims))
+
     def transpose(self, dim0, dim1):
         order = list(range(self.ndim))
+        dim0, dim1 = _dim(dim0, self.ndim, "transpose"), _dim(dim1, self.ndim, "transpose")
         order[dim0], order[dim1] = order[dim1], order[dim0]
         return self.permute(order)
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D (use .T "
+                               "or .transpose(dim0, dim1))")
+        return self.T
+
 
 for _name, _member in list(vars(_TensorConveniences).items()):
     if isinstance(_member, (types.FunctionType, property)):
@@ -545,140 +798,235 @@ for _name, _member in list(vars(_TensorConveniences).items()):
 _REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul__", np.divide: "__rtruediv__",
               np.matmul: "__rmatmul__", np.power: "__rpow__", np.equal: "__eq__", np.not_equal: "__ne__",
               np.less: "__gt__", np.less_equal: "__ge__", np.greater: "__lt__", np.greater_equal: "__le__"}
+_IN_PLACE_LEAF = "a leaf Variable that requires grad is being used in an in-place operation."
+_IN_PLACE = ("{}: mytorch records no in-place op in a graph; make a new tensor (y = x + 1, not x += 1), "
+             "or change x under `with mytorch.no_grad():`")
+
+
+def _zeros_like(a, _):
+    return np.zeros_like(a)
+
+
 def _cpu_only(thing, device):
-    if device.split(":")[0] != "cpu":
+    if str(device).split(":")[0] != "cpu":
         raise RuntimeError(f"mytorch computes on the CPU only (with numpy), so there is no device {device!r}: "
                            "leave out .to(device) / .cuda(), or use 'cpu'")
     return thing
+
+
 def _ambiguous():
     raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
 
-# -- new tensors: zeros, ones, and random ones (randn: standard normal, rand: uniform in [0, 1)) --------
+
+
+# -- new tensors ----------------------------------------------------------------------------------------
+float16, float32, float64, double = np.float16, np.float32, np.float64, np.float64   # for dtype=...
+uint8, int8, int16, int32, int64, long = np.uint8, np.int8, np.int16, np.int32, np.int64, np.int64
+
+
 def tensor(data, dtype=None, requires_grad=False):
     """As torch.tensor: a copy of `data`. An array keeps its dtype (float64 stays float64); Python floats
     become float32, ints int64, bools bool."""
     return _leaf(_array(data, dtype), requires_grad)
+
+
 def _array(data, dtype=None):                   # torch.tensor's dtype rule, as a numpy array of our own
-    array = np.array(data.data if isinstance(data, Tensor) else data, dtype)
-    if dtype is None and not isinstance(data, (np.ndarray, np.generic, Tensor)):   # Python numbers, lists
+    array = np.array(data._data if isinstance(data, Tensor) else data, dtype)
+    if dtype is None and not _holds_numpy(data):   # only Python numbers: float32 (not numpy's float64), int64
         array = array.astype(_DEFAULT_DTYPE.get(array.dtype.kind, array.dtype), copy=False)
     return array
-_DEFAULT_DTYPE = {"f": np.float32, "i": np.int64}    # what Python's floats and ints become, as in PyTorch
+
+
+def _holds_numpy(data):         # arrays, numpy numbers and Tensors keep their dtype, also inside lists
+    if isinstance(data, (list, tuple)):
+        return any(_holds_numpy(item) for item in data)
+    return isinstance(data, (np.ndarray, np.generic, Tensor))
+
+
 def _leaf(array, requires_grad=False):          # a new leaf on a fresh array (no copy)
     out = record("", array)
     return out.requires_grad_() if requires_grad else out
+
+
 def from_numpy(array):
-    """A Tensor on the same memory as `array` (no copy; its dtype kept), as torch.from_numpy."""
+    """A Tensor on the same memory as `array` (no copy; its dtype kept), as torch.from_numpy. Unlike PyTorch,
+    a later change of the tensor (x += 1) gives it a new array: `array` keeps the old values, and a change
+    made to `array` by numpy is seen by the tensor only until then."""
     return record("", np.asarray(array))
 
-# -- new tensors, with PyTorch's signatures (dtype float32 unless said; random ones follow manual_seed) ---
+
+# dtype float32 unless said, as in PyTorch; the random ones follow manual_seed
 def zeros(*size, dtype=np.float32, requires_grad=False):
     return _leaf(np.zeros(_shape_args(size), dtype), requires_grad)
+
+
 def ones(*size, dtype=np.float32, requires_grad=False):
     return _leaf(np.ones(_shape_args(size), dtype), requires_grad)
+
+
 def full(size, fill_value, dtype=None, requires_grad=False):     # dtype from the value: 3 int64, 3.0 float32
     return _leaf(np.full(size, fill_value, dtype or _array(fill_value).dtype), requires_grad)
+
+
 def zeros_like(t, dtype=None, requires_grad=False):
     return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
 def ones_like(t, dtype=None, requires_grad=False):
     return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):   # arange(5), arange(1, 5, 0.5)
     start, end = (0, start) if end is None else (start, end)
     return _leaf(np.arange(start, end, step, dtype or _array([start, end, step]).dtype), requires_grad)
+
+
 def linspace(start, end, steps, dtype=np.float32, requires_grad=False):
     return _leaf(np.linspace(start, end, steps, dtype=dtype), requires_grad)
+
+
 def eye(n, m=None, dtype=np.float32, requires_grad=False):
     return _leaf(np.eye(n, m, dtype=dtype), requires_grad)
+
+
 def randn(*size, dtype=np.float32, requires_grad=False):          # standard normal
     return _leaf(_rng.standard_normal(_shape_args(size)).astype(dtype), requires_grad)
+
+
 def rand(*size, dtype=np.float32, requires_grad=False):           # uniform in [0, 1)
     return _leaf(_rng.random(_shape_args(size)).astype(dtype), requires_grad)
+
+
 def randint(low, high=None, size=None, dtype=np.int64):           # randint(high, size), randint(low, high, size)
-    (low, high, size) = (0, low, high) if size is None else (low, high, size)
+    low, high, size = (0, low, high) if size is None else (low, high, size)
     return _leaf(_rng.integers(low, high, size, dtype=dtype))
+
 
 # -- ops on several tensors -----------------------------------------------------------------------------
 def where(condition, a, b):
     """a where condition holds, else b (broadcast together)."""
-    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    condition = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)
     anchor = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else tensor(a)
-    a, b = anchor._operand(a, "where"), anchor._operand(b, "where")
+    a, b = _operand(anchor, a, "where"), _operand(anchor, b, "where")
+    try:
+        out = np.where(condition, a._data, b._data)
+    except ValueError:
+        raise ShapeError(f"where: shapes {condition.shape} (condition), {a.shape} and {b.shape} do not fit "
+                         "(they cannot be broadcast together)") from None
     # d/da = 1 where the condition holds, d/db = 1 elsewhere
-    return record("where", np.where(condition, a.data, b.data),
-                          (a, lambda g: np.where(condition, g, 0)), (b, lambda g: np.where(condition, 0, g)))
+    return record("where", out, (a, lambda g: np.where(condition, g, 0)), (b, lambda g: np.where(condition, 0, g)))
+
+
 def cat(tensors, dim=0):
     """Join tensors along an existing axis."""
     tensors = [t if isinstance(t, Tensor) else tensor(t) for t in tensors]
+    dim = _dim(dim, tensors[0].ndim, "cat")
     try:
-        out = np.concatenate([t.data for t in tensors], axis=dim)
+        out = np.concatenate([t._data for t in tensors], axis=dim)
     except ValueError:
-        raise ValueError(f"cat: shapes {[t.shape for t in tensors]} do not fit along dim {dim}") from None
-    ends, before = np.cumsum([t.shape[dim] for t in tensors]), (slice(None),) * (dim % out.ndim)
-    slices = [before + (slice(end - t.shape[dim], end),) for t, end in zip(tensors, ends)]
-    # each input gets back its own slice of the gradient: cut where the forward joined
-    return record("cat", out, *[(t, lambda g, part=part: g[part]) for t, part in zip(tensors, slices)])
+        raise ShapeError(f"cat: shapes {[t.shape for t in tensors]} do not fit along dim {dim}") from None
+    edges, end = [], 0
+    for t in tensors:          # each input gets back its own slice of the gradient: cut where cat joined
+        part = (slice(None),) * dim + (slice(end, end + t.shape[dim]),)
+        edges.append((t, lambda g, part=part: g[part]))
+        end += t.shape[dim]
+    return record("cat", out, *edges)
+
+
 def stack(tensors, dim=0):
     """Join tensors along a new axis: each gets an axis of size 1 there, then cat."""
     return cat([(t if isinstance(t, Tensor) else tensor(t)).unsqueeze(dim) for t in tensors], dim)
 
+
 def linear(x, weight, bias=None):
     """y = x·Wᵀ + b as one op (PyTorch's F.linear): one node and one rule instead of three."""
-    x = weight._operand(x, "linear")
+    x = _operand(weight, x, "linear")
     a, w = x._data, weight._data
     if a.shape[-1:] != w.shape[1:]:
-        raise ValueError(f"linear: input of shape {a.shape} does not fit a weight of shape {w.shape} "
+        raise ShapeError(f"linear: input of shape {a.shape} does not fit a weight of shape {w.shape} "
                          f"(the input's last size must be in_features = {w.shape[1]})")
     _same_float("linear", a, w)
     out = a @ w.T
     if bias is not None:
-        out += bias._data                # into the fresh product: no extra array
-    rows = (lambda m: m) if a.ndim == 2 else (lambda m: m.reshape(-1, m.shape[-1]))   # one batch axis
-    # dW = Gᵀ·x (summed over the batch),  db = G summed over the batch,  dx = G·W  (x last: the walk
-    # goes down into x once this node is done, so it need not keep G meanwhile)
-    return record("linear", out, (weight, lambda g: rows(g).T @ rows(a)),
-                          *([(bias, lambda g: rows(g).sum(axis=0))] if bias is not None else []),
-                          (x, lambda g: g @ w))
+        out += bias._data                  # into the fresh product: no extra array
+    a2 = a.reshape(-1, a.shape[-1])        # the input as rows (a view): every batch axis in one
+
+    def to_weight(g):      # dW = Gᵀ·x, summed over the batch
+        return g.reshape(-1, g.shape[-1]).T @ a2
+
+    def to_bias(g):        # db = G summed over the batch
+        return g.reshape(-1, g.shape[-1]).sum(axis=0)
+
+    def to_input(g):       # dx = G·W
+        return g @ w
+    # (x last: the walk goes down into x once this node is done, so it need not keep G meanwhile)
+    return record("linear", out, (weight, to_weight), *([(bias, to_bias)] if bias is not None else []),
+                  (x, to_input))
+
 
 # -- checking a backward rule ---------------------------------------------------------------------------
 def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """Check autograd's gradients of func(*inputs) against finite differences, as torch.autograd.gradcheck.
     For every output element y and input element x[j]:  dy/dx[j] ≈ (y(x[j] + eps) - y(x[j] - eps)) / 2·eps,
-    the definition of a derivative, on float64 copies (float32's rounding would drown such differences)."""
+    the definition of a derivative. Like PyTorch, it moves the elements of the caller's own tensors and puts
+    them back, so a function that reads them another way (a closure over model.weight) is checked too.
+    Inputs that require grad must be float64: float32's rounding would drown such small differences."""
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    xs = [tensor(t.data.astype(np.float64), requires_grad=t.requires_grad) if isinstance(t, Tensor) else t for t in inputs]
-    if not any(isinstance(x, Tensor) and x.requires_grad for x in xs):
+    checked = [(i, x) for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, so there is no gradient to check")
+    for i, x in checked:
+        if x.dtype != np.float64:
+            raise TypeError(f"gradcheck: input {i} is {x.dtype}; finite differences need float64: make it with "
+                            "mytorch.tensor(..., dtype=mytorch.float64) or x.double(), a model's with model.double()")
+
     def outputs():           # func's floating outputs (max's indices are no function of x)
-        out = func(*xs)
+        out = func(*inputs)
         return [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if o.dtype.kind == "f"]
+
     def outputs_moved(x, original, j, step):    # every output, flat, with x[j] moved by step
-        x.data = original.copy()
-        x.data.flat[j] += step
+        x._data = original.copy()
+        x._data.flat[j] += step
         with no_grad():
-            return np.concatenate([o.data.ravel() for o in outputs()])
-    for i, x in enumerate(xs):
-        if not (isinstance(x, Tensor) and x.requires_grad):
-            continue
-        original, analytic = x.data, []
-        numeric = [(outputs_moved(x, original, j, eps) - outputs_moved(x, original, j, -eps)) / (2 * eps)
-                   for j in range(original.size)]
-        x.data = original                       # (the caller's tensors were never touched: xs are copies)
-        for out in outputs():                   # analytic[m]: d(output element m)/dx, from backward()
-            for m in range(out.data.size):
-                x.grad, seed = None, np.zeros(out.shape)
-                seed.flat[m] = 1
-                if out.requires_grad:
-                    out.backward(seed, retain_graph=True)
-                analytic.append(np.zeros(x.data.size) if x.grad is None else x.grad.data.ravel())
-        numeric, analytic = np.array(numeric).T, np.array(analytic)
-        wrong = np.argwhere(~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric)))
-        if len(wrong) and not raise_exception:
-            return False
-        if len(wrong):
-            (m, j), element = wrong[0], tuple(int(k) for k in np.unravel_index(wrong[0][1], x.shape))
-            raise RuntimeError(f"gradcheck: input {i}, element {element}, output element {m}: autograd "
-                               f"gives {analytic[m, j]:.6g}, finite differences give {numeric[m, j]:.6g}")
+            return np.concatenate([o._data.ravel() for o in outputs()])
+    saved = [(x, x._data, x.grad) for _, x in checked]
+    try:
+        for i, x in checked:
+            original, analytic = x._data, []
+            numeric = [(outputs_moved(x, original, j, eps) - outputs_moved(x, original, j, -eps)) / (2 * eps)
+                       for j in range(original.size)]
+            x._data = original
+            for out in outputs():                   # analytic[m]: d(output element m)/dx, from backward()
+                for m in range(out._data.size):
+                    x.grad, seed = None, np.zeros(out.shape)
+                    seed.flat[m] = 1
+                    if out.requires_grad:
+                        out.backward(seed, retain_graph=True)
+                    analytic.append(np.zeros(x._data.size) if x.grad is None else x.grad._data.ravel())
+            numeric, analytic = np.array(numeric).T, np.array(analytic)
+            wrong = np.argwhere(~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric)))
+            if len(wrong) and not raise_exception:
+                return False
+            if len(wrong):
+                (m, j), element = wrong[0], tuple(int(k) for k in np.unravel_index(wrong[0][1], x.shape))
+                raise RuntimeError(f"gradcheck: input {i}, element {element}, output element {m}: autograd "
+                                   f"gives {analytic[m, j]:.6g}, finite differences give {numeric[m, j]:.6g}")
+    finally:                 # the caller's tensors get back their own arrays and gradients
+        for x, data, grad in saved:
+            x._data, x.grad = data, grad
     return True
+
+
+def __getattr__(name):       # mytorch.<a name it does not have>: say so, and what to do
+    if name in _MORE_DTYPES:
+        return _MORE_DTYPES[name]
+    raise AttributeError(f"module 'mytorch' has no attribute '{name}': mytorch does not have it (PyTorch may). "
+                         "Build it from mytorch's ops, or add it as an op with mytorch.record "
+                         "(README: 'Add your own op')")
+
+
+_MORE_DTYPES = {"bool": np.bool_, "float": np.float32, "int": np.int32}    # names taken by Python's builtins
+
 
 # === nn: layers and losses, built from the ops above (so they need no backward code of their own) ====
 class Parameter(Tensor):
