@@ -604,7 +604,7 @@ class _TensorConveniences:
         """t[mask] = 0, t[0, 1] = 5: a new array with those elements changed (no graph is recorded)."""
         value = _operand(self, value, "setitem")
         if _grad_mode.enabled and (self.requires_grad or value.requires_grad):
-            raise RuntimeError(_IN_PLACE_LEAF if self.requires_grad and self.is_leaf else _IN_PLACE.format("t[...] ="))
+            raise RuntimeError(_IN_PLACE_LEAF if self.requires_grad and self.is_leaf else _IN_PLACE.format("t[i] ="))
         changed = self._data.copy()
         changed[_plain_index(index)] = value._data
         self._data = changed
@@ -622,21 +622,9 @@ class _TensorConveniences:
     def __gt__(self, other): return self._compare(np.greater, other, ">")
     def __ge__(self, other): return self._compare(np.greater_equal, other, ">=")
 
-    def _logic(self, numpy_op, other, op):     # & | ^ on booleans (and integers), as in PyTorch
-        if self.dtype.kind == "f" or isinstance(other, Tensor) and other.dtype.kind == "f":
-            raise TypeError(f"{op}: defined for boolean and integer tensors, not {self.dtype}")
-        return record("", _binary(op, numpy_op, self, other)[3])
-
-    def __and__(self, other): return self._logic(np.bitwise_and, other, "&")
-    def __or__(self, other): return self._logic(np.bitwise_or, other, "|")
-    def __xor__(self, other): return self._logic(np.bitwise_xor, other, "^")
-    def __rand__(self, other): return self._logic(np.bitwise_and, other, "&")
-    def __ror__(self, other): return self._logic(np.bitwise_or, other, "|")
-
-    def __invert__(self):
-        if self.dtype.kind == "f":
-            raise TypeError(f"~: defined for boolean and integer tensors, not {self.dtype}")
-        return record("", ~self._data)
+    def __and__(self, other): return self._compare(np.bitwise_and, other, "&")
+    def __or__(self, other): return self._compare(np.bitwise_or, other, "|")
+    def __invert__(self): return record("", np.invert(self._data))
 
     # -- Python and numpy protocols ---------------------------------------------------------------------
     def item(self, error=RuntimeError):     # float(t) and int(t) raise ValueError instead, as in PyTorch
@@ -758,12 +746,10 @@ class _TensorConveniences:
     def min(self, dim=None, keepdim=False): return _extreme(self, "min", np.argmin, dim, keepdim)
 
     def argmax(self, dim=None, keepdim=False):
-        dim = None if dim is None else _dim(dim, self.ndim, "argmax")
-        return record("", self._data.argmax(dim, keepdims=keepdim))
+        return record("", self._data.argmax(_dims(dim, self.ndim, "argmax"), keepdims=keepdim))
 
     def argmin(self, dim=None, keepdim=False):
-        dim = None if dim is None else _dim(dim, self.ndim, "argmin")
-        return record("", self._data.argmin(dim, keepdims=keepdim))
+        return record("", self._data.argmin(_dims(dim, self.ndim, "argmin"), keepdims=keepdim))
 
     # -- more shape ops: each a reshape or a permute, so they need no rule of their own -----------------
     def view(self, *shape): return self.reshape(*shape)
@@ -977,8 +963,8 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
         raise ValueError("gradcheck: no input has requires_grad=True, so there is no gradient to check")
     for i, x in checked:
         if x.dtype != np.float64:
-            raise TypeError(f"gradcheck: input {i} is {x.dtype}; finite differences need float64: make it with "
-                            "mytorch.tensor(..., dtype=mytorch.float64) or x.double(), a model's with model.double()")
+            raise TypeError(f"gradcheck: input {i} is {x.dtype}; finite differences need float64: make it "
+                            "with mytorch.tensor(..., dtype=mytorch.float64) or x.double(); a model: model.double()")
 
     def outputs():           # func's floating outputs (max's indices are no function of x)
         out = func(*inputs)
