@@ -103,6 +103,51 @@ def test_example_walks_come_from_the_engine():
     assert all(d.waiting == 0 for d in w3.deliveries)
 
 
+def test_example2_uses_the_tutorials_path_colours():
+    """Each path of example 2 in the tutorial's colour, in its order (blue, orange, yellow, purple,
+    green, pink: computational_graph_2.png), and no status colour is a path colour."""
+    drawing = importlib.import_module("drawing")
+    w2 = runs.example2(runs.load_engine())
+    svg = (HERE / "figures" / "example2_barrier.svg").read_text(encoding="utf-8")
+    colour_of_path = {}
+    for d in w2.deliveries:
+        group = re.search(r'<g data-step="%d">\s*<line [^>]*stroke="(#[0-9A-Fa-f]{6})"' % d.n, svg)
+        assert group, f"no arrow for step {d.n} in example2_barrier.svg"
+        colour_of_path.setdefault(d.path, group.group(1))
+        assert colour_of_path[d.path] == group.group(1), f"step {d.n}: not its path's colour"
+    names = {c: n for n, (c, _) in drawing.TUTORIAL.items()}
+    got = [names.get(colour_of_path[p], colour_of_path[p]) for p in sorted(colour_of_path)]
+    assert got == ["blue", "orange", "yellow", "purple", "green", "pink"], got
+    path_colours = {c.upper() for c, _ in drawing.TUTORIAL.values()}
+    assert drawing.WAIT.upper() not in path_colours and drawing.DONE.upper() not in path_colours
+    for fill, stroke, text, _ in drawing.NODE_STYLE.values():
+        assert not {fill.upper(), stroke.upper(), text.upper()} & path_colours
+    # no text (a status, a note) is written in a path colour
+    for fill in re.findall(r'<text [^>]*fill="(#[0-9A-Fa-f]{6})"', svg):
+        assert fill.upper() not in path_colours, f"a text in path colour {fill}"
+    # the legend names every node fill used and the waiting ring
+    for word in ("input", "op output", "loss", "2 consumers", "waits"):
+        assert f">{word}</text>" in svg, f"the legend has no {word!r}"
+
+
+def test_figure_labels_never_cover_arrows_or_nodes():
+    """Every figure is checked when it is rendered (drawing.Svg.collisions); the check does fire."""
+    drawing = importlib.import_module("drawing")
+    svg = drawing.Svg(400, 200)
+    drawing.arrow(svg, 20, 100, 380, 100, "#0A6FC2", what="the arrow of step 4")
+    drawing.pill(svg, 200, 100, "grad 1", "#0A6FC2", what="the label of step 4")
+    with pytest.raises(ValueError, match="the label of step 4 covers the arrow of step 4"):
+        svg.render("overlap")
+    svg = drawing.Svg(400, 200)
+    drawing.pill(svg, 10, 100, "grad 1", "#0A6FC2", what="a pill")
+    with pytest.raises(ValueError, match="a pill is not inside the figure"):
+        svg.render("outside")
+    mt = runs.load_engine()
+    for fig in (drawing.fig_example1(runs.example1(mt)), drawing.fig_example2(runs.example2(mt)),
+                drawing.fig_example3(runs.example3(mt))):
+        assert fig.count("<g data-step=") >= 6
+
+
 # --------------------------------------------------------------------------------------------------
 # In a real browser
 # --------------------------------------------------------------------------------------------------
