@@ -2,9 +2,11 @@
 figures of the example walks, and the code highlighter. Everything drawn comes from a run of the
 engine (see engine_runs.py); nothing here decides what the engine does.
 """
+import ast
 import html
 import io
 import keyword
+import textwrap
 import tokenize
 
 from engine_runs import fmt, strip_trailing_comments
@@ -534,15 +536,47 @@ def highlight(src):
     return "".join(out).rstrip("\n")
 
 
-def code_block(src, max_w=1420, max_h=610, max_size=28, min_size=24):
-    """Source as a highlighted <pre>, as large as fits (max_w x max_h px) up to max_size. If it only
-    fits below min_size, comments after code are dropped first; never smaller than min_size."""
-    def fit(text):
+CODE_MIN = 28   # px on the stage: code is never set smaller (split a slide whose code does not fit)
+CODE_LINE = 1.25    # line height, in font sizes
+CODE_CHAR = 0.602   # DejaVu Sans Mono's advance, in font sizes
+CODE_PAD_W, CODE_PAD_H = 44, 36   # a <pre class="code">'s padding and border (page.css)
+
+
+def strip_docstrings(src):
+    """Drop the docstrings of the functions and classes in src (if it parses on its own)."""
+    try:
+        tree = ast.parse(textwrap.dedent(src))
+    except SyntaxError:
+        return src
+    drop = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body and \
+                isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            drop.update(range(body[0].lineno, body[0].end_lineno + 1))
+    return "".join(ln for i, ln in enumerate(src.splitlines(True), 1) if i not in drop)
+
+
+def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN):
+    """Source as a highlighted <pre>, as large as fits (max_w x max_h px of stage) up to max_size,
+    never under CODE_MIN (28 px). Code that does not fit at 28 px loses, in turn, its comments after
+    code, its docstrings and its blank lines; lines still too wide wrap. What is still too tall is
+    cut off at the slide's foot, and test_slides.py says so: split that slide. At 28 px a line across
+    the whole slide holds 84 characters, and 15 lines take 561 px."""
+    min_size = max(min_size, CODE_MIN)
+
+    def size_for(text):
         lines = text.rstrip("\n").splitlines()
         longest = max((len(ln) for ln in lines), default=1)
-        return min(max_size, max_h / (len(lines) * 1.25), max_w / (longest * 0.61))
-    if fit(src) < min_size:
-        src = strip_trailing_comments(src)
-    size = max(min_size, int(fit(src)))
-    return f'<pre class="code" style="font-size:{size}px">{highlight(src)}</pre>'
-
+        return min(max_size, (max_h - CODE_PAD_H) / (len(lines) * CODE_LINE),
+                   (max_w - CODE_PAD_W) / (longest * CODE_CHAR))
+    for shrink in (strip_trailing_comments, strip_docstrings,
+                   lambda t: "".join(ln for ln in t.splitlines(True) if ln.strip())):
+        if size_for(src) >= min_size:
+            break
+        src = shrink(src)
+    size = max(min_size, int(size_for(src)))
+    longest = max((len(ln) for ln in src.splitlines()), default=1)
+    wrap = " wrap" if longest * CODE_CHAR * size > 1472 - CODE_PAD_W else ""   # wider than a slide
+    return f'<pre class="code{wrap}" style="font-size:{size}px">{highlight(src)}</pre>'
