@@ -509,7 +509,6 @@ def test_presenter_view_stays_in_step_both_ways(browser):
     pres = popup.value
     pres.wait_for_selector("#pv")
     assert pres.evaluate(current) == "example-2"
-    assert pres.evaluate("document.querySelector('#pv-next-stage section.slide.current').dataset.id") == ids[start]
     notes = pres.evaluate("document.getElementById('pv-notes').textContent")
     assert "h is used twice" in notes
     assert re.fullmatch(r"\d\d:\d\d", pres.evaluate("document.getElementById('pv-timer').textContent"))
@@ -528,3 +527,90 @@ def test_presenter_view_stays_in_step_both_ways(browser):
     assert audience.evaluate("getComputedStyle(document.getElementById('notes-panel')).display") == "none"
     assert not audience.evaluate("document.getElementById('pv')")
     ctx.close()
+
+
+NEXT_JS = """() => {
+  const s = document.querySelector('#pv-next-stage section.slide.current');
+  const shown = Array.from(s.querySelectorAll('[data-step]'))
+    .filter(e => getComputedStyle(e).visibility !== 'hidden' && getComputedStyle(e).display !== 'none')
+    .map(e => +e.getAttribute('data-step'));
+  return {slide: s.dataset.id, upto: Math.max(0, ...shown), label: document.getElementById('pv-next-label').textContent};
+}"""
+
+
+@needs_playwright
+def test_presenter_view_previews_the_next_step(browser):
+    ids = slide_ids()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    audience = ctx.new_page()
+    start = ids.index("example-2") + 1
+    audience.goto(deck_url(f"#{start}"))
+    with ctx.expect_page() as popup:
+        audience.keyboard.press("p")
+    pres = popup.value
+    pres.wait_for_selector("#pv")
+    steps = pres.evaluate("Math.max(...Array.from(document.querySelectorAll('#stage section.slide.current [data-step]'))"
+                          ".map(e => +e.getAttribute('data-step')))")
+    assert steps >= 6
+    for s in range(steps):            # on every step, "next" shows this slide one step further
+        got = pres.evaluate(NEXT_JS)
+        assert (got["slide"], got["upto"]) == ("example-2", s + 1), f"at step {s}: next shows {got}"
+        assert f"step {s + 1}" in got["label"]
+        pres.keyboard.press("ArrowRight")
+        pres.wait_for_function("location.hash === '#%d.%d'" % (start, s + 1))
+    got = pres.evaluate(NEXT_JS)      # on the last step: the next slide, as it opens (step 0)
+    assert (got["slide"], got["upto"]) == (ids[start], 0) and f"slide {start + 1}" in got["label"], got
+    ctx.close()
+
+
+GEOMETRY_JS = """() => ({screenX: screenX, screenY: screenY, outerWidth: outerWidth, outerHeight: outerHeight,
+  innerWidth: innerWidth, innerHeight: innerHeight, fullscreen: !!document.fullscreenElement,
+  stage: JSON.stringify(document.getElementById('stage').getBoundingClientRect()), hash: location.hash,
+  visible: document.visibilityState})"""
+
+
+@needs_playwright
+def test_opening_the_presenter_view_leaves_the_audience_window_alone(browser):
+    """Key p opens the presenter view in a window of its own: the audience window keeps its place, size,
+    full screen and slide. If the browser drops full screen when a window opens (Chrome does, on
+    screen), the next key in the audience window brings it back."""
+    ctx = browser.new_context(no_viewport=True)        # real window sizes, as on a lecturer's screen
+    audience = ctx.new_page()
+    audience.goto(deck_url("#7.2"))
+    audience.keyboard.press("f")
+    audience.wait_for_function("!!document.fullscreenElement")
+    before = audience.evaluate(GEOMETRY_JS)
+    with ctx.expect_page() as popup:
+        audience.keyboard.press("p")
+    pres = popup.value
+    pres.wait_for_selector("#pv")
+    pres.wait_for_function("location.hash === '#7.2'")
+    audience.wait_for_timeout(300)
+    after = audience.evaluate(GEOMETRY_JS)
+    assert after == before, f"opening the presenter view changed the audience window: {before} -> {after}"
+    assert pres.evaluate("window.opener !== null && !document.getElementById('pv').hidden")
+    # the browser leaves full screen as the window opens: the next key in the audience window restores it
+    audience.evaluate("document.exitFullscreen()")
+    audience.wait_for_function("!document.fullscreenElement")
+    audience.keyboard.press("ArrowRight")
+    audience.wait_for_function("!!document.fullscreenElement")
+    assert audience.evaluate("location.hash") == "#7.3"
+    ctx.close()
+
+
+@needs_playwright
+def test_printed_handout_keeps_the_waits_ring(browser):
+    ids = slide_ids()
+    n = ids.index("example-2") + 1
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    ring = "document.querySelector('#example-2 g.ring')"
+    shown = f"(() => {{ const r = {ring}; const s = getComputedStyle(r); " \
+            "return s.display !== 'none' && s.visibility !== 'hidden' && r.getBoundingClientRect().width > 100; })()"
+    page.goto(deck_url(f"#{n}.99"))        # on screen, the ring goes once h has its second gradient
+    assert page.evaluate(ring) is not None, "example 2 has no waiting ring (g.ring)"
+    assert not page.evaluate(shown)
+    page.emulate_media(media="print")      # printed, every slide shows everything, the ring included
+    for frag in (f"#{n}.99", "#1"):
+        page.goto(deck_url(frag))
+        assert page.evaluate(shown), f"the printed handout (opened at {frag}) has no waits ring"
+    page.close()
