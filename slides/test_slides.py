@@ -58,18 +58,24 @@ def slide_ids():
 # --------------------------------------------------------------------------------------------------
 # The deck is up to date and self-contained
 # --------------------------------------------------------------------------------------------------
-def test_deck_is_up_to_date(tmp_path):
+@pytest.fixture(scope="module")
+def fresh_build(tmp_path_factory):
+    """The deck built from the current mytorch.py into a temporary folder (once for this file)."""
+    out = tmp_path_factory.mktemp("deck")
+    build.build_all(out)
+    return out
+
+
+def test_deck_is_up_to_date(fresh_build):
     assert DECK.is_file(), f"slides/index.html is missing: run {REBUILD}"
-    build.build_all(tmp_path)
-    stale = build.compare(tmp_path, HERE)
+    stale = build.compare(fresh_build, HERE)
     assert not stale, (f"the deck is stale ({', '.join(stale)}): it no longer matches what "
                        f"mytorch.py gives. Rebuild it with: {REBUILD}")
 
 
-def test_build_is_deterministic(tmp_path):
-    build.build_all(tmp_path / "one")
-    build.build_all(tmp_path / "two")
-    assert build.compare(tmp_path / "one", tmp_path / "two") == []
+def test_build_is_deterministic(fresh_build, tmp_path):
+    build.build_all(tmp_path)
+    assert build.compare(fresh_build, tmp_path) == []
 
 
 def test_deck_loads_nothing_from_the_network():
