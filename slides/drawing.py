@@ -418,6 +418,8 @@ def fig_example3(w):
     y = draw_step_list(svg, w, x0, 36, FIG_W - x0, "the engine's walk")
     naive = w.naive_consumers["h"]
     counted = sum(1 for d in w.deliveries if d.receiver == "h")
+    # the punchline comes with the walk's last step
+    svg.add(f'<g data-step="{w.deliveries[-1].n}">')
     y += 56
     svg.text(x0, y, f"h's consumers: {', '.join(naive)}", MIN_FONT, INK, "bold", "start")
     y += 38
@@ -432,6 +434,7 @@ def fig_example3(w):
     svg.text(x0 + 16, y + 76, f"gets {counted}: waits forever", MIN_FONT, WAIT, "normal", "start")
     svg.text(x0 + 16, y + 114, f"{' and '.join(missing)} get no gradient", MIN_FONT, WAIT,
              "normal", "start")
+    svg.add("</g>")
     return svg.render("Example 3: a branch that never reaches the loss")
 
 

@@ -141,6 +141,20 @@ def test_example2_uses_the_tutorials_path_colours():
         assert f">{word}</text>" in svg, f"the legend has no {word!r}"
 
 
+def test_example3_punchline_comes_with_the_last_step():
+    w3 = runs.example3(runs.load_engine())
+    svg = (HERE / "figures" / "example3_side_branch.svg").read_text(encoding="utf-8")
+    at = svg.index("waits forever")
+    opened = re.findall(r'<g data-step="(\d+)"|</g>', svg[:at])
+    stack = []
+    for g in opened:
+        if g:
+            stack.append(int(g))
+        elif stack:
+            stack.pop()
+    assert stack and stack[-1] == w3.deliveries[-1].n, "'waits forever' shows before the walk's last step"
+
+
 def test_figure_labels_never_cover_arrows_or_nodes():
     """Every figure is checked when it is rendered (drawing.Svg.collisions); the check does fire."""
     drawing = importlib.import_module("drawing")
