@@ -145,14 +145,15 @@ def test_example3_punchline_comes_with_the_last_step():
     w3 = runs.example3(runs.load_engine())
     svg = (HERE / "figures" / "example3_side_branch.svg").read_text(encoding="utf-8")
     at = svg.index("waits forever")
-    opened = re.findall(r'<g data-step="(\d+)"|</g>', svg[:at])
-    stack = []
-    for g in opened:
-        if g:
-            stack.append(int(g))
-        elif stack:
+    stack = []                                       # the groups open where the text is
+    for m in re.finditer(r'<g\b[^>]*>|</g>', svg[:at]):
+        if m.group().startswith("</"):
             stack.pop()
-    assert stack and stack[-1] == w3.deliveries[-1].n, "'waits forever' shows before the walk's last step"
+        else:
+            step = re.search(r'data-step="(\d+)"', m.group())
+            stack.append(int(step.group(1)) if step else None)
+    steps = [s for s in stack if s is not None]
+    assert steps and steps[-1] == w3.deliveries[-1].n, "'waits forever' shows before the walk's last step"
 
 
 def test_figure_labels_never_cover_arrows_or_nodes():
