@@ -16,10 +16,11 @@ Where things are (edit the one you came for, then rebuild):
 Only numpy and the standard library are needed. The output is deterministic: rebuilding from the
 same mytorch.py gives byte-identical files.
 """
+import os
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # numpy reads it once, on import; many threads only slow these small runs down
 import argparse
 import collections
 import filecmp
-import os
 import re
 import sys
 import tempfile

@@ -2,35 +2,44 @@
 figures of the example walks, and the code highlighter. Everything drawn comes from a run of the
 engine (see engine_runs.py); nothing here decides what the engine does.
 """
+import ast
 import html
 import io
 import keyword
+import textwrap
 import tokenize
 
 from engine_runs import fmt, strip_trailing_comments
 
 
-# One colour per path of the walk (colour, text colour on it). Okabe-Ito-like, readable on white.
-PATH_COLOURS = [
-    ("#0A6FC2", "#ffffff"),  # blue
-    ("#8A3FC7", "#ffffff"),  # purple
-    ("#F0A500", "#111111"),  # amber
-    ("#0B7F58", "#ffffff"),  # green
-    ("#C02A6F", "#ffffff"),  # pink
-    ("#B84F00", "#ffffff"),  # vermillion
-    ("#007575", "#ffffff"),  # teal
-]
-# The figures are shown 1472 px wide on the 1600 x 900 stage (scale 0.968): 25 units -> 24.2 px,
-# the smallest text the deck allows.
-MIN_FONT = 25
+# The tutorial's path colours (computational_graph_1.png / _2.png), darkened enough to read on white.
+# Each: (colour, colour of a step number written on it), every pair at least 4.5:1.
+TUTORIAL = {
+    "blue": ("#0A6FC2", "#ffffff"),
+    "orange": ("#E8730C", "#111111"),
+    "yellow": ("#F2B705", "#111111"),
+    "purple": ("#8A3FC7", "#ffffff"),
+    "green": ("#2E9D3A", "#111111"),
+    "pink": ("#E0409F", "#111111"),
+}
+# The tutorial's order of paths: example 1 goes blue, purple, yellow, green; example 2 blue, orange,
+# yellow, purple, green, pink. Path k of a walk (engine_runs.Walk) gets colour k of its figure's order.
+EXAMPLE1_ORDER = ("blue", "purple", "yellow", "green", "orange", "pink")
+EXAMPLE2_ORDER = ("blue", "orange", "yellow", "purple", "green", "pink")
+# Status colours are none of the path colours: red for "waits", ink for "complete".
+WAIT = "#B3261E"
+DONE = "#111111"
+# Figures are drawn in stage pixels: the deck shows them FIG_W px wide on the 1600 x 900 stage, so one
+# SVG unit is one pixel and MIN_FONT is the smallest text on screen (test_slides.py measures it).
+FIG_W = 1472
+MIN_FONT = 28
 INK = "#111111"
-MUTED = "#5b6475"
+MUTED = "#4f586a"
 SANS = "'DejaVu Sans', 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 MONO = "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', monospace"
 OP_SYMBOL = {"add": "+", "sub": "\u2212", "mul": "\u00d7", "div": "\u00f7", "neg": "\u2212",
              "exp": "exp", "log": "log", "pow": "**", "matmul": "@", "sum": "\u03a3", "mean": "mean",
              "sigmoid": "\u03c3"}
-
 
 
 def esc(s):
@@ -43,22 +52,65 @@ def n2(v):
     return s[:-2] if s.endswith(".0") else s
 
 
+def path_colour(d, order=EXAMPLE1_ORDER):
+    return TUTORIAL[order[d.path % len(order)]]
+
+
 class Svg:
+    """An SVG being drawn. It also keeps what it drew where (labels, arrows, circles), and render()
+    refuses a figure in which a label covers an arrow, a circle or another label."""
+
     def __init__(self, width, height):
         self.w, self.h = width, height
         self.parts = []
+        self.labels = []     # (what, x0, y0, x1, y1)
+        self.arrows = []     # (what, x1, y1, x2, y2)
+        self.circles = []    # (what, x, y, r)
 
     def add(self, s):
         self.parts.append(s)
 
-    def text(self, x, y, s, size=26, fill=INK, weight="normal", anchor="middle", family=None,
+    def text(self, x, y, s, size=MIN_FONT, fill=INK, weight="normal", anchor="middle", family=None,
              extra=""):
         size = max(size, MIN_FONT)
         fam = f' font-family="{family}"' if family else ""
         self.add(f'<text x="{n2(x)}" y="{n2(y)}" font-size="{size}" fill="{fill}" '
                  f'font-weight="{weight}" text-anchor="{anchor}"{fam}{extra}>{esc(s)}</text>')
 
+    def collisions(self):
+        """Labels outside the figure or covering an arrow, a circle or another label."""
+        out = []
+
+        def hits_seg(box, seg, pad=5):
+            _, x0, y0, x1, y1 = box
+            _, ax, ay, bx, by = seg
+            n = max(2, int(((bx - ax) ** 2 + (by - ay) ** 2) ** 0.5 / 3))
+            for i in range(n + 1):
+                px, py = ax + (bx - ax) * i / n, ay + (by - ay) * i / n
+                if x0 - pad < px < x1 + pad and y0 - pad < py < y1 + pad:
+                    return True
+            return False
+
+        def hits_circle(box, c):
+            _, x0, y0, x1, y1 = box
+            _, cx, cy, r = c
+            nx, ny = min(max(cx, x0), x1), min(max(cy, y0), y1)
+            return (nx - cx) ** 2 + (ny - cy) ** 2 < (r - 1) ** 2
+
+        for i, b in enumerate(self.labels):
+            if b[1] < 0 or b[2] < 0 or b[3] > self.w or b[4] > self.h:
+                out.append(f"{b[0]} is not inside the figure")
+            out += [f"{b[0]} covers {a[0]}" for a in self.arrows if hits_seg(b, a)]
+            out += [f"{b[0]} covers {c[0]}" for c in self.circles if hits_circle(b, c)]
+            for o in self.labels[i + 1:]:
+                if b[1] < o[3] - 1 and o[1] < b[3] - 1 and b[2] < o[4] - 1 and o[2] < b[4] - 1:
+                    out.append(f"{b[0]} covers {o[0]}")
+        return out
+
     def render(self, title):
+        bad = self.collisions()
+        if bad:
+            raise ValueError(f"figure {title!r}: " + "; ".join(bad))
         body = "\n".join(self.parts)
         return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.w} {self.h}" '
                 f'width="{self.w}" height="{self.h}" font-family="{SANS}" role="img" '
@@ -67,27 +119,40 @@ class Svg:
 
 
 def text_w(s, size, bold=False):
-    """Rough width of a text run in DejaVu Sans (good enough to size pills and boxes)."""
-    return len(str(s)) * size * (0.64 if bold else 0.6)
+    """Rough width of a text run in DejaVu Sans (a little generous: sizes pills and boxes)."""
+    return len(str(s)) * size * (0.66 if bold else 0.62)
 
 
-def pill(svg, x, y, s, colour, size=24, anchor="middle", text_colour=INK, fill="#ffffff"):
+PILL_H = MIN_FONT + 16
+
+
+def pill_w(s, size=MIN_FONT):
+    return text_w(s, max(size, MIN_FONT), True) + 24
+
+
+def pill(svg, x, y, s, colour, size=MIN_FONT, anchor="middle", text_colour=INK, fill="#ffffff",
+         what=None):
     size = max(size, MIN_FONT)
-    w = text_w(s, size, True) + 22
+    w = pill_w(s, size)
     h = size + 16
     x0 = x - w / 2 if anchor == "middle" else (x if anchor == "start" else x - w)
     svg.add(f'<rect x="{n2(x0)}" y="{n2(y - h / 2)}" width="{n2(w)}" height="{n2(h)}" rx="{n2(h / 2)}" '
             f'fill="{fill}" stroke="{colour}" stroke-width="4"/>')
     svg.text(x0 + w / 2, y + size * 0.36, s, size, text_colour, "bold")
+    if what:
+        svg.labels.append((what, x0, y - h / 2, x0 + w, y + h / 2))
     return w
 
 
-def disc(svg, x, y, num, colour, text_colour, r=21):
+DISC_R = 22
+
+
+def disc(svg, x, y, num, colour, text_colour, r=DISC_R):
     svg.add(f'<circle cx="{n2(x)}" cy="{n2(y)}" r="{r}" fill="{colour}" stroke="#ffffff" stroke-width="3"/>')
-    svg.text(x, y + 9, str(num), 25, text_colour, "bold")
+    svg.text(x, y + 10, str(num), MIN_FONT, text_colour, "bold")
 
 
-def arrow(svg, x1, y1, x2, y2, colour, width=8, dash=None, head=22):
+def arrow(svg, x1, y1, x2, y2, colour, width=8, dash=None, head=22, what=None):
     dx, dy = x2 - x1, y2 - y1
     L = max((dx * dx + dy * dy) ** 0.5, 1e-9)
     ux, uy = dx / L, dy / L
@@ -99,27 +164,50 @@ def arrow(svg, x1, y1, x2, y2, colour, width=8, dash=None, head=22):
     hw = head * 0.62
     svg.add(f'<polygon points="{n2(x2)},{n2(y2)} {n2(bx + px * hw)},{n2(by + py * hw)} '
             f'{n2(bx - px * hw)},{n2(by - py * hw)}" fill="{colour}"/>')
+    if what:
+        svg.arrows.append((what, x1, y1, x2, y2))
 
 
-NODE_R = 50
-OP_R = 30
-OP_GAP = 92  # distance from an op badge to the centre of the node it produces
+NODE_R = 60
+OP_R = 36
+OP_GAP = 104  # distance from an op badge to the centre of the node it produces
+
+# Node fills (what a node is) and their legend. Pale fills, dark outlines: no path or status colour.
+NODE_STYLE = {
+    "leaf": ("#FFE1CC", "#3a3a3a", INK, "input"),
+    "inner": ("#EDF0F5", "#3a3a3a", INK, "op output"),
+    "loss": ("#FFF1B8", "#3a3a3a", INK, "loss"),
+    "barrier": ("#CFE4FF", "#3a3a3a", INK, "2 consumers"),
+    "dead": ("#F3F3F3", "#8a8a8a", "#444444", "never reaches the loss"),
+}
 
 
 def node_style(kind):
-    return {
-        "leaf": ("#FFE6D5", "#E0662B", INK),
-        "inner": ("#EAF0F8", "#41526E", INK),
-        "loss": ("#FFF4CC", "#B08900", INK),
-        "barrier": ("#D9E8FF", "#1F63C6", INK),
-        "dead": ("#F3F3F3", "#9A9A9A", "#555555"),
-    }[kind]
+    return NODE_STYLE[kind][:3]
 
 
-def draw_graph(svg, walk, layout, show_walk=True, opt=None):
+def legend(svg, x, y, kinds, ring=False):
+    """One row: a small disc in each fill used, and its meaning; optionally the red "waits" ring."""
+    for k in kinds:
+        fill, stroke, _, name = NODE_STYLE[k]
+        svg.add(f'<circle cx="{n2(x + 18)}" cy="{n2(y)}" r="18" fill="{fill}" stroke="{stroke}" '
+                f'stroke-width="3"/>')
+        svg.text(x + 44, y + 10, name, MIN_FONT, INK, "normal", "start")
+        x += 44 + text_w(name, MIN_FONT) + 30
+    if ring:
+        svg.add(f'<circle cx="{n2(x + 18)}" cy="{n2(y)}" r="18" fill="none" stroke="{WAIT}" '
+                f'stroke-width="4" stroke-dasharray="7 5"/>')
+        svg.text(x + 44, y + 10, "waits", MIN_FONT, WAIT, "bold", "start")
+        x += 44 + text_w("waits", MIN_FONT, True)
+    return x
+
+
+def draw_graph(svg, walk, layout, show_walk=True, opt=None, order=EXAMPLE1_ORDER):
     """Draw the recorded graph (forward edges, ops, values) and, optionally, the traced walk.
 
-    layout: label -> dict(x, y, kind, glabel=(dx, dy) for the "grad" pill, op=override symbol)
+    layout: label -> dict(x, y, kind, glabel=(dx, dy) for the "grad" pill, op=override symbol,
+    side={sender: +1/-1} which side of the forward edge the backward arrow runs on,
+    t={sender: 0..1} where along it the step's label sits)
     """
     opt = opt or {}
     pos = {k: (v["x"], v["y"]) for k, v in layout.items()}
@@ -133,7 +221,7 @@ def draw_graph(svg, walk, layout, show_walk=True, opt=None):
         ox, oy = x - OP_GAP, y
         opc[k] = (ox, oy)
         dead = spec.get("kind") == "dead"
-        col = "#9A9A9A" if dead else "#3a3a3a"
+        col = "#8a8a8a" if dead else "#3a3a3a"
         dash = ' stroke-dasharray="10 8"' if dead else ""
         for i in ins:
             ix, iy = pos[i]
@@ -153,12 +241,14 @@ def draw_graph(svg, walk, layout, show_walk=True, opt=None):
         sym = spec.get("op") or OP_SYMBOL.get(walk.op(k), walk.op(k) or "?")
         svg.add(f'<circle cx="{n2(ox)}" cy="{n2(oy)}" r="{OP_R}" fill="#ffffff" stroke="{col}" '
                 f'stroke-width="3"{dash}/>')
-        size = 30 if len(sym) == 1 else (19 if len(sym) <= 3 else 15)
-        svg.text(ox, oy + size * 0.36, sym, size, "#555555" if dead else INK, "bold")
-    # the walk: one coloured arrow per delivery, from the op that produced the sender to the receiver
+        svg.circles.append((f"the op of {k}", ox, oy, OP_R))
+        size = 34 if len(sym) == 1 else MIN_FONT
+        svg.text(ox, oy + size * 0.36, sym, size, "#444444" if dead else INK, "bold")
+    # the walk: one coloured arrow per delivery, from the op that produced the sender to the receiver;
+    # its step number and gradient sit beside the arrow, clear of it
     if show_walk:
         for d in walk.deliveries:
-            colour, tcol = PATH_COLOURS[d.path % len(PATH_COLOURS)]
+            colour, tcol = path_colour(d, order)
             ox, oy = opc[d.sender]
             rx, ry = pos[d.receiver]
             dx, dy = rx - ox, ry - oy
@@ -169,30 +259,33 @@ def draw_graph(svg, walk, layout, show_walk=True, opt=None):
             off = 17 * side
             x1, y1 = ox + ux * (OP_R + 8) + nx * off, oy + uy * (OP_R + 8) + ny * off
             x2, y2 = rx - ux * (NODE_R + 8) + nx * off, ry - uy * (NODE_R + 8) + ny * off
-            g = f'<g data-step="{d.n}">'
-            svg.add(g)
-            arrow(svg, x1, y1, x2, y2, colour)
+            svg.add(f'<g data-step="{d.n}">')
+            arrow(svg, x1, y1, x2, y2, colour, what=f"the arrow of step {d.n}")
+            full = opt.get("edge_label", "full") == "full"
+            label = fmt(d.grad)
+            w = 2 * DISC_R + (8 + pill_w(label) if full else 0)
+            h = max(2 * DISC_R, PILL_H)
+            gap = abs(nx) * w / 2 + abs(ny) * h / 2 + 4 + 10
             t = layout[d.receiver].get("t", {}).get(d.sender, 0.5)
-            mx, my = x1 + (x2 - x1) * t + nx * 30 * side, y1 + (y2 - y1) * t + ny * 30 * side
-            if opt.get("edge_label", "full") == "full":
-                label = fmt(d.grad)
-                pw = text_w(label, 24, True) + 22
-                disc(svg, mx - pw / 2 - 16, my, d.n, colour, tcol)
-                pill(svg, mx + 8, my, label, colour)
-            else:
-                disc(svg, mx, my, d.n, colour, tcol)
+            mx, my = x1 + (x2 - x1) * t + nx * gap * side, y1 + (y2 - y1) * t + ny * gap * side
+            x0 = mx - w / 2
+            disc(svg, x0 + DISC_R, my, d.n, colour, tcol)
+            if full:
+                pill(svg, x0 + 2 * DISC_R + 8, my, label, colour, anchor="start")
+            svg.labels.append((f"the label of step {d.n}", x0, my - h / 2, x0 + w, my + h / 2))
             svg.add("</g>")
-    # nodes
+    # nodes: name above the centre, value below it, both inside the circle
     for k, spec in layout.items():
         x, y = pos[k]
         fill, stroke, tcol = node_style(spec.get("kind", "inner"))
         dash = ' stroke-dasharray="9 6"' if spec.get("kind") == "dead" else ""
-        svg.add(f'<circle cx="{n2(x)}" cy="{n2(y)}" r="{NODE_R}" fill="{fill}" stroke="{stroke}" '
-                f'stroke-width="4"{dash}/>')
+        svg.add(f'<g class="node"><circle cx="{n2(x)}" cy="{n2(y)}" r="{NODE_R}" fill="{fill}" '
+                f'stroke="{stroke}" stroke-width="4"{dash}/>')
+        svg.circles.append((f"node {k}", x, y, NODE_R))
         name = spec.get("name", k)
-        svg.text(x, y - 4, name, 30 if len(name) <= 2 else 24, tcol, "bold")
-        val = fmt(walk.value(k))
-        svg.text(x, y + 30, val, 25 if len(val) <= 4 else 20, tcol)
+        svg.text(x, y - 8, name, 32 if len(name) <= 2 else MIN_FONT, tcol, "bold")
+        svg.text(x, y + 30, fmt(walk.value(k)), MIN_FONT, tcol)
+        svg.add("</g>")
     # gradients held by nodes once complete
     if show_walk:
         for k, spec in layout.items():
@@ -200,15 +293,15 @@ def draw_graph(svg, walk, layout, show_walk=True, opt=None):
                 continue
             gx, gy = pos[k][0] + spec["glabel"][0], pos[k][1] + spec["glabel"][1]
             if k == walk.loss_name:
-                pill(svg, gx, gy, f"grad {fmt(walk.grad[k])}", "#B08900", 22)
+                pill(svg, gx, gy, f"grad {fmt(walk.grad[k])}", "#3a3a3a", what=f"grad of {k}")
                 continue
             d = walk.complete_step[k]
-            colour = PATH_COLOURS[d.path % len(PATH_COLOURS)][0]
+            colour = path_colour(d, order)[0]
             parts = _got(walk, d)
             s = f"grad {fmt(walk.grad[k])}" if len(parts) == 1 else \
                 f"grad {' + '.join(fmt(g) for g in parts)} = {fmt(walk.grad[k])}"
             svg.add(f'<g data-step="{d.n}">')
-            pill(svg, gx, gy, s, colour, 22, fill="#F7F7F7")
+            pill(svg, gx, gy, s, colour, fill="#F7F7F7", what=f"grad of {k}")
             svg.add("</g>")
 
 
@@ -230,42 +323,34 @@ def _got(walk, d):
     return [e.grad for e in walk.deliveries if e.receiver == d.receiver and e.n <= d.n]
 
 
-def draw_step_list(svg, walk, x, y, width, title="the engine's walk", row_h=50, note_h=32):
-    svg.text(x, y, title, 26, MUTED, "bold", "start")
-    y += 46
-    svg.text(x + 4, y, f"start: grad {walk.loss_name} = 1", 24, INK, "normal", "start")
-    y += 40
-    svg.text(x + 36, y, "#", 19, MUTED, "normal", "middle")
-    svg.text(x + 66, y, "edge", 19, MUTED, "normal", "start")
-    svg.text(x + 215, y, "gradient sent", 19, MUTED, "normal", "start")
-    y -= 8
+def draw_step_list(svg, walk, x, y, width, title="the engine's walk", row_h=46, note_h=38,
+                   order=EXAMPLE1_ORDER):
+    svg.text(x, y, title, MIN_FONT, MUTED, "bold", "start")
+    y += 44
+    svg.text(x + 4, y, f"start: grad {walk.loss_name} = 1", MIN_FONT, INK, "normal", "start")
+    y += 42
+    svg.text(x + 30, y, "#", MIN_FONT, MUTED, "normal", "middle")
+    svg.text(x + 62, y, "edge", MIN_FONT, MUTED, "normal", "start")
+    svg.text(x + 236, y, "sent", MIN_FONT, MUTED, "normal", "start")
+    y -= 4
     for d, note in walk_rows(walk):
         y += row_h
-        h = row_h - 8 + (note_h if note else 0)
-        colour, tcol = PATH_COLOURS[d.path % len(PATH_COLOURS)]
+        h = row_h - 6 + (note_h if note else 0)
+        colour, tcol = path_colour(d, order)
         svg.add(f'<g data-step="{d.n}">')
-        svg.add(f'<rect x="{n2(x)}" y="{n2(y - 30)}" width="{n2(width)}" height="{h}" rx="8" '
+        svg.add(f'<rect x="{n2(x)}" y="{n2(y - 31)}" width="{n2(width)}" height="{h}" rx="8" '
                 f'fill="{colour}" fill-opacity="0.10"/>')
-        svg.add(f'<rect x="{n2(x)}" y="{n2(y - 30)}" width="8" height="{h}" fill="{colour}"/>')
-        disc(svg, x + 36, y - 8, d.n, colour, tcol, r=19)
-        svg.text(x + 66, y, f"{d.sender} \u2192 {d.receiver}", 25, INK, "bold", "start")
-        svg.text(x + 215, y, fmt(d.grad), 25, INK, "normal", "start")
+        svg.add(f'<rect x="{n2(x)}" y="{n2(y - 31)}" width="8" height="{h}" fill="{colour}"/>')
+        disc(svg, x + 30, y - 10, d.n, colour, tcol, r=20)
+        svg.text(x + 62, y, f"{d.sender} \u2192 {d.receiver}", MIN_FONT, INK, "bold", "start")
+        svg.text(x + 236, y, fmt(d.grad), MIN_FONT, INK, "normal", "start")
         if note:
             wait = d.waiting > 0
-            svg.text(x + 66, y + note_h, note, 22, "#B3261E" if wait else "#1B6E3A", "bold", "start")
+            svg.text(x + 62, y + note_h, note + ("" if wait else " \u2714"), MIN_FONT,
+                     WAIT if wait else DONE, "bold", "start")
             y += note_h
         svg.add("</g>")
     return y
-
-
-def figure_example(walk, layout, title, width=1520, height=640, list_x=1040, callouts=(),
-                   list_title="the engine's walk"):
-    svg = Svg(width, height)
-    for c in callouts:
-        c(svg)
-    draw_graph(svg, walk, layout)
-    draw_step_list(svg, walk, list_x, 40, width - list_x - 10, list_title)
-    return svg.render(title)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -273,155 +358,139 @@ def figure_example(walk, layout, title, width=1520, height=640, list_x=1040, cal
 # ----------------------------------------------------------------------------------------------------
 def fig_example1(w):
     layout = {
-        "a": dict(x=190, y=95, kind="leaf", glabel=(-126, 0)),
-        "b": dict(x=190, y=265, kind="leaf", glabel=(-126, 0)),
-        "c": dict(x=190, y=405, kind="leaf", glabel=(-126, 0)),
-        "d": dict(x=190, y=575, kind="leaf", glabel=(-126, 0)),
-        "p": dict(x=580, y=180, kind="inner", glabel=(0, -84)),
-        "q": dict(x=580, y=490, kind="inner", glabel=(0, 84)),
-        "y": dict(x=940, y=335, kind="loss", glabel=(0, -84)),
+        "a": dict(x=230, y=75, kind="leaf", glabel=(-148, 0)),
+        "b": dict(x=230, y=255, kind="leaf", glabel=(-148, 0)),
+        "c": dict(x=230, y=390, kind="leaf", glabel=(-148, 0)),
+        "d": dict(x=230, y=570, kind="leaf", glabel=(-148, 0)),
+        "p": dict(x=610, y=165, kind="inner", glabel=(0, -100)),
+        "q": dict(x=610, y=480, kind="inner", glabel=(0, 100)),
+        "y": dict(x=920, y=322, kind="loss", glabel=(0, -100)),
     }
-    return figure_example(w, layout, "Example 1: the depth-first walk through y = (a + b) \u00b7 (c + d)")
+    svg = Svg(FIG_W, 640)
+    draw_graph(svg, w, layout)
+    draw_step_list(svg, w, 1010, 36, FIG_W - 1010)
+    return svg.render("Example 1: the depth-first walk through y = (a + b) \u00b7 (c + d)")
 
 
 def fig_example2(w):
     layout = {
-        "a": dict(x=95, y=165, kind="leaf", glabel=(0, -82)),
-        "b": dict(x=95, y=520, kind="leaf", glabel=(0, 82)),
-        "h": dict(x=340, y=345, kind="barrier"),
-        "c": dict(x=580, y=75, kind="leaf", glabel=(140, 0)),
-        "d": dict(x=580, y=588, kind="leaf", glabel=(150, 22)),
-        "m1": dict(x=780, y=210, kind="inner"),
-        "m2": dict(x=780, y=480, kind="inner"),
-        "y": dict(x=985, y=345, kind="loss", glabel=(0, -84)),
+        "a": dict(x=70, y=150, kind="leaf", glabel=(0, -96)),
+        "b": dict(x=70, y=480, kind="leaf", glabel=(0, 96)),
+        "h": dict(x=320, y=315, kind="barrier"),
+        "c": dict(x=430, y=65, kind="leaf", glabel=(-150, 0), t={"m1": 0.85}),
+        "d": dict(x=430, y=565, kind="leaf", glabel=(-150, 0)),
+        "m1": dict(x=760, y=120, kind="inner"),
+        "m2": dict(x=760, y=510, kind="inner"),
+        "y": dict(x=930, y=315, kind="loss", glabel=(0, -98)),
     }
+    order = EXAMPLE2_ORDER
+    svg = Svg(FIG_W, 660)
     waits = [d for d in w.deliveries if d.waiting > 0]
-
-    def barrier(svg):
-        if not waits:
-            return
-        first = waits[0]
-        k = first.receiver
-        done = w.complete_step[k]
+    if waits:
+        # while h waits: a red dashed ring, from its first gradient until its last one arrives
+        # (the handout shows it too: print.css keeps .ring)
+        first, k = waits[0], waits[0].receiver
         x, y = layout[k]["x"], layout[k]["y"]
-        # while h waits: a red dashed ring (on screen only, until the last gradient arrives)
-        svg.add(f'<g data-step="{first.n}" data-until="{done.n}">')
-        svg.add(f'<circle cx="{x}" cy="{y}" r="{NODE_R + 16}" fill="none" stroke="#B3261E" '
+        svg.add(f'<g data-step="{first.n}" data-until="{w.complete_step[k].n}" class="ring">')
+        svg.add(f'<circle cx="{x}" cy="{y}" r="{NODE_R + 14}" fill="none" stroke="{WAIT}" '
                 f'stroke-width="5" stroke-dasharray="12 8"/>')
         svg.add("</g>")
-        # the record of the wait, and of the release, in a callout above h
-        bx, by, bw = 165, 16, 350
-        arrivals = [d for d in w.deliveries if d.receiver == k]
-        bh = 24 + 46 * len(arrivals)
-        svg.add(f'<g data-step="{first.n}">')
-        svg.add(f'<line x1="{x}" y1="{by + bh}" x2="{x}" y2="{y - NODE_R - 18}" stroke="#B3261E" '
-                f'stroke-width="3" stroke-dasharray="6 5"/>')
-        svg.add(f'<rect x="{bx}" y="{by}" width="{bw}" height="{bh}" rx="10" fill="#FFF6F5" '
-                f'stroke="#B3261E" stroke-width="3"/>')
-        svg.add("</g>")
-        for i, d in enumerate(arrivals):
-            colour, tcol = PATH_COLOURS[d.path % len(PATH_COLOURS)]
-            ty = by + 40 + 46 * i
-            svg.add(f'<g data-step="{d.n}">')
-            disc(svg, bx + 30, ty, d.n, colour, tcol, r=18)
-            if d.waiting > 0:
-                msg, col = f"{k} has {fmt(d.total)}: waits", "#B3261E"
-            else:
-                msg, col = f"{' + '.join(fmt(g) for g in _got(w, d))} = {fmt(d.total)}: goes on", "#1B6E3A"
-            svg.text(bx + 60, ty + 8, msg, 25, col, "bold", "start")
-            svg.add("</g>")
-
-    return figure_example(w, layout, "Example 2: h has two consumers and waits for both",
-                          height=650, callouts=[barrier])
+    draw_graph(svg, w, layout, order=order)
+    draw_step_list(svg, w, 1020, 36, FIG_W - 1020, order=order)
+    legend(svg, 6, 636, ("leaf", "inner", "loss", "barrier"), ring=bool(waits))
+    return svg.render("Example 2: h has two consumers and waits for both")
 
 
 def fig_example3(w):
     layout = {
-        "a": dict(x=120, y=150, kind="leaf", glabel=(0, -82)),
-        "b": dict(x=120, y=440, kind="leaf", glabel=(0, 82)),
-        "h": dict(x=470, y=295, kind="inner", glabel=(-8, -88), t={"y": 0.42}),
-        "c": dict(x=560, y=560, kind="leaf", glabel=(140, 0)),
-        "y": dict(x=880, y=400, kind="loss", glabel=(0, -84)),
-        "side": dict(x=880, y=110, kind="dead", op="\u00d73"),
+        "a": dict(x=120, y=150, kind="leaf", glabel=(0, -96)),
+        "b": dict(x=120, y=440, kind="leaf", glabel=(0, 96)),
+        "h": dict(x=470, y=295, kind="inner", glabel=(-8, -100), t={"y": 0.42}),
+        "c": dict(x=560, y=560, kind="leaf", glabel=(-150, 20)),
+        "y": dict(x=860, y=400, kind="loss", glabel=(0, -98)),
+        "side": dict(x=790, y=110, kind="dead", op="\u00d73"),
     }
-    svg = Svg(1520, 640)
+    svg = Svg(FIG_W, 640)
     draw_graph(svg, w, layout)
-    svg.text(880, 195, "for logging only", 22, "#555555", "normal")
-    svg.text(880, 222, "never reaches y", 22, "#555555", "normal")
-    y = draw_step_list(svg, w, 1030, 40, 480, "the engine's walk")
+    svg.text(790, 205, "for logging only", MIN_FONT, "#444444", "normal")
+    svg.text(790, 238, "never reaches y", MIN_FONT, "#444444", "normal")
+    x0 = 960
+    y = draw_step_list(svg, w, x0, 36, FIG_W - x0, "the engine's walk")
     naive = w.naive_consumers["h"]
     counted = sum(1 for d in w.deliveries if d.receiver == "h")
-    y += 60
-    svg.text(1030, y, f"h has {len(naive)} consumers in the program", 24, INK, "bold", "start")
-    y += 34
-    svg.text(1030, y, f"({', '.join(naive)}), only {counted} on a path to y.", 24, INK, "normal", "start")
-    y += 50
-    box_y = y - 8
-    svg.add(f'<rect x="1030" y="{box_y}" width="480" height="136" rx="10" fill="#FDECEA" '
-            f'stroke="#B3261E" stroke-width="3"/>')
-    svg.text(1048, box_y + 38, f"naive count: h waits for {len(naive)}", 24, "#B3261E", "bold", "start")
-    svg.text(1048, box_y + 74, f"gets {counted} \u2192 waits forever:", 24, "#B3261E", "normal", "start")
+    # the punchline comes with the walk's last step
+    svg.add(f'<g data-step="{w.deliveries[-1].n}">')
+    y += 56
+    svg.text(x0, y, f"h's consumers: {', '.join(naive)}", MIN_FONT, INK, "bold", "start")
+    y += 38
+    svg.text(x0, y, f"on a path to y: only {counted}", MIN_FONT, INK, "normal", "start")
+    y += 30
     missing = [k for k in w.names if not w.inputs(k) and k not in w.grad and k != "side"] or \
         [k for k in w.names if not w.inputs(k) and w.complete_step.get(k) and
          any(e.sender == "h" for e in w.deliveries if e.receiver == k)]
-    svg.text(1048, box_y + 110, f"{' and '.join(missing)} never get a gradient", 24, "#B3261E",
+    svg.add(f'<rect x="{x0}" y="{y}" width="{FIG_W - x0 - 4}" height="136" rx="10" fill="#FDECEA" '
+            f'stroke="{WAIT}" stroke-width="3"/>')
+    svg.text(x0 + 16, y + 38, f"naive: h waits for {len(naive)},", MIN_FONT, WAIT, "bold", "start")
+    svg.text(x0 + 16, y + 76, f"gets {counted}: waits forever", MIN_FONT, WAIT, "normal", "start")
+    svg.text(x0 + 16, y + 114, f"{' and '.join(missing)} get no gradient", MIN_FONT, WAIT,
              "normal", "start")
+    svg.add("</g>")
     return svg.render("Example 3: a branch that never reaches the loss")
 
 
 def fig_graph(w):
     """The computational graph of example 1, forward only, with what one node records."""
     layout = {
-        "a": dict(x=190, y=70, kind="leaf"),
-        "b": dict(x=190, y=230, kind="leaf"),
-        "c": dict(x=190, y=360, kind="leaf"),
-        "d": dict(x=190, y=520, kind="leaf"),
-        "p": dict(x=580, y=150, kind="inner"),
-        "q": dict(x=580, y=440, kind="inner"),
-        "y": dict(x=940, y=295, kind="loss"),
+        "a": dict(x=200, y=70, kind="leaf"),
+        "b": dict(x=200, y=230, kind="leaf"),
+        "c": dict(x=200, y=370, kind="leaf"),
+        "d": dict(x=200, y=530, kind="leaf"),
+        "p": dict(x=570, y=150, kind="inner"),
+        "q": dict(x=570, y=450, kind="inner"),
+        "y": dict(x=900, y=300, kind="loss"),
     }
-    svg = Svg(1520, 580)
+    svg = Svg(FIG_W, 600)
     draw_graph(svg, w, layout, show_walk=False)
-    x0, y0 = 1040, 110
-    svg.add(f'<rect x="{x0}" y="{y0}" width="470" height="320" rx="12" fill="#F4F6FA" '
+    x0, y0 = 1020, 90
+    svg.add(f'<rect x="{x0}" y="{y0}" width="{FIG_W - x0 - 4}" height="320" rx="12" fill="#F4F6FA" '
             f'stroke="#41526E" stroke-width="3"/>')
-    svg.text(x0 + 24, y0 + 50, "what y recorded:", 26, MUTED, "bold", "start")
+    svg.text(x0 + 20, y0 + 48, "what y recorded:", MIN_FONT, MUTED, "bold", "start")
     lines = [f"y._op    == '{w.op('y')}'",
              "y._edges == (",
-             *[f"  ({i}, rule_{i}),  # {i} = {fmt(w.value(i))}" for i in w.inputs("y")],
+             *[f" ({i}, rule_{i}), # {i}={fmt(w.value(i))}" for i in w.inputs("y")],
              ")"]
     for i, line in enumerate(lines):
-        svg.text(x0 + 24, y0 + 104 + 44 * i, line, 25, INK, "normal", "start", MONO,
+        svg.text(x0 + 16, y0 + 100 + 52 * i, line, MIN_FONT, INK, "normal", "start", MONO,
                  ' xml:space="preserve"')
-    svg.text(x0, y0 + 370, "grey arrows: the forward pass,", 24, MUTED, "normal", "start")
-    svg.text(x0, y0 + 402, "input \u2192 op \u2192 output", 24, MUTED, "normal", "start")
+    svg.text(x0, y0 + 376, "grey arrows: the forward", MIN_FONT, MUTED, "normal", "start")
+    svg.text(x0, y0 + 412, "pass, input \u2192 op \u2192 output", MIN_FONT, MUTED, "normal", "start")
     return svg.render("The computational graph of y = (a + b) \u00b7 (c + d)")
 
 
 def fig_sigmoid(w, backward):
     order = ["x", "n", "a", "b", "\u03c3"]
-    cy = 190 if backward else 150
-    layout = {k: dict(x=110 + 330 * i, y=cy,
+    cy = 200 if backward else 150
+    layout = {k: dict(x=150 + 300 * i, y=cy,
                       kind="leaf" if k == "x" else ("loss" if i == 4 else "inner"),
-                      glabel=(0, -92)) for i, k in enumerate(order)}
+                      glabel=(0, -100)) for i, k in enumerate(order)}
     layout["b"]["op"] = "1+"
     layout["\u03c3"]["op"] = "1/"
-    svg = Svg(1520, 400 if backward else 300)
+    svg = Svg(FIG_W, 420 if backward else 300)
     draw_graph(svg, w, layout, show_walk=backward, opt={"edge_label": "disc"})
     exprs = {"n": "n = \u2212x", "a": "a = exp(n)", "b": "b = 1 + a", "\u03c3": "\u03c3 = 1 / b"}
     if not backward:
         for k, e in exprs.items():
-            svg.text(layout[k]["x"], cy + 100, e, 30, INK, "bold")
-        svg.text(layout["x"]["x"], cy + 100, "input", 30, MUTED, "bold")
+            svg.text(layout[k]["x"], cy + 110, e, 32, INK, "bold")
+        svg.text(layout["x"]["x"], cy + 110, "input", 32, MUTED, "bold")
         return svg.render("sigmoid as a composition of four ops")
     # local derivatives, from the walk: what each delivery multiplied the incoming gradient by
     for d in w.deliveries:
-        colour = PATH_COLOURS[0][0]
+        colour = TUTORIAL["blue"][0]
         local = d.grad / w.grad[d.sender]
         x = (layout[d.sender]["x"] - OP_GAP + layout[d.receiver]["x"]) / 2
         svg.add(f'<g data-step="{d.n}">')
-        pill(svg, x, cy + 125, f"\u00d7 {fmt(local)}", colour, 26)
-        svg.text(x, cy + 185, f"\u2202{d.sender}/\u2202{d.receiver}", 28, MUTED, "normal")
+        pill(svg, x, cy + 134, f"\u00d7 {fmt(local)}", colour, 30, what=f"local derivative {d.n}")
+        svg.text(x, cy + 194, f"\u2202{d.sender}/\u2202{d.receiver}", 30, MUTED, "normal")
         svg.add("</g>")
     return svg.render("the chain rule through sigmoid, from the engine's walk")
 
@@ -470,15 +539,47 @@ def highlight(src):
     return "".join(out).rstrip("\n")
 
 
-def code_block(src, max_w=1420, max_h=610, max_size=28, min_size=24):
-    """Source as a highlighted <pre>, as large as fits (max_w x max_h px) up to max_size. If it only
-    fits below min_size, comments after code are dropped first; never smaller than min_size."""
-    def fit(text):
+CODE_MIN = 28   # px on the stage: code is never set smaller (split a slide whose code does not fit)
+CODE_LINE = 1.25    # line height, in font sizes
+CODE_CHAR = 0.602   # DejaVu Sans Mono's advance, in font sizes
+CODE_PAD_W, CODE_PAD_H = 44, 36   # a <pre class="code">'s padding and border (page.css)
+
+
+def strip_docstrings(src):
+    """Drop the docstrings of the functions and classes in src (if it parses on its own)."""
+    try:
+        tree = ast.parse(textwrap.dedent(src))
+    except SyntaxError:
+        return src
+    drop = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body and \
+                isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            drop.update(range(body[0].lineno, body[0].end_lineno + 1))
+    return "".join(ln for i, ln in enumerate(src.splitlines(True), 1) if i not in drop)
+
+
+def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN):
+    """Source as a highlighted <pre>, as large as fits (max_w x max_h px of stage) up to max_size,
+    never under CODE_MIN (28 px). Code that does not fit at 28 px loses, in turn, its comments after
+    code, its docstrings and its blank lines; lines still too wide wrap. What is still too tall is
+    cut off at the slide's foot, and test_slides.py says so: split that slide. At 28 px a line across
+    the whole slide holds 84 characters, and 15 lines take 561 px."""
+    min_size = max(min_size, CODE_MIN)
+
+    def size_for(text):
         lines = text.rstrip("\n").splitlines()
         longest = max((len(ln) for ln in lines), default=1)
-        return min(max_size, max_h / (len(lines) * 1.25), max_w / (longest * 0.61))
-    if fit(src) < min_size:
-        src = strip_trailing_comments(src)
-    size = max(min_size, int(fit(src)))
-    return f'<pre class="code" style="font-size:{size}px">{highlight(src)}</pre>'
-
+        return min(max_size, (max_h - CODE_PAD_H) / (len(lines) * CODE_LINE),
+                   (max_w - CODE_PAD_W) / (longest * CODE_CHAR))
+    for shrink in (strip_trailing_comments, strip_docstrings,
+                   lambda t: "".join(ln for ln in t.splitlines(True) if ln.strip())):
+        if size_for(src) >= min_size:
+            break
+        src = shrink(src)
+    size = max(min_size, int(size_for(src)))
+    longest = max((len(ln) for ln in src.splitlines()), default=1)
+    wrap = " wrap" if longest * CODE_CHAR * size > 1472 - CODE_PAD_W else ""   # wider than a slide
+    return f'<pre class="code{wrap}" style="font-size:{size}px">{highlight(src)}</pre>'

@@ -73,10 +73,13 @@
     }
     var head = 'slide ' + (cur + 1) + ' / ' + slides.length +
       (maxStep(cur) ? ' \u00b7 step ' + step + ' / ' + maxStep(cur) : '');
-    if (pv) {
-      var j = Math.min(cur + 1, slides.length - 1);
-      showSteps(pv.nextSlides, j, cur + 1 < slides.length ? 0 : maxStep(j));
-      pv.nextLabel.textContent = cur + 1 < slides.length ? 'next: slide ' + (j + 1) : 'end of the deck';
+    if (pv) {                      // "next" is what the next key press shows: a step, or the next slide
+      var j = cur, t = step + 1, label;
+      if (step < maxStep(cur)) label = 'next: step ' + t + ' / ' + maxStep(cur) + ' of this slide';
+      else if (cur + 1 < slides.length) { j = cur + 1; t = 0; label = 'next: slide ' + (j + 1); }
+      else { t = step; label = 'end of the deck'; }
+      showSteps(pv.nextSlides, j, t);
+      pv.nextLabel.textContent = label;
       pv.where.textContent = head;
       pv.notes.innerHTML = notesOf(cur);
       pv.notes.scrollTop = 0;
@@ -96,10 +99,31 @@
     var m = /^#(\d+)(?:\.(\d+))?$/.exec(location.hash);
     if (m) go(+m[1] - 1, m[2] ? +m[2] : 0); else go(0, 0);
   }
+  // The presenter view opens in a window of its own, placed on the other half of the screen, and the
+  // audience window is left where it is: this page never moves, resizes or refocuses it. A browser
+  // that leaves full screen when a window opens (Chrome does, from a full-screen page) gets it back
+  // at the next key or click in the audience window.
+  var fullscreenAgain = false, openedAt = 0;
   function openPresenter() {
-    if (popup && !popup.closed) { popup.focus(); return; }
+    if (popup && !popup.closed) return;
     var url = location.href.split('#')[0].split('?')[0] + '?presenter#' + (cur + 1) + (step ? '.' + step : '');
-    popup = window.open(url, 'mytorch-presenter', 'width=1280,height=800');
+    var sw = screen.availWidth || 1280, sh = screen.availHeight || 800;
+    var w = Math.round(Math.min(1280, sw * 0.6)), h = Math.round(Math.min(800, sh * 0.8));
+    var x0 = screen.availLeft || 0, y0 = screen.availTop || 0;
+    var left = window.screenX + window.outerWidth / 2 > x0 + sw / 2 ? x0 : x0 + sw - w;
+    openedAt = Date.now();
+    popup = window.open(url, 'mytorch-presenter',
+                        'popup,width=' + w + ',height=' + h + ',left=' + Math.round(left) + ',top=' + y0);
+  }
+  document.addEventListener('fullscreenchange', function () {
+    if (!document.fullscreenElement && Date.now() - openedAt < 3000) fullscreenAgain = true;
+  });
+  function restoreFullscreen() {
+    if (!fullscreenAgain || presenter) return false;
+    fullscreenAgain = false;
+    if (document.fullscreenElement) return false;
+    document.documentElement.requestFullscreen().catch(function () {});
+    return true;
   }
 
   // ---- the presenter view: current slide, next slide, notes, timer ------------------------------
@@ -137,6 +161,7 @@
   document.addEventListener('keydown', function (e) {
     if (e.altKey || e.ctrlKey || e.metaKey) return;
     var k = e.key;
+    if (restoreFullscreen() && (k === 'f' || k === 'F')) return;
     if (k === 'ArrowRight' || k === 'ArrowDown' || k === 'PageDown' || k === 'Enter' || (k === ' ' && !e.shiftKey)) next();
     else if (k === 'ArrowLeft' || k === 'ArrowUp' || k === 'PageUp' || k === 'Backspace' || k === ' ') prev();
     else if (k === 'Home') go(0, 0);
@@ -153,6 +178,7 @@
     e.preventDefault();
   });
   document.addEventListener('click', function (e) {
+    restoreFullscreen();
     if (panel.contains(e.target) || (pv && pv.notes.contains(e.target))) return;
     if (e.clientX < window.innerWidth * 0.2) prev(); else next();
   });

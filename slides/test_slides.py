@@ -6,9 +6,14 @@
   same gradients in every order, the ungated walk's path count;
 - in headless Chromium: Print -> PDF gives one page per slide, a link to #N opens slide N, the
   screenshots of the title slide and of an example slide are not blank;
-- with Playwright driving that Chromium: on every slide no text under 24 px on the 1600x900 stage,
-  every text colour at least 4.5:1 against its background, nothing past the footer; the presenter
-  view (key p) opens, shows current and next slide, notes and a timer, and stays in step both ways.
+- example 2 in the tutorial's path colours, no status colour a path colour, a legend; no figure label
+  over an arrow, a node or the figure's edge;
+- with Playwright driving that Chromium, on every slide at every step: no text under 28 px on the
+  1600x900 stage (figures as rendered), every text at least 4.5:1 against what is behind it, every
+  element inside the stage and above the footer, no code cut off, table headers on at most two
+  lines, node values inside their circles; the presenter view (key p) opens without touching the
+  audience window, shows current slide, next step, notes and a timer, and stays in step both ways;
+  the printed handout keeps the "waits" ring.
 The browser tests skip when no Chromium is installed (Debian: apt-get install -y chromium), the
 Playwright ones also without Playwright (pip install playwright).
 """
@@ -53,18 +58,24 @@ def slide_ids():
 # --------------------------------------------------------------------------------------------------
 # The deck is up to date and self-contained
 # --------------------------------------------------------------------------------------------------
-def test_deck_is_up_to_date(tmp_path):
+@pytest.fixture(scope="module")
+def fresh_build(tmp_path_factory):
+    """The deck built from the current mytorch.py into a temporary folder (once for this file)."""
+    out = tmp_path_factory.mktemp("deck")
+    build.build_all(out)
+    return out
+
+
+def test_deck_is_up_to_date(fresh_build):
     assert DECK.is_file(), f"slides/index.html is missing: run {REBUILD}"
-    build.build_all(tmp_path)
-    stale = build.compare(tmp_path, HERE)
+    stale = build.compare(fresh_build, HERE)
     assert not stale, (f"the deck is stale ({', '.join(stale)}): it no longer matches what "
                        f"mytorch.py gives. Rebuild it with: {REBUILD}")
 
 
-def test_build_is_deterministic(tmp_path):
-    build.build_all(tmp_path / "one")
-    build.build_all(tmp_path / "two")
-    assert build.compare(tmp_path / "one", tmp_path / "two") == []
+def test_build_is_deterministic(fresh_build, tmp_path):
+    build.build_all(tmp_path)
+    assert build.compare(fresh_build, tmp_path) == []
 
 
 def test_deck_loads_nothing_from_the_network():
@@ -101,6 +112,66 @@ def test_example_walks_come_from_the_engine():
     assert w3.naive_consumers["h"] == ["side", "y"]
     assert [d.receiver for d in w3.deliveries] == ["h", "a", "b", "c"]
     assert all(d.waiting == 0 for d in w3.deliveries)
+
+
+def test_example2_uses_the_tutorials_path_colours():
+    """Each path of example 2 in the tutorial's colour, in its order (blue, orange, yellow, purple,
+    green, pink: computational_graph_2.png), and no status colour is a path colour."""
+    drawing = importlib.import_module("drawing")
+    w2 = runs.example2(runs.load_engine())
+    svg = (HERE / "figures" / "example2_barrier.svg").read_text(encoding="utf-8")
+    colour_of_path = {}
+    for d in w2.deliveries:
+        group = re.search(r'<g data-step="%d">\s*<line [^>]*stroke="(#[0-9A-Fa-f]{6})"' % d.n, svg)
+        assert group, f"no arrow for step {d.n} in example2_barrier.svg"
+        colour_of_path.setdefault(d.path, group.group(1))
+        assert colour_of_path[d.path] == group.group(1), f"step {d.n}: not its path's colour"
+    names = {c: n for n, (c, _) in drawing.TUTORIAL.items()}
+    got = [names.get(colour_of_path[p], colour_of_path[p]) for p in sorted(colour_of_path)]
+    assert got == ["blue", "orange", "yellow", "purple", "green", "pink"], got
+    path_colours = {c.upper() for c, _ in drawing.TUTORIAL.values()}
+    assert drawing.WAIT.upper() not in path_colours and drawing.DONE.upper() not in path_colours
+    for fill, stroke, text, _ in drawing.NODE_STYLE.values():
+        assert not {fill.upper(), stroke.upper(), text.upper()} & path_colours
+    # no text (a status, a note) is written in a path colour
+    for fill in re.findall(r'<text [^>]*fill="(#[0-9A-Fa-f]{6})"', svg):
+        assert fill.upper() not in path_colours, f"a text in path colour {fill}"
+    # the legend names every node fill used and the waiting ring
+    for word in ("input", "op output", "loss", "2 consumers", "waits"):
+        assert f">{word}</text>" in svg, f"the legend has no {word!r}"
+
+
+def test_example3_punchline_comes_with_the_last_step():
+    w3 = runs.example3(runs.load_engine())
+    svg = (HERE / "figures" / "example3_side_branch.svg").read_text(encoding="utf-8")
+    at = svg.index("waits forever")
+    stack = []                                       # the groups open where the text is
+    for m in re.finditer(r'<g\b[^>]*>|</g>', svg[:at]):
+        if m.group().startswith("</"):
+            stack.pop()
+        else:
+            step = re.search(r'data-step="(\d+)"', m.group())
+            stack.append(int(step.group(1)) if step else None)
+    steps = [s for s in stack if s is not None]
+    assert steps and steps[-1] == w3.deliveries[-1].n, "'waits forever' shows before the walk's last step"
+
+
+def test_figure_labels_never_cover_arrows_or_nodes():
+    """Every figure is checked when it is rendered (drawing.Svg.collisions); the check does fire."""
+    drawing = importlib.import_module("drawing")
+    svg = drawing.Svg(400, 200)
+    drawing.arrow(svg, 20, 100, 380, 100, "#0A6FC2", what="the arrow of step 4")
+    drawing.pill(svg, 200, 100, "grad 1", "#0A6FC2", what="the label of step 4")
+    with pytest.raises(ValueError, match="the label of step 4 covers the arrow of step 4"):
+        svg.render("overlap")
+    svg = drawing.Svg(400, 200)
+    drawing.pill(svg, 10, 100, "grad 1", "#0A6FC2", what="a pill")
+    with pytest.raises(ValueError, match="a pill is not inside the figure"):
+        svg.render("outside")
+    mt = runs.load_engine()
+    for fig in (drawing.fig_example1(runs.example1(mt)), drawing.fig_example2(runs.example2(mt)),
+                drawing.fig_example3(runs.example3(mt))):
+        assert fig.count("<g data-step=") >= 6
 
 
 # --------------------------------------------------------------------------------------------------
@@ -297,7 +368,8 @@ needs_playwright = pytest.mark.skipif(sync_playwright is None or CHROMIUM is Non
 MEASURE_JS = r"""
 () => {
   const stage = document.getElementById('stage');
-  const scale = stage.getBoundingClientRect().width / 1600;
+  const sbox = stage.getBoundingClientRect();
+  const scale = sbox.width / 1600;
   const slide = stage.querySelector('section.slide.current');
   const rgb = s => { const m = s.match(/[\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
   const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
@@ -328,7 +400,8 @@ MEASURE_JS = r"""
     }
     return bg;
   }
-  const out = [];
+  const px = r => '(' + [r.left, r.top, r.right, r.bottom].map(v => Math.round((v - (v === r.left || v === r.right ? sbox.left : sbox.top)) / scale)).join(', ') + ')';
+  const out = [], spill = [], outside = [];
   const walker = document.createTreeWalker(slide, NodeFilter.SHOW_TEXT);
   for (let t = walker.nextNode(); t; t = walker.nextNode()) {
     if (!t.textContent.trim()) continue;
@@ -341,23 +414,54 @@ MEASURE_JS = r"""
       const ctm = el.getScreenCTM();
       size = parseFloat(st.fontSize) * Math.hypot(ctm.a, ctm.b) / scale;
       colour = rgb(st.fill); bg = svgBackground(el);
+      // a figure's text inside the figure
+      const fig = el.ownerSVGElement.getBoundingClientRect(), r = el.getBoundingClientRect();
+      if (r.left < fig.left - 1 || r.right > fig.right + 1 || r.top < fig.top - 1 || r.bottom > fig.bottom + 1)
+        spill.push('text cut off at the figure\'s edge: ' + t.textContent.trim().slice(0, 40));
     } else {
       size = parseFloat(st.fontSize);
       colour = rgb(st.color); bg = htmlBackground(el);
     }
     out.push({text: t.textContent.trim().slice(0, 40), size: size, contrast: ratio(over(colour, bg), bg)});
   }
+  // everything inside the stage and above the footer; code not cut off
   const foot = slide.querySelector('footer').getBoundingClientRect();
   const box = slide.getBoundingClientRect();
-  const spill = [];
   slide.querySelectorAll('*').forEach(e => {
     if (e.closest('footer') || e.closest('.notes') || e.closest('svg') && e.tagName !== 'svg') return;
+    const st = getComputedStyle(e);
+    if (st.visibility === 'hidden') return;
     const r = e.getBoundingClientRect();
     if (!r.width || !r.height) return;
-    if (r.bottom > foot.top + 2 || r.right > box.right + 1 || e.scrollWidth > e.clientWidth + 2 && e.tagName === 'PRE')
-      spill.push(e.tagName + '.' + e.className + ': ' + (e.textContent || '').trim().slice(0, 30));
+    const what = e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' + e.className : '') +
+                 ' ' + px(r) + ' "' + (e.textContent || '').trim().slice(0, 30) + '"';
+    if (r.left < box.left - 1 || r.top < box.top - 1 || r.right > box.right + 1 || r.bottom > box.bottom + 1)
+      spill.push('outside the 1600x900 stage: ' + what);
+    else if (r.bottom > foot.top + 2)
+      spill.push('over the footer: ' + what);
+    if ((st.overflow === 'hidden' || e.tagName === 'PRE') && (e.scrollWidth > e.clientWidth + 2 || e.scrollHeight > e.clientHeight + 2))
+      spill.push('cut off (' + e.scrollWidth + 'x' + e.scrollHeight + ' in ' + e.clientWidth + 'x' + e.clientHeight + '): ' + what);
   });
-  return {texts: out, spill: spill};
+  // a table's header on at most two lines
+  slide.querySelectorAll('th').forEach(th => {
+    const range = document.createRange();
+    range.selectNodeContents(th);
+    const lines = new Set(Array.from(range.getClientRects()).filter(r => r.width > 1).map(r => Math.round(r.top))).size;
+    if (lines > 2) spill.push('table header on ' + lines + ' lines: "' + th.textContent.trim() + '"');
+  });
+  // node values and names inside their circles: the text's outermost points within the radius
+  slide.querySelectorAll('g.node').forEach(g => {
+    const c = g.querySelector('circle');
+    if (!c || !g.getClientRects().length || getComputedStyle(g).visibility === 'hidden') return;
+    const cx = +c.getAttribute('cx'), cy = +c.getAttribute('cy'), r = +c.getAttribute('r');
+    g.querySelectorAll('text').forEach(t => {
+      const b = t.getBBox(), my = b.y + b.height / 2, mx = b.x + b.width / 2;
+      const pts = [[b.x, my], [b.x + b.width, my], [mx, b.y + 0.2 * b.height], [mx, b.y + b.height]];
+      if (pts.some(p => Math.hypot(p[0] - cx, p[1] - cy) > r))
+        outside.push('"' + t.textContent + '" sticks out of its circle (r ' + r + ', text ' + Math.round(b.width) + ' wide)');
+    });
+  });
+  return {texts: out, spill: spill, outside: outside};
 }
 """
 
@@ -370,23 +474,45 @@ def browser():
         b.close()
 
 
+MIN_PX = 28          # the smallest text on the 1600 x 900 stage
+MIN_CONTRAST = 4.5   # WCAG AA for normal text
+
+
 @needs_playwright
-def test_every_slide_is_legible_and_fits(browser):
+def test_every_slide_and_step_is_legible_and_fits(browser):
+    """Walk the whole deck with the arrow key, one step at a time, and measure what is on screen at
+    each step: every text at least 28 px on the 1600x900 stage and 4.5:1 against what is behind it,
+    every element inside the stage and above the footer, no code cut off, node values inside their
+    circles."""
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     ids = slide_ids()
-    small, faint, spills = [], [], []
-    for i, sid in enumerate(ids, 1):
-        page.goto(deck_url(f"#{i}.99"))
-        page.wait_for_function(f"document.querySelector('section.slide.current').id === '{sid}'")
+    page.goto(deck_url("#1"))
+    where = "document.querySelector('section.slide.current').id + '#' + location.hash"
+    small, faint, spills, seen = {}, {}, {}, set()
+    for _ in range(400):
         got = page.evaluate(MEASURE_JS)
-        assert len(got["texts"]) >= 3, f"{sid}: found almost no text to measure"
-        small += [f"{sid}: {t['size']:.1f}px {t['text']!r}" for t in got["texts"] if t["size"] < 23.95]
-        faint += [f"{sid}: {t['contrast']:.2f}:1 {t['text']!r}" for t in got["texts"] if t["contrast"] < 4.5]
-        spills += [f"{sid}: {s}" for s in got["spill"]]
+        slide_no = page.evaluate("location.hash").lstrip("#").split(".")
+        sid = ids[int(slide_no[0]) - 1]
+        at = f"slide {slide_no[0]} ({sid}), step {slide_no[1] if len(slide_no) > 1 else 0}"
+        seen.add(sid)
+        assert len(got["texts"]) >= 3, f"{at}: found almost no text to measure"
+        for t in got["texts"]:      # each problem once, at the first step it shows
+            if t["size"] < MIN_PX - 0.05:
+                small.setdefault((sid, t["text"]), f"{at}: {t['size']:.1f}px {t['text']!r}")
+            if t["contrast"] < MIN_CONTRAST:
+                faint.setdefault((sid, t["text"]), f"{at}: {t['contrast']:.2f}:1 {t['text']!r}")
+        for s in got["spill"] + got["outside"]:
+            spills.setdefault((sid, s), f"{at}: {s}")
+        before = page.evaluate(where)
+        page.keyboard.press("ArrowRight")
+        if page.evaluate(where) == before:
+            break
     page.close()
-    assert not small, "text under 24px on the 1600x900 stage:\n" + "\n".join(small[:30])
-    assert not faint, "text with contrast under 4.5:1:\n" + "\n".join(faint[:30])
-    assert not spills, "content past the footer or the slide's edge:\n" + "\n".join(spills[:30])
+    assert seen == set(ids), f"the arrow key never reached {sorted(set(ids) - seen)}"
+    problems = ([f"under {MIN_PX}px on the 1600x900 stage: {m}" for m in small.values()]
+                + [f"contrast under {MIN_CONTRAST}:1: {m}" for m in faint.values()]
+                + [f"does not fit: {m}" for m in spills.values()])
+    assert not problems, f"{len(problems)} legibility problems:\n" + "\n".join(problems)
 
 
 @needs_playwright
@@ -404,7 +530,6 @@ def test_presenter_view_stays_in_step_both_ways(browser):
     pres = popup.value
     pres.wait_for_selector("#pv")
     assert pres.evaluate(current) == "example-2"
-    assert pres.evaluate("document.querySelector('#pv-next-stage section.slide.current').dataset.id") == ids[start]
     notes = pres.evaluate("document.getElementById('pv-notes').textContent")
     assert "h is used twice" in notes
     assert re.fullmatch(r"\d\d:\d\d", pres.evaluate("document.getElementById('pv-timer').textContent"))
@@ -423,3 +548,90 @@ def test_presenter_view_stays_in_step_both_ways(browser):
     assert audience.evaluate("getComputedStyle(document.getElementById('notes-panel')).display") == "none"
     assert not audience.evaluate("document.getElementById('pv')")
     ctx.close()
+
+
+NEXT_JS = """() => {
+  const s = document.querySelector('#pv-next-stage section.slide.current');
+  const shown = Array.from(s.querySelectorAll('[data-step]'))
+    .filter(e => getComputedStyle(e).visibility !== 'hidden' && getComputedStyle(e).display !== 'none')
+    .map(e => +e.getAttribute('data-step'));
+  return {slide: s.dataset.id, upto: Math.max(0, ...shown), label: document.getElementById('pv-next-label').textContent};
+}"""
+
+
+@needs_playwright
+def test_presenter_view_previews_the_next_step(browser):
+    ids = slide_ids()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    audience = ctx.new_page()
+    start = ids.index("example-2") + 1
+    audience.goto(deck_url(f"#{start}"))
+    with ctx.expect_page() as popup:
+        audience.keyboard.press("p")
+    pres = popup.value
+    pres.wait_for_selector("#pv")
+    steps = pres.evaluate("Math.max(...Array.from(document.querySelectorAll('#stage section.slide.current [data-step]'))"
+                          ".map(e => +e.getAttribute('data-step')))")
+    assert steps >= 6
+    for s in range(steps):            # on every step, "next" shows this slide one step further
+        got = pres.evaluate(NEXT_JS)
+        assert (got["slide"], got["upto"]) == ("example-2", s + 1), f"at step {s}: next shows {got}"
+        assert f"step {s + 1}" in got["label"]
+        pres.keyboard.press("ArrowRight")
+        pres.wait_for_function("location.hash === '#%d.%d'" % (start, s + 1))
+    got = pres.evaluate(NEXT_JS)      # on the last step: the next slide, as it opens (step 0)
+    assert (got["slide"], got["upto"]) == (ids[start], 0) and f"slide {start + 1}" in got["label"], got
+    ctx.close()
+
+
+GEOMETRY_JS = """() => ({screenX: screenX, screenY: screenY, outerWidth: outerWidth, outerHeight: outerHeight,
+  innerWidth: innerWidth, innerHeight: innerHeight, fullscreen: !!document.fullscreenElement,
+  stage: JSON.stringify(document.getElementById('stage').getBoundingClientRect()), hash: location.hash,
+  visible: document.visibilityState})"""
+
+
+@needs_playwright
+def test_opening_the_presenter_view_leaves_the_audience_window_alone(browser):
+    """Key p opens the presenter view in a window of its own: the audience window keeps its place, size,
+    full screen and slide. If the browser drops full screen when a window opens (Chrome does, on
+    screen), the next key in the audience window brings it back."""
+    ctx = browser.new_context(no_viewport=True)        # real window sizes, as on a lecturer's screen
+    audience = ctx.new_page()
+    audience.goto(deck_url("#7.2"))
+    audience.keyboard.press("f")
+    audience.wait_for_function("!!document.fullscreenElement")
+    before = audience.evaluate(GEOMETRY_JS)
+    with ctx.expect_page() as popup:
+        audience.keyboard.press("p")
+    pres = popup.value
+    pres.wait_for_selector("#pv")
+    pres.wait_for_function("location.hash === '#7.2'")
+    audience.wait_for_timeout(300)
+    after = audience.evaluate(GEOMETRY_JS)
+    assert after == before, f"opening the presenter view changed the audience window: {before} -> {after}"
+    assert pres.evaluate("window.opener !== null && !document.getElementById('pv').hidden")
+    # the browser leaves full screen as the window opens: the next key in the audience window restores it
+    audience.evaluate("document.exitFullscreen()")
+    audience.wait_for_function("!document.fullscreenElement")
+    audience.keyboard.press("ArrowRight")
+    audience.wait_for_function("!!document.fullscreenElement")
+    assert audience.evaluate("location.hash") == "#7.3"
+    ctx.close()
+
+
+@needs_playwright
+def test_printed_handout_keeps_the_waits_ring(browser):
+    ids = slide_ids()
+    n = ids.index("example-2") + 1
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    ring = "document.querySelector('#example-2 g.ring')"
+    shown = f"(() => {{ const r = {ring}; const s = getComputedStyle(r); " \
+            "return s.display !== 'none' && s.visibility !== 'hidden' && r.getBoundingClientRect().width > 100; })()"
+    page.goto(deck_url(f"#{n}.99"))        # on screen, the ring goes once h has its second gradient
+    assert page.evaluate(ring) is not None, "example 2 has no waiting ring (g.ring)"
+    assert not page.evaluate(shown)
+    page.emulate_media(media="print")      # printed, every slide shows everything, the ring included
+    for frag in (f"#{n}.99", "#1"):
+        page.goto(deck_url(frag))
+        assert page.evaluate(shown), f"the printed handout (opened at {frag}) has no waits ring"
+    page.close()
