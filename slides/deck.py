@@ -44,6 +44,11 @@ def kb(n):
             return f"{v:.1f} {unit}" if v < 10 else f"{v:,.0f} {unit}"
 
 
+def bullets(*items):
+    """Speaker notes as bullets, one a line (the presenter view shows them as they are)."""
+    return "\n".join("- " + b for b in items)
+
+
 def edges(deliveries):
     return ", ".join(f"{s}{ARROW}{r}" for s, r, *_ in deliveries)
 
@@ -196,16 +201,20 @@ def slides(r, fig, mnist_result):
           'node sends its gradient once</div><div class="box plain"><div class="boxhead">gated walk '
           '(MyTorch)</div>count each node\u2019s consumers, walk depth-first, go on from a node when '
           'its count reaches 0</div></div>'
-          '<p class="answer">Both give a topological order. The gated walk builds it on the fly: it is '
-          'Kahn\u2019s algorithm (a node is <b>ready</b> once every consumer has delivered), with its ready '
-          'nodes on a stack.</p>',
-          "The tutorial's open question. A topological order is any order in which each node comes "
-          "after all the nodes that use it. micrograd computes one up front (a depth-first post-order, "
-          "reversed) and walks the list. The gated walk computes the same thing on the fly: Kahn's "
-          "algorithm takes nodes whose every consumer has delivered (count zero) - ready nodes - one "
-          "at a time; with a stack of ready nodes that is depth first, with a queue it is breadth "
-          "first. The next three slides measure what differs, from the engine's own graphs "
-          "(node._edges); the other walkers are lecture code in slides/walkers.py.")
+          '<p class="answer">Both send each node\u2019s gradient only once it is complete. The engine '
+          '<b>descends after each edge</b>: when an edge completes its receiver, it goes down into it '
+          'at once; the sender\u2019s other edges wait on the stack. (Kahn\u2019s algorithm with a stack '
+          'would first send along <b>all</b> of a node\u2019s edges: not the same order.)</p>',
+          bullets("The tutorial's open question; the next slides answer it with the deck's own numbers.",
+                "Topological order: each node after all nodes that use it. micrograd builds one up "
+                "front (depth-first post-order, reversed), then walks the list.",
+                "The engine builds no list: it counts consumers, then walks depth first; after every "
+                "single edge it checks the receiver, and if that was its last consumer it descends "
+                "into it right away.",
+                "That is not Kahn's algorithm with a stack: Kahn takes a ready node and sends along "
+                "all its edges before taking the next (walkers.gated_queue with "
+                "first_in_first_out=False). Next-but-one slide: the difference on example 2.",
+                "Walkers are lecture code in slides/walkers.py, reading the engine's node._edges."))
 
     slide("gate-ladder", "Why gate (or sort) at all?",
           '<p class="formula small">a ladder of diamonds: x, then <i>n</i> times '
@@ -227,21 +236,32 @@ def slides(r, fig, mnist_result):
 
     oc = r.orders
     grads = ", ".join(f"{k} = {fmt(v)}" for k, v in sorted(oc["grads_engine"].items()))
+    fd = oc["first_diff"]
+
+    def steps_list(order, mark):
+        return '<ol class="steps">' + "".join(
+            (f"<li><b>{s} {ARROW} {t}</b></li>" if i == fd and mark else f"<li>{s} {ARROW} {t}</li>")
+            for i, (s, t, _) in enumerate(order)) + '</ol>'
     slide("gate-order", "Same gradients, different order",
           '<p class="formula small">example 2: h = a + b; &nbsp; y = (c \u00b7 h) + (h \u00b7 d)</p>'
           + '<div class="twocol tight">'
-          + '<div><div class="boxhead">gated walk (engine\u2019s trace)</div>'
-          + '<ol class="steps">' + "".join(f"<li>{s} {ARROW} {t}</li>" for s, t, _ in oc["engine"])
-          + '</ol></div><div><div class="boxhead">topological list</div>'
-          + '<ol class="steps">' + "".join(f"<li>{s} {ARROW} {t}</li>" for s, t, _ in oc["topo"])
-          + f'</ol></div></div><p class="answer">both give {grads}'
+          + '<div><div class="boxhead">engine (its trace)</div>' + steps_list(oc["engine"], True)
+          + '</div><div><div class="boxhead">Kahn, with a stack</div>' + steps_list(oc["kahn"], True)
+          + '</div><div><div class="boxhead">topological list</div>' + steps_list(oc["topo"], False)
+          + f'</div></div><p class="answer">all three give {grads}'
           + (' \u2714' if oc["same"] else ' \u2718 (they differ!)') + '</p>',
-          f"The engine's trace, left; the list order, right (the list: {', '.join(oc['topo_list'])}). "
-          "Every edge is walked once in both; only the order differs. The gated walk goes down into "
-          "c and waits at h; the list walker never waits, because the sort already put h after m1 and "
-          "m2. Same sums, so the same gradients: "
-          + ", ".join(f"{k}: {fmt(oc['grads_engine'][k])} and {fmt(oc['grads_topo'][k])}"
-                      for k in sorted(oc["grads_engine"])) + ".")
+          bullets(f"Step {fd + 1} is where they part: the engine has just completed "
+                f"{oc['engine'][fd - 1][1]}, so it goes down into it ({oc['engine'][fd][0]} {ARROW} "
+                f"{oc['engine'][fd][1]}); Kahn first finishes all of {oc['kahn'][fd][0]}'s edges "
+                f"({oc['kahn'][fd][0]} {ARROW} {oc['kahn'][fd][1]}).",
+                "Kahn with a stack (walkers.gated_queue, first_in_first_out=False) gives exactly the "
+                f"list's order here (the list: {', '.join(oc['topo_list'])}); the build checks both "
+                "claims.",
+                "Every edge walked once in all three; only the order differs. The list never waits: "
+                "the sort already put h after m1 and m2.",
+                "Same sums, so the same gradients: "
+                + ", ".join(f"{k}: {fmt(oc['grads_engine'][k])} and {fmt(oc['grads_topo'][k])}"
+                            for k in sorted(oc["grads_engine"])) + "."))
 
     bp = r.buffers
     rows = []

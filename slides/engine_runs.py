@@ -392,16 +392,31 @@ def order_compare(mt, walkers):
     topo = walkers.topological_list(y)
     mine = walkers.gated_depth_first(y)
     topo_list = [lab[id(t)] for t in walkers.topological_order(y)]
+    kahn = walkers.gated_queue(y, first_in_first_out=False)
     steps = []
     y.backward(trace=steps.append)
     engine = [(lab[id(s.sender)], lab[id(s.receiver)], number(s.grad)) for s in steps]
     copy = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in mine.deliveries]
     if [e[:2] for e in engine] != [c[:2] for c in copy]:
         raise SystemExit("build.py: walkers.gated_depth_first no longer walks in the engine's order")
+    kahn_order = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in kahn.deliveries]
+    topo_order = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in topo.deliveries]
+    # What the deck says about these orders (slides "Gated walk or topological sort?" and "Same
+    # gradients, different order"): Kahn with a stack gives the list's order on example 2, the
+    # engine another one, which descends into h right after the edge that completed it.
+    if [k[:2] for k in kahn_order] != [t[:2] for t in topo_order]:
+        raise SystemExit("build.py: Kahn with a stack no longer walks example 2 in the list's order; "
+                         "reword the slide 'Same gradients, different order'")
+    if [k[:2] for k in kahn_order] == [e[:2] for e in engine]:
+        raise SystemExit("build.py: the engine now walks example 2 as Kahn with a stack; reword the slides")
+    first_diff = next(i for i, (e, k) in enumerate(zip(engine, kahn_order)) if e[:2] != k[:2])
+    descends = engine[first_diff][0] == engine[first_diff - 1][1]   # went down into the receiver
+    if not descends:
+        raise SystemExit("build.py: the engine's first difference from Kahn is not a descent; reword")
     leaves = ["a", "b", "c", "d"]
     grads_engine = {k: number(names[k].grad) for k in leaves}
     grads_topo = {lab[i]: number(g) for i, g in topo.grads.items()}
-    return dict(engine=engine, topo=[(lab[id(s)], lab[id(r)], number(g)) for s, r, g in topo.deliveries],
+    return dict(engine=engine, topo=topo_order, kahn=kahn_order, first_diff=first_diff,
                 topo_list=topo_list, grads_engine=grads_engine, grads_topo=grads_topo,
                 same=all(abs(grads_engine[k] - grads_topo[k]) < 1e-12 for k in leaves))
 

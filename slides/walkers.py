@@ -99,9 +99,12 @@ def gated_depth_first(loss):
 
 
 def gated_queue(loss, first_in_first_out=True):
-    """Kahn's algorithm on the backward graph: a node is ready once all its consumers delivered.
-    Ready nodes wait in a queue: first in, first out is breadth first; last in, first out is
-    (almost) the gated depth-first walk."""
+    """Kahn's algorithm on the backward graph: a node is ready once all its consumers delivered, and
+    a ready node sends its gradient along ALL its edges before the next ready node is taken. Ready
+    nodes wait in a queue: first in, first out is breadth first. Last in, first out (a stack) is
+    depth first between nodes, but still not the engine's walk: the engine descends into a receiver
+    right after the edge that completed it, before the sender's other edges (on example 2 the stack
+    gives the topological list's order, the engine another)."""
     waiting, bufs, grads, log = consumers(loss), Buffers(), {}, []
     bufs.add(loss, seed(loss))
     ready = collections.deque([loss])
