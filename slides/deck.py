@@ -271,41 +271,72 @@ def slides(r, fig, mnist_result):
             n, nbytes, _ = bp["table"][(g, o)]
             cells.append(f"{n} &nbsp;<small>({kb(nbytes)})</small>")
         rows.append(cells)
-    g_mnist, g_shared = bp["graphs"][1], bp["graphs"][2]
-    dfs, bfs, lst = (bp["table"][(g_mnist, o)] for o in bp["orders"])
-    sdfs, sbfs, slst = (bp["table"][(g_shared, o)] for o in bp["orders"])
+    g_ex2, g_mnist, g_shared = bp["graphs"]
+    engine_o, others = bp["orders"][0], bp["orders"][1:]
+    peak = {g: [bp["table"][(g, o)][0] for o in bp["orders"]] for g in bp["graphs"]}
+    nbytes = {g: [bp["table"][(g, o)][1] for o in bp["orders"]] for g in bp["graphs"]}
+    n_edges = {g: bp["table"][(g, engine_o)][2] for g in bp["graphs"]}
     slide("gate-memory", "What the order changes: memory",
-          '<p class="caption top">most gradient buffers alive at once (their bytes), during one '
-          'backward</p>'
+          '<p class="caption top">most gradient buffers alive at once during one backward; in brackets '
+          'their distinct bytes (a view, or one array an identity rule passes on, counted once). '
+          'Parameter gradients (<code>.grad</code>) come on top, the same in every order.</p>'
           + table(["graph"] + [o.replace(" (", "<br>(") for o in bp["orders"]], rows, cls="num")
-          + ('<p class="caption">MyTorch\u2019s walk goes down as soon as one input is complete, so a '
-             'node with inputs still to serve keeps its gradient on the stack</p>'
-             if sdfs[1] > max(sbfs[1], slst[1]) else '')
-          + '<p class="answer">Same gradients, same work: the gate is a topological sort done on the '
-            'fly. The order only decides <b>how much gradient memory is alive at once</b>.</p>',
-          f"The MNIST graph is the tutorial's MLP (784-128-64-32-10, sigmoid) at batch 64 on random "
-          f"data: {bp['mnist_nodes']} nodes, {bp['mnist_edges']} edges in this mytorch. A buffer is a "
-          "non-leaf node's gradient, from its first delivery until it has been passed on. "
-          f"On it, gated depth-first peaks at {dfs[0]} buffers ({kb(dfs[1])}), breadth-first at {bfs[0]} "
-          f"({kb(bfs[1])}), the list at {lst[0]} ({kb(lst[1])}): MyTorch's linear op sends to the weight "
-          "and bias first and to its input last, so the walk lets each layer's gradient go before it "
-          "goes down. Written out as x @ W.T + b and used four times, the same walk peaks at "
-          f"{sdfs[0]} ({kb(sdfs[1])}) against {sbfs[0]} ({kb(sbfs[1])}) and {slst[0]} ({kb(slst[1])}): "
-          "the add and the matmul each go down into their first input while their second (b, W.T) "
-          "still waits, so they keep their gradient on the stack. PyTorch runs a node's whole backward "
-          "at once and frees its input buffer, then picks the next ready node. "
-          + "PyTorch facts, with sources: (1) the engine counts dependencies from the root when "
-          "backward starts (compute_dependencies in torch/csrc/autograd/engine.cpp) - like "
-          "_count_consumers here; (2) ready nodes wait in a priority queue ordered by sequence number, "
-          "the later-created node first (ReadyQueue and CompareNodeTaskTime in engine.cpp; the "
-          "'NOTE [ Sequence Number ]' in torch/csrc/autograd/function.h says the point is a "
-          "deterministic order, and that AccumulateGrad nodes come first so the engine drops its "
-          "buffer early); (3) before January 2018 the queue was first-in-first-out (breadth first), "
-          "and pull request pytorch/pytorch#4746, 'Heuristic-based autograd execution order', "
-          "replaced it after finding that breadth-first order caused huge memory use in a real model "
-          "that used one Linear several times (all the transpose backward tasks ran last, holding "
-          "their intermediate results); the PR benchmarked FIFO, LIFO (depth first) and the "
-          "creation-time heap.")
+          + ('<p class="answer">On the layer used 4 times the engine goes down into each op\u2019s '
+             'first input while its second (<code>b</code>, <code>W.T</code>) still waits: it keeps '
+             'that op\u2019s gradient on the stack.</p>'
+             if peak[g_shared][0] > min(peak[g_shared][1:]) else ''),
+          bullets("A buffer: a non-leaf node's gradient, from its first delivery until it has been "
+                  "passed on along every edge. Bytes: distinct memory blocks.",
+                  f"MLP: the tutorial's 784-128-64-32-10 sigmoid net at batch 64, random data: "
+                  f"{bp['mnist_nodes']} nodes, {bp['mnist_edges']} edges. The linear op sends to "
+                  "weight and bias first, input last, so each layer's gradient goes before the walk "
+                  "goes down.",
+                  "Layer written as x @ W.T + b, used 4 times: the add and the matmul descend into "
+                  "their first input while the second still waits.",
+                  "PyTorch: torch/csrc/autograd/engine.h, ReadyQueue: ready tasks in a priority "
+                  "queue - shutdown tasks first, then higher reentrant depth, then higher sequence "
+                  "number (the most recently created node). It runs a node's whole backward at once.",
+                  "PR pytorch/pytorch#4746 (2018) replaced a FIFO queue: breadth first blew up memory "
+                  "on a model reusing one Linear."))
+
+    rd = r.depth
+    ex = "; ".join(f"{g.split(',')[0]}: {n_edges[g]}" for g in bp["graphs"])
+
+    def holds(g):
+        p = peak[g]
+        if len(set(p)) == 1:
+            return f"every order holds <b>{p[0]}</b> buffers"
+        return (f"the engine\u2019s order holds <b>{p[0]}</b> against "
+                f"{' and '.join(str(v) for v in p[1:])}")
+    never_cheaper = all(peak[g][0] >= min(peak[g][1:]) for g in bp["graphs"])
+    sometimes_dearer = any(peak[g][0] > min(peak[g][1:]) for g in bp["graphs"])
+    slide("gate-verdict", "The verdict",
+          table(["", "gated walk (engine) vs sort"],
+                [["gradients", "the same \u2714 (checked on all three graphs)"],
+                 ["edges walked", f"the same: {ex}"],
+                 ["memory, MLP", holds(g_mnist)],
+                 ["memory, layer used 4\u00d7", holds(g_shared)]])
+          + '<p class="answer">'
+          + ("Its order is <b>never the cheaper one</b> here. " if never_cheaper and sometimes_dearer else "")
+          + 'What it does win: <b>no sort</b> (no list of every node to build first; it counts '
+            'consumers instead), and an <b>explicit stack</b>: micrograd\u2019s recursive '
+            f'<code>build_topo</code> stops at a chain of about <b>{rd["fails_about"]:,}</b> ops '
+            f'(recursion limit {rd["limit"]:,}); the engine\u2019s backward walks a '
+            f'<b>{rd["deep"]:,}</b>-op chain.</p>',
+          bullets("The answer to the tutorial's question, with the numbers of the last slides, all "
+                  "computed when the deck was built.",
+                  "Gate and sort are the same idea: send a node's gradient once it is complete. "
+                  "Same gradients, every edge once.",
+                  "The engine's depth-first order does not save memory here: equal on the MLP, "
+                  "worse on the reused layer.",
+                  "Counting consumers is also a pass over the graph, like the sort: the saving is "
+                  "the ordered list, not the pass.",
+                  f"Recursion: walkers.build_topo, micrograd's recursive sort, raises RecursionError "
+                  f"at a chain of about {rd['fails_about']} ops under Python's default limit of "
+                  f"{rd['limit']} (measured in a fresh thread; exact depth varies by a frame between "
+                  f"versions). The engine, with an explicit stack, walks {rd['deep']:,} negations: "
+                  f"x.grad = {fmt(rd['deep_grad'])}. An iterative sort would work too "
+                  "(walkers.topological_order)."))
 
     # ---- the MNIST example -------------------------------------------------------------------------
     m = r.mnist

@@ -334,6 +334,8 @@ def run_all(mt):
     r.ladder = ladder_counts(mt, walkers)
     r.orders = order_compare(mt, walkers)
     r.buffers = buffer_peaks(mt, walkers, model_code)
+    r.depth = recursion_depths(mt, walkers)
+    r.recursive = recursive_walk_check(mt, walkers)
     r.kept = kept_loss_memory(mt, model_code)
     r.solutions = solutions(mt, r.wx)
     return r
@@ -438,8 +440,8 @@ def buffer_peaks(mt, walkers, model_code, batch=64):
     """Peak gradient buffers alive at once (and bytes) under three orders, on example 2, on the
     MNIST model graph, and on one layer written out with matmul and add, used four times."""
     orders = [("gated depth-first (MyTorch)", walkers.gated_depth_first),
-              ("breadth-first (FIFO queue)", lambda l: walkers.gated_queue(l, first_in_first_out=True)),
-              ("topological list", walkers.topological_list)]
+              ("breadth-first (Kahn, FIFO queue)", lambda l: walkers.gated_queue(l, first_in_first_out=True)),
+              ("idealised topological walk", walkers.topological_list)]
     out = collections.OrderedDict()
     y, _ = example2_graph(mt)
     model, images, labels, loss_fn = mnist_model(mt, model_code, batch)
@@ -466,8 +468,103 @@ def buffer_peaks(mt, walkers, model_code, batch=64):
                                                for k in ref):
                 raise SystemExit(f"build.py: {oname} gives other gradients than the gated walk")
             out[(gname, oname)] = (w.peak_buffers, w.peak_bytes, len(w.deliveries))
+        if len({out[(gname, o)][2] for o, _ in orders}) != 1:
+            raise SystemExit(f"build.py: the orders walk different numbers of edges on {gname}")
+        # the first column is the lecture copy of the engine's walk: it must walk in the engine's order
+        copy = [(id(s), id(r)) for s, r, _ in orders[0][1](root).deliveries]
+        steps = []
+        root.backward(trace=steps.append)
+        if copy != [(id(st.sender), id(st.receiver)) for st in steps]:
+            raise SystemExit(f"build.py: walkers.gated_depth_first leaves the engine's order on {gname}")
     return dict(table=out, graphs=[g for g, _ in graphs], orders=[o for o, _ in orders],
                 mnist_nodes=nodes, mnist_edges=out[(graphs[1][0], orders[0][0])][2])
+
+
+# ----------------------------------------------------------------------------------------------------
+# Recursion: micrograd's recursive sort stops at Python's recursion limit, the engine's explicit stack not
+# ----------------------------------------------------------------------------------------------------
+def chain(mt, n):
+    """x, then n ops in a row (negations: the gradient of x is (-1)**n)."""
+    x = mt.tensor(1.0, requires_grad=True)
+    h = x
+    for _ in range(n):
+        h = -h
+    return x, h
+
+
+def recursion_depths(mt, walkers, limit=1000, deep=200_000):
+    """The shortest chain on which walkers.build_topo (micrograd's recursive sort) raises RecursionError,
+    measured in a fresh thread under the recursion limit `limit` (CPython's default), and the engine's
+    backward on a chain of `deep` ops. Python versions differ by a frame or so in where the limit
+    bites, so the depth is given rounded down to a multiple of 10 (the build stays byte-identical)."""
+    import threading
+
+    def fails(n):
+        try:
+            walkers.build_topo(chain(mt, n)[1])
+            return False
+        except RecursionError:
+            return True
+
+    got = {}
+
+    def measure():
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit)
+        try:
+            lo, hi = 1, 2 * limit                     # the shortest failing chain, by bisection
+            while lo < hi:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if fails(mid) else (mid + 1, hi)
+            got["fails_at"] = lo
+        finally:
+            sys.setrecursionlimit(old)
+
+    t = threading.Thread(target=measure)
+    t.start()
+    t.join()
+    fails_at = got["fails_at"]
+    if not limit - 30 <= fails_at <= limit:
+        raise SystemExit(f"build.py: build_topo failed at a chain of {fails_at} under the limit {limit}")
+    x, h = chain(mt, deep)
+    h.backward()                                   # an explicit stack: no recursion limit
+    if number(x.grad) != (-1.0) ** deep:
+        raise SystemExit("build.py: the engine's gradient on the deep chain is wrong")
+    return dict(limit=limit, fails_about=10 * (fails_at // 10), deep=deep, deep_grad=number(x.grad))
+
+
+def recursive_walk_check(mt, walkers):
+    """walkers.recursive_gated (the slide's recursive walk) on the deck's examples: it must deliver in
+    the engine's order and give the engine's gradients. Returns its source for the slide."""
+    for build in (example1, example2, example3, exercise_graph):
+        w = build(mt)                          # the engine's walk (its graph is then freed): rebuild
+        fresh = build.__name__
+        names = _rebuild(mt, fresh)
+        lab = {id(t): k for k, t in names.items()}
+        total, log = walkers.recursive_gated(names[w.loss_name])
+        if [(lab[id(s)], lab[id(r)]) for s, r, _ in log] != [(d.sender, d.receiver) for d in w.deliveries]:
+            raise SystemExit(f"build.py: the recursive walk leaves the engine's order on {fresh}")
+        for k, t in names.items():
+            if not t._edges and k in w.grad and abs(number(total[id(t)]) - w.grad[k]) > 1e-12:
+                raise SystemExit(f"build.py: the recursive walk gives {k} another gradient on {fresh}")
+    src, a, b = source_of(walkers.recursive_gated)
+    src, _ = strip_docstring(src)
+    return dict(src=src, first=a, last=b)
+
+
+def _rebuild(mt, name):
+    """The named tensors of an example graph, built again (without walking it)."""
+    graph = {"example1": lambda: _names(mt, "p = a + b; q = c + d; y = p * q", (2, -1, 3, 4)),
+             "example2": lambda: example2_graph(mt)[1],
+             "example3": lambda: _names(mt, "h = a * b; side = h * 3; y = h * c", (2, -1, 3)),
+             "exercise_graph": lambda: _names(mt, "h = a * b; k = h + c; y = k * h", (2, -1, 3))}
+    return graph[name]()
+
+
+def _names(mt, program, values):
+    ns = {k: T(mt, v) for k, v in zip("abcd", values)}
+    exec(program, {}, ns)
+    return ns
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ have no edges. Each walker returns a ``Walked``: the leaves' gradients, the deli
 it made them, and how many gradient buffers were alive at once at the peak (and their bytes).
 
 What counts as a buffer: the gradient of a non-leaf node, from the first delivery into it until the
-node has sent it on along all its edges. Every walker writes leaves' gradients straight into its
-results (as the engine does into ``leaf.grad``), so those are the same in every order and not counted.
+node has sent it on along all its edges; their bytes are counted once per block of memory (a view,
+or one array held by two buffers, counts once). Every walker writes leaves' gradients straight into
+its results (as the engine does into ``leaf.grad``), so those are the same in every order and not
+counted: parameter gradients come on top.
 """
 import collections
 
@@ -33,8 +35,23 @@ def fit(grad, like):
     return grad.astype(np.asarray(like.data).dtype, copy=False)
 
 
+def owner(a):
+    """The array that holds a's bytes: a itself, or the array a is a view of."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def distinct_bytes(arrays):
+    """Bytes of memory the arrays hold, each block counted once: a view, or the same array held by
+    two buffers (an add's rule passes its gradient on unchanged), adds nothing."""
+    blocks = {id(owner(a)): owner(a) for a in arrays}
+    return sum(b.nbytes for b in blocks.values())
+
+
 class Buffers:
-    """The gradient buffers a walker holds, and the most it ever held at once."""
+    """The gradient buffers a walker holds, and the most it ever held at once (how many, and their
+    distinct bytes)."""
 
     def __init__(self):
         self.grad, self.peak, self.peak_bytes = {}, 0, 0
@@ -43,7 +60,7 @@ class Buffers:
         key = id(node)
         self.grad[key] = g if key not in self.grad else self.grad[key] + g
         self.peak = max(self.peak, len(self.grad))
-        self.peak_bytes = max(self.peak_bytes, sum(a.nbytes for a in self.grad.values()))
+        self.peak_bytes = max(self.peak_bytes, distinct_bytes(self.grad.values()))
 
     def take(self, node):
         return self.grad.pop(id(node))
@@ -179,3 +196,38 @@ def ungated_edge_count(loss):
             paths[id(x)] += paths[id(node)]
             total += paths[id(node)]
     return total
+
+
+def recursive_gated(loss):
+    """The tutorial's gated walk, written as it describes it: recursively. Returns every node's
+    gradient (by id) and the deliveries in order. Same order as the engine, but one Python frame per
+    node on the way down: a chain deeper than the recursion limit raises RecursionError."""
+    waiting, total, log = consumers(loss), {id(loss): seed(loss)}, []
+
+    def send(node):                        # node is complete: pass its gradient on
+        for x, rule in edges(node):
+            g = fit(rule(total[id(node)]), x)
+            log.append((node, x, g))
+            total[id(x)] = total[id(x)] + g if id(x) in total else g
+            waiting[id(x)] -= 1
+            if waiting[id(x)] == 0:        # the gate: every consumer of x has delivered
+                send(x)                    # so go down into x now, depth first
+
+    send(loss)
+    return total, log
+
+
+def build_topo(loss):
+    """micrograd's topological sort, recursive as micrograd writes it: a node goes on the list after
+    everything below it. One Python frame per node on the path: a deep chain hits the limit."""
+    order, seen = [], set()
+
+    def visit(node):
+        if id(node) not in seen:
+            seen.add(id(node))
+            for x, _ in edges(node):
+                visit(x)
+            order.append(node)
+
+    visit(loss)
+    return order[::-1]
