@@ -129,6 +129,52 @@ def example2(mt):
     return Walk(mt, example2_graph(mt)[1], "y")
 
 
+def ungated_example2(mt, walkers):
+    """Example 2 without the gate, two ways: passing on each increment (right, but everything below h
+    is walked once per path) and passing on h's running sum (the tutorial's "THIS IS WRONG")."""
+    out = {}
+    for how in ("increments", "totals"):
+        y, names = example2_graph(mt)
+        w = walkers.ungated_depth_first(y, send_total=how == "totals")
+        out[how] = {k: number(w.grads[id(names[k])]) for k in "abcd"}
+        out[how + "_edges"] = len(w.deliveries)
+    return out
+
+
+def sigmoid_is_one_op(mt):
+    """MyTorch's own x.sigmoid(): one op with one edge (not the four-op composition of the slides)."""
+    s = mt.tensor([0.5], requires_grad=True).sigmoid()
+    return len(s._edges) == 1 and not any(e[0]._edges for e in s._edges)
+
+
+PREDICT_CODE = """\
+a, b, c = (mytorch.tensor(v, requires_grad=True) for v in (2.0, -1.0, 3.0))
+h = a * b
+k = h + c
+y = k * h
+names = dict(a=a, b=b, c=c, h=h, k=k, y=y)
+label = {id(t): n for n, t in names.items()}
+y.backward(trace=lambda s: print(label[id(s.sender)], "->", label[id(s.receiver)],
+                                 s.grad, "  waiting:", s.waiting))
+"""
+
+
+def predict_exercise(mt):
+    """The in-class exercise: its check code, run as it is on the slide; what it printed, and a.grad."""
+    out = io.StringIO()
+    ns = {"mytorch": mt}
+    stdout, sys.stdout = sys.stdout, out
+    try:
+        exec(compile(PREDICT_CODE, "<slide: predict>", "exec"), ns)
+    finally:
+        sys.stdout = stdout
+    lines = out.getvalue().splitlines()
+    waits = [ln.split()[2] for ln in lines if not ln.endswith("waiting: 0")]
+    return dict(code=PREDICT_CODE, printed=lines, waits=waits,
+                grads={k: number(ns["names"][k].grad) for k in "abc"},
+                h=[float(ln.split()[3]) for ln in lines if ln.split()[2] == "h"])
+
+
 def example3(mt):
     a, b, c = (T(mt, v) for v in (2, -1, 3))
     h = a * b
@@ -242,6 +288,38 @@ def mnist_code():
     return strip_trailing_comments(model), loop, "train_mnist.py", defaults.get("--batch-size")
 
 
+def comments_above(src, width=83):
+    """If a line is wider than `width` characters (what fits a slide at 28 px), move the comments that
+    follow code onto their own lines, just above, at the code's indentation."""
+    if max((len(ln) for ln in src.splitlines()), default=0) <= width:
+        return src
+    lines = src.splitlines(True)
+    cuts = {}
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type == tokenize.COMMENT and lines[tok.start[0] - 1][:tok.start[1]].strip():
+            cuts[tok.start[0] - 1] = tok.start[1]
+    out = []
+    for i, ln in enumerate(lines):
+        if i in cuts:
+            code = ln[:cuts[i]].rstrip()
+            indent = code[:len(code) - len(code.lstrip())]
+            out += [indent + ln[cuts[i]:].strip() + "\n", code + "\n"]
+        else:
+            out.append(ln)
+    return "".join(out)
+
+
+def mnist_display(model_code, loop_code):
+    """The MNIST code in two slide-sized parts, blank lines left out: the class; the imports and the
+    training loop. Both are cut from the code the build runs."""
+    lines = model_code.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("class "))
+    model = "\n".join(ln for ln in lines[start:] if ln.strip()) + "\n"
+    imports = [ln for ln in lines[:start] if ln.startswith(("import ", "from "))]
+    loop = "\n".join(imports + [ln for ln in loop_code.splitlines() if ln.strip()]) + "\n"
+    return dict(model_show=model, loop_show=loop)
+
+
 def strip_trailing_comments(src):
     """Drop comments that follow code on the same line (they make the lines too long for a slide)."""
     lines = src.splitlines(True)
@@ -293,16 +371,31 @@ def walk_code(mt, helper, max_loop_lines=20):
         return textwrap.dedent("\n".join(kept)) + "\n", a + first - 1, a + last - 1
 
     setup, s1, s2 = cut(start, split)
+    setup = comments_above(setup)
     loop, l1, l2 = cut(split, split + 1)
+    # Two slides for the loop (at most ~14 lines each, to stay legible): up to the delivery and its
+    # sum, then from the count-down (the first `x[...] -= 1`) on: the gate.
+    body = fn.body[split].body
+    j = next((k for k, st in enumerate(body) if isinstance(st, ast.AugAssign)
+              and isinstance(st.op, ast.Sub) and isinstance(st.target, ast.Subscript)), len(body) // 2)
+    head_first = fn.body[split].lineno
+    kept = [ln for ln in lines[head_first - 1:body[j - 1].end_lineno] if not ln.strip().startswith("#")]
+    loop_a = textwrap.dedent("\n".join(kept)) + "\n"
+    kept = [ln for ln in lines[body[j].lineno - 1:body[-1].end_lineno] if not ln.strip().startswith("#")]
+    loop_b = textwrap.dedent("\n".join(kept)) + "\n"
+    loop_a, loop_b = comments_above(loop_a), comments_above(loop_b)
+    parts = dict(loop_a=loop_a, loop_a_first=a + head_first - 1, loop_a_last=a + body[j - 1].end_lineno - 1,
+                 loop_b=loop_b, loop_b_first=a + body[j].lineno - 1, loop_b_last=a + body[-1].end_lineno - 1)
     after = cut(split + 1, len(fn.body)) if split + 1 < len(fn.body) else ("", None, None)
     note = ""
     if loop.count("\n") > max_loop_lines:
         loop, note = strip_trailing_comments(loop), " (Comments after code are not shown on the slide.)"
     return dict(setup=setup, setup_first=s1, setup_last=s2, loop=loop, loop_first=l1, loop_last=l2,
-                after=after[0], after_first=after[1], after_last=after[2], fn_first=a, fn_last=b, note=note)
+                after=after[0], after_first=after[1], after_last=after[2], fn_first=a, fn_last=b, note=note,
+                **parts)
 
 
-def count_code(mt, max_lines=18):
+def count_code(mt, max_lines=14):
     """The consumer-counting helper that Tensor.backward calls, cut out of mytorch.py."""
     helpers = called_module_functions(mt, mt.Tensor.backward)
     helpers = [h for h in helpers if "count" in h or "consumer" in h] or helpers
@@ -330,11 +423,14 @@ def run_all(mt):
     model_code, loop_code, origin, batch = mnist_code()
     n_params, n_tensors = check_mnist_model(mt, model_code)
     r.mnist = dict(model_code=model_code, loop_code=loop_code, origin=origin, batch=batch,
-                   n_params=n_params, n_tensors=n_tensors)
+                   n_params=n_params, n_tensors=n_tensors, **mnist_display(model_code, loop_code))
     r.ladder = ladder_counts(mt, walkers)
     r.orders = order_compare(mt, walkers)
     r.buffers = buffer_peaks(mt, walkers, model_code)
     r.depth = recursion_depths(mt, walkers)
+    r.forwarding = ungated_example2(mt, walkers)
+    r.sigmoid_op = sigmoid_is_one_op(mt)
+    r.predict = predict_exercise(mt)
     r.recursive = recursive_walk_check(mt, walkers)
     r.kept = kept_loss_memory(mt, model_code)
     r.solutions = solutions(mt, r.wx)
@@ -499,9 +595,9 @@ def recursion_depths(mt, walkers, limit=1000, deep=200_000):
     bites, so the depth is given rounded down to a multiple of 10 (the build stays byte-identical)."""
     import threading
 
-    def fails(n):
+    def fails(walk, n):
         try:
-            walkers.build_topo(chain(mt, n)[1])
+            walk(chain(mt, n)[1])
             return False
         except RecursionError:
             return True
@@ -512,25 +608,28 @@ def recursion_depths(mt, walkers, limit=1000, deep=200_000):
         old = sys.getrecursionlimit()
         sys.setrecursionlimit(limit)
         try:
-            lo, hi = 1, 2 * limit                     # the shortest failing chain, by bisection
-            while lo < hi:
-                mid = (lo + hi) // 2
-                lo, hi = (lo, mid) if fails(mid) else (mid + 1, hi)
-            got["fails_at"] = lo
+            for walk in (walkers.build_topo, walkers.recursive_gated):
+                lo, hi = 1, 2 * limit                 # the shortest failing chain, by bisection
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    lo, hi = (lo, mid) if fails(walk, mid) else (mid + 1, hi)
+                got[walk.__name__] = lo
         finally:
             sys.setrecursionlimit(old)
 
     t = threading.Thread(target=measure)
     t.start()
     t.join()
-    fails_at = got["fails_at"]
-    if not limit - 30 <= fails_at <= limit:
-        raise SystemExit(f"build.py: build_topo failed at a chain of {fails_at} under the limit {limit}")
+    for name, fails_at in got.items():
+        if not limit - 30 <= fails_at <= limit:
+            raise SystemExit(f"build.py: {name} failed at a chain of {fails_at} under the limit {limit}")
     x, h = chain(mt, deep)
     h.backward()                                   # an explicit stack: no recursion limit
     if number(x.grad) != (-1.0) ** deep:
         raise SystemExit("build.py: the engine's gradient on the deep chain is wrong")
-    return dict(limit=limit, fails_about=10 * (fails_at // 10), deep=deep, deep_grad=number(x.grad))
+    return dict(limit=limit, fails_about=10 * (got["build_topo"] // 10),
+                recursive_fails_about=10 * (got["recursive_gated"] // 10), deep=deep,
+                deep_grad=number(x.grad))
 
 
 def recursive_walk_check(mt, walkers):
@@ -604,14 +703,10 @@ def kept_loss_memory(mt, model_code, keep=200, batch=64):
 # Worked solutions of the exercises
 # ----------------------------------------------------------------------------------------------------
 def make_op(mt, name, data, *edges):
-    """A new op built the way the engine builds its own: an output tensor that records its inputs and,
-    for each, the rule from the output's gradient to that input's. (A copy for the exercises: these
-    ops are never added to mytorch.py.)"""
-    out = mt.Tensor(data)
-    out._edges = tuple(e for e in edges if e[0].requires_grad)
-    out._op = name
-    out.requires_grad = bool(out._edges)
-    return out
+    """A new op built the way the engine builds its own: mytorch.record gives an output tensor that
+    records its inputs and, for each, the rule from the output's gradient to that input's. (For the
+    exercises: these ops are never added to mytorch.py.)"""
+    return mt.record(name, data, *edges)
 
 
 def solutions(mt, wx):
@@ -630,14 +725,14 @@ def solutions(mt, wx):
                        (x, lambda g: g * x_gets), (y, lambda g: g * y_gets))
 
     rng = np.random.RandomState(1)
-    x = mt.Tensor(rng.randn(5), requires_grad=True)
-    a = mt.Tensor(rng.randn(6), requires_grad=True)
-    b = mt.Tensor(rng.randn(6), requires_grad=True)
-    out = dict(gradcheck=hasattr(mt, "gradcheck"))
-    if out["gradcheck"]:
-        out["sin"] = bool(mt.gradcheck(sin, (x,), raise_exception=False))
-        out["sin_wrong"] = bool(mt.gradcheck(sin_wrong, (x,), raise_exception=False))
-        out["min"] = bool(mt.gradcheck(minimum, (a, b), raise_exception=False))
+    x = mt.tensor(rng.randn(5), requires_grad=True)          # float64, as gradcheck wants
+    a = mt.tensor(rng.randn(6), requires_grad=True)
+    b = mt.tensor(rng.randn(6), requires_grad=True)
+    out = dict(sin=bool(mt.gradcheck(sin, (x,), raise_exception=False)),
+               sin_wrong=bool(mt.gradcheck(sin_wrong, (x,), raise_exception=False)),
+               min=bool(mt.gradcheck(minimum, (a, b), raise_exception=False)))
+    if not out["sin"] or out["sin_wrong"] or not out["min"]:
+        raise SystemExit(f"build.py: the worked solutions' gradcheck gives {out}; fix them")
     # the tie: min(1, 1) -> each input gets half
     p, q = T(mt, 1), T(mt, 1)
     minimum(p, q).backward()

@@ -170,16 +170,20 @@ def topological_list(loss):
     return Walked(grads, log, bufs.peak, bufs.peak_bytes)
 
 
-def ungated_depth_first(loss):
+def ungated_depth_first(loss, send_total=False):
     """No gate: every node passes on each partial gradient the moment it gets one. The sums come
-    out right (the chain rule is linear), but everything below a node is walked once per path."""
-    grads, log = {}, []
+    out right (the chain rule is linear), but everything below a node is walked once per path.
+    With send_total=True a node passes on everything it has summed so far instead (its .grad, as in
+    the tutorial's "THIS IS WRONG"): what it sent before is then counted again, and the sums are wrong."""
+    grads, log, summed = {}, [], {}
     todo = [(loss, seed(loss), x, rule) for x, rule in reversed(edges(loss))]
     while todo:
         node, g, x, rule = todo.pop()
         d = fit(rule(g), x)
         log.append((node, x, d))
         if edges(x):                                  # go on at once with this partial gradient
+            summed[id(x)] = summed[id(x)] + d if id(x) in summed else d
+            d = summed[id(x)] if send_total else d
             todo.extend((x, d, y, r) for y, r in reversed(edges(x)))
         else:
             grads[id(x)] = d if id(x) not in grads else grads[id(x)] + d
@@ -204,14 +208,14 @@ def recursive_gated(loss):
     node on the way down: a chain deeper than the recursion limit raises RecursionError."""
     waiting, total, log = consumers(loss), {id(loss): seed(loss)}, []
 
-    def send(node):                        # node is complete: pass its gradient on
+    def send(node):                  # node is complete: pass its gradient on
         for x, rule in edges(node):
             g = fit(rule(total[id(node)]), x)
             log.append((node, x, g))
             total[id(x)] = total[id(x)] + g if id(x) in total else g
             waiting[id(x)] -= 1
-            if waiting[id(x)] == 0:        # the gate: every consumer of x has delivered
-                send(x)                    # so go down into x now, depth first
+            if waiting[id(x)] == 0:  # the gate: all consumers of x delivered
+                send(x)              # so go down into x now, depth first
 
     send(loss)
     return total, log
