@@ -532,10 +532,9 @@ def slides(r, fig, mnist_result):
         notes = "- Placeholder: measured at build time once backward(retain_graph=...) exists."
     else:
         body = (ul("<code>backward()</code> has used every saved input: they are garbage now",
-                   "so at the end it <b>frees the graph</b>: <code>_edges = None</code>",
-                   "a loss kept for logging then costs next to nothing",
-                   "walking twice needs <code>retain_graph=True</code> (else: an error)", cls="tight")
-                + (code_block(b["after"], max_h=130) if b["after"] else "")
+                   "so at the end it <b>frees the graph</b>: <code>_edges = None</code>; walking "
+                   "twice needs <code>retain_graph=True</code>", cls="tight")
+                + (code_block(b["after"], max_h=230) if b["after"] else "")
                 + f'<p class="caption top">{k["keep"]} losses of the MNIST model (batch {k["batch"]}) '
                   'kept in a list, measured with tracemalloc:</p>'
                 + table(["", "memory per kept loss"],
@@ -557,12 +556,11 @@ def slides(r, fig, mnist_result):
 
     slide("predict-check", "Checking your prediction",
           '<p class="caption top">the in-class exercise, with names in the trace (as in the README); '
-          'run when the deck was built</p>'
-          + code_block(pr["code"], max_h=330)
-          + f'<pre class="code trace">{esc(chr(10).join(pr["printed"]))}</pre>',
+          'run when the deck was built: it printed the trace revealed on the exercise slide</p>'
+          + code_block(pr["code"], max_h=460),
           bullets("Without names, print(step) shows two tensors with no way to tell them apart: "
                   "label each tensor by its variable name.",
-                  "This output is the one the predict slide reveals."), "code")
+                  "What it printed: " + "; ".join(pr["printed"]) + "."), "code")
 
     s = r.solutions
     checked = (f'<code>mytorch.gradcheck(sin, (x,))</code> \u2192 <b>{s["sin"]}</b> '

@@ -148,14 +148,17 @@ def sigmoid_is_one_op(mt):
 
 
 PREDICT_CODE = """\
-a, b, c = (mytorch.tensor(v, requires_grad=True) for v in (2.0, -1.0, 3.0))
+a = mytorch.tensor(2.0, requires_grad=True)
+b = mytorch.tensor(-1.0, requires_grad=True)
+c = mytorch.tensor(3.0, requires_grad=True)
 h = a * b
 k = h + c
 y = k * h
-names = dict(a=a, b=b, c=c, h=h, k=k, y=y)
-label = {id(t): n for n, t in names.items()}
-y.backward(trace=lambda s: print(label[id(s.sender)], "->", label[id(s.receiver)],
-                                 s.grad, "  waiting:", s.waiting))
+name = {id(t): n for n, t in dict(a=a, b=b, c=c, h=h, k=k, y=y).items()}
+def show(step):
+    print(name[id(step.sender)], "->", name[id(step.receiver)],
+          step.grad, "waiting:", step.waiting)
+y.backward(trace=show)
 """
 
 
@@ -171,7 +174,7 @@ def predict_exercise(mt):
     lines = out.getvalue().splitlines()
     waits = [ln.split()[2] for ln in lines if not ln.endswith("waiting: 0")]
     return dict(code=PREDICT_CODE, printed=lines, waits=waits,
-                grads={k: number(ns["names"][k].grad) for k in "abc"},
+                grads={k: number(ns[k].grad) for k in "abc"},
                 h=[float(ln.split()[3]) for ln in lines if ln.split()[2] == "h"])
 
 
@@ -387,6 +390,7 @@ def walk_code(mt, helper, max_loop_lines=20):
     parts = dict(loop_a=loop_a, loop_a_first=a + head_first - 1, loop_a_last=a + body[j - 1].end_lineno - 1,
                  loop_b=loop_b, loop_b_first=a + body[j].lineno - 1, loop_b_last=a + body[-1].end_lineno - 1)
     after = cut(split + 1, len(fn.body)) if split + 1 < len(fn.body) else ("", None, None)
+    after = (comments_above(after[0]),) + tuple(after[1:])
     note = ""
     if loop.count("\n") > max_loop_lines:
         loop, note = strip_trailing_comments(loop), " (Comments after code are not shown on the slide.)"
