@@ -212,7 +212,8 @@ def slides(r, fig, mnist_result):
           'delivery?</li><li>What is h\u2019s full gradient?</li><li>What is <code>a.grad</code>?'
           '</li></ol></div>'
           + steps(1, '<pre class="code trace">' + esc(chr(10).join(pr["printed"])) + '</pre>'
-                  + f'<p class="answer">{", ".join(pr["waits"])} waits after k\u2019s delivery; '
+                  + f'<p class="answer">{", ".join(pr["waits"])} waits after '
+                    f'{", ".join(pr["wait_after"])}\u2019s delivery; '
                     f'h gets {" + ".join(fmt(g) for g in pr["h"])} = <b>{fmt(sum(pr["h"]))}</b>; '
                     f'a.grad = <b>{fmt(pr["grads"]["a"])}</b></p>', "div")
           + '</div>',
@@ -221,8 +222,9 @@ def slides(r, fig, mnist_result):
                   "Hint if stuck: count h's consumers (k and y), then follow y's edges in order.",
                   "Press \u2192 once: the trace, printed by the code on the appendix slide 'Checking "
                   "your prediction' (tensors named, as in the README).",
-                  f"h waits after k's delivery; y's delivery completes it; a.grad = h's gradient "
-                  f"\u00d7 b = {fmt(sum(pr['h']))} \u00b7 \u22121 = {fmt(pr['grads']['a'])}."))
+                  f"{pr['waits'][0]} waits after {pr['wait_after'][0]}'s delivery; "
+                  f"{pr['completes'][0]}'s delivery completes it; a.grad = h's gradient \u00d7 b = "
+                  f"{fmt(sum(pr['h']))} \u00b7 \u22121 = {fmt(pr['grads']['a'])}."))
 
     fw = r.forwarding
     slide("why-wait", "Why wait?",

@@ -173,7 +173,9 @@ def predict_exercise(mt):
         sys.stdout = stdout
     lines = out.getvalue().splitlines()
     waits = [ln.split()[2] for ln in lines if not ln.endswith("waiting: 0")]
-    return dict(code=PREDICT_CODE, printed=lines, waits=waits,
+    wait_after = [ln.split()[0] for ln in lines if not ln.endswith("waiting: 0")]
+    completes = [ln.split()[0] for ln in lines if waits and ln.split()[2] == waits[0]][-1:]
+    return dict(code=PREDICT_CODE, printed=lines, waits=waits, wait_after=wait_after, completes=completes,
                 grads={k: number(ns[k].grad) for k in "abc"},
                 h=[float(ln.split()[3]) for ln in lines if ln.split()[2] == "h"])
 
