@@ -117,16 +117,19 @@ def T(mytorch, v):
     return mytorch.Tensor(np.array(float(v), dtype=np.float64), requires_grad=True)
 
 
-def example1(mt):
+def example1(mt, walk=True):
+    """Example 1, walked by the engine (or, with walk=False, just its named tensors)."""
     a, b, c, d = (T(mt, v) for v in (2, -1, 3, 4))
     p = a + b
     q = c + d
     y = p * q
-    return Walk(mt, dict(a=a, b=b, c=c, d=d, p=p, q=q, y=y), "y")
+    names = dict(a=a, b=b, c=c, d=d, p=p, q=q, y=y)
+    return Walk(mt, names, "y") if walk else names
 
 
-def example2(mt):
-    return Walk(mt, example2_graph(mt)[1], "y")
+def example2(mt, walk=True):
+    names = example2_graph(mt)[1]
+    return Walk(mt, names, "y") if walk else names
 
 
 def ungated_example2(mt, walkers):
@@ -180,11 +183,13 @@ def predict_exercise(mt):
                 h=[float(ln.split()[3]) for ln in lines if ln.split()[2] == "h"])
 
 
-def example3(mt):
+def example3(mt, walk=True):
     a, b, c = (T(mt, v) for v in (2, -1, 3))
     h = a * b
     side = h * 3          # computed for logging only: never reaches y
     y = h * c
+    if not walk:
+        return dict(a=a, b=b, c=c, h=h, side=side, y=y)
     w = Walk(mt, dict(a=a, b=b, c=c, h=h, side=side, y=y), "y")
     # What a naive engine would count: every tensor we built that uses h, reachable from y or not.
     w.naive_consumers = {k: [n for n in w.names if k in w.inputs(n)] for k in w.names}
@@ -200,12 +205,13 @@ def sigmoid_chain(mt):
     return Walk(mt, {"x": x, "n": n, "a": a, "b": b, "\u03c3": s}, "\u03c3")
 
 
-def exercise_graph(mt):
+def exercise_graph(mt, walk=True):
     a, b, c = (T(mt, v) for v in (2, -1, 3))
     h = a * b
     k = h + c
     y = k * h
-    return Walk(mt, dict(a=a, b=b, c=c, h=h, k=k, y=y), "y")
+    names = dict(a=a, b=b, c=c, h=h, k=k, y=y)
+    return Walk(mt, names, "y") if walk else names
 
 
 
@@ -644,7 +650,7 @@ def recursive_walk_check(mt, walkers):
     for build in (example1, example2, example3, exercise_graph):
         w = build(mt)                          # the engine's walk (its graph is then freed): rebuild
         fresh = build.__name__
-        names = _rebuild(mt, fresh)
+        names = build(mt, walk=False)
         lab = {id(t): k for k, t in names.items()}
         total, log = walkers.recursive_gated(names[w.loss_name])
         if [(lab[id(s)], lab[id(r)]) for s, r, _ in log] != [(d.sender, d.receiver) for d in w.deliveries]:
@@ -655,21 +661,6 @@ def recursive_walk_check(mt, walkers):
     src, a, b = source_of(walkers.recursive_gated)
     src, _ = strip_docstring(src)
     return dict(src=src, first=a, last=b)
-
-
-def _rebuild(mt, name):
-    """The named tensors of an example graph, built again (without walking it)."""
-    graph = {"example1": lambda: _names(mt, "p = a + b; q = c + d; y = p * q", (2, -1, 3, 4)),
-             "example2": lambda: example2_graph(mt)[1],
-             "example3": lambda: _names(mt, "h = a * b; side = h * 3; y = h * c", (2, -1, 3)),
-             "exercise_graph": lambda: _names(mt, "h = a * b; k = h + c; y = k * h", (2, -1, 3))}
-    return graph[name]()
-
-
-def _names(mt, program, values):
-    ns = {k: T(mt, v) for k, v in zip("abcd", values)}
-    exec(program, {}, ns)
-    return ns
 
 
 # ----------------------------------------------------------------------------------------------------
