@@ -132,7 +132,8 @@ def slides(r, fig, mnist_result):
 
     # ---- 2. The chain rule and the graph (about 5 minutes) ------------------------------------------
     last = ws.deliveries[-1].n
-    factors = " \u00b7 ".join(steps(d.n, fmt(d.grad / ws.grad[d.sender])) for d in ws.deliveries)
+    factors = "".join(steps(d.n, ("" if i == 0 else " \u00b7 ") + fmt(d.grad / ws.grad[d.sender]))
+                      for i, d in enumerate(ws.deliveries))
     slide("chain", "The chain rule, through sigmoid",
           '<p class="formula">d\u03c3/dx = \u2202\u03c3/\u2202b \u00b7 \u2202b/\u2202a \u00b7 '
           '\u2202a/\u2202n \u00b7 \u2202n/\u2202x</p>' + fig("sigmoid_chain_rule.svg") +
