@@ -7,8 +7,10 @@ have no edges. Each walker returns a ``Walked``: the leaves' gradients, the deli
 it made them, and how many gradient buffers were alive at once at the peak (and their bytes).
 
 What counts as a buffer: the gradient of a non-leaf node, from the first delivery into it until the
-node has sent it on along all its edges. Every walker writes leaves' gradients straight into its
-results (as the engine does into ``leaf.grad``), so those are the same in every order and not counted.
+node has sent it on along all its edges; their bytes are counted once per block of memory (a view,
+or one array held by two buffers, counts once). Every walker writes leaves' gradients straight into
+its results (as the engine does into ``leaf.grad``), so those are the same in every order and not
+counted: parameter gradients come on top.
 """
 import collections
 
@@ -33,8 +35,23 @@ def fit(grad, like):
     return grad.astype(np.asarray(like.data).dtype, copy=False)
 
 
+def owner(a):
+    """The array that holds a's bytes: a itself, or the array a is a view of."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def distinct_bytes(arrays):
+    """Bytes of memory the arrays hold, each block counted once: a view, or the same array held by
+    two buffers (an add's rule passes its gradient on unchanged), adds nothing."""
+    blocks = {id(owner(a)): owner(a) for a in arrays}
+    return sum(b.nbytes for b in blocks.values())
+
+
 class Buffers:
-    """The gradient buffers a walker holds, and the most it ever held at once."""
+    """The gradient buffers a walker holds, and the most it ever held at once (how many, and their
+    distinct bytes)."""
 
     def __init__(self):
         self.grad, self.peak, self.peak_bytes = {}, 0, 0
@@ -43,7 +60,7 @@ class Buffers:
         key = id(node)
         self.grad[key] = g if key not in self.grad else self.grad[key] + g
         self.peak = max(self.peak, len(self.grad))
-        self.peak_bytes = max(self.peak_bytes, sum(a.nbytes for a in self.grad.values()))
+        self.peak_bytes = max(self.peak_bytes, distinct_bytes(self.grad.values()))
 
     def take(self, node):
         return self.grad.pop(id(node))
@@ -99,9 +116,12 @@ def gated_depth_first(loss):
 
 
 def gated_queue(loss, first_in_first_out=True):
-    """Kahn's algorithm on the backward graph: a node is ready once all its consumers delivered.
-    Ready nodes wait in a queue: first in, first out is breadth first; last in, first out is
-    (almost) the gated depth-first walk."""
+    """Kahn's algorithm on the backward graph: a node is ready once all its consumers delivered, and
+    a ready node sends its gradient along ALL its edges before the next ready node is taken. Ready
+    nodes wait in a queue: first in, first out is breadth first. Last in, first out (a stack) is
+    depth first between nodes, but still not the engine's walk: the engine descends into a receiver
+    right after the edge that completed it, before the sender's other edges (on example 2 the stack
+    gives the topological list's order, the engine another)."""
     waiting, bufs, grads, log = consumers(loss), Buffers(), {}, []
     bufs.add(loss, seed(loss))
     ready = collections.deque([loss])
@@ -150,16 +170,20 @@ def topological_list(loss):
     return Walked(grads, log, bufs.peak, bufs.peak_bytes)
 
 
-def ungated_depth_first(loss):
+def ungated_depth_first(loss, send_total=False):
     """No gate: every node passes on each partial gradient the moment it gets one. The sums come
-    out right (the chain rule is linear), but everything below a node is walked once per path."""
-    grads, log = {}, []
+    out right (the chain rule is linear), but everything below a node is walked once per path.
+    With send_total=True a node passes on everything it has summed so far instead (its .grad, as in
+    the tutorial's "THIS IS WRONG"): what it sent before is then counted again, and the sums are wrong."""
+    grads, log, summed = {}, [], {}
     todo = [(loss, seed(loss), x, rule) for x, rule in reversed(edges(loss))]
     while todo:
         node, g, x, rule = todo.pop()
         d = fit(rule(g), x)
         log.append((node, x, d))
         if edges(x):                                  # go on at once with this partial gradient
+            summed[id(x)] = summed[id(x)] + d if id(x) in summed else d
+            d = summed[id(x)] if send_total else d
             todo.extend((x, d, y, r) for y, r in reversed(edges(x)))
         else:
             grads[id(x)] = d if id(x) not in grads else grads[id(x)] + d
@@ -176,3 +200,38 @@ def ungated_edge_count(loss):
             paths[id(x)] += paths[id(node)]
             total += paths[id(node)]
     return total
+
+
+def recursive_gated(loss):
+    """The tutorial's gated walk, written as it describes it: recursively. Returns every node's
+    gradient (by id) and the deliveries in order. Same order as the engine, but one Python frame per
+    node on the way down: a chain deeper than the recursion limit raises RecursionError."""
+    waiting, total, log = consumers(loss), {id(loss): seed(loss)}, []
+
+    def send(node):                  # node is complete: pass its gradient on
+        for x, rule in edges(node):
+            g = fit(rule(total[id(node)]), x)
+            log.append((node, x, g))
+            total[id(x)] = total[id(x)] + g if id(x) in total else g
+            waiting[id(x)] -= 1
+            if waiting[id(x)] == 0:  # the gate: all consumers of x delivered
+                send(x)              # so go down into x now, depth first
+
+    send(loss)
+    return total, log
+
+
+def build_topo(loss):
+    """micrograd's topological sort, recursive as micrograd writes it: a node goes on the list after
+    everything below it. One Python frame per node on the path: a deep chain hits the limit."""
+    order, seen = [], set()
+
+    def visit(node):
+        if id(node) not in seen:
+            seen.add(id(node))
+            for x, _ in edges(node):
+                visit(x)
+            order.append(node)
+
+    visit(loss)
+    return order[::-1]
