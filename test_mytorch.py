@@ -53,9 +53,9 @@ def numeric_grads(fn, arrays, upstream, eps=1e-6):
         for i in np.ndindex(array.shape):
             saved = array[i]
             array[i] = saved + eps
-            plus = np.sum(upstream * fn(*[Tensor(a) for a in arrays]).data)
+            plus = np.sum(upstream * fn(*[mytorch.tensor(a) for a in arrays]).data)
             array[i] = saved - eps
-            minus = np.sum(upstream * fn(*[Tensor(a) for a in arrays]).data)
+            minus = np.sum(upstream * fn(*[mytorch.tensor(a) for a in arrays]).data)
             array[i] = saved
             grad[i] = (plus - minus) / (2 * eps)
         grads.append(grad)
@@ -67,7 +67,7 @@ def check_op(fn, *shapes, positive=False, torch_fn=None):
     finite differences, and against PyTorch's autograd on the same inputs when torch is installed."""
     low, high = (0.5, 2.0) if positive else (-2.0, 2.0)
     arrays = [rng.uniform(low, high, shape) for shape in shapes]
-    tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    tensors = [mytorch.tensor(a, requires_grad=True) for a in arrays]
     out = fn(*tensors)
     upstream = rng.normal(size=out.shape)
     out.backward(upstream)
@@ -109,7 +109,7 @@ def test_number_operands_and_pow(fn):
 def test_numpy_array_operand_on_either_side():
     check_op(lambda a: a * np.arange(4.0) + np.ones((3, 1)), (3, 4),
              torch_fn=lambda a: a * torch.arange(4.0, dtype=a.dtype) + 1)
-    a = Tensor(np.ones(3), requires_grad=True)
+    a = mytorch.tensor(np.ones(3), requires_grad=True)
     out = np.arange(3.0) - a            # numpy on the left hands over to Tensor.__rsub__
     assert isinstance(out, Tensor)
     out.sum().backward()
@@ -131,7 +131,7 @@ def test_elementwise_functions(name):
 
 def test_relu_at_zero_matches_pytorch():
     torch_or_skip()
-    a = Tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
+    a = mytorch.tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
     a.relu().sum().backward()
     t = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)
     t.relu().sum().backward()
@@ -155,8 +155,8 @@ def test_reductions(name, shape, dim, keepdim):
 def test_var_correction(correction):
     check_op(lambda a: a.var(dim=1, correction=correction), (3, 5))
     x = rng.normal(size=(4, 6))
-    np.testing.assert_allclose(Tensor(x).var(dim=0, unbiased=False).data, x.var(axis=0))
-    np.testing.assert_allclose(Tensor(x).var().data, x.var(ddof=1))
+    np.testing.assert_allclose(mytorch.tensor(x).var(dim=0, unbiased=False).data, x.var(axis=0))
+    np.testing.assert_allclose(mytorch.tensor(x).var().data, x.var(ddof=1))
 
 
 @pytest.mark.parametrize("shape", [(3, 4), (3, 3)], ids=["nonsquare", "square"])
@@ -166,7 +166,7 @@ def test_var_correction(correction):
 def test_max_and_min_over_dim_return_values_and_indices(op, shape, dim, keepdim):
     check_op(lambda a: getattr(a, op)(dim=dim, keepdim=keepdim).values, shape)
     x = rng.normal(size=shape)
-    result = getattr(Tensor(x), op)(dim=dim, keepdim=keepdim)
+    result = getattr(mytorch.tensor(x), op)(dim=dim, keepdim=keepdim)
     values, indices = result                      # unpacks like torch.return_types.max
     assert values is result.values and indices is result.indices
     where = getattr(x, "arg" + op)(dim)
@@ -180,7 +180,7 @@ def test_max_over_all_splits_gradient_between_ties_like_pytorch():
     check_op(lambda a: a.max(), (3, 4))
     torch_or_skip()
     x = np.array([[1.0, 5.0], [5.0, 2.0]])
-    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    a, t = mytorch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     a.max().backward()
     t.max().backward()
     np.testing.assert_array_equal(a.grad, t.grad.numpy())
@@ -210,7 +210,7 @@ def test_boolean_mask_indexing():
 
 
 def test_repeated_indices_accumulate():
-    a = Tensor(np.zeros(3), requires_grad=True)
+    a = mytorch.tensor(np.zeros(3), requires_grad=True)
     a[[0, 2, 2, 2]].sum().backward()
     np.testing.assert_array_equal(a.grad, [1, 0, 3])
 
@@ -218,7 +218,7 @@ def test_repeated_indices_accumulate():
 def test_log_softmax_stable_and_correct():
     check_op(lambda a: a.log_softmax(dim=1), (3, 4))
     check_op(lambda a: a.log_softmax(dim=0), (3, 4))
-    out = Tensor(np.array([[1000.0, -1000.0, 0.0]])).log_softmax(dim=1)
+    out = mytorch.tensor(np.array([[1000.0, -1000.0, 0.0]])).log_softmax(dim=1)
     np.testing.assert_allclose(out.data, [[0.0, -2000.0, -1000.0]])
 
 
@@ -235,7 +235,7 @@ def tutorial_sigmoid(x):
 
 
 def test_sigmoid_composition_records_four_ops_and_its_gradient_is_sigma_times_one_minus_sigma():
-    x = Tensor(np.linspace(-6, 6, 7), requires_grad=True)
+    x = mytorch.tensor(np.linspace(-6, 6, 7), requires_grad=True)
     out = tutorial_sigmoid(x)
     ops, node = [], out
     while node._edges:
@@ -245,7 +245,7 @@ def test_sigmoid_composition_records_four_ops_and_its_gradient_is_sigma_times_on
     out.sum().backward()
     s = 1 / (1 + np.exp(-x.data))
     np.testing.assert_allclose(x.grad, s * (1 - s), rtol=1e-12)
-    y = Tensor(x.data, requires_grad=True)
+    y = mytorch.tensor(x.data, requires_grad=True)
     fused = y.sigmoid()
     assert fused._op == "sigmoid" and len(fused._edges) == 1      # one op, one rule
     fused.sum().backward()
@@ -262,11 +262,11 @@ def test_sigmoid_composition_overflows_below_minus_88_in_float32_but_the_op_matc
         tutorial_sigmoid(composed).sum().backward()
     assert np.all(np.isnan(composed.grad.numpy()[:3])) and np.all(np.isfinite(composed.grad.numpy()[3:]))
     for dtype in (np.float32, np.float64):
-        ours = Tensor(x.astype(dtype), requires_grad=True)
+        ours = mytorch.tensor(x.astype(dtype), requires_grad=True)
         out = ours.sigmoid()
         out.sum().backward()
         assert out.dtype == dtype and np.all(np.isfinite(ours.grad.numpy()))
-        module = Tensor(x.astype(dtype), requires_grad=True)
+        module = mytorch.tensor(x.astype(dtype), requires_grad=True)
         nn.Sigmoid()(module).sum().backward()
         np.testing.assert_array_equal(module.grad.numpy(), ours.grad.numpy())
         if torch is not None:
@@ -281,8 +281,8 @@ def test_sigmoid_composition_overflows_below_minus_88_in_float32_but_the_op_matc
 # The gated depth-first backward: the eight promises
 # ---------------------------------------------------------------------------------------------------
 def test_1_consumer_off_the_path_to_the_loss_never_blocks():
-    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    w = Tensor(np.array([3.0, -1.0]), requires_grad=True)
+    x = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w = mytorch.tensor(np.array([3.0, -1.0]), requires_grad=True)
     h = x * w
     side = h * 3                                   # computed, never part of the loss
     loss = (h * h).sum()
@@ -291,7 +291,7 @@ def test_1_consumer_off_the_path_to_the_loss_never_blocks():
     np.testing.assert_allclose(w.grad, 2 * (x.data * w.data) * x.data)
     assert side.requires_grad
 
-    logits = Tensor(rng.normal(size=(2, 3)), requires_grad=True)
+    logits = mytorch.tensor(rng.normal(size=(2, 3)), requires_grad=True)
     probs = logits.exp()                           # for logging, before the backward
     loss = nn.CrossEntropyLoss()(logits, np.array([0, 2]))
     loss.backward()
@@ -301,7 +301,7 @@ def test_1_consumer_off_the_path_to_the_loss_never_blocks():
 
 
 def test_2_backward_on_a_tensor_that_later_ops_use():
-    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    x = mytorch.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     loss = (x * x).sum()
     total = loss + 0                               # a running sum that keeps using the loss
     total = total + loss
@@ -311,7 +311,7 @@ def test_2_backward_on_a_tensor_that_later_ops_use():
 
 
 def test_3_backward_frees_the_graph_unless_retain_graph_then_twice_adds_the_same_gradients():
-    x = Tensor(rng.normal(size=(3,)), requires_grad=True)
+    x = mytorch.tensor(rng.normal(size=(3,)), requires_grad=True)
     h = (x * 2).exp()
     loss = (h * h).sum()
     loss.backward()
@@ -329,7 +329,7 @@ def test_3_backward_frees_the_graph_unless_retain_graph_then_twice_adds_the_same
     loss.backward()                                          # the second call may free it
     np.testing.assert_allclose(x.grad, 2 * once, rtol=1e-15)
 
-    y = Tensor(rng.normal(size=(3,)), requires_grad=True)
+    y = mytorch.tensor(rng.normal(size=(3,)), requires_grad=True)
     shared = y.tanh()
     loss_a, loss_b = (shared * 3).sum(), (shared * shared).sum()
     loss_a.backward(retain_graph=True)
@@ -346,7 +346,7 @@ def test_3_backward_frees_the_graph_unless_retain_graph_then_twice_adds_the_same
 def test_3_repeated_backward_matches_pytorch_retain_graph():
     torch_or_skip()
     x = rng.normal(size=(4,))
-    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    a, t = mytorch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     loss_a, loss_t = (a.exp() * a).sum(), (t.exp() * t).sum()
     for _ in range(3):
         loss_a.backward(retain_graph=True)
@@ -360,7 +360,7 @@ def test_3_repeated_backward_matches_pytorch_retain_graph():
 
 
 def test_4_no_recursion_limit_on_a_100000_op_chain():
-    x = Tensor(np.array(1.0), requires_grad=True)
+    x = mytorch.tensor(np.array(1.0), requires_grad=True)
     y = x
     for _ in range(100_000):
         y = y * 1.00001
@@ -415,7 +415,7 @@ def test_5_no_memory_growth_over_10000_steps_and_forwards():
 
 
 def test_6_all_paths_are_summed():
-    x = Tensor(np.array([1.5, -2.0]), requires_grad=True)
+    x = mytorch.tensor(np.array([1.5, -2.0]), requires_grad=True)
     (x * x).sum().backward()                       # the same tensor on both sides
     np.testing.assert_allclose(x.grad, 2 * x.data)
 
@@ -425,7 +425,7 @@ def test_6_all_paths_are_summed():
     np.testing.assert_allclose(x.grad, 3 * np.exp(x.data) + 3 * x.data * np.exp(x.data))
 
     shared = nn.Linear(2, 2, dtype=np.float64)     # one layer used twice
-    inp = Tensor(rng.normal(size=(1, 2)))
+    inp = mytorch.tensor(rng.normal(size=(1, 2)))
     shared(shared(inp)).sum().backward()
     w, b = shared.weight.data, shared.bias.data
     h = inp.data @ w.T + b
@@ -435,7 +435,7 @@ def test_6_all_paths_are_summed():
 
 
 def test_7_non_scalar_backward_needs_a_gradient():
-    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = x * 3
     with pytest.raises(RuntimeError, match=r"shape \(2,\).*gradient="):
         y.backward()
@@ -446,7 +446,7 @@ def test_7_non_scalar_backward_needs_a_gradient():
 
 
 def test_8_leaves_accumulate_until_zeroed():
-    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
     (x * 2).sum().backward()
     (x * 5).sum().backward()
     np.testing.assert_array_equal(x.grad, [7.0, 7.0])
@@ -461,7 +461,7 @@ def test_backward_on_a_tensor_without_grad_is_a_clear_error():
 
 
 def test_leaf_itself_as_the_root():
-    x = Tensor(np.array(3.0), requires_grad=True)
+    x = mytorch.tensor(np.array(3.0), requires_grad=True)
     x.backward()
     assert x.grad == 1.0
 
@@ -476,7 +476,7 @@ def _walk(y, names):
 
 
 def test_trace_example_1_depth_first_order():
-    a, b, c, d = (Tensor(np.array(v), requires_grad=True) for v in (2.0, -1.0, 3.0, 4.0))
+    a, b, c, d = (mytorch.tensor(np.array(v), requires_grad=True) for v in (2.0, -1.0, 3.0, 4.0))
     top, bottom = a + b, c + d
     y = top * bottom
     names = {id(a): "a", id(b): "b", id(c): "c", id(d): "d", id(top): "a+b", id(bottom): "c+d", id(y): "y"}
@@ -485,7 +485,7 @@ def test_trace_example_1_depth_first_order():
 
 
 def test_trace_example_2_the_barrier_waits():
-    a, b, c, d = (Tensor(np.array(v), requires_grad=True) for v in (2.0, -1.0, 3.0, 4.0))
+    a, b, c, d = (mytorch.tensor(np.array(v), requires_grad=True) for v in (2.0, -1.0, 3.0, 4.0))
     h = a + b
     left, right = c * h, h * d
     y = left + right
@@ -499,15 +499,62 @@ def test_trace_example_2_the_barrier_waits():
 # ---------------------------------------------------------------------------------------------------
 # Tensor basics, dtypes, no_grad, errors
 # ---------------------------------------------------------------------------------------------------
-def test_construction_and_dtypes():
-    assert Tensor(np.array([1, 2, 3]), requires_grad=True).dtype == np.float32   # the tutorial's line
-    assert Tensor(3).dtype == np.float32 and Tensor(2.5).dtype == np.float32
-    assert Tensor([[1.5, 2], [3, 4]]).dtype == np.float32
-    assert Tensor(np.array([True])).dtype == np.float32
-    assert Tensor(np.ones(2)).dtype == np.float64
-    assert Tensor(np.ones(2, np.float16)).dtype == np.float16
+TENSOR_DATA = {"int-array": lambda: np.array([1, 2, 3]), "nested-list": lambda: [[1.5, 2], [3, 4]],
+               "bool-array": lambda: np.array([True, False]), "float64-array": lambda: np.ones(2) * 0.1,
+               "float16-array": lambda: np.ones(2, np.float16), "0d-float64": lambda: np.array(2.5)}
+
+
+@pytest.mark.parametrize("kind", TENSOR_DATA)
+def test_Tensor_makes_a_float32_copy_like_torch_Tensor(kind):
+    data = TENSOR_DATA[kind]()
+    t = Tensor(data, requires_grad=True)                 # the tutorial's line: Tensor(array, requires_grad=True)
+    assert t.dtype == np.float32 and t.requires_grad and t.is_leaf
+    np.testing.assert_array_equal(t.data, np.asarray(data, np.float32))
+    if isinstance(data, np.ndarray):                     # a copy: changing the source leaves the tensor alone
+        before = t.data.copy()
+        data[...] = 0
+        np.testing.assert_array_equal(t.data, before)
+    if torch is not None and np.ndim(data) > 0:          # torch.Tensor needs a sequence
+        theirs = torch.Tensor(TENSOR_DATA[kind]())
+        assert theirs.dtype == torch.float32 and tuple(theirs.shape) == t.shape
+
+
+def test_Tensor_of_whole_numbers_gives_sizes_and_requires_grad_is_keyword_only_like_torch():
+    for sizes in [(2, 3), (3,), (), (1, 0, 2)]:
+        t = Tensor(*sizes)
+        assert t.shape == (sizes or (0,)) and t.dtype == np.float32 and not t.requires_grad
+        np.testing.assert_array_equal(t.data, np.zeros(sizes or (0,)))   # PyTorch leaves memory uninitialised
+        if torch is not None:
+            assert tuple(torch.Tensor(*sizes).shape) == t.shape
+    assert Tensor(2, 3, requires_grad=True).requires_grad
+    assert Tensor(2.5).shape == () and Tensor(2.5).item() == 2.5       # a float alone: a 0-d tensor
+    with pytest.raises(TypeError):
+        Tensor([1.0], True)                                # requires_grad is keyword-only
+    if torch is not None:
+        with pytest.raises(TypeError):
+            torch.Tensor([1.0], True)
+
+
+@pytest.mark.parametrize("data, dtype", [(np.ones(2), np.float64), (np.ones(2, np.float16), np.float16),
+                                         (np.ones(2, np.float32), np.float32), (2.5, np.float32),
+                                         ([1.0, 2], np.float32), (3, np.int64), ([1, 2], np.int64),
+                                         (True, np.bool_), (np.arange(3), np.int64)],
+                         ids=["float64", "float16", "float32", "float", "float-list", "int", "int-list",
+                              "bool", "int-array"])
+def test_tensor_keeps_dtypes_like_torch_tensor(data, dtype):
+    t = mytorch.tensor(data)
+    assert t.dtype == dtype and not t.requires_grad
+    np.testing.assert_array_equal(t.data, np.asarray(data))
+    if isinstance(data, np.ndarray):
+        assert not np.shares_memory(t.data, data)          # a copy
+    assert mytorch.tensor(data, dtype=np.float64).dtype == np.float64
+    if torch is not None:
+        assert str(torch.tensor(data).dtype) == f"torch.{np.dtype(dtype).name}"
+
+
+def test_mixed_float_dtypes_promote_and_gradients_keep_each_leafs_dtype():
     f32 = Tensor(np.ones(2, np.float32), requires_grad=True)
-    f64 = Tensor(np.ones(2), requires_grad=True)
+    f64 = mytorch.tensor(np.ones(2), requires_grad=True)
     assert (f32 * 2.5).dtype == np.float32 and (f64 * 2.5).dtype == np.float64
     mixed = f32 * f64
     assert mixed.dtype == np.float64
@@ -524,7 +571,7 @@ def test_properties_and_repr():
     assert not d.requires_grad and d._edges == ()
     assert repr(x) == "tensor([[0., 1., 2.],\n        [3., 4., 5.]], requires_grad=True)"
     assert repr(x.sum()) == "tensor(15., grad_fn=<sum>)"
-    assert repr(Tensor(np.array([1.0]))) == "tensor([1.], dtype=float64)"
+    assert repr(mytorch.tensor(np.array([1.0]))) == "tensor([1.], dtype=float64)"
 
 
 def test_no_grad_builds_no_graph():
@@ -537,7 +584,7 @@ def test_no_grad_builds_no_graph():
 
 
 def test_errors_name_the_op_and_shapes():
-    a, b = Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))
+    a, b = mytorch.tensor(np.ones((2, 3))), mytorch.tensor(np.ones((4, 5)))
     with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\)"):
         a @ b
     with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4, 5\)"):
@@ -681,8 +728,8 @@ def test_cross_entropy_matches_pytorch(target_kind, scale, reduction):
     classes = np.array([0, 3, 1, 1, 2])
     target = {"index": classes, "onehot": np.eye(4)[classes],
               "probabilities": rng.dirichlet(np.ones(4), size=5)}[target_kind]
-    ours = Tensor(logits, requires_grad=True)
-    loss = nn.CrossEntropyLoss(reduction=reduction)(ours, Tensor(target))
+    ours = mytorch.tensor(logits, requires_grad=True)
+    loss = nn.CrossEntropyLoss(reduction=reduction)(ours, mytorch.tensor(target))
     theirs = torch.tensor(logits, requires_grad=True)
     torch_target = torch.tensor(target) if target_kind != "index" else torch.tensor(classes)
     torch_loss = torch.nn.CrossEntropyLoss(reduction=reduction)(theirs, torch_target)
@@ -699,7 +746,7 @@ def test_cross_entropy_finite_differences_and_bad_target():
     check_op(lambda a: nn.CrossEntropyLoss()(a, target), (3, 4),
              torch_fn=lambda a: torch.nn.functional.cross_entropy(a, torch.tensor(target)))
     with pytest.raises(ValueError, match=r"target shape \(4,\)"):
-        nn.CrossEntropyLoss()(Tensor(np.ones((3, 4))), np.zeros(4))
+        nn.CrossEntropyLoss()(mytorch.tensor(np.ones((3, 4))), np.zeros(4))
 
 
 def test_mse_loss():
@@ -717,7 +764,7 @@ def test_sgd_matches_torch_over_20_steps(settings):
     torch_or_skip()
     start = rng.normal(size=(3, 2))
     targets = rng.normal(size=(20, 3, 2))
-    ours = Tensor(start, requires_grad=True)
+    ours = mytorch.tensor(start, requires_grad=True)
     theirs = torch.tensor(start, requires_grad=True)
     opt, torch_opt = optim.SGD([ours], **settings), torch.optim.SGD([theirs], **settings)
     for target in targets:
@@ -785,7 +832,7 @@ def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64():
     for _ in range(20):
         images = rng.uniform(0, 1, size=(16, 784))
         labels = np.eye(10)[rng.integers(0, 10, 16)]  # one-hot, as the tutorial encodes them
-        loss = loss_fn(ours(Tensor(images)), Tensor(labels))
+        loss = loss_fn(ours(mytorch.tensor(images)), mytorch.tensor(labels))
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -844,7 +891,7 @@ def _h_compare_with_torch(fn, arrays, torch_fn=None, rtol=1e-12, atol=1e-12, ups
     """Run fn on Tensors and torch_fn (default fn) on torch tensors made from the same float arrays;
     backward with the same random upstream gradient; compare the values and every input's gradient."""
     torch_or_skip()
-    ours = [Tensor(np.array(a), requires_grad=True) for a in arrays]
+    ours = [mytorch.tensor(np.array(a), requires_grad=True) for a in arrays]
     theirs = [torch.tensor(np.array(a), requires_grad=True) for a in arrays]
     out, torch_out = fn(*ours), (torch_fn or fn)(*theirs)
     upstream = np.asarray(np.random.default_rng(upstream_seed).normal(size=out.shape)).astype(out.dtype)
@@ -965,7 +1012,7 @@ def test_inplace_with_a_shape_that_cannot_be_kept_raises_like_torch():
 def test_inplace_keeps_the_dtype_like_torch():
     t = Tensor(np.ones(3, np.float32))
     t += np.ones(3)                                  # a float64 operand: the tensor stays float32
-    t *= Tensor(np.full(3, 2.0))
+    t *= mytorch.tensor(np.full(3, 2.0))
     assert t.dtype == np.float32 and type(_h_np(t)) is np.ndarray
     np.testing.assert_array_equal(_h_np(t), [4, 4, 4])
     if torch is not None:
@@ -977,7 +1024,7 @@ def test_inplace_keeps_the_dtype_like_torch():
 def test_inplace_on_a_non_leaf_with_grad_mode_on_gives_torchs_gradient_or_says_what_to_write():
     """The issue is silent here. PyTorch records `y += 1` on a non-leaf in its graph; mytorch may do the
     same (then: PyTorch's gradient), or refuse with an error that says what to write instead."""
-    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = x * 2
     try:
         y += 1
@@ -1020,7 +1067,7 @@ def test_handwritten_update_loop_trains_like_torch():
     x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
     lr, losses, torch_losses = 0.5, [], []
     for _ in range(5):
-        loss = nn.CrossEntropyLoss()(ours(Tensor(x)), y)
+        loss = nn.CrossEntropyLoss()(ours(mytorch.tensor(x)), y)
         loss.backward()
         with mytorch.no_grad():
             for p in ours.parameters():
@@ -1082,7 +1129,7 @@ def test_updating_p_data_with_the_grad_or_its_data_like_torch():
 #    (mytorch never writes into an array that a graph uses; PyTorch raises instead, see below)
 # ===================================================================================================
 def test_gan_pattern_two_losses_one_forward_step_in_between():
-    w = Tensor(np.array([2.0]), requires_grad=True)
+    w = mytorch.tensor(np.array([2.0]), requires_grad=True)
     y = w * w                                         # y's rule for w reads w: 2w
     y.sum().backward(retain_graph=True)
     np.testing.assert_allclose(_h_np(w.grad), [4.0])
@@ -1105,7 +1152,7 @@ def _h_reference_grads(model, state, x, y):
     """Gradients of the loss at the weights `state`, on a fresh copy of `model`'s architecture."""
     ref, _ = _h_small_net(seed=99)
     ref.load_state_dict(state)
-    nn.CrossEntropyLoss()(ref(Tensor(x)), y).backward()
+    nn.CrossEntropyLoss()(ref(mytorch.tensor(x)), y).backward()
     return [_h_np(p.grad).copy() for p in ref.parameters()]
 
 
@@ -1117,7 +1164,7 @@ def test_backward_after_the_weights_changed_gives_the_gradient_at_the_forward_va
     expected = _h_reference_grads(model, old_state, x, y)
     # random shifts (a constant one would be invisible: cross-entropy's gradient rows sum to zero)
     shift = {k: np.random.default_rng(7).normal(size=v.shape) for k, v in old_state.items()}
-    loss = nn.CrossEntropyLoss()(model(Tensor(x)), y)
+    loss = nn.CrossEntropyLoss()(model(mytorch.tensor(x)), y)
     if change == "optimizer step":
         (loss * 0.5).backward(retain_graph=True)      # a first loss from the same forward, then a step
         opt = optim.SGD(model.parameters(), lr=10.0)
@@ -1136,7 +1183,7 @@ def test_backward_after_the_weights_changed_gives_the_gradient_at_the_forward_va
 
 
 def test_zero_and_requires_grad_flags_follow_the_in_place_rules_like_pytorch():
-    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
     h = w * 2
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         w.zero_()
@@ -1193,7 +1240,7 @@ def test_tensor_copies_its_data_and_from_numpy_shares_it_as_in_pytorch():
 
 
 def test_matrix_products_refuse_a_float32_float64_mix_like_pytorch():
-    x64, w32 = Tensor(np.ones((2, 3))), Tensor(np.ones((3, 4), np.float32))
+    x64, w32 = mytorch.tensor(np.ones((2, 3))), mytorch.tensor(np.ones((3, 4), np.float32))
     with pytest.raises(TypeError, match=r"matmul: the inputs are float64 and float32.*\.float\(\)"):
         x64 @ w32
     with pytest.raises(TypeError, match=r"linear: the inputs are float64 and float32"):
@@ -1205,7 +1252,7 @@ def test_matrix_products_refuse_a_float32_float64_mix_like_pytorch():
 
 
 def test_size_numel_dim_and_clone_like_pytorch():
-    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    x = mytorch.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     assert x.size() == (2, 3) and x.size(1) == 3 and x.numel() == 6 and x.dim() == 2
     c = x.clone()
     assert c.data is not x.data and c._op == "clone"
@@ -1214,13 +1261,13 @@ def test_size_numel_dim_and_clone_like_pytorch():
 
 
 def test_a_backward_rule_that_gives_a_wrong_shape_or_a_tensor_is_a_clear_error():
-    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    x = mytorch.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     for rule, message in ((lambda g: np.ones(5), r"rule of 'myop' gave a gradient of shape \(5,\) for an "
                                                  r"input of shape \(3,\)"),
                           (lambda g: Tensor(g), r"rule of 'myop' gave a Tensor; a rule takes the gradient"),
                           (lambda g: (g,), r"rule of 'myop' gave a tuple")):
         with pytest.raises((ValueError, TypeError), match=message):
-            Tensor._result("myop", x.data * 2, (x, rule)).sum().backward()
+            mytorch.record("myop", x.data * 2, (x, rule)).sum().backward()
     assert x.grad is None
 
 
@@ -1241,7 +1288,7 @@ def test_writing_into_p_data_in_place_is_untracked_as_in_pytorch():
     tracked, in PyTorch (.data bypasses its version counter) as here: both answer 2, where the forward's
     w gave 4. mytorch's own updates (`w -= ...` under no_grad, optimizer steps, load_state_dict) give
     the tensor a new array instead, and keep the forward's values (the tests above)."""
-    w = Tensor(np.array([2.0]), requires_grad=True)
+    w = mytorch.tensor(np.array([2.0]), requires_grad=True)
     y = (w * w).sum()
     w.data -= 1.0                                     # numpy's in-place operator on the parameter's array
     assert isinstance(w.data, np.ndarray)
@@ -1256,8 +1303,8 @@ def test_writing_into_p_data_in_place_is_untracked_as_in_pytorch():
 
 
 def test_inplace_change_of_an_input_that_needs_no_grad_keeps_the_recorded_value():
-    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    a = Tensor(np.array([3.0, 5.0]))                  # needs no grad: `+=` is allowed with grad mode on
+    w = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    a = mytorch.tensor(np.array([3.0, 5.0]))                  # needs no grad: `+=` is allowed with grad mode on
     same = a
     y = (w * a).sum()
     a += 10
@@ -1271,7 +1318,7 @@ def test_inplace_change_of_an_input_that_needs_no_grad_keeps_the_recorded_value(
 # 3. backward frees the graph, like PyTorch; retain_graph=True keeps it
 # ===================================================================================================
 def test_second_backward_without_retain_graph_raises():
-    x = Tensor(rng.normal(size=3), requires_grad=True)
+    x = mytorch.tensor(rng.normal(size=3), requires_grad=True)
     loss = (x.exp() * x).sum()
     loss.backward()
     once = _h_np(x.grad).copy()
@@ -1289,7 +1336,7 @@ def test_second_backward_without_retain_graph_raises():
 def test_retain_graph_true_adds_the_same_gradients_again_like_torch():
     torch_or_skip()
     start = rng.normal(size=(4,))
-    a, t = Tensor(start.copy(), requires_grad=True), torch.tensor(start.copy(), requires_grad=True)
+    a, t = mytorch.tensor(start.copy(), requires_grad=True), torch.tensor(start.copy(), requires_grad=True)
     h, th = (a * 2).exp(), (t * 2).exp()
     loss_a, loss_t = (h * h * a).sum(), (th * th * t).sum()
     loss_a.backward(retain_graph=True)
@@ -1305,12 +1352,12 @@ def test_retain_graph_true_adds_the_same_gradients_again_like_torch():
 
 
 def test_an_intermediate_reused_after_its_graph_was_freed_raises_like_torch():
-    x = Tensor(rng.normal(size=3), requires_grad=True)
+    x = mytorch.tensor(rng.normal(size=3), requires_grad=True)
     h = x.exp()
     (h * h).sum().backward()
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         (h * 3).sum().backward()                      # h's own graph was freed by the first backward
-    y = Tensor(rng.normal(size=3), requires_grad=True)
+    y = mytorch.tensor(rng.normal(size=3), requires_grad=True)
     shared = y.tanh()
     loss_a, loss_b = (shared * 3).sum(), (shared * shared).sum()
     loss_a.backward()                                 # two losses, one forward: the first frees `shared`
@@ -1323,7 +1370,7 @@ def test_an_intermediate_reused_after_its_graph_was_freed_raises_like_torch():
         with pytest.raises(RuntimeError, match="retain_graph=True"):
             (tshared * tshared).sum().backward()
     # with retain_graph=True on the first, both go through: the sum of the two gradients
-    z = Tensor(_h_np(y).copy(), requires_grad=True)
+    z = mytorch.tensor(_h_np(y).copy(), requires_grad=True)
     shared = z.tanh()
     (shared * 3).sum().backward(retain_graph=True)
     (shared * shared).sum().backward()
@@ -1564,8 +1611,8 @@ def test_sgd_rejects_a_non_leaf_tensor_like_torch():
 
 
 def test_sgd_skips_parameters_without_grad_and_frozen_ones():
-    a = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    b = Tensor(np.array([3.0, 4.0]), requires_grad=True)              # gets no gradient
+    a = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = mytorch.tensor(np.array([3.0, 4.0]), requires_grad=True)              # gets no gradient
     frozen = nn.Parameter(np.array([5.0, 6.0]), requires_grad=False)
     (a * a).sum().backward()
     opt = optim.SGD([a, b, frozen], lr=0.1, momentum=0.9)              # accepted, as by PyTorch
@@ -1600,7 +1647,7 @@ def test_sgd_skips_a_frozen_parameter_even_when_it_holds_a_gradient():
 def test_sgd_param_groups_and_changing_the_learning_rate_like_torch():
     torch_or_skip()
     start = rng.normal(size=(3, 2))
-    ours, theirs = Tensor(start.copy(), requires_grad=True), torch.tensor(start.copy(), requires_grad=True)
+    ours, theirs = mytorch.tensor(start.copy(), requires_grad=True), torch.tensor(start.copy(), requires_grad=True)
     opt = optim.SGD([ours], lr=0.1, momentum=0.9)
     torch_opt = torch.optim.SGD([theirs], lr=0.1, momentum=0.9)
     assert isinstance(opt.param_groups, list) and len(opt.param_groups) == 1
@@ -1680,7 +1727,7 @@ def test_tensors_stay_hashable_by_identity():
 
 def test_argmax_like_torch():
     values = rng.normal(size=(4, 5))
-    x = Tensor(values, requires_grad=True)
+    x = mytorch.tensor(values, requires_grad=True)
     cases = [(x.argmax(1), values.argmax(1)), (x.argmax(dim=0), values.argmax(0)),
              (x.argmax(-1), values.argmax(-1)), (x.argmax(), values.argmax())]
     for result, expected in cases:
@@ -1719,7 +1766,7 @@ def test_mean_of_a_boolean_tensor_raises_like_torch():
 
 
 def test_python_number_protocols_on_one_element_tensors_like_torch():
-    x = Tensor(np.array([1.23456, 2.0]), requires_grad=True)
+    x = mytorch.tensor(np.array([1.23456, 2.0]), requires_grad=True)
     loss = (x * x).sum() / 4.0                          # a loss that requires grad: 1.381...
     cases = [(Tensor([2.5]), 2.5), (Tensor([[3.7]]), 3.7), (Tensor(0.0), 0.0), (Tensor(-2.7), -2.7),
              (loss, (1.23456 ** 2 + 4) / 4)]
@@ -1729,7 +1776,7 @@ def test_python_number_protocols_on_one_element_tensors_like_torch():
         assert bool(t) is (value != 0)
         assert format(t, ".3f") == format(value, ".3f")
     assert f"{loss:.3f}" == "1.381" and f"loss {loss:8.4f}" == "loss   1.3810"
-    for t in (Tensor([1.0, 2.0]), Tensor(np.ones((2, 2)))):    # PyTorch's errors, type and words
+    for t in (mytorch.tensor([1.0, 2.0]), mytorch.tensor(np.ones((2, 2)))):    # PyTorch's errors, type and words
         with pytest.raises(RuntimeError, match="ambiguous"):
             bool(t)
         with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
@@ -1790,9 +1837,9 @@ def test_iterating_a_0d_tensor_raises_type_error_like_torch():
     with pytest.raises(TypeError, match="0-d"):
         list(Tensor(3.0))
     with pytest.raises(TypeError, match="0-d"):
-        for _ in Tensor(np.array(3.0)):
+        for _ in mytorch.tensor(np.array(3.0)):
             pass
-    rows = list(Tensor(np.arange(6.0).reshape(2, 3)))  # a 2-D tensor iterates over its rows
+    rows = list(mytorch.tensor(np.arange(6.0).reshape(2, 3)))  # a 2-D tensor iterates over its rows
     assert len(rows) == 2 and all(isinstance(r, Tensor) and r.shape == (3,) for r in rows)
     np.testing.assert_array_equal(_h_np(rows[1]), [3.0, 4.0, 5.0])
     if torch is not None:
@@ -1984,7 +2031,7 @@ def test_a_foreign_operand_is_named_fully_with_how_to_convert():
 @pytest.mark.parametrize("target", [np.array([3, 10]), Tensor(np.array([3, 10]))], ids=["numpy", "tensor"])
 def test_cross_entropy_label_out_of_range_raises(target):
     with pytest.raises((ValueError, IndexError), match=r"\b10\b") as error:
-        nn.CrossEntropyLoss()(Tensor(np.zeros((2, 10))), target)
+        nn.CrossEntropyLoss()(mytorch.tensor(np.zeros((2, 10))), target)
     assert re.search("(?i)label|target|class", str(error.value)), str(error.value)   # not numpy's words
     if torch is not None:
         with pytest.raises(IndexError, match="Target 10 is out of bounds"):
@@ -1994,7 +2041,7 @@ def test_cross_entropy_label_out_of_range_raises(target):
 @pytest.mark.parametrize("label", [-1, -3, -99, -101])
 def test_cross_entropy_negative_label_raises(label):
     with pytest.raises((ValueError, IndexError), match=str(label)) as error:
-        nn.CrossEntropyLoss()(Tensor(np.zeros((2, 10))), np.array([label, 2]))
+        nn.CrossEntropyLoss()(mytorch.tensor(np.zeros((2, 10))), np.array([label, 2]))
     assert re.search("(?i)label|target|class", str(error.value)), str(error.value)
     if torch is not None:
         with pytest.raises(IndexError, match="out of bounds"):
@@ -2006,7 +2053,7 @@ def test_cross_entropy_negative_label_raises(label):
                          ids=["float64", "tensor", "float32"])
 def test_cross_entropy_non_integer_label_raises(target):
     with pytest.raises((ValueError, IndexError), match=r"1\.7"):
-        nn.CrossEntropyLoss()(Tensor(np.zeros((2, 4))), target)
+        nn.CrossEntropyLoss()(mytorch.tensor(np.zeros((2, 4))), target)
 
 
 def test_cross_entropy_integer_valued_float_labels_still_work_like_torch():
@@ -2052,8 +2099,8 @@ def test_cross_entropy_minus_inf_logits_like_torch(dtype, reduction):
 @pytest.mark.parametrize("target_kind", ["numpy-0d", "tensor-0d", "probabilities"])
 def test_cross_entropy_unbatched_logits_like_torch(reduction, target_kind):
     probabilities = np.array([0.2, 0.1, 0.6, 0.1])
-    target = {"numpy-0d": np.array(2), "tensor-0d": Tensor(2),
-              "probabilities": Tensor(probabilities)}[target_kind]
+    target = {"numpy-0d": np.array(2), "tensor-0d": mytorch.tensor(2),
+              "probabilities": mytorch.tensor(probabilities)}[target_kind]
     if torch is not None:
         torch_target = torch.tensor(probabilities) if target_kind == "probabilities" else torch.tensor(2)
     out, _ = _h_compare_with_torch(
@@ -2071,8 +2118,8 @@ def test_cross_entropy_probability_target_that_requires_grad_gets_its_gradient(r
                                         else torch.nn.CrossEntropyLoss(reduction=reduction))(a, p),
                           [logits, target])
     # and the rule itself: d(-Σ p·log softmax(z))/dp = -log softmax(z), per row
-    z = Tensor(logits)
-    p = Tensor(target, requires_grad=True)
+    z = mytorch.tensor(logits)
+    p = mytorch.tensor(target, requires_grad=True)
     nn.CrossEntropyLoss(reduction="sum")(z, p).backward()
     log_softmax = logits - np.log(np.exp(logits).sum(1, keepdims=True))
     np.testing.assert_allclose(_h_np(p.grad), -log_softmax, rtol=1e-12)
@@ -2081,13 +2128,13 @@ def test_cross_entropy_probability_target_that_requires_grad_gets_its_gradient(r
 @pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy-target", "tensor-target"])
 def test_mse_loss_warns_when_shapes_differ_like_torch(as_tensor):
     values, target = rng.normal(size=(3, 1)), rng.normal(size=3)
-    x = Tensor(values.copy(), requires_grad=True)
+    x = mytorch.tensor(values.copy(), requires_grad=True)
     with pytest.warns(UserWarning, match="(?i)target (size|shape)"):
-        loss = nn.MSELoss()(x, Tensor(target) if as_tensor else target)
+        loss = nn.MSELoss()(x, mytorch.tensor(target) if as_tensor else target)
     loss.backward()
     with warnings.catch_warnings():
         warnings.simplefilter("error")                  # equal shapes: no warning
-        nn.MSELoss()(Tensor(values), values.copy())
+        nn.MSELoss()(mytorch.tensor(values), values.copy())
     if torch is not None:
         tx = torch.tensor(values.copy(), requires_grad=True)
         with pytest.warns(UserWarning, match="target size"):
@@ -2140,13 +2187,13 @@ def test_sigmoid_of_integers_is_float32_as_in_pytorch():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_of_a_single_number_a_0d_tensor(dtype):
-    x = Tensor(np.array(0.5, dtype), requires_grad=True)
+    x = mytorch.tensor(np.array(0.5, dtype), requires_grad=True)
     y = x.sigmoid()
     y.backward()
     s = 1 / (1 + np.exp(-0.5))
     assert y.shape == () and y.dtype == dtype and x.grad.dtype == dtype
     np.testing.assert_allclose([y.item(), x.grad.item()], [s, s * (1 - s)], rtol=1e-6)
-    assert mytorch.gradcheck(lambda t: t.sigmoid(), Tensor(np.array(-1.5), requires_grad=True))
+    assert mytorch.gradcheck(lambda t: t.sigmoid(), mytorch.tensor(np.array(-1.5), requires_grad=True))
     if torch is not None:
         tx = torch.tensor(0.5, dtype=getattr(torch, np.dtype(dtype).name), requires_grad=True)
         torch.sigmoid(tx).backward()
@@ -2157,7 +2204,7 @@ def test_sigmoid_built_from_engine_ops_has_gradient_sigma_one_minus_sigma():
     """The slides' lesson: σ(x) = 1 / (1 + e^(-x)) from neg → exp → add → divide; the chain rule through
     those four rules gives σ(1 - σ)."""
     values = np.array([-5.0, -1.0, 0.0, 0.5, 3.0, 8.0])
-    x = Tensor(values, requires_grad=True)
+    x = mytorch.tensor(values, requires_grad=True)
     composed = 1 / (1 + (-x).exp())
     composed.sum().backward()
     sigma = 1 / (1 + np.exp(-values))
@@ -2174,7 +2221,7 @@ def test_sigmoid_composed_from_engine_ops_overflows_where_the_slides_say(dtype, 
     float64), and the exp rule's 0 · inf is nan. PyTorch's own tensors do exactly the same with that
     composition; its fused torch.sigmoid (and now Tensor.sigmoid) does not."""
     values = np.array([-1000.0, overflows_below - 1, overflows_below + 0.5, -20.0, 0.0, 30.0], dtype=dtype)
-    x = Tensor(values, requires_grad=True)
+    x = mytorch.tensor(values, requires_grad=True)
     with np.errstate(over="ignore", invalid="ignore"):
         composed = 1 / (1 + (-x).exp())
         composed.sum().backward()
@@ -2190,7 +2237,7 @@ def test_sigmoid_composed_from_engine_ops_overflows_where_the_slides_say(dtype, 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pow_zero_has_gradient_zero_at_zero_like_torch(dtype):
     values = np.array([0.0, 1.5, -2.0], dtype=dtype)
-    x = Tensor(values, requires_grad=True)
+    x = mytorch.tensor(values, requires_grad=True)
     out = x ** 0
     out.sum().backward()
     np.testing.assert_array_equal(_h_np(out), [1.0, 1.0, 1.0])
@@ -2233,26 +2280,26 @@ def _k_numbers(message):
 
 
 # ---------------------------------------------------------------------------------------------------
-# A student's ops, written in the engine's own pattern: Tensor._result(name, out, (input, rule))
+# A student's ops, written in the engine's own pattern: mytorch.record(name, out, (input, rule))
 # ---------------------------------------------------------------------------------------------------
 def _k_sin(x):
     # d sin(x)/dx = cos(x)
-    return Tensor._result("sin", np.sin(x.data), (x, lambda g: g * np.cos(x.data)))
+    return mytorch.record("sin", np.sin(x.data), (x, lambda g: g * np.cos(x.data)))
 
 
 def _k_sin_wrong(x):
     # the classic slip: sin's derivative written as sin
-    return Tensor._result("sin", np.sin(x.data), (x, lambda g: g * np.sin(x.data)))
+    return mytorch.record("sin", np.sin(x.data), (x, lambda g: g * np.sin(x.data)))
 
 
 def _k_flip_wrong(x):
     """Reverses a vector, with a rule that forgets to reverse the gradient back. With an upstream of all
     ones (the gradient of .sum()) it looks right: only a check of every output element catches it."""
-    return Tensor._result("flip", x.data[::-1].copy(), (x, lambda g: g))
+    return mytorch.record("flip", x.data[::-1].copy(), (x, lambda g: g))
 
 
 def _k_flip(x):
-    return Tensor._result("flip", x.data[::-1].copy(), (x, lambda g: g[::-1]))
+    return mytorch.record("flip", x.data[::-1].copy(), (x, lambda g: g[::-1]))
 
 
 def _k_scale_wrong_at_1_2(x):
@@ -2261,7 +2308,7 @@ def _k_scale_wrong_at_1_2(x):
         grad = g * 2.5
         grad[1, 2] = g[1, 2] * 7.25
         return grad
-    return Tensor._result("scale", x.data * 2.5, (x, rule))
+    return mytorch.record("scale", x.data * 2.5, (x, rule))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -2329,32 +2376,32 @@ GRADCHECK_OPS = {
 def test_gradcheck_passes_on_every_op(name, dtype):
     fn, shapes, positive = GRADCHECK_OPS[name]
     low, high = (0.5, 2.0) if positive else (-2.0, 2.0)
-    inputs = tuple(Tensor(_k_rng.uniform(low, high, s).astype(dtype), requires_grad=True) for s in shapes)
+    inputs = tuple(mytorch.tensor(_k_rng.uniform(low, high, s).astype(dtype), requires_grad=True) for s in shapes)
     assert mytorch.gradcheck(fn, inputs) is True
     assert mytorch.gradcheck(fn, inputs, raise_exception=False) is True
     assert all(t.dtype == dtype and t.grad is None for t in inputs)
 
 
 def test_gradcheck_takes_a_single_tensor_and_passes_a_correct_student_op():
-    x = Tensor(_k_rng.uniform(-2, 2, (3, 4)), requires_grad=True)
+    x = mytorch.tensor(_k_rng.uniform(-2, 2, (3, 4)), requires_grad=True)
     assert mytorch.gradcheck(_k_sin, x) is True
     assert mytorch.gradcheck(_k_sin, (x,)) is True
-    assert mytorch.gradcheck(_k_flip, Tensor(_k_rng.normal(size=5), requires_grad=True)) is True
+    assert mytorch.gradcheck(_k_flip, mytorch.tensor(_k_rng.normal(size=5), requires_grad=True)) is True
 
 
 def test_gradcheck_refuses_inputs_of_which_none_requires_grad_like_pytorch():
-    wrong = lambda t: Tensor._result("twice", t.data * 2, (t, lambda g: g))       # d/dt is 2, not 1
+    wrong = lambda t: mytorch.record("twice", t.data * 2, (t, lambda g: g))       # d/dt is 2, not 1
     with pytest.raises(ValueError, match="no input has requires_grad=True"):
-        mytorch.gradcheck(wrong, Tensor(np.array([1.0, 2.0])))
+        mytorch.gradcheck(wrong, mytorch.tensor(np.array([1.0, 2.0])))
     with pytest.raises(RuntimeError, match="autograd gives 1, finite differences give 2"):
-        mytorch.gradcheck(wrong, Tensor(np.array([1.0, 2.0]), requires_grad=True))
+        mytorch.gradcheck(wrong, mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True))
     if torch is not None:
         with pytest.raises(ValueError, match="at least one input tensor to require gradient"):
             torch.autograd.gradcheck(lambda t: t * 2, (torch.ones(2, dtype=torch.float64),))
 
 
 def test_gradcheck_catches_a_wrong_rule_and_names_the_input():
-    a, b, c = (Tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True) for _ in range(3))
+    a, b, c = (mytorch.tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True) for _ in range(3))
     fn = lambda a, b, c: a * _k_sin_wrong(b) + c          # noqa: E731: the wrong rule is on input 1
     with pytest.raises((RuntimeError, AssertionError)) as info:
         mytorch.gradcheck(fn, (a, b, c))
@@ -2365,8 +2412,8 @@ def test_gradcheck_catches_a_wrong_rule_and_names_the_input():
 
 
 def test_gradcheck_message_names_the_element_and_both_numbers():
-    x = Tensor(_k_rng.uniform(0.5, 2, (3, 4)), requires_grad=True)     # sum(x) well away from 0
-    y = Tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True)
+    x = mytorch.tensor(_k_rng.uniform(0.5, 2, (3, 4)), requires_grad=True)     # sum(x) well away from 0
+    y = mytorch.tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True)
     with pytest.raises((RuntimeError, AssertionError)) as info:
         mytorch.gradcheck(lambda x, y: _k_scale_wrong_at_1_2(y).sum() * x.sum(), (x, y))
     message = str(info.value)
@@ -2381,7 +2428,7 @@ def test_gradcheck_message_names_the_element_and_both_numbers():
 
 
 def test_gradcheck_message_simple_numbers():
-    y = Tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True)
+    y = mytorch.tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True)
     with pytest.raises((RuntimeError, AssertionError)) as info:
         mytorch.gradcheck(_k_scale_wrong_at_1_2, y)
     message = str(info.value)
@@ -2391,7 +2438,7 @@ def test_gradcheck_message_simple_numbers():
 
 
 def test_gradcheck_checks_every_output_element_not_just_their_sum():
-    x = Tensor(np.arange(5.0), requires_grad=True)
+    x = mytorch.tensor(np.arange(5.0), requires_grad=True)
     out = _k_flip_wrong(x)
     out.sum().backward()                          # the sum's gradient is right: all ones
     np.testing.assert_array_equal(_k_grad(x), np.ones(5))
@@ -2404,8 +2451,8 @@ def test_gradcheck_checks_every_output_element_not_just_their_sum():
 def test_gradcheck_leaves_the_callers_tensors_and_grads_untouched():
     for dtype in (np.float32, np.float64):
         values = _k_rng.uniform(-2, 2, (3, 4)).astype(dtype)
-        a = Tensor(values.copy(), requires_grad=True)
-        b = Tensor(values[0].copy(), requires_grad=True)
+        a = mytorch.tensor(values.copy(), requires_grad=True)
+        b = mytorch.tensor(values[0].copy(), requires_grad=True)
         (a * 3).sum().backward()                  # a has a gradient from before; b has none
         before, grad_object = _k_grad(a).copy(), a.grad
         data_object = a.data
@@ -2445,13 +2492,13 @@ def test_gradcheck_in_float64_where_a_naive_float32_check_gives_false_alarms():
 
 
 def test_gradcheck_skips_inputs_that_do_not_require_grad_and_unused_inputs():
-    a = Tensor(_k_rng.normal(size=(2, 3)), requires_grad=True)
-    const = Tensor(_k_rng.normal(size=(2, 3)))
+    a = mytorch.tensor(_k_rng.normal(size=(2, 3)), requires_grad=True)
+    const = mytorch.tensor(_k_rng.normal(size=(2, 3)))
     # the wrong rule is on an input that does not require grad: nothing to check there
     assert mytorch.gradcheck(lambda a, c: a.tanh() * _k_sin_wrong(c), (a, const)) is True
     assert const.grad is None and not const.requires_grad
     # an input that requires grad but does not reach the output has gradient 0 both ways
-    unused = Tensor(_k_rng.normal(size=(4,)), requires_grad=True)
+    unused = mytorch.tensor(_k_rng.normal(size=(4,)), requires_grad=True)
     assert mytorch.gradcheck(lambda a, u: a * 2, (a, unused)) is True
     assert unused.grad is None
     # inputs that are not Tensors are passed through, as in torch.autograd.gradcheck
@@ -2468,13 +2515,13 @@ def test_gradcheck_cost_grows_with_inputs_plus_outputs_not_their_product():
         calls.append(1)
         return x.tanh() * 2
 
-    x = Tensor(_k_rng.normal(size=(6, 5)), requires_grad=True)      # 30 elements in, 30 out
+    x = mytorch.tensor(_k_rng.normal(size=(6, 5)), requires_grad=True)      # 30 elements in, 30 out
     assert mytorch.gradcheck(fn, x) is True
     assert len(calls) <= 4 * (30 + 30) + 10, len(calls)
 
 
 def test_gradcheck_uses_eps_atol_and_rtol():
-    x = Tensor(_k_rng.uniform(1.0, 2.0, (4,)), requires_grad=True)
+    x = mytorch.tensor(_k_rng.uniform(1.0, 2.0, (4,)), requires_grad=True)
     cube = lambda x: x ** 3                                    # noqa: E731
     # central differences of x³ are off by eps²: 0.01 at eps = 0.1, well past rtol = 1e-3 of 3x² <= 12
     assert mytorch.gradcheck(cube, x) is True
@@ -2482,7 +2529,7 @@ def test_gradcheck_uses_eps_atol_and_rtol():
     assert mytorch.gradcheck(cube, x, eps=0.1, atol=0.02, raise_exception=False) is True
 
     def off_by_1e_4(x):                                      # a rule off by 0.01 % of its value
-        return Tensor._result("cube", x.data ** 3, (x, lambda g: g * 3 * x.data ** 2 * (1 + 1e-4)))
+        return mytorch.record("cube", x.data ** 3, (x, lambda g: g * 3 * x.data ** 2 * (1 + 1e-4)))
     assert mytorch.gradcheck(off_by_1e_4, x) is True          # within rtol = 1e-3
     assert mytorch.gradcheck(off_by_1e_4, x, rtol=1e-6, atol=1e-9, raise_exception=False) is False
 
@@ -2494,7 +2541,7 @@ def test_min_over_all_and_ties_split_like_pytorch():
     check_op(lambda a: a.min(), (3, 4))
     torch_or_skip()
     x = np.array([[1.0, -3.0], [-3.0, 2.0]])
-    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    a, t = mytorch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     out = a.min()
     assert out.shape == () and out.item() == -3.0
     out.backward()
@@ -2505,7 +2552,7 @@ def test_min_over_all_and_ties_split_like_pytorch():
 def test_min_over_dim_with_ties_matches_pytorch():
     torch_or_skip()
     x = np.array([[2.0, 1.0, 1.0], [0.0, 3.0, 0.0]])
-    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    a, t = mytorch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     ours, theirs = a.min(dim=1), t.min(dim=1)
     np.testing.assert_array_equal(ours.indices.data, theirs.indices.numpy())
     ours.values.backward(np.array([1.0, 2.0]))
@@ -2547,7 +2594,7 @@ def test_abs():
 
 def test_abs_gradient_at_zero_is_zero_like_pytorch():
     x = np.array([-1.5, 0.0, 2.0, -0.0])
-    a = Tensor(x, requires_grad=True)
+    a = mytorch.tensor(x, requires_grad=True)
     a.abs().backward(np.ones(4))
     np.testing.assert_array_equal(_k_grad(a), [-1.0, 0.0, 1.0, 0.0])
     if torch is not None:
@@ -2564,11 +2611,11 @@ def test_clamp(kwargs):
 
 def test_clamp_positional_and_at_the_boundary_like_pytorch():
     x = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
-    a = Tensor(x, requires_grad=True)
+    a = mytorch.tensor(x, requires_grad=True)
     np.testing.assert_array_equal(a.clamp(-0.5, 0.5).data, [-0.5, -0.5, 0.0, 0.5, 0.5])
     torch_or_skip()
     for kwargs in (dict(min=-0.5, max=0.5), dict(min=0.5), dict(max=-0.5), dict(min=0.0)):
-        a = Tensor(x, requires_grad=True)
+        a = mytorch.tensor(x, requires_grad=True)
         t = torch.tensor(x, requires_grad=True)
         a.clamp(**kwargs).backward(np.ones(5))
         t.clamp(**kwargs).backward(torch.ones(5, dtype=torch.float64))
@@ -2578,7 +2625,7 @@ def test_clamp_positional_and_at_the_boundary_like_pytorch():
 
 def test_clamp_without_bounds_is_an_error_like_pytorch():
     with pytest.raises((RuntimeError, ValueError, TypeError)):
-        Tensor(np.ones(3)).clamp()
+        mytorch.tensor(np.ones(3)).clamp()
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
@@ -2588,7 +2635,7 @@ def test_softmax(dim):
 
 
 def test_softmax_is_stable_for_large_logits():
-    a = Tensor(np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0]]), requires_grad=True)
+    a = mytorch.tensor(np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0]]), requires_grad=True)
     out = a.softmax(dim=1)
     np.testing.assert_allclose(out.data, [[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-300)
     out.backward(np.array([[1.0, 2.0, 3.0], [1.0, 0.0, 0.0]]))
@@ -2640,7 +2687,7 @@ def test_shape_ops_kit(name):
 
 
 def test_flatten_of_a_0d_tensor_is_1d_like_pytorch():
-    a = Tensor(np.array(3.0), requires_grad=True)
+    a = mytorch.tensor(np.array(3.0), requires_grad=True)
     out = a.flatten()
     assert out.shape == (1,)
     out.backward(np.array([2.0]))
@@ -2679,7 +2726,7 @@ def test_where_with_a_number(side):
 
 
 def test_where_with_a_boolean_tensor_condition():
-    x = Tensor(_k_rng.normal(size=(3, 4)), requires_grad=True)
+    x = mytorch.tensor(_k_rng.normal(size=(3, 4)), requires_grad=True)
     cond = x > 0                                                          # a boolean Tensor (issue 7)
     out = mytorch.where(cond, x, x * 0.1)                                 # leaky relu
     out.backward(np.ones((3, 4)))
@@ -2697,8 +2744,8 @@ def test_cat(dim):
 
 def test_cat_default_dim_tuple_and_a_constant():
     check_op(lambda a, b: mytorch.cat((a, b)), (2, 3), (1, 3), torch_fn=lambda a, b: torch.cat((a, b)))
-    a = Tensor(_k_rng.normal(size=(2, 3)), requires_grad=True)
-    const = Tensor(np.ones((2, 2)))
+    a = mytorch.tensor(_k_rng.normal(size=(2, 3)), requires_grad=True)
+    const = mytorch.tensor(np.ones((2, 2)))
     out = mytorch.cat([a, const], 1)
     assert out.shape == (2, 5) and out.requires_grad
     out.backward(np.arange(10.0).reshape(2, 5))
@@ -2715,7 +2762,7 @@ def test_stack(dim):
 
 def test_stack_default_dim_and_the_same_tensor_twice():
     check_op(lambda a, b: mytorch.stack((a, b)), (4,), (4,), torch_fn=lambda a, b: torch.stack((a, b)))
-    a = Tensor(_k_rng.normal(size=3), requires_grad=True)
+    a = mytorch.tensor(_k_rng.normal(size=3), requires_grad=True)
     mytorch.stack([a, a * 2, a]).backward(np.ones((3, 3)))               # all paths summed
     np.testing.assert_allclose(_k_grad(a), np.full(3, 4.0))
 
@@ -2815,7 +2862,7 @@ def test_dropout_is_inverted_dropout_in_train_mode(p):
 
 
 def test_dropout_scales_the_inputs_values():
-    x = Tensor(_k_rng.normal(size=(50, 40)), requires_grad=True)
+    x = mytorch.tensor(_k_rng.normal(size=(50, 40)), requires_grad=True)
     out = nn.Dropout(0.25)(x)
     kept = out.data != 0
     np.testing.assert_allclose(out.data, np.where(kept, x.data / 0.75, 0.0), rtol=1e-12)
@@ -2831,7 +2878,7 @@ def test_dropout_is_the_identity_in_eval_mode_inside_a_sequential():
     hidden = x @ getattr(model, "0").weight.T + getattr(model, "0").bias
     expected = hidden.relu() @ getattr(model, "3").weight.T + getattr(model, "3").bias
     np.testing.assert_allclose(first, expected.data, rtol=1e-6)
-    inner = Tensor(_k_rng.normal(size=(4, 5)), requires_grad=True)
+    inner = mytorch.tensor(_k_rng.normal(size=(4, 5)), requires_grad=True)
     drop = nn.Dropout(0.7)
     drop.eval()
     out = drop(inner)
@@ -2843,7 +2890,7 @@ def test_dropout_is_the_identity_in_eval_mode_inside_a_sequential():
 
 
 def test_dropout_p0_identity_p1_zeros_and_bad_p():
-    x = Tensor(_k_rng.normal(size=(3, 4)), requires_grad=True)
+    x = mytorch.tensor(_k_rng.normal(size=(3, 4)), requires_grad=True)
     out = nn.Dropout(0.0)(x)
     np.testing.assert_array_equal(out.data, x.data)
     out.backward(np.full((3, 4), 2.0))
@@ -2872,7 +2919,7 @@ def test_flatten_module_matches_pytorch(args):
     module = nn.Flatten(*args)
     check_op(lambda a: module(a), (2, 3, 4, 2),
                 torch_fn=(lambda a: torch.nn.Flatten(*args)(a)) if torch is not None else None)
-    assert nn.Flatten()(Tensor(np.ones((5, 2, 3)))).shape == (5, 6)
+    assert nn.Flatten()(mytorch.tensor(np.ones((5, 2, 3)))).shape == (5, 6)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -2893,7 +2940,7 @@ def test_adam_matches_torch_over_20_steps_on_an_mlp(settings):
     torch_opt = torch.optim.Adam(theirs.parameters(), **settings)
     for _ in range(20):
         x, y = _k_rng.normal(size=(6, 5)), _k_rng.integers(0, 3, 6)
-        loss = nn.CrossEntropyLoss()(ours(Tensor(x)), y)
+        loss = nn.CrossEntropyLoss()(ours(mytorch.tensor(x)), y)
         torch_loss = torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(x)), torch.from_numpy(y))
         np.testing.assert_allclose(loss.item(), torch_loss.item(), rtol=1e-10)
         loss.backward()
@@ -2911,7 +2958,7 @@ def test_adam_matches_torch_over_20_steps_on_an_mlp(settings):
 def test_adam_skips_parameters_without_a_gradient_like_torch():
     torch_or_skip()
     a0, b0 = _k_rng.normal(size=3), _k_rng.normal(size=2)
-    a, b = Tensor(a0, requires_grad=True), Tensor(b0, requires_grad=True)
+    a, b = mytorch.tensor(a0, requires_grad=True), mytorch.tensor(b0, requires_grad=True)
     ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
     opt = optim.Adam([a, b], lr=0.1, weight_decay=0.05)
     torch_opt = torch.optim.Adam([ta, tb], lr=0.1, weight_decay=0.05)
@@ -2961,7 +3008,7 @@ def test_adam_shares_sgds_parameter_checks():
 
 
 def test_adam_rejects_a_non_leaf_tensor_like_torch():
-    leaf = Tensor(np.ones(2), requires_grad=True)
+    leaf = mytorch.tensor(np.ones(2), requires_grad=True)
     with pytest.raises(ValueError, match="leaf"):
         optim.Adam([leaf * 2])
 
@@ -2971,7 +3018,7 @@ def test_adam_rejects_a_non_leaf_tensor_like_torch():
                          ids=["lr", "eps", "beta1", "beta2", "weight_decay"])
 def test_adam_rejects_bad_settings_like_torch(bad):
     with pytest.raises(ValueError):
-        optim.Adam([Tensor(np.ones(2), requires_grad=True)], **bad)
+        optim.Adam([mytorch.tensor(np.ones(2), requires_grad=True)], **bad)
     if torch is not None:
         with pytest.raises(ValueError):
             torch.optim.Adam([torch.ones(2, requires_grad=True)], **bad)
@@ -2992,374 +3039,3 @@ def test_kit_import_forms_in_a_fresh_interpreter():
 def test_the_decks_exercises_are_left_to_the_students():
     assert not hasattr(Tensor, "sin") and not hasattr(mytorch, "sin")
     assert not hasattr(Tensor, "minimum") and not hasattr(mytorch, "minimum")
-
-
-# ---------------------------------------------------------------------------------------------------
-# train_mnist.py, on tiny synthetic files in MNIST's own IDX format and torchvision's folder layout
-# (<root>/MNIST/raw/), so the script's real loading code runs: its IDX reader, the batching
-# Dataset, the DataLoader and the collate_fn.
-# ---------------------------------------------------------------------------------------------------
-FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-EPOCH_LINE = re.compile(r"^epoch +(\d+)/(\d+)  train loss (\d+\.\d{4})  test accuracy (\d+\.\d\d)%  "
-                        r"\d+\.\d\d s  \(data loading \d+%\)$")
-FINAL_LINE = re.compile(r"^final test accuracy: (\d+\.\d\d)% \((\d+) epochs?, \d+\.\d s; "
-                        r"\d+\.\d s since the script started\)$")
-
-
-# -- a tiny IDX writer and a learnable synthetic data set ---------------------------------------------
-def write_idx(path, array):
-    """IDX: magic 0x0000 08 <ndim> (08 = unsigned bytes), then each dimension as big-endian uint32."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    with open(path, "wb") as f:
-        f.write(struct.pack(">I", 0x0800 + array.ndim))
-        f.write(struct.pack(f">{array.ndim}I", *array.shape))
-        f.write(array.tobytes())
-
-
-def synthetic_digits(count, rng):
-    """Each class is a fixed random 28x28 pattern of strokes; each image is its pattern with noise."""
-    patterns = np.random.default_rng(1234).random((10, 28, 28)) < 0.25
-    labels = rng.integers(0, 10, count)
-    flips = rng.random((count, 28, 28)) < 0.05
-    images = (patterns[labels] ^ flips) * rng.integers(180, 256, (count, 28, 28))
-    return images.astype(np.uint8), labels.astype(np.uint8)
-
-
-def make_mnist(root, train=1024, test=64, gz=False):
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split, count in (("train", train), ("t10k", test)):
-        images, labels = synthetic_digits(count, rng)
-        write_idx(raw / f"{split}-images-idx3-ubyte", images)
-        write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
-    if gz:                               # keep only the .gz versions, as a download would leave them
-        for name in FILES:
-            with open(raw / name, "rb") as src, gzip.open(raw / f"{name}.gz", "wb", compresslevel=1) as dst:
-                dst.write(src.read())
-            os.remove(raw / name)
-    return raw
-
-
-@pytest.fixture
-def mnist_dir(tmp_path):
-    make_mnist(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
-def tm():
-    """train_mnist.py, which needs torch and torchvision: its tests skip where they are absent."""
-    pytest.importorskip("torchvision")
-    import train_mnist
-    return train_mnist
-
-
-@pytest.fixture
-def no_download(tm, monkeypatch):
-    """Point torchvision's mirrors at a closed local port: downloads fail at once, offline or not."""
-    from torchvision.datasets import MNIST
-    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])
-
-
-def run(tm, capsys, *argv):
-    status = tm.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return status, out.splitlines(), err
-
-
-# -- training end to end --------------------------------------------------------------------------------
-def test_trains_end_to_end(tm, mnist_dir, capsys):
-    # small batches and a small constant lr: on these synthetic digits this sigmoid network needs a
-    # few hundred steps before its loss starts to fall, and lr 0.8 stalls it
-    status, lines, err = run(tm, capsys, "--data", mnist_dir, "--epochs", 3, "--batch-size", 4,
-                             "--lr", 0.1, "--schedule", "constant")
-    assert status == 0, err
-    assert lines[0].startswith("MNIST: 1024 training / 64 test images")
-    assert "SGD lr 0.1, Nesterov momentum 0.9, constant lr, batch 4, seed 0" in lines[0]
-    epochs = [EPOCH_LINE.match(line) for line in lines[1:4]]
-    assert all(epochs), lines
-    assert [int(m.group(1)) for m in epochs] == [1, 2, 3]
-    losses = [float(m.group(3)) for m in epochs]
-    assert losses[-1] < losses[0] - 0.3, losses             # it learns
-    final = FINAL_LINE.match(lines[-1])
-    assert final and final.group(1) == epochs[-1].group(4) and final.group(2) == "3", lines[-1]
-    assert float(final.group(1)) > 25                        # well above chance (10%)
-    assert "\r" not in "".join(lines)                        # no progress redraws when not on a terminal
-
-
-def test_quiet_prints_only_the_result_and_save_keeps_the_weights(tm, mnist_dir, tmp_path, capsys):
-    weights = tmp_path / "weights.npz"
-    status, lines, _ = run(tm, capsys, "--data", mnist_dir, "--epochs", 1, "--quiet", "--save", weights)
-    assert status == 0
-    assert len(lines) == 1 and FINAL_LINE.match(lines[0]), lines
-    assert "(1 epoch, " in lines[0]
-    saved = np.load(weights)
-    assert sorted(saved.files) == sorted(f"fc{i}.{p}" for i in range(1, 5) for p in ("weight", "bias"))
-    assert saved["fc1.weight"].shape == (128, 784) and saved["fc1.weight"].dtype == np.float32
-
-
-def test_progress_line_redraws_in_place_on_a_terminal_and_is_throttled(tm, monkeypatch):
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    screen = Terminal()
-    monkeypatch.setattr(sys, "stdout", screen)
-    progress = tm.Progress("epoch  1/1  ", interval=60)
-    for batch in range(1, 101):
-        progress.show(batch, 100, loss=0.5, samples_per_second=1000)
-    progress.done()
-    drawn = screen.getvalue()
-    assert drawn.count("\r") == 3                          # first batch, last batch, final clear
-    assert "\repoch  1/1  batch  100/100  loss 0.5000  1,000 samples/s" in drawn
-    assert drawn.endswith("\r\033[K")
-
-
-def test_same_seed_same_numbers(tm, mnist_dir, capsys):
-    def losses(seed):
-        _, lines, _ = run(tm, capsys, "--data", mnist_dir, "--epochs", 2, "--seed", seed)
-        return [EPOCH_LINE.match(line).group(3, 4) for line in lines[1:3]]
-
-    assert losses(3) == losses(3)
-    assert losses(3) != losses(4)
-
-
-def test_gzipped_files_are_accepted(tm, tmp_path, capsys, no_download):
-    make_mnist(tmp_path, gz=True)
-    status, lines, err = run(tm, capsys, "--data", tmp_path, "--epochs", 1, "--quiet")
-    assert status == 0, err
-    assert FINAL_LINE.match(lines[-1])
-
-
-def test_collate_gives_float32_tensors_without_grad(tm, mnist_dir):
-    train_set, test_set = tm.load_mnist(str(mnist_dir))
-    loader, _ = tm.make_loaders(train_set, test_set, batch_size=32, seed=0)
-    images, labels = next(iter(loader))
-    assert images.shape == (32, 784) and images.data.dtype == np.float32
-    assert not images.requires_grad
-    assert 0 <= images.data.min() and images.data.max() <= 1
-    # class indices, as torchvision gives them (CrossEntropyLoss's fast path), not one-hot rows
-    assert labels.shape == (32,) and (labels.data == np.round(labels.data)).all()
-    assert 0 <= labels.data.min() and labels.data.max() <= 9 and len(np.unique(labels.data)) > 3
-
-
-def test_compare_torch_runs_the_same_recipe_in_both(tm, mnist_dir, capsys):
-    status, lines, err = run(tm, capsys, "--data", mnist_dir, "--epochs", 2, "--batch-size", 4,
-                             "--lr", 0.1, "--compare-torch")
-    assert status == 0, err
-    assert lines[0].startswith("mytorch (numpy ") and ", 1 thread each: " in lines[0], lines[0]
-    assert "Nesterov momentum 0.9, lr decayed linearly to 0 over 512 steps, batch 4" in lines[0]
-    rows = [line.split("|") for line in lines if re.match(r"^\s+\d \|", line)]
-    assert len(rows) == 2
-    for row in rows:   # same weights, batches, optimiser and schedule: the same numbers, to 4 decimals
-        my_loss, torch_loss = row[1].split()
-        my_acc, torch_acc = row[2].split()
-        assert my_loss == torch_loss and my_acc == torch_acc, row
-    assert float(rows[1][1].split()[0]) < float(rows[0][1].split()[0])
-    assert lines[-1].startswith("final test accuracy: mytorch ") and "mytorch/torch" in lines[-1]
-
-
-def test_benchmark_times_three_versions_of_the_same_step(tm):
-    steps = tm.benchmark_steps(batch_size=4)        # raises if their first two losses disagree
-    assert sorted(steps) == ["mytorch", "numpy", "torch"]
-
-
-def test_benchmark_reports_the_median_of_paired_ratios_with_one_thread_each(tm, capsys, monkeypatch):
-    # a fake clock, in ms per step: (the first call per library only sizes the blocks), then 3 rounds.
-    # Per round mytorch/numpy is 1, 2, 0.5 (median 1.00x), though the medians' ratio would be 2/1;
-    # mytorch/torch is 0.5 in every round.
-    clock = {"mytorch_step": [1, 1, 2, 3], "numpy_step": [1, 1, 1, 6], "torch_step": [1, 2, 4, 6]}
-    clock = {name: times * 2 for name, times in clock.items()}            # batch 64, then batch 4
-    monkeypatch.setattr(tm, "timed", lambda step, repeats: 1e-3 * clock[step.__name__].pop(0))
-    tm.benchmark(rounds=3, pause=0)
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].endswith(", 1 thread each") and "3 rounds" in lines[0], lines[0]
-    assert tm.numpy_blas_threads() == 1 and torch.get_num_threads() == 1
-    for batch, start in ((64, 1), (4, 4)):
-        assert lines[start] == (f"batch {batch:2d}: mytorch 2000.0 us, numpy 1000.0 us, torch 4000.0 us"
-                                f"  (medians)")
-        assert lines[start + 1].split() == ["mytorch/numpy", "1.00x", "(middle", "half", "of", "the",
-                                            "rounds", "0.75-1.50x)"]
-        assert lines[start + 2].split() == ["mytorch/torch", "0.50x", "(middle", "half", "of", "the",
-                                            "rounds", "0.50-0.50x)"]
-    assert all(not times for times in clock.values())
-
-
-def test_numpy_step_matches_pytorch_gradients_and_update(tm):
-    """The hand-written numpy step (class-index cross-entropy, Nesterov SGD) against torch, weights too."""
-    rng = np.random.default_rng(5)
-    state = {f"fc{i}.{p}": rng.normal(size=shape).astype(np.float32) * 0.3
-             for i, (o, n) in enumerate(((128, 784), (64, 128), (32, 64), (10, 32)), 1)
-             for p, shape in (("weight", (o, n)), ("bias", (o,)))}
-    x, y = rng.random((8, 784), dtype=np.float32), rng.integers(0, 10, 8)
-    mine = tm.NumpyMLP(state, lr=0.5, momentum=0.9)
-    reference = tm.torch_mnist()
-    reference.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    sgd = torch.optim.SGD(reference.parameters(), lr=0.5, momentum=0.9, nesterov=True)
-    for _ in range(3):
-        loss = torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(y))
-        loss.backward()
-        sgd.step()
-        sgd.zero_grad()
-        assert float(mine.step(x, y)) == pytest.approx(loss.item(), rel=1e-5)
-    for i in range(4):
-        np.testing.assert_allclose(mine.weights[i], reference.state_dict()[f"fc{i + 1}.weight"].numpy(),
-                                   rtol=1e-4, atol=1e-6)
-
-
-# -- missing and broken data -------------------------------------------------------------------------
-def assert_data_help(err, root):
-    assert "Traceback" not in err
-    for name in FILES:
-        assert name in err
-    assert os.path.join(str(root), "MNIST", "raw", "") in err and "--data" in err
-
-
-def test_missing_data_exits_with_2_and_says_what_to_put_where(tm, tmp_path, capsys, no_download):
-    root = tmp_path / "nowhere"
-    status, lines, err = run(tm, capsys, "--data", root, "--epochs", 1)
-    assert status == 2
-    assert lines == []
-    assert "could not be downloaded" in err
-    assert_data_help(err, root)
-    assert not root.exists()                    # the failed download leaves no folders behind
-
-
-def test_failed_download_removes_only_the_folders_it_made(tm, tmp_path, capsys, no_download):
-    (tmp_path / "MNIST").mkdir()                # there before: stays; MNIST/raw/ is made, then removed
-    status, _, err = run(tm, capsys, "--data", tmp_path)
-    assert status == 2 and "could not be downloaded" in err
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["MNIST"]
-
-
-def test_truncated_file_exits_with_2(tm, mnist_dir, capsys, no_download):
-    path = mnist_dir / "MNIST" / "raw" / "train-images-idx3-ubyte"
-    path.write_bytes(path.read_bytes()[:5000])
-    status, _, err = run(tm, capsys, "--data", mnist_dir)
-    assert status == 2
-    assert "could not read train-images-idx3-ubyte and train-labels-idx1-ubyte" in err
-    assert_data_help(err, mnist_dir)
-
-
-def test_images_and_labels_that_disagree_exit_with_2(tm, mnist_dir, capsys, no_download):
-    write_idx(mnist_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", np.zeros(10))   # 64 images, 10 labels
-    status, _, err = run(tm, capsys, "--data", mnist_dir)
-    assert status == 2
-    assert ("t10k-images-idx3-ubyte holds images of shape (64, 28, 28) and "
-            "t10k-labels-idx1-ubyte 10 labels") in err
-    assert_data_help(err, mnist_dir)
-
-
-def test_read_idx_reads_what_write_idx_wrote_and_rejects_the_rest(tm, tmp_path):
-    array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
-    write_idx(tmp_path / "ok", array)
-    np.testing.assert_array_equal(tm.read_idx(tmp_path / "ok"), array)
-    data = (tmp_path / "ok").read_bytes()
-    for name, broken, message in (("short", data[:-1], "23 bytes of data for shape (2, 3, 4)"),
-                                  ("long", data + b"\0", "25 bytes of data for shape (2, 3, 4)"),
-                                  ("header", data[:9], "header is cut short"),
-                                  ("floats", b"\0\0\x0d\x01" + data[4:], "not an IDX file")):
-        (tmp_path / name).write_bytes(broken)
-        with pytest.raises(ValueError, match=re.escape(message)):
-            tm.read_idx(tmp_path / name)
-
-
-# -- the command line's edges ---------------------------------------------------------------------------
-def test_help_answers_without_importing_torch():
-    """--help (and a mistyped option) must not wait for torch's import, ~2 s here."""
-    code = ("import sys, train_mnist\n"
-            "for argv in (['--help'], ['--lr', '-1']):\n"
-            "    try:\n"
-            "        train_mnist.main(argv)\n"
-            "    except SystemExit as exit:\n"
-            "        print('exit', exit.code, 'torch' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.stdout.splitlines()[-2:] == ["exit 0 False", "exit 2 False"], done.stdout + done.stderr
-    assert "--tutorial" in done.stdout and "barely learns" in done.stdout
-
-
-@pytest.mark.parametrize("argv", [["--lr", "-1"], ["--lr", "0"], ["--lr", "nan"], ["--lr", "x"],
-                                  ["--momentum", "-0.5"], ["--momentum", "1"], ["--epochs", "0"],
-                                  ["--batch-size", "-4"], ["--epochs", "1.5"], ["--seed", "-1"],
-                                  ["--momentum", "0", "--nesterov"], ["--benchmark", "--save", "w.npz"]],
-                         ids=" ".join)
-def test_bad_options_are_argparse_errors(tm, capsys, argv):
-    with pytest.raises(SystemExit) as exit:
-        tm.main(argv)
-    err = capsys.readouterr().err
-    assert exit.value.code == 2
-    assert "Traceback" not in err and "train_mnist.py: error: " in err, err
-    assert any(option in err for option in argv if option.startswith("--")), err
-
-
-def test_tutorial_settings_are_one_flag_away_and_options_still_win(tm):
-    args = tm.parse_args([])
-    assert (args.lr, args.momentum, args.nesterov, args.batch_size, args.epochs, args.schedule) == \
-        (0.8, 0.9, True, 128, 5, "linear")
-    args = tm.parse_args(["--tutorial"])
-    assert (args.lr, args.momentum, args.nesterov, args.batch_size, args.epochs, args.schedule) == \
-        (0.001, 0.0, False, 4, 5, "constant")
-    args = tm.parse_args(["--tutorial", "--lr", "0.01", "--epochs", "1", "--no-nesterov", "--momentum", "0.5"])
-    assert (args.lr, args.momentum, args.nesterov, args.batch_size, args.epochs) == (0.01, 0.5, False, 4, 1)
-
-
-def test_ctrl_c_stops_with_one_line_and_status_130(tm, mnist_dir, capsys, monkeypatch):
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-    monkeypatch.setattr(tm, "train_one_epoch", interrupted)
-    status, lines, err = run(tm, capsys, "--data", mnist_dir)
-    assert status == 130
-    assert err == "train_mnist.py: interrupted\n"
-    assert len(lines) == 1 and lines[0].startswith("MNIST: ")          # the header, printed before
-
-
-def test_save_writes_exactly_the_path_it_prints(tm, mnist_dir, tmp_path, capsys):
-    path = tmp_path / "weights"                  # no .npz: np.savez(path) would write weights.npz
-    status, lines, _ = run(tm, capsys, "--data", mnist_dir, "--epochs", 1, "--save", path)
-    assert status == 0
-    assert lines[-1] == f"saved the trained weights to {path}"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["MNIST", "weights"]
-    assert np.load(path)["fc4.bias"].shape == (10,)
-
-
-def test_save_into_a_missing_folder_fails_before_training(tm, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(tm, "load_mnist", lambda root: pytest.fail("loaded data before checking --save"))
-    for target, message in ((tmp_path / "no" / "w.npz", "does not exist"), (tmp_path, "that is a folder")):
-        with pytest.raises(SystemExit) as exit:
-            tm.main(["--save", str(target)])
-        assert exit.value.code == 2 and message in capsys.readouterr().err
-
-
-# -- the learning-rate schedule: PyTorch's LambdaLR, on param_groups -------------------------------------
-def test_lambda_lr_gives_torchs_lr_sequence(tm):
-    steps = 7
-    sgd = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.8, momentum=0.9, nesterov=True)
-    reference = torch.optim.lr_scheduler.LambdaLR(sgd, lambda step: 1 - step / steps)
-    ours = tm.LambdaLR(optim.SGD([Tensor(np.zeros(2), requires_grad=True)], lr=0.8, momentum=0.9,
-                                 nesterov=True), lambda step: 1 - step / steps)
-    seen = []
-    for _ in range(steps + 1):
-        assert ours.get_last_lr() == reference.get_last_lr()
-        seen.append(ours.get_last_lr()[0])
-        sgd.step()
-        reference.step()
-        ours.step()
-    assert seen[0] == 0.8 and seen[-1] == 0.0 and seen == sorted(seen, reverse=True)
-    assert ours.last_epoch == reference.last_epoch == steps + 1
-    assert ours.optimizer.param_groups[0]["initial_lr"] == 0.8
-
-
-def test_the_schedule_drives_mytorchs_sgd(tm):
-    w = Tensor(np.ones(3), requires_grad=True)
-    optimizer, scheduler = tm.make_optimizer(optim.SGD, [w], tm.parse_args(["--momentum", "0"]), steps=2)
-    moved = []
-    for _ in range(3):
-        before = w.data.copy()
-        (w * w).sum().backward()            # gradient 2w
-        optimizer.step()
-        optimizer.zero_grad()
-        scheduler.step()
-        moved.append(float((before - w.data)[0] / (2 * before[0])))      # the lr this step used
-    assert moved == pytest.approx([0.8, 0.4, 0.0])
