@@ -251,6 +251,44 @@ def test_constructors_match_pytorch_shapes():
             assert getattr(mytorch, name)(*args).shape == tuple(getattr(torch, name)(*args).shape)
 
 
+FACTORIES = {"full-float": ("full", ((2, 3), 1.5), {}), "full-int": ("full", ((2,), 3), {}),
+             "full-bool": ("full", ((2,), True), {}), "arange-int": ("arange", (5,), {}),
+             "arange-step": ("arange", (1, 5, 0.5), {}), "arange-floats": ("arange", (1.0, 4.0), {}),
+             "arange-dtype": ("arange", (0, 6, 2), dict(dtype="float64")), "linspace": ("linspace", (0, 1, 5), {}),
+             "eye": ("eye", (3,), {}), "eye-2-3": ("eye", (2, 3), {}), "zeros-dtype": ("zeros", (2, 3), dict(dtype="float64")),
+             "ones-int64": ("ones", ((2,),), dict(dtype="int64"))}
+
+
+@pytest.mark.parametrize("case", FACTORIES)
+def test_factories_give_torchs_values_shapes_and_dtypes(case):
+    torch_or_skip()
+    name, args, dtypes = FACTORIES[case]
+    ours = getattr(mytorch, name)(*args, **{k: getattr(np, v) for k, v in dtypes.items()})
+    theirs = getattr(torch, name)(*args, **{k: getattr(torch, v) for k, v in dtypes.items()})
+    assert isinstance(ours, Tensor) and not ours.requires_grad and str(theirs.dtype) == f"torch.{ours.dtype}"
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    if ours.dtype.kind == "f":
+        dtypes = {k: getattr(np, v) for k, v in dtypes.items()}
+        assert getattr(mytorch, name)(*args, **dtypes, requires_grad=True).requires_grad
+
+
+def test_like_factories_and_randint_like_torch():
+    x64 = mytorch.tensor(np.ones((2, 3)))
+    for make, fill in ((mytorch.zeros_like, 0.0), (mytorch.ones_like, 1.0)):
+        same, as32 = make(x64), make(x64, dtype=np.float32)
+        assert same.shape == (2, 3) and same.dtype == np.float64 and as32.dtype == np.float32
+        np.testing.assert_array_equal(same.data, np.full((2, 3), fill))
+    mytorch.manual_seed(3)
+    draws = mytorch.randint(0, 10, (300, 4))
+    assert draws.dtype == np.int64 and draws.shape == (300, 4) and set(np.unique(draws.data)) == set(range(10))
+    assert mytorch.randint(5, (2,)).shape == (2,) and mytorch.randint(5, (2,)).data.max() < 5   # randint(high, size)
+    mytorch.manual_seed(3)
+    np.testing.assert_array_equal(mytorch.randint(0, 10, (300, 4)).data, draws.data)
+    if torch is not None:
+        assert torch.zeros_like(torch.ones(2, 3, dtype=torch.float64)).dtype == torch.float64
+        assert torch.randint(0, 10, (3,)).dtype == torch.int64
+
+
 @pytest.mark.parametrize("name", ["randn", "rand"])
 def test_randn_and_rand_follow_manual_seed(name):
     make = getattr(mytorch, name)
@@ -2217,6 +2255,41 @@ def test_adam_trains_float32_and_keeps_the_callers_array():
     # Adam's first steps each move by about lr: 1 -> 0.9 -> 0.8004 -> 0.7010
     assert np.all((0.69 < p.data) & (p.data < 0.71)), p.data
     np.testing.assert_array_equal(array, [1, 1, 1])                          # the caller's array untouched
+
+
+@pytest.mark.parametrize("kind", ["LambdaLR", "StepLR"])
+def test_lr_schedulers_give_torchs_learning_rates_and_steps(kind, rng):
+    """optim.lr_scheduler: the same lr sequence as PyTorch's, set in param_groups, so SGD moves the same."""
+    torch_or_skip()
+    start = rng.normal(size=3)
+    ours, theirs = mytorch.tensor(start, requires_grad=True), torch.tensor(start, requires_grad=True)
+    opt = optim.SGD([ours], lr=0.8, momentum=0.9, nesterov=True)
+    torch_opt = torch.optim.SGD([theirs], lr=0.8, momentum=0.9, nesterov=True)
+    if kind == "LambdaLR":
+        def factor(step):
+            return 1 - step / 7
+        scheduler = optim.lr_scheduler.LambdaLR(opt, factor)
+        reference = torch.optim.lr_scheduler.LambdaLR(torch_opt, factor)
+    else:
+        scheduler = optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+        reference = torch.optim.lr_scheduler.StepLR(torch_opt, step_size=3, gamma=0.5)
+    seen = []
+    for _ in range(8):
+        assert scheduler.get_last_lr() == pytest.approx(reference.get_last_lr(), rel=1e-15)
+        assert opt.param_groups[0]["lr"] == pytest.approx(torch_opt.param_groups[0]["lr"], rel=1e-15)
+        seen.append(scheduler.get_last_lr()[0])
+        (ours * ours).sum().backward()
+        (theirs * theirs).sum().backward()
+        opt.step()
+        torch_opt.step()
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        scheduler.step()
+        reference.step()
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-15)
+    assert seen[0] == 0.8 and seen == sorted(seen, reverse=True) and seen[-1] < 0.8
+    assert scheduler.last_epoch == reference.last_epoch == 8
+    assert opt.param_groups[0]["initial_lr"] == 0.8
 
 
 def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64(rng):
