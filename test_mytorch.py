@@ -225,6 +225,7 @@ def test_tensor_from_a_list_of_0d_tensors_like_torch():
         np.testing.assert_array_equal(as_array(t), as_array(theirs))
 
 
+# -- factories: zeros, ones, randn, rand, full, arange, linspace, eye, *_like, randint ----------------
 @pytest.mark.parametrize("name", ["zeros", "ones", "randn", "rand"])
 def test_constructors_shapes_dtype_and_requires_grad(name):
     make = getattr(mytorch, name)
@@ -315,6 +316,7 @@ def test_randn_and_rand_distributions():
     assert mytorch.rand(1000, dtype=np.float64).data.dtype == np.float64
 
 
+# -- dtypes through ops -------------------------------------------------------------------------------
 def test_mixed_float_dtypes_promote_and_gradients_keep_each_leafs_dtype():
     f32 = Tensor(np.ones(2, np.float32), requires_grad=True)
     f64 = mytorch.tensor(np.ones(2), requires_grad=True)
@@ -391,6 +393,7 @@ def test_a_cast_to_integers_leaves_the_graph_as_in_pytorch():
         assert not tx.long().requires_grad and tx.double().requires_grad
 
 
+# -- properties and repr ------------------------------------------------------------------------------
 def test_properties_and_repr():
     x = Tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3), requires_grad=True)
     assert x.shape == (2, 3) and x.ndim == 2 and x.T.shape == (3, 2) and len(x) == 2
@@ -499,6 +502,7 @@ def test_a_foreign_operand_is_named_fully_with_how_to_convert():
                                     ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((3, 4), (2, 4, 5)),
                                     ((4,), (2, 4, 5)), ((2, 3, 4), (4,)), ((2, 1, 3, 4), (5, 4, 2))],
                          ids=str)
+# -- matrix products ----------------------------------------------------------------------------------
 def test_matmul(shapes):
     check_op(lambda a, b: a @ b, *shapes)
 
@@ -507,9 +511,10 @@ def test_matmul(shapes):
                                     ((2, 4), (3, 4))], ids=["2d", "3d", "1d", "no-bias"])
 def test_functional_linear_matches_pytorch(shapes):
     check_op(lambda *t: mytorch.linear(*t), *shapes,
-                torch_fn=lambda *t: torch.nn.functional.linear(*t))
+             torch_fn=lambda *t: torch.nn.functional.linear(*t))
 
 
+# -- elementwise functions: exp, log, sqrt, relu, tanh, sigmoid, abs, clamp, pow ----------------------
 @pytest.mark.parametrize("name", ["exp", "log", "sqrt", "relu", "tanh", "sigmoid"])
 def test_elementwise_functions(name):
     check_op(lambda a: getattr(a, name)(), (3, 4), positive=name in ("log", "sqrt"))
@@ -608,6 +613,7 @@ def test_number_to_the_power_of_a_tensor_like_torch(base):
     assert as_array(x32.grad).dtype == np.float32
 
 
+# -- sigmoid: the tutorial's composition (what the slides teach) and the one op Tensor.sigmoid is -----
 def tutorial_sigmoid(x):
     return 1 / (1 + (-x).exp())
 
@@ -706,6 +712,7 @@ def test_sigmoid_of_a_single_number_a_0d_tensor(dtype):
         np.testing.assert_allclose(x.grad.item(), tx.grad.item(), rtol=1e-6)
 
 
+# -- softmax and log_softmax --------------------------------------------------------------------------
 def test_log_softmax_stable_and_correct():
     check_op(lambda a: a.log_softmax(dim=1), (3, 4))
     check_op(lambda a: a.log_softmax(dim=0), (3, 4))
@@ -729,6 +736,7 @@ def test_softmax_is_stable_for_large_logits():
     assert x32.softmax(1).dtype == np.float32 and np.all(np.isfinite(x32.softmax(1).data))
 
 
+# -- reductions: sum, mean, var, max, min, argmax, argmin ---------------------------------------------
 REDUCTION_DIMS = [None, 0, 1, -1, (0, 1)]
 
 
@@ -837,6 +845,7 @@ def test_argmax_and_argmin_like_torch(name, case, ties, rng):
         np.testing.assert_array_equal(ours.data, theirs.numpy())
 
 
+# -- shape ops: reshape, transpose, unsqueeze, squeeze, flatten, permute, view ------------------------
 SHAPE_OPS = {
     "reshape": ((3, 4), lambda a: a.reshape(4, 3)),
     "reshape-tuple": ((3, 4), lambda a: a.reshape((2, 6))),
@@ -890,6 +899,7 @@ def test_flatten_of_a_0d_tensor_is_1d_like_pytorch():
     assert as_array(a.grad).shape == () and as_array(a.grad) == 2.0
 
 
+# -- indexing and comparisons -------------------------------------------------------------------------
 INDEXES = {"slice": (slice(1, None), slice(None, None, 2)), "int": 1, "ellipsis": (Ellipsis, 2),
            "newaxis": (None, slice(0, 2)), "repeated-rows": [0, 2, 2, 2],
            "repeated-pairs": ([0, 1, 1, 1], [2, 0, 0, 3]), "negative": (-1, [3, 3, -1])}
@@ -965,6 +975,7 @@ def test_mean_of_a_boolean_tensor_raises_like_torch():
             (torch.tensor([1.0, 2.0]) == torch.tensor([1.0, 0.0])).mean()
 
 
+# -- where, cat, stack, and a composite ---------------------------------------------------------------
 COND = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
 
 
@@ -981,7 +992,7 @@ WHERE_CASES = {   # cond, shapes of a and b (None: a number)
 def test_where(name):
     cond, shape_a, shape_b = WHERE_CASES[name]
     check_op(lambda a, b: mytorch.where(cond, a, b), shape_a, shape_b,
-                torch_fn=lambda a, b: torch.where(torch.from_numpy(cond), a, b))
+             torch_fn=lambda a, b: torch.where(torch.from_numpy(cond), a, b))
 
 
 @pytest.mark.parametrize("side", ["a-number", "b-number"])
@@ -1010,7 +1021,7 @@ def test_cat(dim):
     shapes = {0: [(2, 3), (1, 3), (4, 3)], -2: [(2, 3), (1, 3), (4, 3)],
               1: [(3, 2), (3, 1), (3, 4)], -1: [(3, 2), (3, 1), (3, 4)]}[dim]
     check_op(lambda a, b, c: mytorch.cat([a, b, c], dim=dim), *shapes,
-                torch_fn=lambda a, b, c: torch.cat([a, b, c], dim=dim))
+             torch_fn=lambda a, b, c: torch.cat([a, b, c], dim=dim))
 
 
 def test_cat_default_dim_tuple_and_a_constant(rng):
@@ -1028,7 +1039,7 @@ def test_cat_default_dim_tuple_and_a_constant(rng):
 @pytest.mark.parametrize("dim", [0, 1, 2, -1, -3])
 def test_stack(dim):
     check_op(lambda a, b, c: mytorch.stack([a, b, c], dim=dim), (3, 4), (3, 4), (3, 4),
-                torch_fn=lambda a, b, c: torch.stack([a, b, c], dim=dim))
+             torch_fn=lambda a, b, c: torch.stack([a, b, c], dim=dim))
 
 
 def test_stack_default_dim_and_the_same_tensor_twice(rng):
@@ -1138,6 +1149,7 @@ def test_no_recursion_limit_on_a_100000_op_chain():
     np.testing.assert_allclose(x.grad, 1.00001 ** 100_000, rtol=1e-9)
 
 
+# -- the recorded walk (what the slides draw), and rules that give the wrong thing --------------------
 def walk(y, names):
     steps = []
     y.backward(trace=steps.append)
@@ -1176,6 +1188,7 @@ def test_a_backward_rule_that_gives_a_wrong_shape_or_a_tensor_is_a_clear_error()
     assert x.grad is None
 
 
+# -- backward frees the graph, as PyTorch; retain_graph=True keeps it; memory -------------------------
 def three_ways_to_go_through_a_freed_graph(x, how):
     """A graph x -> h -> loss; returns (loss, h, a function giving what the second backward starts from)."""
     h = (x * 2).exp()
@@ -1353,6 +1366,7 @@ def test_keeping_every_loss_of_a_12_epoch_mnist_run_costs_a_few_mb():
     assert retained > 100 * 1024, f"{retained:.0f} bytes per step with retain_graph=True"
 
 
+# -- no stale gradients: a backward after a recorded input changed uses the forward's values ----------
 def test_gan_pattern_two_losses_one_forward_step_in_between():
     w = mytorch.tensor(np.array([2.0]), requires_grad=True)
     y = w * w                                         # y's rule for w reads w: 2w
@@ -1419,6 +1433,7 @@ def test_inplace_change_of_an_input_that_needs_no_grad_keeps_the_recorded_value(
     np.testing.assert_allclose(as_array(a), [13.0, 15.0])
 
 
+# -- no_grad ------------------------------------------------------------------------------------------
 def test_no_grad_builds_no_graph():
     x = Tensor([1.0, 2.0], requires_grad=True)
     with mytorch.no_grad():
@@ -1768,6 +1783,7 @@ def test_linear_init_matches_pytorch_distribution():
     np.testing.assert_array_equal(first, nn.Linear(3, 2).weight.data)
 
 
+# -- Dropout and Flatten ------------------------------------------------------------------------------
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
 def test_dropout_is_inverted_dropout_in_train_mode(p, rng):
     drop = nn.Dropout(p)
@@ -1844,10 +1860,11 @@ def test_dropout_default_p_is_half_like_pytorch():
 def test_flatten_module_matches_pytorch(args):
     module = nn.Flatten(*args)
     check_op(lambda a: module(a), (2, 3, 4, 2),
-                torch_fn=(lambda a: torch.nn.Flatten(*args)(a)) if torch is not None else None)
+             torch_fn=(lambda a: torch.nn.Flatten(*args)(a)) if torch is not None else None)
     assert nn.Flatten()(mytorch.tensor(np.ones((5, 2, 3)))).shape == (5, 6)
 
 
+# -- losses -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("target_kind", ["index", "onehot", "probabilities"])
 @pytest.mark.parametrize("scale", [1.0, 1000.0])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -2013,6 +2030,7 @@ def test_mse_shape_warning_points_at_the_callers_line():
                                       dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01),
                                       dict(lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.1)],
                          ids=["plain", "momentum", "nesterov", "dampening+wd", "nesterov+wd"])
+# -- optimizers and schedules -------------------------------------------------------------------------
 def test_sgd_matches_torch_over_20_steps(settings, rng):
     torch_or_skip()
     start = rng.normal(size=(3, 2))
@@ -2582,6 +2600,7 @@ def test_size_numel_dim_and_clone_like_pytorch():
     np.testing.assert_array_equal(as_array(x.grad), 2 * x.data)
 
 
+# -- Python and numpy protocols -----------------------------------------------------------------------
 def test_tensors_stay_hashable_by_identity():
     a, b = Tensor([1.0, 2.0]), Tensor([1.0, 2.0])     # equal values, two tensors
     assert hash(a) == hash(a) and len({a, b}) == 2 and a in {a} and b not in {a}
@@ -2676,6 +2695,7 @@ def test_accuracy_reads_as_in_pytorch(labels_kind, rng):
     assert 5 / 16 <= accuracy.item() < 1
 
 
+# -- the tutorial's own training code -----------------------------------------------------------------
 def write_idx(path, array):
     """MNIST's IDX format: magic 0x0000 08 <ndim> (08: unsigned bytes), each dimension as a big-endian
     uint32, then the bytes."""
@@ -2807,6 +2827,7 @@ def test_the_tutorials_training_code_runs_unchanged_and_learns(tmp_path, monkeyp
     assert accuracy_after >= most_frequent > 0.10, (accuracy_before, accuracy_after, most_frequent)
 
 
+# -- packaging ----------------------------------------------------------------------------------------
 def test_import_forms_in_a_fresh_interpreter():
     code = ("import mytorch.nn as nn\nimport mytorch.optim as optim\nfrom mytorch import nn as nn2, optim as o2\n"
             "import mytorch\nassert nn is nn2 is mytorch.nn and optim is o2 is mytorch.optim\n"
@@ -2888,6 +2909,7 @@ LINEAR = nn.Linear(4, 3, dtype=np.float64)
 LINEAR.load_state_dict({"weight": np.random.default_rng(9).normal(size=(3, 4)), "bias": np.arange(3.0)})
 
 
+# -- gradcheck ----------------------------------------------------------------------------------------
 # name: (function, input shapes, positive inputs only)
 GRADCHECK_OPS = {
     "add": (lambda a, b: a + b, [(3, 4), (4,)], False),
