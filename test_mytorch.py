@@ -1,10 +1,10 @@
-"""Tests for mytorch.py: every op against finite differences and PyTorch, the gated backward's
-promises, nn, optim, an end-to-end run against PyTorch; and train_mnist.py on tiny synthetic MNIST
-files (no network). Run with `python -m pytest`."""
+"""Tests for mytorch.py, by topic: construction and dtypes; each op's values and gradients (against central
+finite differences in float64, and against PyTorch); the gated backward walk; nn and optim; PyTorch habits
+(student code that must behave as in PyTorch, the tutorial's own training code); gradcheck. PyTorch is the
+reference where it is installed; the tests that need it skip where it is not. train_mnist.py has its own
+tests, in test_train_mnist.py. Run with `python -m pytest`."""
 import gc
-import gzip
 import importlib.util
-import io
 import os
 import re
 import struct
@@ -16,8 +16,8 @@ import tracemalloc
 import warnings
 from pathlib import Path
 
-# As train_mnist.py does, before numpy loads: one BLAS thread. A second one spins, and on a busy
-# 2-core machine that shares the cores with torch's threads it slows everything many times over.
+# One BLAS thread, before numpy loads (as train_mnist.py does): a second one spins, and on a busy 2-core
+# machine that shares the cores with torch's threads it slows everything many times over.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
@@ -27,8 +27,6 @@ import mytorch  # noqa: E402
 from mytorch import Tensor, nn, optim  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
-rng = np.random.default_rng(0)
-
 
 try:                   # PyTorch is the reference where it is installed; its tests skip where it is not
     import torch
@@ -42,9 +40,61 @@ def torch_or_skip():
     return torch
 
 
+@pytest.fixture(autouse=True)
+def same_random_state_alone_or_in_the_suite():
+    """Each test starts from the same random state, whatever ran before it: mytorch's (nn.Linear's first
+    weights, randn, Dropout's masks) and PyTorch's."""
+    mytorch.manual_seed(0)
+    if torch is not None:
+        torch.manual_seed(0)
+
+
+@pytest.fixture
+def rng():
+    """The test's own numpy generator: the same numbers whether the test runs alone or in the suite."""
+    return np.random.default_rng(0)
+
+
 # ---------------------------------------------------------------------------------------------------
-# Gradient checking
+# Helpers: finite differences, and the one comparison with PyTorch
 # ---------------------------------------------------------------------------------------------------
+def as_array(value):
+    """The numbers of a mytorch Tensor (its .data; `.grad` is a Tensor, as in PyTorch), of a torch tensor,
+    or of anything numpy takes, as a numpy array."""
+    if isinstance(value, Tensor):
+        return value.data
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.detach().numpy()
+    return np.asarray(value)
+
+
+def backward_with_random_upstream(fn, arrays, seed):
+    """fn on leaves made from copies of `arrays` (dtypes kept), then backward with a random upstream
+    gradient from `seed`. Returns (output, leaves, upstream)."""
+    leaves = [mytorch.tensor(np.array(a), requires_grad=True) for a in arrays]
+    out = fn(*leaves)
+    upstream = np.asarray(np.random.default_rng(seed).normal(size=out.shape)).astype(out.dtype)
+    out.backward(upstream)
+    return out, leaves, upstream
+
+
+def compare_with_torch(fn, arrays, torch_fn=None, rtol=1e-12, atol=1e-12, seed=1):
+    """Run fn on mytorch leaves and torch_fn (default: fn) on torch leaves made from the same arrays;
+    backward with the same random upstream gradient; compare the shapes, values, every input's gradient
+    and its dtype. Returns (output, leaves)."""
+    torch_or_skip()
+    out, ours, upstream = backward_with_random_upstream(fn, arrays, seed)
+    theirs = [torch.tensor(np.array(a), requires_grad=True) for a in arrays]
+    torch_out = (torch_fn or fn)(*theirs)
+    torch_out.backward(torch.from_numpy(upstream))
+    assert out.shape == tuple(torch_out.shape)
+    np.testing.assert_allclose(as_array(out), as_array(torch_out), rtol=rtol, atol=atol)
+    for t, tt in zip(ours, theirs):
+        assert as_array(t.grad).dtype == t.dtype
+        np.testing.assert_allclose(as_array(t.grad), as_array(tt.grad), rtol=rtol, atol=atol)
+    return out, ours
+
+
 def numeric_grads(fn, arrays, upstream, eps=1e-6):
     """Central differences of sum(upstream * fn(arrays)) with respect to each array (float64)."""
     grads = []
@@ -53,40 +103,334 @@ def numeric_grads(fn, arrays, upstream, eps=1e-6):
         for i in np.ndindex(array.shape):
             saved = array[i]
             array[i] = saved + eps
-            plus = np.sum(upstream * fn(*[Tensor(a) for a in arrays]).data)
+            plus = np.sum(upstream * fn(*[mytorch.tensor(a) for a in arrays]).data)
             array[i] = saved - eps
-            minus = np.sum(upstream * fn(*[Tensor(a) for a in arrays]).data)
+            minus = np.sum(upstream * fn(*[mytorch.tensor(a) for a in arrays]).data)
             array[i] = saved
             grad[i] = (plus - minus) / (2 * eps)
         grads.append(grad)
     return grads
 
 
-def check_op(fn, *shapes, positive=False, torch_fn=None):
-    """Check fn's forward and backward (with a random upstream gradient) in float64 against central
-    finite differences, and against PyTorch's autograd on the same inputs when torch is installed."""
+def check_op(fn, *shapes, positive=False, torch_fn=None, seed=0):
+    """Check fn's gradients (for a random upstream gradient) in float64 against central finite
+    differences, and its values and gradients against PyTorch's autograd where torch is installed."""
     low, high = (0.5, 2.0) if positive else (-2.0, 2.0)
-    arrays = [rng.uniform(low, high, shape) for shape in shapes]
-    tensors = [Tensor(a, requires_grad=True) for a in arrays]
-    out = fn(*tensors)
-    upstream = rng.normal(size=out.shape)
-    out.backward(upstream)
-    for t, expected in zip(tensors, numeric_grads(fn, arrays, upstream)):
+    data = np.random.default_rng(seed)
+    arrays = [data.uniform(low, high, shape) for shape in shapes]
+    out, leaves, upstream = backward_with_random_upstream(fn, arrays, seed + 1)
+    for t, expected in zip(leaves, numeric_grads(fn, arrays, upstream)):
         assert t.grad.shape == t.shape and t.grad.dtype == np.float64
-        np.testing.assert_allclose(t.grad, expected, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(as_array(t.grad), expected, rtol=1e-5, atol=1e-7)
+    if torch is not None:
+        compare_with_torch(fn, arrays, torch_fn, rtol=1e-10, atol=1e-12, seed=seed + 1)
+
+
+def small_net(seed=0):
+    """A float64 Linear-Sigmoid-Linear, and a PyTorch copy of it with the same weights (None w/o torch)."""
+    mytorch.manual_seed(seed)
+    ours = nn.Sequential(nn.Linear(4, 5, dtype=np.float64), nn.Sigmoid(), nn.Linear(5, 3, dtype=np.float64))
     if torch is None:
-        return
-    torch_tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
-    torch_out = (torch_fn or fn)(*torch_tensors)
-    torch_out.backward(torch.tensor(upstream))
-    assert out.shape == tuple(torch_out.shape)
-    np.testing.assert_allclose(out.data, torch_out.detach().numpy(), rtol=1e-12, atol=1e-12)
-    for t, tt in zip(tensors, torch_tensors):
-        np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-10, atol=1e-12)
+        return ours, None
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Sigmoid(), torch.nn.Linear(5, 3)).double()
+    own = dict(ours.named_parameters())
+    with torch.no_grad():
+        for name, p in theirs.named_parameters():
+            p.copy_(torch.from_numpy(as_array(own[name]).copy()))
+    return ours, theirs
 
 
+# ---------------------------------------------------------------------------------------------------
+# Construction and dtypes: Tensor(...) as torch.Tensor, tensor(...) as torch.tensor, the factories
+# ---------------------------------------------------------------------------------------------------
+TENSOR_DATA = {"int-array": lambda: np.array([1, 2, 3]), "nested-list": lambda: [[1.5, 2], [3, 4]],
+               "bool-array": lambda: np.array([True, False]), "float64-array": lambda: np.ones(2) * 0.1,
+               "float16-array": lambda: np.ones(2, np.float16), "0d-float64": lambda: np.array(2.5)}
+
+
+@pytest.mark.parametrize("kind", TENSOR_DATA)
+def test_Tensor_makes_a_float32_copy_like_torch_Tensor(kind):
+    data = TENSOR_DATA[kind]()
+    t = Tensor(data, requires_grad=True)                 # the tutorial's line: Tensor(array, requires_grad=True)
+    assert t.dtype == np.float32 and t.requires_grad and t.is_leaf
+    np.testing.assert_array_equal(t.data, np.asarray(data, np.float32))
+    if isinstance(data, np.ndarray):                     # a copy: changing the source leaves the tensor alone
+        before = t.data.copy()
+        data[...] = 0
+        np.testing.assert_array_equal(t.data, before)
+    if torch is not None and np.ndim(data) > 0:          # torch.Tensor needs a sequence
+        theirs = torch.Tensor(TENSOR_DATA[kind]())
+        assert theirs.dtype == torch.float32 and tuple(theirs.shape) == t.shape
+
+
+def test_Tensor_of_whole_numbers_gives_sizes_and_requires_grad_is_keyword_only_like_torch():
+    for sizes in [(2, 3), (3,), (), (1, 0, 2)]:
+        t = Tensor(*sizes)
+        assert t.shape == (sizes or (0,)) and t.dtype == np.float32 and not t.requires_grad
+        np.testing.assert_array_equal(t.data, np.zeros(sizes or (0,)))   # PyTorch leaves memory uninitialised
+        if torch is not None:
+            assert tuple(torch.Tensor(*sizes).shape) == t.shape
+    assert Tensor(2, 3, requires_grad=True).requires_grad
+    assert Tensor(2.5).shape == () and Tensor(2.5).item() == 2.5       # a float alone: a 0-d tensor
+    with pytest.raises(TypeError):
+        Tensor([1.0], True)                                # requires_grad is keyword-only
+    if torch is not None:
+        with pytest.raises(TypeError):
+            torch.Tensor([1.0], True)
+
+
+@pytest.mark.parametrize("data, dtype", [(np.ones(2), np.float64), (np.ones(2, np.float16), np.float16),
+                                         (np.ones(2, np.float32), np.float32), (2.5, np.float32),
+                                         ([1.0, 2], np.float32), (3, np.int64), ([1, 2], np.int64),
+                                         (True, np.bool_), (np.arange(3), np.int64)],
+                         ids=["float64", "float16", "float32", "float", "float-list", "int", "int-list",
+                              "bool", "int-array"])
+def test_tensor_keeps_dtypes_like_torch_tensor(data, dtype):
+    t = mytorch.tensor(data)
+    assert t.dtype == dtype and not t.requires_grad
+    np.testing.assert_array_equal(t.data, np.asarray(data))
+    if isinstance(data, np.ndarray):
+        assert not np.shares_memory(t.data, data)          # a copy
+    assert mytorch.tensor(data, dtype=np.float64).dtype == np.float64
+    if torch is not None:
+        assert str(torch.tensor(data).dtype) == f"torch.{np.dtype(dtype).name}"
+
+
+def test_tensor_copies_its_data_and_from_numpy_shares_it_as_in_pytorch():
+    a = np.ones(3, np.float32)
+    w = Tensor(np.ones(3, np.float32), requires_grad=True)
+    y = (w * Tensor(a)).sum()
+    a[:] = 5                                          # the caller changes its array after the forward
+    y.backward()
+    np.testing.assert_array_equal(as_array(w.grad), [1.0, 1.0, 1.0])     # the forward's values
+    shared = mytorch.from_numpy(a)
+    a[0] = 7
+    assert shared.data is a and shared.dtype == np.float32 and shared.data[0] == 7
+    assert mytorch.from_numpy(np.arange(3)).dtype == np.int64          # dtype kept, as torch.from_numpy
+    if torch is not None:
+        b = np.ones(3, np.float32)
+        copied, viewed = torch.tensor(b), torch.from_numpy(b)
+        b[0] = 7
+        assert copied[0].item() == 1 and viewed[0].item() == 7
+
+
+def test_tensor_from_a_list_of_0d_tensors_like_torch():
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    first, second = (x * x).sum(), x.sum() * 2          # two 0-d tensors, e.g. losses
+    t = Tensor([first, second])
+    assert isinstance(t, Tensor) and t.shape == (2,) and t.dtype == np.float32 and not t.requires_grad
+    np.testing.assert_array_equal(as_array(t), [5.0, 6.0])
+    if torch is not None:
+        theirs = torch.tensor([torch.tensor(5.0), torch.tensor(6.0)])
+        np.testing.assert_array_equal(as_array(t), as_array(theirs))
+
+
+# -- factories: zeros, ones, randn, rand, full, arange, linspace, eye, *_like, randint ----------------
+@pytest.mark.parametrize("name", ["zeros", "ones", "randn", "rand"])
+def test_constructors_shapes_dtype_and_requires_grad(name):
+    make = getattr(mytorch, name)
+    for args in [(2, 3), ((2, 3),), ([2, 3],)]:
+        t = make(*args)
+        assert isinstance(t, Tensor) and t.shape == (2, 3), args
+        assert t.dtype == np.float32 and not t.requires_grad and t.grad is None
+    assert make(5).shape == (5,) and make(2, 1, 3).shape == (2, 1, 3) and make(()).shape == ()
+    assert make(2, 3, dtype=np.float64).dtype == np.float64
+    p = make(2, 3, requires_grad=True)
+    assert p.requires_grad and p.grad is None
+    (p * p).sum().backward()
+    np.testing.assert_allclose(as_array(p.grad), 2 * p.data)
+    if name == "zeros":
+        np.testing.assert_array_equal(t.data, np.zeros((2, 3)))
+    if name == "ones":
+        np.testing.assert_array_equal(t.data, np.ones((2, 3)))
+
+
+def test_constructors_match_pytorch_shapes():
+    torch_or_skip()
+    for name in ("zeros", "ones", "randn", "rand"):
+        for args in [(4,), (2, 3), ((2, 3),), (1, 2, 1)]:
+            assert getattr(mytorch, name)(*args).shape == tuple(getattr(torch, name)(*args).shape)
+
+
+FACTORIES = {"full-float": ("full", ((2, 3), 1.5), {}), "full-int": ("full", ((2,), 3), {}),
+             "full-bool": ("full", ((2,), True), {}), "arange-int": ("arange", (5,), {}),
+             "arange-step": ("arange", (1, 5, 0.5), {}), "arange-floats": ("arange", (1.0, 4.0), {}),
+             "arange-dtype": ("arange", (0, 6, 2), dict(dtype="float64")), "linspace": ("linspace", (0, 1, 5), {}),
+             "eye": ("eye", (3,), {}), "eye-2-3": ("eye", (2, 3), {}), "zeros-dtype": ("zeros", (2, 3), dict(dtype="float64")),
+             "ones-int64": ("ones", ((2,),), dict(dtype="int64"))}
+
+
+@pytest.mark.parametrize("case", FACTORIES)
+def test_factories_give_torchs_values_shapes_and_dtypes(case):
+    torch_or_skip()
+    name, args, dtypes = FACTORIES[case]
+    ours = getattr(mytorch, name)(*args, **{k: getattr(np, v) for k, v in dtypes.items()})
+    theirs = getattr(torch, name)(*args, **{k: getattr(torch, v) for k, v in dtypes.items()})
+    assert isinstance(ours, Tensor) and not ours.requires_grad and str(theirs.dtype) == f"torch.{ours.dtype}"
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    if ours.dtype.kind == "f":
+        dtypes = {k: getattr(np, v) for k, v in dtypes.items()}
+        assert getattr(mytorch, name)(*args, **dtypes, requires_grad=True).requires_grad
+
+
+def test_like_factories_and_randint_like_torch():
+    x64 = mytorch.tensor(np.ones((2, 3)))
+    for make, fill in ((mytorch.zeros_like, 0.0), (mytorch.ones_like, 1.0)):
+        same, as32 = make(x64), make(x64, dtype=np.float32)
+        assert same.shape == (2, 3) and same.dtype == np.float64 and as32.dtype == np.float32
+        np.testing.assert_array_equal(same.data, np.full((2, 3), fill))
+    mytorch.manual_seed(3)
+    draws = mytorch.randint(0, 10, (300, 4))
+    assert draws.dtype == np.int64 and draws.shape == (300, 4) and set(np.unique(draws.data)) == set(range(10))
+    assert mytorch.randint(5, (2,)).shape == (2,) and mytorch.randint(5, (2,)).data.max() < 5   # randint(high, size)
+    mytorch.manual_seed(3)
+    np.testing.assert_array_equal(mytorch.randint(0, 10, (300, 4)).data, draws.data)
+    if torch is not None:
+        assert torch.zeros_like(torch.ones(2, 3, dtype=torch.float64)).dtype == torch.float64
+        assert torch.randint(0, 10, (3,)).dtype == torch.int64
+
+
+@pytest.mark.parametrize("name", ["randn", "rand"])
+def test_randn_and_rand_follow_manual_seed(name):
+    make = getattr(mytorch, name)
+    mytorch.manual_seed(11)
+    first = make(4, 5).data.copy()
+    mytorch.manual_seed(11)
+    np.testing.assert_array_equal(make(4, 5).data, first)
+    mytorch.manual_seed(11)
+    np.testing.assert_array_equal(make((4, 5)).data, first)              # a tuple: the same numbers
+    mytorch.manual_seed(12)
+    assert not np.array_equal(make(4, 5).data, first)
+    assert not np.array_equal(make(4, 5).data, make(4, 5).data)            # no seed: new numbers
+
+
+def test_randn_and_rand_distributions():
+    mytorch.manual_seed(0)
+    normal = mytorch.randn(100_000).data
+    assert normal.dtype == np.float32
+    assert abs(normal.mean()) < 0.02 and abs(normal.std() - 1) < 0.02
+    uniform = mytorch.rand(100_000).data
+    assert uniform.dtype == np.float32
+    assert uniform.min() >= 0 and uniform.max() < 1
+    assert abs(uniform.mean() - 0.5) < 0.01 and abs(uniform.std() - np.sqrt(1 / 12)) < 0.01
+    assert mytorch.rand(1000, dtype=np.float64).data.dtype == np.float64
+
+
+# -- dtypes through ops -------------------------------------------------------------------------------
+def test_mixed_float_dtypes_promote_and_gradients_keep_each_leafs_dtype():
+    f32 = Tensor(np.ones(2, np.float32), requires_grad=True)
+    f64 = mytorch.tensor(np.ones(2), requires_grad=True)
+    assert (f32 * 2.5).dtype == np.float32 and (f64 * 2.5).dtype == np.float64
+    mixed = f32 * f64
+    assert mixed.dtype == np.float64
+    mixed.sum().backward()
+    assert f32.grad.dtype == np.float32 and f64.grad.dtype == np.float64
+
+
+def test_a_0d_array_operand_keeps_float32_like_a_0d_tensor_in_pytorch():
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    for out in (x * np.array(2.0), x ** np.array(2.0), np.array(2.0) + x):
+        assert out.dtype == np.float32
+    if torch is not None:
+        assert (torch.ones(3) * torch.tensor(2.0, dtype=torch.float64)).dtype == torch.float32
+
+
+def test_a_numpy_scalar_exponent_keeps_float32_like_torch():
+    values = np.array([0.5, 1.0, 2.5], dtype=np.float32)
+    x = Tensor(values, requires_grad=True)
+    out = x ** np.float64(2)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert as_array(x.grad).dtype == np.float32
+    np.testing.assert_allclose(as_array(x.grad), 2 * values, rtol=1e-6)
+    assert (x ** np.float32(0.5)).dtype == np.float32 and (x * np.float64(3)).dtype == np.float32
+    if torch is not None:
+        assert (torch.from_numpy(values) ** np.float64(2)).dtype == torch.float32
+
+
+def test_sigmoid_of_integers_is_float32_as_in_pytorch():
+    ints = np.array([-3, 0, 2], dtype=np.int64)
+    out = mytorch.from_numpy(ints).sigmoid()
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, 1 / (1 + np.exp(-ints.astype(np.float64))), rtol=1e-6)
+    if torch is not None:
+        expected = torch.sigmoid(torch.from_numpy(ints))
+        assert expected.dtype == torch.float32
+        np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-6)
+
+
+def test_ops_keep_float32(rng):
+    x = Tensor(rng.normal(size=(2, 3)).astype(np.float32), requires_grad=True)
+    results = [x.abs(), x.clamp(-0.1, 0.1), x.clamp(min=0), x.softmax(1), x.min(), x.min(dim=0).values,
+               x.unsqueeze(0), x.unsqueeze(0).squeeze(0), x.flatten(), x.permute(1, 0), x.view(-1),
+               mytorch.where(COND[:2, :3], x, 0.0), mytorch.cat([x, x]), mytorch.stack([x, x])]
+    assert [r.dtype for r in results] == [np.float32] * len(results)
+    mytorch.stack([r.sum() for r in results]).sum().backward()
+    assert as_array(x.grad).dtype == np.float32
+
+
+def test_matrix_products_refuse_a_float32_float64_mix_like_pytorch():
+    x64, w32 = mytorch.tensor(np.ones((2, 3))), mytorch.tensor(np.ones((3, 4), np.float32))
+    with pytest.raises(TypeError, match=r"matmul: the inputs are float64 and float32.*\.float\(\)"):
+        x64 @ w32
+    with pytest.raises(TypeError, match=r"linear: the inputs are float64 and float32"):
+        nn.Linear(3, 4)(x64)
+    assert (x64.float() @ w32).dtype == np.float32 and nn.Linear(3, 4)(x64.float()).dtype == np.float32
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="same dtype"):
+            torch.nn.Linear(3, 4)(torch.ones(2, 3, dtype=torch.float64))
+
+
+def test_a_cast_to_integers_leaves_the_graph_as_in_pytorch():
+    x = Tensor([1.5, 2.5], requires_grad=True)
+    ints = x.long()
+    assert ints.dtype == np.int64 and not ints.requires_grad and ints.is_leaf
+    assert x.double().requires_grad                                     # a float cast stays in it
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (ints * 3.0).sum().backward()
+    if torch is not None:
+        tx = torch.tensor([1.5, 2.5], requires_grad=True)
+        assert not tx.long().requires_grad and tx.double().requires_grad
+
+
+# -- properties and repr ------------------------------------------------------------------------------
+def test_properties_and_repr():
+    x = Tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3), requires_grad=True)
+    assert x.shape == (2, 3) and x.ndim == 2 and x.T.shape == (3, 2) and len(x) == 2
+    assert x.grad is None and x.numpy() is x.data and x.is_leaf and not (x * 2).is_leaf
+    assert Tensor([[4.0]]).item() == 4.0
+    d = (x * 2).detach()
+    assert not d.requires_grad and d._edges == ()
+    assert repr(x) == "tensor([[0., 1., 2.],\n        [3., 4., 5.]], requires_grad=True)"
+    assert repr(x.sum()) == "tensor(15., grad_fn=<sum>)"
+    assert repr(mytorch.tensor(np.array([1.0]))) == "tensor([1.], dtype=float64)"
+
+
+def test_repr_shows_grad_fn_only_when_a_graph_was_recorded():
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    assert "grad_fn=" in repr(x * 2)
+    with mytorch.no_grad():
+        y = x * 2
+    assert "grad_fn" not in repr(y) and "requires_grad" not in repr(y)
+    assert repr(y) == "tensor([2., 4.])"
+    z = Tensor([1.0, 2.0]) * 2                          # no input needs grad: no graph either
+    assert "grad_fn" not in repr(z) and repr(z) == "tensor([2., 4.])"
+    assert "grad_fn" not in repr(x) and "requires_grad=True" in repr(x)
+    if torch is not None:
+        tx = torch.tensor([1.0, 2.0], requires_grad=True)
+        with torch.no_grad():
+            assert "grad_fn" not in repr(tx * 2)
+        assert "grad_fn" not in repr(torch.tensor([1.0, 2.0]) * 2) and "grad_fn=" in repr(tx * 2)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ops and their gradients: values and gradients against central finite differences (float64) and
+# against PyTorch's autograd
+# ---------------------------------------------------------------------------------------------------
 BROADCAST_SHAPES = [((3, 4), (3, 4)), ((3, 4), ()), ((), (3, 4)), ((3, 4), (4,)), ((3, 4), (3, 1)),
                     ((2, 3, 4), (3, 4)), ((2, 1, 4), (3, 1)), ((1, 4), (3, 1))]
+
+
 BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
           "mul": lambda a, b: a * b, "div": lambda a, b: a / b}
 
@@ -109,13 +453,52 @@ def test_number_operands_and_pow(fn):
 def test_numpy_array_operand_on_either_side():
     check_op(lambda a: a * np.arange(4.0) + np.ones((3, 1)), (3, 4),
              torch_fn=lambda a: a * torch.arange(4.0, dtype=a.dtype) + 1)
-    a = Tensor(np.ones(3), requires_grad=True)
+    a = mytorch.tensor(np.ones(3), requires_grad=True)
     out = np.arange(3.0) - a            # numpy on the left hands over to Tensor.__rsub__
     assert isinstance(out, Tensor)
     out.sum().backward()
     np.testing.assert_array_equal(a.grad, [-1, -1, -1])
 
 
+def test_errors_name_the_op_and_shapes():
+    a, b = mytorch.tensor(np.ones((2, 3))), mytorch.tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\)"):
+        a @ b
+    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4, 5\)"):
+        a + b
+    with pytest.raises(ValueError, match=r"mul: shapes \(2, 3\) and \(4,\)"):
+        a * np.ones(4)
+    with pytest.raises(TypeError, match="add: .* got a list"):
+        a + [1, 2, 3]
+    with pytest.raises(TypeError, match="mul: .* got a str"):
+        "x" * a
+    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 3\) does not fit a weight of shape "):
+        nn.Linear(4, 2)(a)
+
+
+class Foreign:
+    """Some other library's type."""
+
+
+def test_a_foreign_operand_is_named_fully_with_how_to_convert():
+    t = Tensor([1.0, 2.0])
+    for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b, lambda a, b: a / b,
+               lambda a, b: a @ b):
+        with pytest.raises(TypeError, match="Foreign"):
+            fn(t, Foreign())
+    with pytest.raises(TypeError, match="list"):
+        t + [1, 2]
+    torch_or_skip()
+    for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a @ b, lambda a, b: a < b,
+               lambda a, b: b + a, lambda a, b: b * a):
+        with pytest.raises(TypeError) as error:
+            fn(t, torch.ones(2))
+        message = str(error.value)
+        assert "torch.Tensor" in message, message
+        assert re.search(r"convert|Tensor\(|\.numpy\(\)", message), message    # says what to write
+
+
+# -- matrix products ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)),
                                     ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((3, 4), (2, 4, 5)),
                                     ((4,), (2, 4, 5)), ((2, 3, 4), (4,)), ((2, 1, 3, 4), (5, 4, 2))],
@@ -124,6 +507,14 @@ def test_matmul(shapes):
     check_op(lambda a, b: a @ b, *shapes)
 
 
+@pytest.mark.parametrize("shapes", [((2, 4), (3, 4), (3,)), ((2, 5, 4), (3, 4), (3,)), ((4,), (3, 4), (3,)),
+                                    ((2, 4), (3, 4))], ids=["2d", "3d", "1d", "no-bias"])
+def test_functional_linear_matches_pytorch(shapes):
+    check_op(lambda *t: mytorch.linear(*t), *shapes,
+             torch_fn=lambda *t: torch.nn.functional.linear(*t))
+
+
+# -- elementwise functions: exp, log, sqrt, relu, tanh, sigmoid, abs, clamp, pow ----------------------
 @pytest.mark.parametrize("name", ["exp", "log", "sqrt", "relu", "tanh", "sigmoid"])
 def test_elementwise_functions(name):
     check_op(lambda a: getattr(a, name)(), (3, 4), positive=name in ("log", "sqrt"))
@@ -131,13 +522,221 @@ def test_elementwise_functions(name):
 
 def test_relu_at_zero_matches_pytorch():
     torch_or_skip()
-    a = Tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
+    a = mytorch.tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
     a.relu().sum().backward()
     t = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)
     t.relu().sum().backward()
     np.testing.assert_array_equal(a.grad, t.grad.numpy())
 
 
+def test_abs():
+    check_op(lambda a: a.abs(), (3, 4))
+
+
+def test_abs_gradient_at_zero_is_zero_like_pytorch():
+    x = np.array([-1.5, 0.0, 2.0, -0.0])
+    a = mytorch.tensor(x, requires_grad=True)
+    a.abs().backward(np.ones(4))
+    np.testing.assert_array_equal(as_array(a.grad), [-1.0, 0.0, 1.0, 0.0])
+    if torch is not None:
+        t = torch.tensor(x, requires_grad=True)
+        t.abs().backward(torch.ones(4, dtype=torch.float64))
+        np.testing.assert_array_equal(as_array(a.grad), t.grad.numpy())
+
+
+@pytest.mark.parametrize("kwargs", [dict(min=-0.5, max=0.5), dict(min=-0.5), dict(max=0.5),
+                                    dict(min=0.3, max=-0.3)], ids=["both", "min", "max", "min>max"])
+def test_clamp(kwargs):
+    check_op(lambda a: a.clamp(**kwargs), (3, 4))
+
+
+def test_clamp_positional_and_at_the_boundary_like_pytorch():
+    x = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    a = mytorch.tensor(x, requires_grad=True)
+    np.testing.assert_array_equal(a.clamp(-0.5, 0.5).data, [-0.5, -0.5, 0.0, 0.5, 0.5])
+    torch_or_skip()
+    for kwargs in (dict(min=-0.5, max=0.5), dict(min=0.5), dict(max=-0.5), dict(min=0.0)):
+        a = mytorch.tensor(x, requires_grad=True)
+        t = torch.tensor(x, requires_grad=True)
+        a.clamp(**kwargs).backward(np.ones(5))
+        t.clamp(**kwargs).backward(torch.ones(5, dtype=torch.float64))
+        # PyTorch 2.x: a value exactly on a (number) bound gets gradient 0
+        np.testing.assert_array_equal(as_array(a.grad), t.grad.numpy(), err_msg=str(kwargs))
+
+
+def test_clamp_without_bounds_is_an_error_like_pytorch():
+    with pytest.raises(RuntimeError, match="min.*max"):
+        mytorch.tensor(np.ones(3)).clamp()
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="At least one of 'min' or 'max' must not be None"):
+            torch.ones(3).clamp()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pow_zero_has_gradient_zero_at_zero_like_torch(dtype):
+    values = np.array([0.0, 1.5, -2.0], dtype=dtype)
+    x = mytorch.tensor(values, requires_grad=True)
+    out = x ** 0
+    out.sum().backward()
+    np.testing.assert_array_equal(as_array(out), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(as_array(x.grad), [0.0, 0.0, 0.0])
+    x.grad = None
+    (x ** 0.0).sum().backward()
+    np.testing.assert_array_equal(as_array(x.grad), [0.0, 0.0, 0.0])
+    if torch is not None:
+        tx = torch.tensor(values, requires_grad=True)
+        (tx ** 0).sum().backward()
+        np.testing.assert_array_equal(as_array(tx.grad), [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("exponent", [0.5, 2, -1, 3, 1.5, 0, 1])
+def test_pow_gradients_like_torch_at_positive_x(exponent):
+    compare_with_torch(lambda a: a ** exponent, [np.array([0.25, 1.0, 2.5, 7.0])])
+
+
+@pytest.mark.parametrize("exponent", [2, 1, 3])
+def test_pow_gradients_like_torch_through_zero(exponent):
+    compare_with_torch(lambda a: a ** exponent, [np.array([-1.5, 0.0, 2.0])])
+
+
+@pytest.mark.parametrize("base", [2, 2.5, 0.5])
+def test_number_to_the_power_of_a_tensor_like_torch(base):
+    values = np.array([-1.5, 0.0, 2.0, 3.5])
+    out, (x,) = compare_with_torch(lambda a: base ** a, [values])
+    # d(c^x)/dx = c^x · ln c
+    upstream = np.random.default_rng(1).normal(size=4)
+    np.testing.assert_allclose(as_array(x.grad), upstream * base ** values * np.log(base), rtol=1e-12)
+    x32 = Tensor(values.astype(np.float32), requires_grad=True)
+    out32 = base ** x32
+    assert out32.dtype == np.float32
+    out32.sum().backward()
+    assert as_array(x32.grad).dtype == np.float32
+
+
+# -- sigmoid: the tutorial's composition (what the slides teach) and the one op Tensor.sigmoid is -----
+def tutorial_sigmoid(x):
+    return 1 / (1 + (-x).exp())
+
+
+def test_sigmoid_composed_from_engine_ops_records_four_ops_with_gradient_sigma_one_minus_sigma():
+    """The slides' lesson: σ(x) = 1 / (1 + e^(-x)) from neg → exp → add → divide; the chain rule through
+    those four rules gives σ(1 - σ). Tensor.sigmoid is one op with that rule, and the same numbers."""
+    values = np.array([-6.0, -5.0, -1.0, 0.0, 0.5, 2.0, 3.0, 6.0, 8.0])
+    x = mytorch.tensor(values, requires_grad=True)
+    out = tutorial_sigmoid(x)
+    ops, node = [], out
+    while node._edges:
+        ops.append(node._op)
+        node = node._edges[-1][0] if node._op != "neg" else node._edges[0][0]
+    assert ops == ["div", "add", "exp", "neg"]
+    out.sum().backward()
+    sigma = 1 / (1 + np.exp(-values))
+    np.testing.assert_allclose(as_array(out), sigma, rtol=1e-14)
+    np.testing.assert_allclose(as_array(x.grad), sigma * (1 - sigma), rtol=1e-12)
+    y = mytorch.tensor(values, requires_grad=True)
+    fused = y.sigmoid()
+    assert fused._op == "sigmoid" and len(fused._edges) == 1      # one op, one rule
+    fused.sum().backward()
+    np.testing.assert_allclose(as_array(fused), as_array(out), rtol=1e-12)
+    np.testing.assert_allclose(as_array(y.grad), as_array(x.grad), rtol=1e-12)
+    if torch is not None:
+        compare_with_torch(lambda a: tutorial_sigmoid(a) if isinstance(a, Tensor) else torch.sigmoid(a), [values])
+
+
+@pytest.mark.parametrize("dtype, overflows_below", [(np.float32, -88.72), (np.float64, -709.78)])
+def test_sigmoid_composition_overflows_where_the_slides_say_and_the_op_does_not(dtype, overflows_below):
+    """Where the composition stops: e^(-x) overflows to inf below -88.72 in float32 (-709.78 in float64),
+    and the exp rule's 0 · inf is nan. PyTorch's tensors do exactly the same with that composition; its
+    fused torch.sigmoid, and Tensor.sigmoid and nn.Sigmoid here, stay finite everywhere."""
+    values = np.array([-1000.0, overflows_below - 1, overflows_below + 0.5, -20.0, 0.0, 30.0, 1000.0], dtype=dtype)
+    x = mytorch.tensor(values, requires_grad=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        composed = tutorial_sigmoid(x)
+        composed.sum().backward()
+    grad = as_array(x.grad)
+    assert np.all(np.isnan(grad[:2])) and np.all(np.isfinite(grad[2:]))
+    assert np.all(as_array(composed)[:2] == 0)            # the value itself is still right: 0
+    fused_grads = []
+    for fused in (lambda a: a.sigmoid(), nn.Sigmoid()):
+        leaf = mytorch.tensor(values, requires_grad=True)
+        out = fused(leaf)
+        out.sum().backward()
+        assert out.dtype == dtype and np.all(np.isfinite(as_array(leaf.grad)))
+        fused_grads.append(as_array(leaf.grad))
+    np.testing.assert_array_equal(fused_grads[0], fused_grads[1])     # the module is the same op
+    if torch is not None:
+        tx = torch.tensor(values, requires_grad=True)
+        tutorial_sigmoid(tx).sum().backward()
+        np.testing.assert_allclose(grad, as_array(tx.grad), rtol=1e-5, atol=1e-30)   # nan where torch's is
+
+
+SIGMOID_INPUTS = [-1000.0, -100.0, -88.8, -20.0, 0.0, 20.0, 100.0, 1000.0]
+
+
+@pytest.mark.parametrize("form", ["method", "module"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_matches_torch_for_every_finite_input(dtype, form, rng):
+    torch_or_skip()
+    values = np.array(SIGMOID_INPUTS, dtype=dtype)
+    # float32 values below ~1e-38 are subnormal: PyTorch gives 0 where an exp(x)/(1+exp(x)) form keeps a
+    # few bits; both are right to float32's resolution
+    tol = dict(rtol=1e-6, atol=1e-37) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-300)
+    fn = (lambda a: a.sigmoid()) if form == "method" else (lambda a: nn.Sigmoid()(a))
+    out, (x,) = compare_with_torch(
+        lambda a: fn(a) if isinstance(a, Tensor) else torch.sigmoid(a), [values], **tol)
+    assert out.dtype == dtype and as_array(x.grad).dtype == dtype
+    assert np.all(np.isfinite(as_array(out))) and np.all(np.isfinite(as_array(x.grad)))
+    # a student who forgot /255: a few steps on huge inputs keep the weights finite, as in PyTorch
+    lin = nn.Linear(3, 1)
+    opt = optim.SGD(lin.parameters(), lr=0.1)
+    images = Tensor(rng.uniform(0, 255, size=(8, 3)).astype(np.float32) * 40)
+    for _ in range(4):
+        nn.MSELoss()(fn(lin(images)), np.ones((8, 1), np.float32)).backward()
+        opt.step()
+        opt.zero_grad()
+    assert all(np.all(np.isfinite(as_array(p))) for p in lin.parameters())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_of_a_single_number_a_0d_tensor(dtype):
+    x = mytorch.tensor(np.array(0.5, dtype), requires_grad=True)
+    y = x.sigmoid()
+    y.backward()
+    s = 1 / (1 + np.exp(-0.5))
+    assert y.shape == () and y.dtype == dtype and x.grad.dtype == dtype
+    np.testing.assert_allclose([y.item(), x.grad.item()], [s, s * (1 - s)], rtol=1e-6)
+    assert mytorch.gradcheck(lambda t: t.sigmoid(), mytorch.tensor(np.array(-1.5), requires_grad=True))
+    if torch is not None:
+        tx = torch.tensor(0.5, dtype=getattr(torch, np.dtype(dtype).name), requires_grad=True)
+        torch.sigmoid(tx).backward()
+        np.testing.assert_allclose(x.grad.item(), tx.grad.item(), rtol=1e-6)
+
+
+# -- softmax and log_softmax --------------------------------------------------------------------------
+def test_log_softmax_stable_and_correct():
+    check_op(lambda a: a.log_softmax(dim=1), (3, 4))
+    check_op(lambda a: a.log_softmax(dim=0), (3, 4))
+    out = mytorch.tensor(np.array([[1000.0, -1000.0, 0.0]])).log_softmax(dim=1)
+    np.testing.assert_allclose(out.data, [[0.0, -2000.0, -1000.0]])
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax(dim):
+    check_op(lambda a: a.softmax(dim=dim), (3, 4))
+    check_op(lambda a: a.softmax(dim), (2, 3, 4))
+
+
+def test_softmax_is_stable_for_large_logits():
+    a = mytorch.tensor(np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0]]), requires_grad=True)
+    out = a.softmax(dim=1)
+    np.testing.assert_allclose(out.data, [[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-300)
+    out.backward(np.array([[1.0, 2.0, 3.0], [1.0, 0.0, 0.0]]))
+    assert np.all(np.isfinite(as_array(a.grad)))
+    x32 = Tensor(np.array([[100.0, 0.0]], np.float32))
+    assert x32.softmax(1).dtype == np.float32 and np.all(np.isfinite(x32.softmax(1).data))
+
+
+# -- reductions: sum, mean, var, max, min, argmax, argmin ---------------------------------------------
 REDUCTION_DIMS = [None, 0, 1, -1, (0, 1)]
 
 
@@ -151,22 +750,33 @@ def test_reductions(name, shape, dim, keepdim):
     check_op(lambda a: getattr(a, name)(**kwargs), shape)
 
 
+@pytest.mark.parametrize("name, kwargs", [("sum", dict(dim=(0, 1))), ("sum", dict(dim=[0, 2])),
+                                          ("sum", dict(dim=(0, -1), keepdim=True)),
+                                          ("mean", dict(dim=[0, 2])), ("mean", dict(dim=(1, 2))),
+                                          ("mean", dict(dim=[0, 1], keepdim=True)),
+                                          ("var", dict(dim=[0, 2]))],
+                         ids=["sum-tuple", "sum-list", "sum-keepdim", "mean-list", "mean-tuple",
+                              "mean-keepdim", "var-list"])
+def test_reductions_take_a_tuple_or_list_of_dims_like_torch(name, kwargs, rng):
+    compare_with_torch(lambda a: getattr(a, name)(**kwargs), [rng.normal(size=(2, 3, 4))])
+
+
 @pytest.mark.parametrize("correction", [0, 1, 2])
-def test_var_correction(correction):
+def test_var_correction(correction, rng):
     check_op(lambda a: a.var(dim=1, correction=correction), (3, 5))
     x = rng.normal(size=(4, 6))
-    np.testing.assert_allclose(Tensor(x).var(dim=0, unbiased=False).data, x.var(axis=0))
-    np.testing.assert_allclose(Tensor(x).var().data, x.var(ddof=1))
+    np.testing.assert_allclose(mytorch.tensor(x).var(dim=0, unbiased=False).data, x.var(axis=0))
+    np.testing.assert_allclose(mytorch.tensor(x).var().data, x.var(ddof=1))
 
 
 @pytest.mark.parametrize("shape", [(3, 4), (3, 3)], ids=["nonsquare", "square"])
 @pytest.mark.parametrize("dim", [0, 1, -1])
 @pytest.mark.parametrize("keepdim", [False, True])
 @pytest.mark.parametrize("op", ["max", "min"])
-def test_max_and_min_over_dim_return_values_and_indices(op, shape, dim, keepdim):
+def test_max_and_min_over_dim_return_values_and_indices(op, shape, dim, keepdim, rng):
     check_op(lambda a: getattr(a, op)(dim=dim, keepdim=keepdim).values, shape)
     x = rng.normal(size=shape)
-    result = getattr(Tensor(x), op)(dim=dim, keepdim=keepdim)
+    result = getattr(mytorch.tensor(x), op)(dim=dim, keepdim=keepdim)
     values, indices = result                      # unpacks like torch.return_types.max
     assert values is result.values and indices is result.indices
     where = getattr(x, "arg" + op)(dim)
@@ -180,20 +790,116 @@ def test_max_over_all_splits_gradient_between_ties_like_pytorch():
     check_op(lambda a: a.max(), (3, 4))
     torch_or_skip()
     x = np.array([[1.0, 5.0], [5.0, 2.0]])
-    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    a, t = mytorch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     a.max().backward()
     t.max().backward()
     np.testing.assert_array_equal(a.grad, t.grad.numpy())
 
 
-@pytest.mark.parametrize("fn", [lambda a: a.reshape(4, 3), lambda a: a.reshape((2, 6)),
-                                lambda a: a.reshape(-1), lambda a: a.T, lambda a: a.transpose(0, 1),
-                                lambda a: a.reshape(2, 2, 3).transpose(0, 2)],
-                         ids=["reshape", "reshape-tuple", "flatten", "T", "transpose", "3d-transpose"])
-def test_shape_ops(fn):
-    check_op(fn, (3, 4))
+def test_min_over_all_and_ties_split_like_pytorch():
+    check_op(lambda a: a.min(), (3, 4))
+    torch_or_skip()
+    x = np.array([[1.0, -3.0], [-3.0, 2.0]])
+    a, t = mytorch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = a.min()
+    assert out.shape == () and out.item() == -3.0
+    out.backward()
+    t.min().backward()
+    np.testing.assert_array_equal(as_array(a.grad), t.grad.numpy())          # 0.5 to each of the two minima
 
 
+def test_min_over_dim_with_ties_matches_pytorch():
+    torch_or_skip()
+    x = np.array([[2.0, 1.0, 1.0], [0.0, 3.0, 0.0]])
+    a, t = mytorch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = a.min(dim=1), t.min(dim=1)
+    np.testing.assert_array_equal(ours.indices.data, theirs.indices.numpy())
+    ours.values.backward(np.array([1.0, 2.0]))
+    theirs.values.backward(torch.tensor([1.0, 2.0], dtype=torch.float64))
+    np.testing.assert_array_equal(as_array(a.grad), t.grad.numpy())
+
+
+ARG_CASES = {"all": ((), {}), "0": ((0,), {}), "1": ((1,), {}), "-1": ((-1,), {}), "dim=0": ((), dict(dim=0)),
+             "dim=1": ((), dict(dim=1)), "dim=-1": ((), dict(dim=-1)), "dim=0,keepdim": ((), dict(dim=0, keepdim=True)),
+             "dim=-1,keepdim": ((), dict(dim=-1, keepdim=True)), "dim=None,keepdim": ((), dict(dim=None, keepdim=True))}
+
+
+@pytest.mark.parametrize("case", ARG_CASES)
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
+def test_argmax_and_argmin_like_torch(name, case, ties, rng):
+    """Indices as int64 tensors outside the graph; over all elements a flat index; ties: the first one."""
+    args, kwargs = ARG_CASES[case]
+    x = (rng.integers(0, 3, (4, 5)) if ties else rng.normal(size=(4, 5))).astype(np.float32)
+    ours = getattr(Tensor(x, requires_grad=True), name)(*args, **kwargs)
+    assert isinstance(ours, Tensor) and not ours.requires_grad and ours.dtype == np.int64
+    dim = args[0] if args else kwargs.get("dim")
+    expected = getattr(np, name)(x, axis=dim, keepdims=kwargs.get("keepdim", False))
+    np.testing.assert_array_equal(ours.data, expected)
+    assert ours.shape == expected.shape
+    if case == "all":
+        assert ours.item() == expected                   # a flat index, as an accuracy count reads it
+    if torch is not None:
+        theirs = getattr(torch.from_numpy(x), name)(*args, **kwargs)
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+# -- shape ops: reshape, transpose, unsqueeze, squeeze, flatten, permute, view ------------------------
+SHAPE_OPS = {
+    "reshape": ((3, 4), lambda a: a.reshape(4, 3)),
+    "reshape-tuple": ((3, 4), lambda a: a.reshape((2, 6))),
+    "reshape-1": ((3, 4), lambda a: a.reshape(-1)),
+    "T": ((3, 4), lambda a: a.T),
+    "transpose": ((3, 4), lambda a: a.transpose(0, 1)),
+    "3d-transpose": ((3, 4), lambda a: a.reshape(2, 2, 3).transpose(0, 2)),
+    "unsqueeze0": ((3, 4), lambda a: a.unsqueeze(0)),
+    "unsqueeze1": ((3, 4), lambda a: a.unsqueeze(1)),
+    "unsqueeze2": ((3, 4), lambda a: a.unsqueeze(2)),
+    "unsqueeze-1": ((3, 4), lambda a: a.unsqueeze(-1)),
+    "unsqueeze-3": ((3, 4), lambda a: a.unsqueeze(-3)),
+    "unsqueeze-dim=": ((3, 4), lambda a: a.unsqueeze(dim=1)),
+    "squeeze-all": ((1, 3, 1, 4), lambda a: a.squeeze()),
+    "squeeze0": ((1, 3, 1, 4), lambda a: a.squeeze(0)),
+    "squeeze2": ((1, 3, 1, 4), lambda a: a.squeeze(2)),
+    "squeeze-2": ((1, 3, 1, 4), lambda a: a.squeeze(-2)),
+    "squeeze-dim=": ((1, 3, 1, 4), lambda a: a.squeeze(dim=0)),
+    "squeeze-tuple": ((1, 3, 1, 4), lambda a: a.squeeze((0, 2))),
+    "squeeze-not-1-is-no-op": ((1, 3, 1, 4), lambda a: a.squeeze(1)),
+    "squeeze-to-0d": ((1, 1), lambda a: a.squeeze()),
+    "flatten": ((2, 3, 4, 2), lambda a: a.flatten()),
+    "flatten1": ((2, 3, 4, 2), lambda a: a.flatten(1)),
+    "flatten1-2": ((2, 3, 4, 2), lambda a: a.flatten(1, 2)),
+    "flatten-3--2": ((2, 3, 4, 2), lambda a: a.flatten(-3, -2)),
+    "flatten-kw": ((2, 3, 4, 2), lambda a: a.flatten(start_dim=2, end_dim=-1)),
+    "flatten0-0": ((2, 3, 4, 2), lambda a: a.flatten(0, 0)),
+    "permute": ((2, 3, 4), lambda a: a.permute(2, 0, 1)),
+    "permute-tuple": ((2, 3, 4), lambda a: a.permute((1, 2, 0))),
+    "permute-negative": ((2, 3, 4), lambda a: a.permute(-1, 0, -2)),
+    "permute-2d": ((3, 4), lambda a: a.permute(1, 0)),
+    "view": ((3, 4), lambda a: a.view(4, 3)),
+    "view-tuple": ((3, 4), lambda a: a.view((2, 6))),
+    "view-1": ((3, 4), lambda a: a.view(-1)),
+    "view-2-1-2": ((3, 4), lambda a: a.view(2, -1, 2)),
+    "view-after-permute-then-op": ((2, 3, 4), lambda a: (a.permute(2, 0, 1).flatten(1) * 2).view(4, 2, 3)),
+}
+
+
+@pytest.mark.parametrize("name", SHAPE_OPS)
+def test_shape_ops(name):
+    shape, fn = SHAPE_OPS[name]
+    check_op(fn, shape)
+
+
+def test_flatten_of_a_0d_tensor_is_1d_like_pytorch():
+    a = mytorch.tensor(np.array(3.0), requires_grad=True)
+    out = a.flatten()
+    assert out.shape == (1,)
+    out.backward(np.array([2.0]))
+    assert as_array(a.grad).shape == () and as_array(a.grad) == 2.0
+
+
+# -- indexing and comparisons -------------------------------------------------------------------------
 INDEXES = {"slice": (slice(1, None), slice(None, None, 2)), "int": 1, "ellipsis": (Ellipsis, 2),
            "newaxis": (None, slice(0, 2)), "repeated-rows": [0, 2, 2, 2],
            "repeated-pairs": ([0, 1, 1, 1], [2, 0, 0, 3]), "negative": (-1, [3, 3, -1])}
@@ -209,17 +915,138 @@ def test_boolean_mask_indexing():
     check_op(lambda a: a[mask], (3, 4), torch_fn=lambda a: a[torch.from_numpy(mask)])
 
 
+def test_boolean_tensor_as_a_mask_like_torch(rng):
+    values = rng.normal(size=(3, 4))
+    out, (x,) = compare_with_torch(lambda a: a[a > 0] * 3, [values])
+    np.testing.assert_array_equal(as_array(out), values[values > 0] * 3)
+    np.testing.assert_array_equal(as_array(x.grad) != 0, values > 0)
+
+
 def test_repeated_indices_accumulate():
-    a = Tensor(np.zeros(3), requires_grad=True)
+    a = mytorch.tensor(np.zeros(3), requires_grad=True)
     a[[0, 2, 2, 2]].sum().backward()
     np.testing.assert_array_equal(a.grad, [1, 0, 3])
 
 
-def test_log_softmax_stable_and_correct():
-    check_op(lambda a: a.log_softmax(dim=1), (3, 4))
-    check_op(lambda a: a.log_softmax(dim=0), (3, 4))
-    out = Tensor(np.array([[1000.0, -1000.0, 0.0]])).log_softmax(dim=1)
-    np.testing.assert_allclose(out.data, [[0.0, -2000.0, -1000.0]])
+def test_indexing_with_a_float_tensor_says_to_use_integers():
+    x = Tensor([1.0, 2.0, 3.0])
+    with pytest.raises(IndexError, match="holds floats; index with integers"):
+        x[Tensor([0, 2])]                         # Tensor() makes float32, as the README says
+    np.testing.assert_array_equal(x[Tensor([0, 2]).long()].data, [1.0, 3.0])
+
+
+COMPARISONS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+                  ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+
+
+@pytest.mark.parametrize("other_kind", ["number", "numpy", "tensor", "number-left", "numpy-left"])
+@pytest.mark.parametrize("op", list(COMPARISONS))
+def test_comparisons_give_boolean_tensors_without_graph(op, other_kind):
+    values = np.array([[-1.0, 0.5, 2.0], [0.5, 3.0, -0.5]], dtype=np.float32)
+    other = np.array([0.5, 0.5, -1.0], dtype=np.float32)
+    x = Tensor(values, requires_grad=True)
+    fn = COMPARISONS[op]
+    if other_kind == "number":
+        result, expected = fn(x, 0.5), fn(values, 0.5)
+    elif other_kind == "numpy":
+        result, expected = fn(x, other), fn(values, other)
+    elif other_kind == "tensor":
+        result, expected = fn(x, Tensor(other)), fn(values, other)
+    elif other_kind == "number-left":
+        result, expected = fn(0.5, x), fn(0.5, values)
+    else:
+        result, expected = fn(other, x), fn(other, values)
+    assert isinstance(result, Tensor), type(result)
+    assert result.dtype == np.bool_ and not result.requires_grad and result.shape == (2, 3)
+    np.testing.assert_array_equal(as_array(result), expected)
+    if torch is not None and other_kind == "tensor":
+        theirs = fn(torch.from_numpy(values), torch.from_numpy(other))
+        assert theirs.dtype == torch.bool
+        np.testing.assert_array_equal(as_array(result), as_array(theirs))
+
+
+def test_mean_of_a_boolean_tensor_raises_like_torch():
+    a, b = Tensor([1.0, 2.0, 3.0]), Tensor([1.0, 0.0, 3.0])
+    with pytest.raises(RuntimeError, match="(?i)bool"):
+        (a == b).mean()
+    assert (a == b).float().mean().item() == pytest.approx(2 / 3)
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="Bool"):
+            (torch.tensor([1.0, 2.0]) == torch.tensor([1.0, 0.0])).mean()
+
+
+# -- where, cat, stack, and a composite ---------------------------------------------------------------
+COND = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
+
+
+WHERE_CASES = {   # cond, shapes of a and b (None: a number)
+    "same-shape": (COND, (3, 4), (3, 4)),
+    "broadcast-b": (COND, (3, 4), (4,)),
+    "broadcast-a-col": (COND, (3, 1), (3, 4)),
+    "broadcast-cond": (np.array([True, False, True])[:, None], (3, 4), (1, 4)),
+    "cond-row": (np.array([True, False, False, True]), (3, 4), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", WHERE_CASES)
+def test_where(name):
+    cond, shape_a, shape_b = WHERE_CASES[name]
+    check_op(lambda a, b: mytorch.where(cond, a, b), shape_a, shape_b,
+             torch_fn=lambda a, b: torch.where(torch.from_numpy(cond), a, b))
+
+
+@pytest.mark.parametrize("side", ["a-number", "b-number"])
+def test_where_with_a_number(side):
+    if side == "a-number":
+        check_op(lambda b: mytorch.where(COND, 1.5, b), (3, 4),
+                    torch_fn=lambda b: torch.where(torch.from_numpy(COND), 1.5, b))
+    else:
+        check_op(lambda a: mytorch.where(COND, a, 0.0), (3, 4),
+                    torch_fn=lambda a: torch.where(torch.from_numpy(COND), a, 0.0))
+    x32 = Tensor(np.ones((3, 4), np.float32))
+    assert mytorch.where(COND, x32, 0.0).dtype == np.float32        # a number keeps float32
+
+
+def test_where_with_a_boolean_tensor_condition(rng):
+    x = mytorch.tensor(rng.normal(size=(3, 4)), requires_grad=True)
+    cond = x > 0                                                          # a boolean Tensor
+    out = mytorch.where(cond, x, x * 0.1)                                 # leaky relu
+    out.backward(np.ones((3, 4)))
+    np.testing.assert_allclose(out.data, np.where(x.data > 0, x.data, 0.1 * x.data))
+    np.testing.assert_allclose(as_array(x.grad), np.where(x.data > 0, 1.0, 0.1))
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1, -2])
+def test_cat(dim):
+    shapes = {0: [(2, 3), (1, 3), (4, 3)], -2: [(2, 3), (1, 3), (4, 3)],
+              1: [(3, 2), (3, 1), (3, 4)], -1: [(3, 2), (3, 1), (3, 4)]}[dim]
+    check_op(lambda a, b, c: mytorch.cat([a, b, c], dim=dim), *shapes,
+             torch_fn=lambda a, b, c: torch.cat([a, b, c], dim=dim))
+
+
+def test_cat_default_dim_tuple_and_a_constant(rng):
+    check_op(lambda a, b: mytorch.cat((a, b)), (2, 3), (1, 3), torch_fn=lambda a, b: torch.cat((a, b)))
+    a = mytorch.tensor(rng.normal(size=(2, 3)), requires_grad=True)
+    const = mytorch.tensor(np.ones((2, 2)))
+    out = mytorch.cat([a, const], 1)
+    assert out.shape == (2, 5) and out.requires_grad
+    out.backward(np.arange(10.0).reshape(2, 5))
+    np.testing.assert_array_equal(as_array(a.grad), [[0, 1, 2], [5, 6, 7]])
+    assert const.grad is None
+    assert not mytorch.cat([const, const]).requires_grad
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1, -3])
+def test_stack(dim):
+    check_op(lambda a, b, c: mytorch.stack([a, b, c], dim=dim), (3, 4), (3, 4), (3, 4),
+             torch_fn=lambda a, b, c: torch.stack([a, b, c], dim=dim))
+
+
+def test_stack_default_dim_and_the_same_tensor_twice(rng):
+    check_op(lambda a, b: mytorch.stack((a, b)), (4,), (4,), torch_fn=lambda a, b: torch.stack((a, b)))
+    a = mytorch.tensor(rng.normal(size=3), requires_grad=True)
+    mytorch.stack([a, a * 2, a]).backward(np.ones((3, 3)))               # all paths summed
+    np.testing.assert_allclose(as_array(a.grad), np.full(3, 4.0))
 
 
 def test_composite_expression():
@@ -228,61 +1055,12 @@ def test_composite_expression():
 
 
 # ---------------------------------------------------------------------------------------------------
-# Sigmoid: the tutorial's composition (what the slides teach) and the one op that Tensor.sigmoid is
+# The backward walk: gated depth first, all paths summed; graph freeing and retain_graph; the walk's
+# recorded steps; no_grad; a backward after the inputs changed
 # ---------------------------------------------------------------------------------------------------
-def tutorial_sigmoid(x):
-    return 1 / (1 + (-x).exp())
-
-
-def test_sigmoid_composition_records_four_ops_and_its_gradient_is_sigma_times_one_minus_sigma():
-    x = Tensor(np.linspace(-6, 6, 7), requires_grad=True)
-    out = tutorial_sigmoid(x)
-    ops, node = [], out
-    while node._edges:
-        ops.append(node._op)
-        node = node._edges[-1][0] if node._op != "neg" else node._edges[0][0]
-    assert ops == ["div", "add", "exp", "neg"]
-    out.sum().backward()
-    s = 1 / (1 + np.exp(-x.data))
-    np.testing.assert_allclose(x.grad, s * (1 - s), rtol=1e-12)
-    y = Tensor(x.data, requires_grad=True)
-    fused = y.sigmoid()
-    assert fused._op == "sigmoid" and len(fused._edges) == 1      # one op, one rule
-    fused.sum().backward()
-    np.testing.assert_allclose(fused.data, out.data, rtol=1e-12)
-    np.testing.assert_allclose(y.grad, x.grad, rtol=1e-12)
-
-
-def test_sigmoid_composition_overflows_below_minus_88_in_float32_but_the_op_matches_pytorch():
-    """In float32, e^(-x) overflows for x < -88.72: the composition's gradient becomes nan (0 · inf in
-    the exp rule). Tensor.sigmoid is one op with the rule σ(1 - σ), and matches PyTorch everywhere."""
-    x = np.array([-1000.0, -100.0, -89.0, -88.0, -20.0, 0.0, 20.0, 100.0, 1000.0], dtype=np.float32)
-    composed = Tensor(x, requires_grad=True)
-    with np.errstate(over="ignore", invalid="ignore"):
-        tutorial_sigmoid(composed).sum().backward()
-    assert np.all(np.isnan(composed.grad.numpy()[:3])) and np.all(np.isfinite(composed.grad.numpy()[3:]))
-    for dtype in (np.float32, np.float64):
-        ours = Tensor(x.astype(dtype), requires_grad=True)
-        out = ours.sigmoid()
-        out.sum().backward()
-        assert out.dtype == dtype and np.all(np.isfinite(ours.grad.numpy()))
-        module = Tensor(x.astype(dtype), requires_grad=True)
-        nn.Sigmoid()(module).sum().backward()
-        np.testing.assert_array_equal(module.grad.numpy(), ours.grad.numpy())
-        if torch is not None:
-            theirs = torch.tensor(x.astype(dtype), requires_grad=True)
-            reference = theirs.sigmoid()
-            reference.sum().backward()
-            np.testing.assert_allclose(out.data, reference.detach().numpy(), rtol=1e-6, atol=1e-30)
-            np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-30)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The gated depth-first backward: the eight promises
-# ---------------------------------------------------------------------------------------------------
-def test_1_consumer_off_the_path_to_the_loss_never_blocks():
-    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    w = Tensor(np.array([3.0, -1.0]), requires_grad=True)
+def test_consumer_off_the_path_to_the_loss_never_blocks(rng):
+    x = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w = mytorch.tensor(np.array([3.0, -1.0]), requires_grad=True)
     h = x * w
     side = h * 3                                   # computed, never part of the loss
     loss = (h * h).sum()
@@ -291,7 +1069,7 @@ def test_1_consumer_off_the_path_to_the_loss_never_blocks():
     np.testing.assert_allclose(w.grad, 2 * (x.data * w.data) * x.data)
     assert side.requires_grad
 
-    logits = Tensor(rng.normal(size=(2, 3)), requires_grad=True)
+    logits = mytorch.tensor(rng.normal(size=(2, 3)), requires_grad=True)
     probs = logits.exp()                           # for logging, before the backward
     loss = nn.CrossEntropyLoss()(logits, np.array([0, 2]))
     loss.backward()
@@ -300,8 +1078,8 @@ def test_1_consumer_off_the_path_to_the_loss_never_blocks():
     assert probs.shape == (2, 3)
 
 
-def test_2_backward_on_a_tensor_that_later_ops_use():
-    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+def test_backward_on_a_tensor_that_later_ops_use():
+    x = mytorch.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     loss = (x * x).sum()
     total = loss + 0                               # a running sum that keeps using the loss
     total = total + loss
@@ -310,57 +1088,60 @@ def test_2_backward_on_a_tensor_that_later_ops_use():
     assert total.item() == 28.0
 
 
-def test_3_backward_frees_the_graph_unless_retain_graph_then_twice_adds_the_same_gradients():
-    x = Tensor(rng.normal(size=(3,)), requires_grad=True)
-    h = (x * 2).exp()
-    loss = (h * h).sum()
-    loss.backward()
-    once = x.grad.numpy().copy()
-    assert loss._edges is None and h._edges is None          # freed: the rules and their arrays
-    with pytest.raises(RuntimeError, match="retain_graph=True"):
-        loss.backward()
-    with pytest.raises(RuntimeError, match="retain_graph=True"):
-        (h * 3).sum().backward()                             # a new loss through the freed part
-    np.testing.assert_array_equal(x.grad, once)              # the failed calls changed nothing
+def test_all_paths_are_summed(rng):
+    x = mytorch.tensor(np.array([1.5, -2.0]), requires_grad=True)
+    (x * x).sum().backward()                       # the same tensor on both sides
+    np.testing.assert_allclose(x.grad, 2 * x.data)
 
     x.grad = None
-    loss = ((x * 2).exp() ** 2).sum()
-    loss.backward(retain_graph=True)
-    loss.backward()                                          # the second call may free it
-    np.testing.assert_allclose(x.grad, 2 * once, rtol=1e-15)
+    top, bottom = x * 3, x.exp()                   # a diamond: x -> (top, bottom) -> out
+    (top * bottom).sum().backward()
+    np.testing.assert_allclose(x.grad, 3 * np.exp(x.data) + 3 * x.data * np.exp(x.data))
 
-    y = Tensor(rng.normal(size=(3,)), requires_grad=True)
-    shared = y.tanh()
-    loss_a, loss_b = (shared * 3).sum(), (shared * shared).sum()
-    loss_a.backward(retain_graph=True)
-    grad_a = y.grad.numpy().copy()
-    y.grad = None
-    loss_b.backward(retain_graph=True)
-    grad_b = y.grad.numpy().copy()
-    y.grad = None
-    loss_a.backward(retain_graph=True)
-    loss_b.backward()
-    np.testing.assert_allclose(y.grad, grad_a + grad_b, rtol=1e-15)
+    shared = nn.Linear(2, 2, dtype=np.float64)     # one layer used twice
+    inp = mytorch.tensor(rng.normal(size=(1, 2)))
+    shared(shared(inp)).sum().backward()
+    w, b = shared.weight.data, shared.bias.data
+    h = inp.data @ w.T + b
+    np.testing.assert_allclose(shared.bias.grad, w.sum(0) + 1)
+    # outer use: d/dW = 1 ⊗ h;  inner use: d/dW = (Wᵀ1) ⊗ x
+    np.testing.assert_allclose(shared.weight.grad, np.outer(np.ones(2), h[0]) + np.outer(w.sum(0), inp.data[0]))
 
 
-def test_3_repeated_backward_matches_pytorch_retain_graph():
-    torch_or_skip()
-    x = rng.normal(size=(4,))
-    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    loss_a, loss_t = (a.exp() * a).sum(), (t.exp() * t).sum()
-    for _ in range(3):
-        loss_a.backward(retain_graph=True)
-        loss_t.backward(retain_graph=True)
-    np.testing.assert_allclose(a.grad, t.grad.numpy(), rtol=1e-13)
-    loss_a.backward()
-    loss_t.backward()
-    for second in (lambda: loss_a.backward(), lambda: loss_t.backward()):   # both refuse a third pass
-        with pytest.raises(RuntimeError, match="retain_graph=True"):
-            second()
+def test_non_scalar_backward_needs_a_gradient():
+    x = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 3
+    with pytest.raises(RuntimeError, match=r"shape \(2,\).*gradient="):
+        y.backward()
+    with pytest.raises(ValueError, match=r"gradient has shape \(3,\), expected \(2,\)"):
+        y.backward(np.ones(3))
+    y.backward(np.array([1.0, -2.0]))
+    np.testing.assert_array_equal(x.grad, [3.0, -6.0])
 
 
-def test_4_no_recursion_limit_on_a_100000_op_chain():
-    x = Tensor(np.array(1.0), requires_grad=True)
+def test_leaves_accumulate_until_zeroed():
+    x = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x * 2).sum().backward()
+    (x * 5).sum().backward()
+    np.testing.assert_array_equal(x.grad, [7.0, 7.0])
+    x.grad = None
+    (x * 5).sum().backward()
+    np.testing.assert_array_equal(x.grad, [5.0, 5.0])
+
+
+def test_backward_on_a_tensor_without_grad_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (Tensor([1.0]) * 2).sum().backward()
+
+
+def test_leaf_itself_as_the_root():
+    x = mytorch.tensor(np.array(3.0), requires_grad=True)
+    x.backward()
+    assert x.grad == 1.0
+
+
+def test_no_recursion_limit_on_a_100000_op_chain():
+    x = mytorch.tensor(np.array(1.0), requires_grad=True)
     y = x
     for _ in range(100_000):
         y = y * 1.00001
@@ -368,7 +1149,124 @@ def test_4_no_recursion_limit_on_a_100000_op_chain():
     np.testing.assert_allclose(x.grad, 1.00001 ** 100_000, rtol=1e-9)
 
 
-def _traced_memory(run, checkpoints=(200, 5_000, 10_000)):
+# -- the recorded walk (what the slides draw), and rules that give the wrong thing --------------------
+def walk(y, names):
+    steps = []
+    y.backward(trace=steps.append)
+    return [(names[id(s.sender)], names[id(s.receiver)], float(s.grad), s.waiting) for s in steps]
+
+
+def test_trace_example_1_depth_first_order():
+    a, b, c, d = (mytorch.tensor(np.array(v), requires_grad=True) for v in (2.0, -1.0, 3.0, 4.0))
+    top, bottom = a + b, c + d
+    y = top * bottom
+    names = {id(a): "a", id(b): "b", id(c): "c", id(d): "d", id(top): "a+b", id(bottom): "c+d", id(y): "y"}
+    assert walk(y, names) == [("y", "a+b", 7.0, 0), ("a+b", "a", 7.0, 0), ("a+b", "b", 7.0, 0),
+                               ("y", "c+d", 1.0, 0), ("c+d", "c", 1.0, 0), ("c+d", "d", 1.0, 0)]
+
+
+def test_trace_example_2_the_barrier_waits():
+    a, b, c, d = (mytorch.tensor(np.array(v), requires_grad=True) for v in (2.0, -1.0, 3.0, 4.0))
+    h = a + b
+    left, right = c * h, h * d
+    y = left + right
+    names = {id(a): "a", id(b): "b", id(c): "c", id(d): "d", id(h): "h", id(left): "c*h",
+             id(right): "h*d", id(y): "y"}
+    assert walk(y, names) == [("y", "c*h", 1.0, 0), ("c*h", "c", 1.0, 0), ("c*h", "h", 3.0, 1),
+                               ("y", "h*d", 1.0, 0), ("h*d", "h", 4.0, 0), ("h", "a", 7.0, 0),
+                               ("h", "b", 7.0, 0), ("h*d", "d", 1.0, 0)]
+
+
+def test_a_backward_rule_that_gives_a_wrong_shape_or_a_tensor_is_a_clear_error():
+    x = mytorch.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    for rule, error, message in ((lambda g: np.ones(5), ValueError, r"rule of 'myop' gave a gradient of shape "
+                                                                    r"\(5,\) for an input of shape \(3,\)"),
+                                 (lambda g: Tensor(g), TypeError, r"rule of 'myop' gave a Tensor; a rule takes"),
+                                 (lambda g: (g,), TypeError, r"rule of 'myop' gave a tuple")):
+        with pytest.raises(error, match=message):
+            mytorch.record("myop", x.data * 2, (x, rule)).sum().backward()
+    assert x.grad is None
+
+
+# -- backward frees the graph, as PyTorch; retain_graph=True keeps it; memory -------------------------
+def three_ways_to_go_through_a_freed_graph(x, how):
+    """A graph x -> h -> loss; returns (loss, h, a function giving what the second backward starts from)."""
+    h = (x * 2).exp()
+    loss = (h * h).sum()
+    other = (h * 3).sum()                                    # a second loss from the same forward
+    second = {"the same loss again": lambda: loss, "a new loss through a freed node": lambda: (h * 3).sum(),
+              "the second of two losses": lambda: other}[how]
+    return loss, h, second
+
+
+@pytest.mark.parametrize("how", ["the same loss again", "a new loss through a freed node",
+                                 "the second of two losses"])
+def test_backward_frees_the_graph_and_a_second_pass_raises_like_torch(how, rng):
+    values = rng.normal(size=3)
+    x = mytorch.tensor(values, requires_grad=True)
+    loss, h, second = three_ways_to_go_through_a_freed_graph(x, how)
+    loss.backward()
+    once = as_array(x.grad).copy()
+    assert loss._edges is None and h._edges is None          # freed: the rules and the arrays they keep
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        second().backward()
+    np.testing.assert_array_equal(as_array(x.grad), once)    # the failed call added nothing
+    if torch is not None:
+        tx = torch.tensor(values, requires_grad=True)
+        torch_loss, _, torch_second = three_ways_to_go_through_a_freed_graph(tx, how)
+        torch_loss.backward()
+        with pytest.raises(RuntimeError, match="retain_graph=True"):
+            torch_second().backward()
+        np.testing.assert_allclose(once, as_array(tx.grad), rtol=1e-13)
+
+
+def test_retain_graph_true_adds_the_same_gradients_again_like_torch(rng):
+    values = rng.normal(size=4)
+    grads = {}
+    for name, make in (("mytorch", mytorch.tensor), ("torch", torch and torch.tensor)):
+        if make is None:
+            continue
+        x = make(values, requires_grad=True)
+        h = (x * 2).exp()
+        loss = (h * h * x).sum()
+        loss.backward(retain_graph=True)
+        once = as_array(x.grad).copy()
+        loss.backward(retain_graph=True)
+        np.testing.assert_allclose(as_array(x.grad), 2 * once, rtol=1e-15)   # exactly the same again
+        loss.backward()                                       # the last may free it
+        np.testing.assert_allclose(as_array(x.grad), 3 * once, rtol=1e-15)
+        with pytest.raises(RuntimeError, match="retain_graph=True"):
+            loss.backward()                                   # and then it is freed
+        grads[name] = as_array(x.grad)
+    if torch is not None:
+        np.testing.assert_allclose(grads["mytorch"], grads["torch"], rtol=1e-13)
+
+
+def test_retain_graph_on_the_first_of_two_losses_gives_the_sum_of_their_gradients_like_torch(rng):
+    values = rng.normal(size=3)
+    y = mytorch.tensor(values, requires_grad=True)
+    shared = y.tanh()
+    loss_a, loss_b = (shared * 3).sum(), (shared * shared).sum()
+    loss_a.backward(retain_graph=True)
+    grad_a = as_array(y.grad).copy()
+    y.grad = None
+    loss_b.backward(retain_graph=True)
+    grad_b = as_array(y.grad).copy()
+    y.grad = None
+    loss_a.backward(retain_graph=True)
+    loss_b.backward()
+    np.testing.assert_allclose(as_array(y.grad), grad_a + grad_b, rtol=1e-15)
+    tanh = np.tanh(values)
+    np.testing.assert_allclose(as_array(y.grad), (3 + 2 * tanh) * (1 - tanh ** 2), rtol=1e-12)
+    if torch is not None:
+        ty = torch.tensor(values, requires_grad=True)
+        tshared = ty.tanh()
+        (tshared * 3).sum().backward(retain_graph=True)
+        (tshared * tshared).sum().backward()
+        np.testing.assert_allclose(as_array(y.grad), as_array(ty.grad), rtol=1e-13)
+
+
+def traced_memory(run, checkpoints=(200, 5_000, 10_000)):
     """Bytes allocated (tracemalloc) after each checkpoint's number of calls of `run`."""
     tracemalloc.start()
     try:
@@ -383,7 +1281,7 @@ def _traced_memory(run, checkpoints=(200, 5_000, 10_000)):
         tracemalloc.stop()
 
 
-def test_5_no_memory_growth_over_10000_steps_and_forwards():
+def test_no_memory_growth_over_10000_steps_and_forwards(rng):
     model = nn.Sequential(nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 3))
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
@@ -400,7 +1298,7 @@ def test_5_no_memory_growth_over_10000_steps_and_forwards():
         kept[:] = [loss_fn(model(x), y)]
 
     for run in (train_step, forward_only):
-        warm, half, full = _traced_memory(run)
+        warm, half, full = traced_memory(run)
         # numpy's small caches fill up during the first few thousand calls; after that, flat: a leak of
         # a single small object per call would add over 200 KB in the last 5,000
         assert full - half < 16 * 1024 and full - warm < 256 * 1024, (warm, half, full)
@@ -414,119 +1312,128 @@ def test_5_no_memory_growth_over_10000_steps_and_forwards():
     assert sum(type(o) is Tensor for o in gc.get_objects()) == live_before
 
 
-def test_6_all_paths_are_summed():
-    x = Tensor(np.array([1.5, -2.0]), requires_grad=True)
-    (x * x).sum().backward()                       # the same tensor on both sides
-    np.testing.assert_allclose(x.grad, 2 * x.data)
+def bytes_kept_per_step(retain_graph, steps, lead_in=10):
+    """Train the tutorial's MNIST model on one synthetic batch of 64, keeping every loss in a list as a
+    student would for a plot; return the bytes allocated (tracemalloc) per step between two checkpoints,
+    `lead_in` and `lead_in + steps` steps after tracing starts. (Measured from the start, the parameters'
+    arrays, which an update may replace, would count once: 445 KB, a constant, not a per-step cost.)"""
+    mytorch.manual_seed(0)
+    model = TutorialMLP()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+    data = np.random.default_rng(5)
+    images = Tensor(data.random((64, 784)).astype(np.float32))
+    labels = data.integers(0, 10, 64)
+    losses = []
 
-    x.grad = None
-    top, bottom = x * 3, x.exp()                   # a diamond: x -> (top, bottom) -> out
-    (top * bottom).sum().backward()
-    np.testing.assert_allclose(x.grad, 3 * np.exp(x.data) + 3 * x.data * np.exp(x.data))
+    def step():
+        loss = loss_fn(model(images), labels)
+        if retain_graph:
+            loss.backward(retain_graph=True)
+        else:
+            loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss)
 
-    shared = nn.Linear(2, 2, dtype=np.float64)     # one layer used twice
-    inp = Tensor(rng.normal(size=(1, 2)))
-    shared(shared(inp)).sum().backward()
-    w, b = shared.weight.data, shared.bias.data
-    h = inp.data @ w.T + b
-    np.testing.assert_allclose(shared.bias.grad, w.sum(0) + 1)
-    # outer use: d/dW = 1 ⊗ h;  inner use: d/dW = (Wᵀ1) ⊗ x
-    np.testing.assert_allclose(shared.weight.grad, np.outer(np.ones(2), h[0]) + np.outer(w.sum(0), inp.data[0]))
-
-
-def test_7_non_scalar_backward_needs_a_gradient():
-    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    y = x * 3
-    with pytest.raises(RuntimeError, match=r"shape \(2,\).*gradient="):
-        y.backward()
-    with pytest.raises(ValueError, match=r"gradient has shape \(3,\), expected \(2,\)"):
-        y.backward(np.ones(3))
-    y.backward(np.array([1.0, -2.0]))
-    np.testing.assert_array_equal(x.grad, [3.0, -6.0])
-
-
-def test_8_leaves_accumulate_until_zeroed():
-    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    (x * 2).sum().backward()
-    (x * 5).sum().backward()
-    np.testing.assert_array_equal(x.grad, [7.0, 7.0])
-    x.grad = None
-    (x * 5).sum().backward()
-    np.testing.assert_array_equal(x.grad, [5.0, 5.0])
-
-
-def test_backward_on_a_tensor_without_grad_is_a_clear_error():
-    with pytest.raises(RuntimeError, match="does not require grad"):
-        (Tensor([1.0]) * 2).sum().backward()
+    for _ in range(3):                                # numpy's caches, the optimizer's first arrays
+        step()
+    tracemalloc.start()
+    try:
+        for _ in range(lead_in):
+            step()
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(steps):
+            step()
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(losses) == 3 + lead_in + steps
+    return (after - before) / steps
 
 
-def test_leaf_itself_as_the_root():
-    x = Tensor(np.array(3.0), requires_grad=True)
-    x.backward()
-    assert x.grad == 1.0
+def test_keeping_every_loss_of_a_12_epoch_mnist_run_costs_a_few_mb():
+    """`losses.append(loss)` once kept every step's activations alive, 363 KB per step at batch
+    64, about 4 GB over 12 epochs of 938 steps. backward() now frees the graph, as PyTorch does."""
+    per_step = bytes_kept_per_step(retain_graph=False, steps=300)
+    total = per_step * 12 * 938
+    assert per_step < 2 * 1024, f"{per_step:.0f} bytes kept per step"
+    assert total < 10 * 2 ** 20, f"{total / 2 ** 20:.1f} MB for 12 epochs ({per_step:.0f} bytes per step)"
+    # the same measure fails where the graphs are kept: so the test above can fail
+    retained = bytes_kept_per_step(retain_graph=True, steps=20)
+    assert retained > 100 * 1024, f"{retained:.0f} bytes per step with retain_graph=True"
 
 
-# ---------------------------------------------------------------------------------------------------
-# The recorded walk (what the slides draw)
-# ---------------------------------------------------------------------------------------------------
-def _walk(y, names):
-    steps = []
-    y.backward(trace=steps.append)
-    return [(names[id(s.sender)], names[id(s.receiver)], float(s.grad), s.waiting) for s in steps]
+# -- no stale gradients: a backward after a recorded input changed uses the forward's values ----------
+def test_gan_pattern_two_losses_one_forward_step_in_between():
+    w = mytorch.tensor(np.array([2.0]), requires_grad=True)
+    y = w * w                                         # y's rule for w reads w: 2w
+    y.sum().backward(retain_graph=True)
+    np.testing.assert_allclose(as_array(w.grad), [4.0])
+    opt = optim.SGD([w], lr=1.0)
+    opt.step()                                        # w: 2 -> -2
+    opt.zero_grad()
+    np.testing.assert_allclose(as_array(w), [-2.0])
+    (y * 3).sum().backward()                          # d(3w²)/dw at the forward's w = 2: 12 (stale: -12)
+    np.testing.assert_allclose(as_array(w.grad), [12.0])
+    if torch is not None:       # PyTorch refuses this one (its version counter); mytorch answers right
+        tw = torch.tensor([2.0], dtype=torch.float64, requires_grad=True)
+        ty = tw * tw
+        ty.sum().backward(retain_graph=True)
+        torch.optim.SGD([tw], lr=1.0).step()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            (ty * 3).sum().backward()
 
 
-def test_trace_example_1_depth_first_order():
-    a, b, c, d = (Tensor(np.array(v), requires_grad=True) for v in (2.0, -1.0, 3.0, 4.0))
-    top, bottom = a + b, c + d
-    y = top * bottom
-    names = {id(a): "a", id(b): "b", id(c): "c", id(d): "d", id(top): "a+b", id(bottom): "c+d", id(y): "y"}
-    assert _walk(y, names) == [("y", "a+b", 7.0, 0), ("a+b", "a", 7.0, 0), ("a+b", "b", 7.0, 0),
-                               ("y", "c+d", 1.0, 0), ("c+d", "c", 1.0, 0), ("c+d", "d", 1.0, 0)]
+def reference_grads(model, state, x, y):
+    """Gradients of the loss at the weights `state`, on a fresh copy of `model`'s architecture."""
+    ref, _ = small_net(seed=99)
+    ref.load_state_dict(state)
+    nn.CrossEntropyLoss()(ref(mytorch.tensor(x)), y).backward()
+    return [as_array(p.grad).copy() for p in ref.parameters()]
 
 
-def test_trace_example_2_the_barrier_waits():
-    a, b, c, d = (Tensor(np.array(v), requires_grad=True) for v in (2.0, -1.0, 3.0, 4.0))
-    h = a + b
-    left, right = c * h, h * d
-    y = left + right
-    names = {id(a): "a", id(b): "b", id(c): "c", id(d): "d", id(h): "h", id(left): "c*h",
-             id(right): "h*d", id(y): "y"}
-    assert _walk(y, names) == [("y", "c*h", 1.0, 0), ("c*h", "c", 1.0, 0), ("c*h", "h", 3.0, 1),
-                               ("y", "h*d", 1.0, 0), ("h*d", "h", 4.0, 0), ("h", "a", 7.0, 0),
-                               ("h", "b", 7.0, 0), ("h*d", "d", 1.0, 0)]
+@pytest.mark.parametrize("change", ["optimizer step", "load_state_dict", "+= under no_grad"])
+def test_backward_after_the_weights_changed_gives_the_gradient_at_the_forward_values(change, rng):
+    model, _ = small_net()
+    x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+    old_state = {k: np.array(v) for k, v in model.state_dict().items()}
+    expected = reference_grads(model, old_state, x, y)
+    # random shifts (a constant one would be invisible: cross-entropy's gradient rows sum to zero)
+    shift = {k: np.random.default_rng(7).normal(size=v.shape) for k, v in old_state.items()}
+    loss = nn.CrossEntropyLoss()(model(mytorch.tensor(x)), y)
+    if change == "optimizer step":
+        (loss * 0.5).backward(retain_graph=True)      # a first loss from the same forward, then a step
+        opt = optim.SGD(model.parameters(), lr=10.0)
+        opt.step()
+        opt.zero_grad()
+    elif change == "load_state_dict":
+        model.load_state_dict({k: v + shift[k] for k, v in old_state.items()})
+    else:
+        with mytorch.no_grad():
+            for name, p in model.named_parameters():
+                p += shift[name]
+    assert not np.allclose(as_array(model.state_dict()["2.weight"]), old_state["2.weight"])
+    loss.backward()
+    for p, grad in zip(model.parameters(), expected):
+        np.testing.assert_allclose(as_array(p.grad), grad, rtol=1e-12, atol=1e-15)
 
 
-# ---------------------------------------------------------------------------------------------------
-# Tensor basics, dtypes, no_grad, errors
-# ---------------------------------------------------------------------------------------------------
-def test_construction_and_dtypes():
-    assert Tensor(np.array([1, 2, 3]), requires_grad=True).dtype == np.float32   # the tutorial's line
-    assert Tensor(3).dtype == np.float32 and Tensor(2.5).dtype == np.float32
-    assert Tensor([[1.5, 2], [3, 4]]).dtype == np.float32
-    assert Tensor(np.array([True])).dtype == np.float32
-    assert Tensor(np.ones(2)).dtype == np.float64
-    assert Tensor(np.ones(2, np.float16)).dtype == np.float16
-    f32 = Tensor(np.ones(2, np.float32), requires_grad=True)
-    f64 = Tensor(np.ones(2), requires_grad=True)
-    assert (f32 * 2.5).dtype == np.float32 and (f64 * 2.5).dtype == np.float64
-    mixed = f32 * f64
-    assert mixed.dtype == np.float64
-    mixed.sum().backward()
-    assert f32.grad.dtype == np.float32 and f64.grad.dtype == np.float64
+def test_inplace_change_of_an_input_that_needs_no_grad_keeps_the_recorded_value():
+    w = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    a = mytorch.tensor(np.array([3.0, 5.0]))                  # needs no grad: `+=` is allowed with grad mode on
+    same = a
+    y = (w * a).sum()
+    a += 10
+    assert a is same                                  # updated in place, not rebound
+    y.backward()
+    np.testing.assert_allclose(as_array(w.grad), [3.0, 5.0])   # the a that the forward used
+    np.testing.assert_allclose(as_array(a), [13.0, 15.0])
 
 
-def test_properties_and_repr():
-    x = Tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3), requires_grad=True)
-    assert x.shape == (2, 3) and x.ndim == 2 and x.T.shape == (3, 2) and len(x) == 2
-    assert x.grad is None and x.numpy() is x.data and x.is_leaf and not (x * 2).is_leaf
-    assert Tensor([[4.0]]).item() == 4.0
-    d = (x * 2).detach()
-    assert not d.requires_grad and d._edges == ()
-    assert repr(x) == "tensor([[0., 1., 2.],\n        [3., 4., 5.]], requires_grad=True)"
-    assert repr(x.sum()) == "tensor(15., grad_fn=<sum>)"
-    assert repr(Tensor(np.array([1.0]))) == "tensor([1.], dtype=float64)"
-
-
+# -- no_grad ------------------------------------------------------------------------------------------
 def test_no_grad_builds_no_graph():
     x = Tensor([1.0, 2.0], requires_grad=True)
     with mytorch.no_grad():
@@ -536,33 +1443,90 @@ def test_no_grad_builds_no_graph():
     assert z.requires_grad and z._edges
 
 
-def test_errors_name_the_op_and_shapes():
-    a, b = Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))
-    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\)"):
-        a @ b
-    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4, 5\)"):
-        a + b
-    with pytest.raises(ValueError, match=r"mul: shapes \(2, 3\) and \(4,\)"):
-        a * np.ones(4)
-    with pytest.raises(TypeError, match="add: .* got a list"):
-        a + [1, 2, 3]
-    with pytest.raises(TypeError, match="mul: .* got a str"):
-        "x" * a
-    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 3\) does not fit a weight of shape "):
-        nn.Linear(4, 2)(a)
+def test_no_grad_as_a_decorator():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+
+    @mytorch.no_grad()
+    def evaluate(t):
+        """Docstring kept."""
+        return (t * 2).sum()
+
+    result = evaluate(x)
+    assert not result.requires_grad and result.item() == 6.0
+    assert evaluate.__name__ == "evaluate"
+    assert (x * 2).requires_grad                        # grad mode is back on after the call
+
+    @mytorch.no_grad()
+    def fails(t):
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        fails(x)
+    assert (x * 2).requires_grad                        # ...also after an exception
+    if torch is not None:
+        @torch.no_grad()
+        def torch_evaluate(t):
+            return t * 2
+
+        assert not torch_evaluate(torch.ones(1, requires_grad=True)).requires_grad
 
 
-def test_sgd_never_writes_into_the_callers_array_nor_into_one_a_graph_holds():
-    array = np.ones(3, np.float32)
-    p = Tensor(array, requires_grad=True)
-    (p * p).sum().backward()
-    optim.SGD([p], lr=0.1).step()
-    np.testing.assert_array_equal(array, [1, 1, 1])
-    np.testing.assert_allclose(p.data, [0.8, 0.8, 0.8], rtol=1e-6)
+def test_no_grad_as_a_decorator_without_parentheses_like_torch():
+    """PyTorch 2 also takes `@torch.no_grad` without the call (as PyTorch)."""
+    x = Tensor([1.0, 2.0], requires_grad=True)
+
+    @mytorch.no_grad
+    def evaluate(t):
+        return t * 2
+
+    assert not evaluate(x).requires_grad and (x * 2).requires_grad
+    if torch is not None:
+        @torch.no_grad
+        def torch_evaluate(t):
+            return t * 2
+
+        assert not torch_evaluate(torch.ones(1, requires_grad=True)).requires_grad
+
+
+def test_no_grad_is_per_thread_like_torch():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    inside, release, seen = threading.Event(), threading.Event(), {}
+
+    def worker():
+        with mytorch.no_grad():
+            seen["thread"] = (x * 2).requires_grad
+            inside.set()
+            release.wait(10)                             # stays inside no_grad while main computes
+            seen["thread later"] = (x * 2).requires_grad
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        seen["main"] = (x * 2).requires_grad             # main's grad mode is untouched
+    finally:
+        release.set()
+        thread.join(10)
+    assert seen == {"thread": False, "main": True, "thread later": False}
+    assert (x * 2).requires_grad
+    # and a thread started inside the main thread's no_grad records graphs: grad mode is per thread
+    with mytorch.no_grad():
+        child = threading.Thread(target=lambda: seen.update(child=(x * 2).requires_grad))
+        child.start()
+        child.join(10)
+        assert not (x * 2).requires_grad
+    assert seen["child"] is True
+    if torch is not None:
+        tx = torch.ones(2, requires_grad=True)
+        with torch.no_grad():
+            child = threading.Thread(target=lambda: seen.update(torch_child=(tx * 2).requires_grad))
+            child.start()
+            child.join(10)
+        assert seen["torch_child"] is True
 
 
 # ---------------------------------------------------------------------------------------------------
-# nn
+# nn and optim
 # ---------------------------------------------------------------------------------------------------
 class TutorialMLP(nn.Module):
     """The tutorial's model, written as it is there: no super().__init__()."""
@@ -606,801 +1570,19 @@ def test_module_discovery_in_lists_dicts_and_shared_parameters():
     assert len(list(net.parameters())) == 8
 
 
-def test_zero_grad_and_state_dict_round_trip():
-    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
-    model(Tensor(rng.normal(size=(2, 3)).astype(np.float32))).sum().backward()
-    assert all(p.grad is not None for p in model.parameters())
-    model.zero_grad()
-    assert all(p.grad is None for p in model.parameters())
-    state = model.state_dict()
-    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
-    assert all(isinstance(v, np.ndarray) for v in state.values())
-    other = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
-    other.load_state_dict(state)
-    x = Tensor(rng.normal(size=(5, 3)).astype(np.float32))
-    np.testing.assert_array_equal(model(x).data, other(x).data)
-    state["0.weight"] += 1                          # a copy: changing it leaves the model alone
-    assert not np.array_equal(model.state_dict()["0.weight"], state["0.weight"])
-    with pytest.raises(ValueError, match="0.bias has shape"):
-        other.load_state_dict({**state, "0.bias": np.ones(5)})
-    with pytest.raises(KeyError, match="missing keys"):
-        other.load_state_dict({"0.weight": state["0.weight"]})
-
-
-def test_state_dict_loads_into_pytorch_and_back():
-    torch_or_skip()
-    ours = TutorialMLP()
-    theirs = torch.nn.Sequential()
-    for i, (fan_in, fan_out) in enumerate([(784, 128), (128, 64), (64, 32), (32, 10)], 1):
-        theirs.add_module(f"fc{i}", torch.nn.Linear(fan_in, fan_out))
-    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
-    x = rng.random((3, 784), dtype=np.float32)
-    h = torch.from_numpy(x)
-    for layer in theirs:
-        h = layer(h)
-        h = torch.sigmoid(h) if layer is not theirs.fc4 else h
-    np.testing.assert_allclose(ours(Tensor(x)).data, h.detach().numpy(), rtol=1e-5, atol=1e-6)
-
-    with torch.no_grad():                           # and back: torch's weights into ours
-        for p in theirs.parameters():
-            p.mul_(-2)
-    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    for name, p in ours.named_parameters():
-        np.testing.assert_array_equal(p.data, theirs.state_dict()[name].numpy())
-        assert p.dtype == np.float32
-
-
-def test_linear_init_matches_pytorch_distribution():
-    torch_or_skip()
-    mytorch.manual_seed(0)
-    layer = nn.Linear(400, 300)
-    reference = torch.nn.Linear(400, 300)
-    bound = 1 / np.sqrt(400)
-    assert layer.weight.shape == (300, 400) and layer.bias.shape == (300,)
-    assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
-    for ours, theirs in ((layer.weight.data, reference.weight.detach().numpy()),
-                         (layer.bias.data, reference.bias.detach().numpy())):
-        # (a float64 draw just below the bound may round up to it in float32: allow that rounding)
-        assert np.abs(ours).max() <= np.float32(bound) and np.abs(theirs).max() <= np.float32(bound)
-        assert abs(ours.std() - theirs.std()) < 0.1 * bound
-        assert abs(ours.std() - bound / np.sqrt(3)) < 0.1 * bound   # uniform(-b, b) has std b/√3
-    mytorch.manual_seed(7)
-    first = nn.Linear(3, 2).weight.data
-    mytorch.manual_seed(7)
-    np.testing.assert_array_equal(first, nn.Linear(3, 2).weight.data)
-
-
-@pytest.mark.parametrize("target_kind", ["index", "onehot", "probabilities"])
-@pytest.mark.parametrize("scale", [1.0, 1000.0])
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_cross_entropy_matches_pytorch(target_kind, scale, reduction):
-    torch_or_skip()
-    logits = rng.normal(size=(5, 4)) * scale
-    if scale > 1:
-        logits = np.sign(logits) * scale           # logits of exactly ±1000
-    classes = np.array([0, 3, 1, 1, 2])
-    target = {"index": classes, "onehot": np.eye(4)[classes],
-              "probabilities": rng.dirichlet(np.ones(4), size=5)}[target_kind]
-    ours = Tensor(logits, requires_grad=True)
-    loss = nn.CrossEntropyLoss(reduction=reduction)(ours, Tensor(target))
-    theirs = torch.tensor(logits, requires_grad=True)
-    torch_target = torch.tensor(target) if target_kind != "index" else torch.tensor(classes)
-    torch_loss = torch.nn.CrossEntropyLoss(reduction=reduction)(theirs, torch_target)
-    upstream = rng.normal(size=loss.shape)
-    loss.backward(upstream)
-    torch_loss.backward(torch.tensor(upstream))
-    assert np.all(np.isfinite(loss.data)) and np.all(np.isfinite(ours.grad))
-    np.testing.assert_allclose(loss.data, torch_loss.detach().numpy(), rtol=1e-12)
-    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-15)
-
-
-def test_cross_entropy_finite_differences_and_bad_target():
-    target = np.array([2, 0, 1])
-    check_op(lambda a: nn.CrossEntropyLoss()(a, target), (3, 4),
-             torch_fn=lambda a: torch.nn.functional.cross_entropy(a, torch.tensor(target)))
-    with pytest.raises(ValueError, match=r"target shape \(4,\)"):
-        nn.CrossEntropyLoss()(Tensor(np.ones((3, 4))), np.zeros(4))
-
-
-def test_mse_loss():
-    target = rng.normal(size=(3, 4))
-    check_op(lambda a: nn.MSELoss()(a, target),
-             (3, 4), torch_fn=lambda a: torch.nn.MSELoss()(a, torch.tensor(target)))
-
-
-@pytest.mark.parametrize("settings", [dict(lr=0.1), dict(lr=0.05, momentum=0.9),
-                                      dict(lr=0.05, momentum=0.9, nesterov=True),
-                                      dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01),
-                                      dict(lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.1)],
-                         ids=["plain", "momentum", "nesterov", "dampening+wd", "nesterov+wd"])
-def test_sgd_matches_torch_over_20_steps(settings):
-    torch_or_skip()
-    start = rng.normal(size=(3, 2))
-    targets = rng.normal(size=(20, 3, 2))
-    ours = Tensor(start, requires_grad=True)
-    theirs = torch.tensor(start, requires_grad=True)
-    opt, torch_opt = optim.SGD([ours], **settings), torch.optim.SGD([theirs], **settings)
-    for target in targets:
-        (((ours - target) ** 2) * ours.exp()).sum().backward()
-        (((theirs - torch.tensor(target)) ** 2) * theirs.exp()).sum().backward()
-        opt.step()
-        torch_opt.step()
-        opt.zero_grad()
-        torch_opt.zero_grad()
-        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("settings", [dict(lr=0.1), dict(lr=0.05, momentum=0.9),
-                                      dict(lr=0.05, momentum=0.9, nesterov=True),
-                                      dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01)],
-                         ids=["plain", "momentum", "nesterov", "dampening+wd"])
-def test_sgd_keeps_float32_and_arrays_with_numpy_float64_settings_and_0d_parameters(settings):
-    """Settings given as np.float64 (e.g. from np.linspace) must not turn float32 parameters or momentum
-    buffers into float64 on the way; a 0-d parameter stays an array."""
-    settings = {k: (np.float64(v) if not isinstance(v, bool) else v) for k, v in settings.items()}
-    w, b = Tensor(np.array([[1.0, -2.0]], np.float32), requires_grad=True), Tensor(np.float32(0.5), requires_grad=True)
-    opt = optim.SGD([w, b], **settings)
-    for _ in range(3):
-        ((w * w).sum() + b * b * 3).backward()
-        opt.step()
-        opt.zero_grad()
-    assert type(b.data) is np.ndarray and b.data.shape == () and b.dtype == np.float32
-    assert w.dtype == np.float32 and all(buf.dtype == np.float32 for state in opt.state.values()
-                                         for buf in state.values())
-    if torch is not None:
-        tw, tb = torch.tensor([[1.0, -2.0]], requires_grad=True), torch.tensor(0.5, requires_grad=True)
-        topt = torch.optim.SGD([tw, tb], **{k: (float(v) if not isinstance(v, bool) else v)
-                                            for k, v in settings.items()})
-        for _ in range(3):
-            ((tw * tw).sum() + tb * tb * 3).backward()
-            topt.step()
-            topt.zero_grad()
-        np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-6)
-        np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-6)
-
-
-def test_sgd_validates_settings():
-    with pytest.raises(ValueError, match="nesterov"):
-        optim.SGD([Tensor([1.0], requires_grad=True)], lr=0.1, nesterov=True)
-    with pytest.raises(ValueError, match="lr"):
-        optim.SGD([], lr=-1)
-
-
-def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64():
-    torch_or_skip()
-    mytorch.manual_seed(1)
-    ours = TutorialMLP(dtype=np.float64)
-    theirs = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.Sigmoid(), torch.nn.Linear(128, 64),
-                                 torch.nn.Sigmoid(), torch.nn.Linear(64, 32), torch.nn.Sigmoid(),
-                                 torch.nn.Linear(32, 10)).double()
-    with torch.no_grad():
-        for layer, (name, p) in zip([m for m in theirs if isinstance(m, torch.nn.Linear)],
-                                    list(ours.named_parameters())[::2]):
-            layer.weight.copy_(torch.from_numpy(p.data))
-            layer.bias.copy_(torch.from_numpy(getattr(ours, name.split(".")[0]).bias.data))
-    opt = optim.SGD(ours.parameters(), lr=0.1, momentum=0.9)
-    torch_opt = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9)
-    loss_fn, torch_loss_fn = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
-    ours_losses, torch_losses = [], []
-    for _ in range(20):
-        images = rng.uniform(0, 1, size=(16, 784))
-        labels = np.eye(10)[rng.integers(0, 10, 16)]  # one-hot, as the tutorial encodes them
-        loss = loss_fn(ours(Tensor(images)), Tensor(labels))
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        torch_loss = torch_loss_fn(theirs(torch.from_numpy(images)), torch.from_numpy(labels))
-        torch_loss.backward()
-        torch_opt.step()
-        torch_opt.zero_grad()
-        ours_losses.append(loss.item())
-        torch_losses.append(torch_loss.item())
-    np.testing.assert_allclose(ours_losses, torch_losses, rtol=0, atol=1e-6)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Packaging promises
-# ---------------------------------------------------------------------------------------------------
-def test_import_forms_in_a_fresh_interpreter():
-    code = ("import mytorch.nn as nn\nimport mytorch.optim as optim\nfrom mytorch import nn as nn2, optim as o2\n"
-            "import mytorch\nassert nn is nn2 is mytorch.nn and optim is o2 is mytorch.optim\n"
-            "assert nn.Linear and nn.CrossEntropyLoss and optim.SGD\n")
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
-
-
-def test_mytorch_imports_only_numpy_and_the_standard_library():
-    imported = set(re.findall(r"^(?:import|from) (\w+)", (ROOT / "mytorch.py").read_text(), re.M))
-    stdlib = sysconfig.get_paths()["stdlib"]
-    origins = {name: importlib.util.find_spec(name).origin or "built-in" for name in imported}
-    outside = {name for name, origin in origins.items()
-               if not (origin in ("built-in", "frozen") or origin.startswith(stdlib))
-               or "-packages" in origin}
-    assert outside == {"numpy"}
-
-
-def test_readme_example_runs():
-    readme = (ROOT / "README.md").read_text()
-    example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
-    exec(compile(example, "README.md", "exec"), {})
-
-
-# ---------------------------------------------------------------------------------------------------
-# Issue 7, "PyTorch habits": the same result as PyTorch, or a clear error. Helpers are prefixed _h_
-# ---------------------------------------------------------------------------------------------------
-def _h_np(value):
-    """The numbers of a Tensor (its .data) or of anything numpy takes, as a numpy array: `.grad` is a
-    Tensor as in PyTorch, and these tests compare it with arrays."""
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
-
-
-def _h_t(value):
-    """A torch tensor (or anything else) as a numpy array, for comparisons."""
-    if torch is not None and isinstance(value, torch.Tensor):
-        return value.detach().numpy()
-    return np.asarray(value)
-
-
-def _h_compare_with_torch(fn, arrays, torch_fn=None, rtol=1e-12, atol=1e-12, upstream_seed=1):
-    """Run fn on Tensors and torch_fn (default fn) on torch tensors made from the same float arrays;
-    backward with the same random upstream gradient; compare the values and every input's gradient."""
-    torch_or_skip()
-    ours = [Tensor(np.array(a), requires_grad=True) for a in arrays]
-    theirs = [torch.tensor(np.array(a), requires_grad=True) for a in arrays]
-    out, torch_out = fn(*ours), (torch_fn or fn)(*theirs)
-    upstream = np.asarray(np.random.default_rng(upstream_seed).normal(size=out.shape)).astype(out.dtype)
-    out.backward(upstream)
-    torch_out.backward(torch.from_numpy(upstream))
-    assert out.shape == tuple(torch_out.shape)
-    np.testing.assert_allclose(_h_np(out), _h_t(torch_out), rtol=rtol, atol=atol)
-    for t, tt in zip(ours, theirs):
-        assert _h_np(t.grad).dtype == t.dtype
-        np.testing.assert_allclose(_h_np(t.grad), _h_t(tt.grad), rtol=rtol, atol=atol)
-    return out, ours
-
-
-def _h_inplace(op, tensor, operand):
-    """`tensor op= operand` written out, returning what the name is bound to afterwards."""
-    if op == "+=":
-        tensor += operand
-    elif op == "-=":
-        tensor -= operand
-    elif op == "*=":
-        tensor *= operand
-    else:
-        tensor /= operand
-    return tensor
-
-
-_H_NUMPY_OPS = {"+=": np.add, "-=": np.subtract, "*=": np.multiply, "/=": np.divide}
-_H_OPERAND = np.array([0.5, 4.0, -2.0], dtype=np.float32)     # non-zero: also a divisor
-_H_OPERANDS = {"tensor": lambda: Tensor(_H_OPERAND.copy()), "number": lambda: 2.5,
-               "numpy": lambda: _H_OPERAND.copy()}
-
-
-def _h_operand_value(kind):
-    return 2.5 if kind == "number" else _H_OPERAND
-
-
-def _h_torch_operand(kind):
-    return 2.5 if kind == "number" else torch.from_numpy(_H_OPERAND.copy())
-
-
-def _h_small_net(seed=0):
-    """A float64 Linear-Sigmoid-Linear, and a PyTorch copy of it with the same weights (None w/o torch)."""
-    mytorch.manual_seed(seed)
-    ours = nn.Sequential(nn.Linear(4, 5, dtype=np.float64), nn.Sigmoid(), nn.Linear(5, 3, dtype=np.float64))
-    if torch is None:
-        return ours, None
-    theirs = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Sigmoid(), torch.nn.Linear(5, 3)).double()
-    own = dict(ours.named_parameters())
-    with torch.no_grad():
-        for name, p in theirs.named_parameters():
-            p.copy_(torch.from_numpy(_h_np(own[name]).copy()))
-    return ours, theirs
-
-
-# ===================================================================================================
-# 1. In-place operators, and .grad as PyTorch code uses it
-# ===================================================================================================
-@pytest.mark.parametrize("kind", list(_H_OPERANDS))
-@pytest.mark.parametrize("op", list(_H_NUMPY_OPS))
-def test_inplace_under_no_grad_updates_the_same_parameter(op, kind):
-    lin = nn.Linear(3, 2)
-    weight = lin.weight
-    before = _h_np(weight).copy()
-    with mytorch.no_grad():
-        result = _h_inplace(op, weight, _H_OPERANDS[kind]())
-    assert result is weight                                  # the same object, not a new tensor
-    assert weight.requires_grad and weight.dtype == np.float32 and weight.shape == (2, 3)
-    assert dict(lin.named_parameters())["weight"] is weight   # still the module's parameter
-    expected = _H_NUMPY_OPS[op](before, _h_operand_value(kind)).astype(np.float32)
-    np.testing.assert_allclose(_h_np(weight), expected, rtol=1e-6)
-    if torch is not None:                                    # PyTorch does the same
-        theirs = torch.nn.Parameter(torch.from_numpy(before.copy()))
-        with torch.no_grad():
-            _h_inplace(op, theirs, _h_torch_operand(kind))
-        np.testing.assert_allclose(_h_np(weight), _h_t(theirs), rtol=1e-6)
-
-
-@pytest.mark.parametrize("kind", list(_H_OPERANDS))
-@pytest.mark.parametrize("op", list(_H_NUMPY_OPS))
-def test_inplace_on_a_tensor_that_needs_no_grad(op, kind):
-    start = np.array([1.0, -2.0, 3.0], dtype=np.float32)
-    t = Tensor(start.copy())
-    result = _h_inplace(op, t, _H_OPERANDS[kind]())          # grad mode on: fine, no graph is needed
-    assert result is t and not t.requires_grad and t.dtype == np.float32
-    np.testing.assert_allclose(_h_np(t), _H_NUMPY_OPS[op](start, _h_operand_value(kind)), rtol=1e-6)
-
-
-@pytest.mark.parametrize("op", list(_H_NUMPY_OPS))
-def test_inplace_on_a_leaf_that_requires_grad_raises_like_torch(op):
-    message = "a leaf Variable that requires grad is being used in an in-place operation"
-    w = Tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32), requires_grad=True)
-    with pytest.raises(RuntimeError, match=message):
-        _h_inplace(op, w, 2.0)
-    np.testing.assert_array_equal(_h_np(w), [1.0, 2.0, 3.0])   # and nothing was changed
-    if torch is not None:
-        theirs = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
-        with pytest.raises(RuntimeError, match=message):
-            _h_inplace(op, theirs, 2.0)
-
-
-def test_inplace_with_a_shape_that_cannot_be_kept_raises_like_torch():
-    w = Tensor(np.ones(3, np.float32), requires_grad=True)
-    with pytest.raises(RuntimeError, match="shape"):
-        with mytorch.no_grad():
-            w += np.ones((2, 3), np.float32)
-    assert w.shape == (3,)
-    np.testing.assert_array_equal(_h_np(w), [1, 1, 1])
-    t = Tensor(np.ones(3, np.float32))
-    with pytest.raises(RuntimeError, match="shape"):
-        t *= Tensor(np.ones((2, 3), np.float32))
-    assert t.shape == (3,)
-    if torch is not None:   # torch: "output with shape [3] doesn't match the broadcast shape [2, 3]"
-        theirs = torch.ones(3)
-        with pytest.raises(RuntimeError, match="shape"):
-            theirs += torch.ones(2, 3)
-
-
-def test_inplace_keeps_the_dtype_like_torch():
-    t = Tensor(np.ones(3, np.float32))
-    t += np.ones(3)                                  # a float64 operand: the tensor stays float32
-    t *= Tensor(np.full(3, 2.0))
-    assert t.dtype == np.float32 and type(_h_np(t)) is np.ndarray
-    np.testing.assert_array_equal(_h_np(t), [4, 4, 4])
-    if torch is not None:
-        theirs = torch.ones(3)
-        theirs += torch.ones(3, dtype=torch.float64)
-        assert theirs.dtype == torch.float32
-
-
-def test_inplace_on_a_non_leaf_with_grad_mode_on_gives_torchs_gradient_or_says_what_to_write():
-    """The issue is silent here. PyTorch records `y += 1` on a non-leaf in its graph; mytorch may do the
-    same (then: PyTorch's gradient), or refuse with an error that says what to write instead."""
-    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    y = x * 2
-    try:
-        y += 1
-        y *= 3
-    except RuntimeError as error:
-        assert re.search(r"no_grad|y = y|x = x", str(error)), str(error)   # says what to write instead
-        np.testing.assert_array_equal(_h_np(y), [2.0, 4.0])                # and changed nothing
-        return
-    y.sum().backward()
-    torch_or_skip()
-    tx = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    ty = tx * 2
-    ty += 1
-    ty *= 3
-    ty.sum().backward()
-    np.testing.assert_allclose(_h_np(y), _h_t(ty))
-    np.testing.assert_allclose(_h_np(x.grad), _h_t(tx.grad))
-
-
-def test_inplace_on_a_module_attribute_keeps_it_a_parameter():
-    lin = nn.Linear(3, 2)
-    lin(Tensor(rng.normal(size=(4, 3)).astype(np.float32))).sum().backward()
-    weight, bias = lin.weight, lin.bias
-    expected = _h_np(weight) - 0.1 * _h_np(weight.grad)
-    with mytorch.no_grad():
-        lin.weight -= 0.1 * lin.weight.grad          # the line that used to drop the weight
-        lin.bias -= 0.1 * lin.bias.grad
-    assert lin.weight is weight and lin.bias is bias
-    params = list(lin.parameters())
-    assert len(params) == 2 and params[0] is weight and params[1] is bias and weight.requires_grad
-    np.testing.assert_allclose(_h_np(weight), expected, rtol=1e-6)
-
-
-def test_handwritten_update_loop_trains_like_torch():
-    """`with no_grad(): for p in model.parameters(): p -= lr * p.grad`, five steps, against PyTorch
-    doing the same from the same weights."""
-    torch_or_skip()
-    ours, theirs = _h_small_net()
-    params = list(ours.parameters())
-    x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
-    lr, losses, torch_losses = 0.5, [], []
-    for _ in range(5):
-        loss = nn.CrossEntropyLoss()(ours(Tensor(x)), y)
-        loss.backward()
-        with mytorch.no_grad():
-            for p in ours.parameters():
-                p -= lr * p.grad
-        ours.zero_grad()
-        torch_loss = torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(x)), torch.from_numpy(y))
-        torch_loss.backward()
-        with torch.no_grad():
-            for p in theirs.parameters():
-                p -= lr * p.grad
-        theirs.zero_grad()
-        losses.append(loss.item())
-        torch_losses.append(torch_loss.item())
-    np.testing.assert_allclose(losses, torch_losses, rtol=1e-12)
-    assert losses[-1] < losses[0]                                  # it trains
-    assert all(a is b for a, b in zip(ours.parameters(), params))  # the same parameters throughout
-    for (name, p), (torch_name, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
-        assert name == torch_name and p.requires_grad
-        np.testing.assert_allclose(_h_np(p), _h_t(tp), rtol=1e-12)
-
-
-def test_grad_is_a_tensor_and_serves_torch_habits():
-    start = rng.normal(size=(2, 3)).astype(np.float32)
-    p = Tensor(start.copy(), requires_grad=True)
-    (p * p).sum().backward()
-    assert isinstance(p.grad, Tensor) and not p.grad.requires_grad
-    grad = p.grad.numpy()
-    assert type(grad) is np.ndarray and grad.dtype == np.float32
-    np.testing.assert_allclose(grad, 2 * start, rtol=1e-6)
-    p.grad.zero_()
-    np.testing.assert_array_equal(p.grad.numpy(), np.zeros((2, 3)))
-    (p * 3).sum().backward()                          # accumulates into the zeroed gradient
-    np.testing.assert_array_equal(p.grad.numpy(), np.full((2, 3), 3.0))
-    np.testing.assert_array_equal(np.asarray(p.grad), np.full((2, 3), 3.0))
-
-
-def test_updating_p_data_with_the_grad_or_its_data_like_torch():
-    torch_or_skip()
-    start = rng.normal(size=(2, 3)).astype(np.float32)
-    p = Tensor(start.copy(), requires_grad=True)
-    tp = torch.tensor(start.copy(), requires_grad=True)
-    lr = 0.1
-    for _ in range(2):
-        (p * p * p).sum().backward()
-        (tp * tp * tp).sum().backward()
-        p.data -= lr * p.grad.data                    # numpy on both sides
-        tp.data -= lr * tp.grad.data
-        assert type(p.data) is np.ndarray and p.dtype == np.float32
-        p.data -= lr * p.grad                         # a Tensor on the right: p.data stays an array
-        tp.data -= lr * tp.grad
-        assert type(p.data) is np.ndarray and p.dtype == np.float32 and p.requires_grad
-        np.testing.assert_allclose(p.data, _h_t(tp), rtol=1e-6)
-        p.grad.zero_()
-        tp.grad.zero_()
-
-
-# ===================================================================================================
-# 2. No stale gradients: a backward after a recorded input changed gives the forward's gradient
-#    (mytorch never writes into an array that a graph uses; PyTorch raises instead, see below)
-# ===================================================================================================
-def test_gan_pattern_two_losses_one_forward_step_in_between():
-    w = Tensor(np.array([2.0]), requires_grad=True)
-    y = w * w                                         # y's rule for w reads w: 2w
-    y.sum().backward(retain_graph=True)
-    np.testing.assert_allclose(_h_np(w.grad), [4.0])
-    opt = optim.SGD([w], lr=1.0)
-    opt.step()                                        # w: 2 -> -2
-    opt.zero_grad()
-    np.testing.assert_allclose(_h_np(w), [-2.0])
-    (y * 3).sum().backward()                          # d(3w²)/dw at the forward's w = 2: 12 (stale: -12)
-    np.testing.assert_allclose(_h_np(w.grad), [12.0])
-    if torch is not None:       # PyTorch refuses this one (its version counter); mytorch answers right
-        tw = torch.tensor([2.0], dtype=torch.float64, requires_grad=True)
-        ty = tw * tw
-        ty.sum().backward(retain_graph=True)
-        torch.optim.SGD([tw], lr=1.0).step()
-        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
-            (ty * 3).sum().backward()
-
-
-def _h_reference_grads(model, state, x, y):
-    """Gradients of the loss at the weights `state`, on a fresh copy of `model`'s architecture."""
-    ref, _ = _h_small_net(seed=99)
-    ref.load_state_dict(state)
-    nn.CrossEntropyLoss()(ref(Tensor(x)), y).backward()
-    return [_h_np(p.grad).copy() for p in ref.parameters()]
-
-
-@pytest.mark.parametrize("change", ["optimizer step", "load_state_dict", "+= under no_grad"])
-def test_backward_after_the_weights_changed_gives_the_gradient_at_the_forward_values(change):
-    model, _ = _h_small_net()
-    x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
-    old_state = {k: np.array(v) for k, v in model.state_dict().items()}
-    expected = _h_reference_grads(model, old_state, x, y)
-    # random shifts (a constant one would be invisible: cross-entropy's gradient rows sum to zero)
-    shift = {k: np.random.default_rng(7).normal(size=v.shape) for k, v in old_state.items()}
-    loss = nn.CrossEntropyLoss()(model(Tensor(x)), y)
-    if change == "optimizer step":
-        (loss * 0.5).backward(retain_graph=True)      # a first loss from the same forward, then a step
-        opt = optim.SGD(model.parameters(), lr=10.0)
-        opt.step()
-        opt.zero_grad()
-    elif change == "load_state_dict":
-        model.load_state_dict({k: v + shift[k] for k, v in old_state.items()})
-    else:
-        with mytorch.no_grad():
-            for name, p in model.named_parameters():
-                p += shift[name]
-    assert not np.allclose(_h_np(model.state_dict()["2.weight"]), old_state["2.weight"])
-    loss.backward()
-    for p, grad in zip(model.parameters(), expected):
-        np.testing.assert_allclose(_h_np(p.grad), grad, rtol=1e-12, atol=1e-15)
-
-
-def test_zero_and_requires_grad_flags_follow_the_in_place_rules_like_pytorch():
-    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    h = w * 2
-    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
-        w.zero_()
-    with pytest.raises(RuntimeError, match=r"zero_: mytorch records no in-place op"):
-        h.zero_()                                   # PyTorch records it; we refuse rather than mislead
-    with pytest.raises(RuntimeError, match="only a leaf's flag can change"):
-        h.requires_grad_(False)
-    (h * 3).sum().backward()
-    np.testing.assert_array_equal(_h_np(w.grad), [6.0, 6.0])
-    with mytorch.no_grad():
-        assert w.zero_() is w
-    np.testing.assert_array_equal(_h_np(w), [0.0, 0.0])
-    assert w.requires_grad and w.grad.zero_() is w.grad and not _h_np(w.grad).any()
-    if torch is not None:
-        tw = torch.tensor([1.0, 2.0], requires_grad=True)
-        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
-            tw.zero_()
-        with pytest.raises(RuntimeError, match="leaf variables"):
-            (tw * 2).requires_grad_(False)
-
-
-def test_devices_other_than_the_cpu_are_a_clear_error():
-    x, layer = Tensor([1.0]), nn.Linear(2, 2)
-    assert x.to("cpu") is x and layer.to("cpu") is layer
-    for call in (lambda: x.to("cuda"), lambda: x.cuda(), lambda: layer.to("cuda:0"), lambda: layer.cuda()):
-        with pytest.raises(RuntimeError, match="CPU only .* leave out .to\\(device\\)"):
-            call()
-
-
-def test_a_0d_array_operand_keeps_float32_like_a_0d_tensor_in_pytorch():
-    x = Tensor(np.ones(3, np.float32), requires_grad=True)
-    for out in (x * np.array(2.0), x ** np.array(2.0), np.array(2.0) + x):
-        assert out.dtype == np.float32
-    if torch is not None:
-        assert (torch.ones(3) * torch.tensor(2.0, dtype=torch.float64)).dtype == torch.float32
-
-
-def test_tensor_copies_its_data_and_from_numpy_shares_it_as_in_pytorch():
-    a = np.ones(3, np.float32)
-    w = Tensor(np.ones(3, np.float32), requires_grad=True)
-    y = (w * Tensor(a)).sum()
-    a[:] = 5                                          # the caller changes its array after the forward
-    y.backward()
-    np.testing.assert_array_equal(_h_np(w.grad), [1.0, 1.0, 1.0])     # the forward's values
-    shared = mytorch.from_numpy(a)
-    a[0] = 7
-    assert shared.data is a and shared.dtype == np.float32 and shared.data[0] == 7
-    assert mytorch.from_numpy(np.arange(3)).dtype == np.int64          # dtype kept, as torch.from_numpy
-    if torch is not None:
-        b = np.ones(3, np.float32)
-        copied, viewed = torch.tensor(b), torch.from_numpy(b)
-        b[0] = 7
-        assert copied[0].item() == 1 and viewed[0].item() == 7
-
-
-def test_matrix_products_refuse_a_float32_float64_mix_like_pytorch():
-    x64, w32 = Tensor(np.ones((2, 3))), Tensor(np.ones((3, 4), np.float32))
-    with pytest.raises(TypeError, match=r"matmul: the inputs are float64 and float32.*\.float\(\)"):
-        x64 @ w32
-    with pytest.raises(TypeError, match=r"linear: the inputs are float64 and float32"):
-        nn.Linear(3, 4)(x64)
-    assert (x64.float() @ w32).dtype == np.float32 and nn.Linear(3, 4)(x64.float()).dtype == np.float32
-    if torch is not None:
-        with pytest.raises(RuntimeError, match="same dtype"):
-            torch.nn.Linear(3, 4)(torch.ones(2, 3, dtype=torch.float64))
-
-
-def test_size_numel_dim_and_clone_like_pytorch():
-    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
-    assert x.size() == (2, 3) and x.size(1) == 3 and x.numel() == 6 and x.dim() == 2
-    c = x.clone()
-    assert c.data is not x.data and c._op == "clone"
-    (c * c).sum().backward()
-    np.testing.assert_array_equal(_h_np(x.grad), 2 * x.data)
-
-
-def test_a_backward_rule_that_gives_a_wrong_shape_or_a_tensor_is_a_clear_error():
-    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
-    for rule, message in ((lambda g: np.ones(5), r"rule of 'myop' gave a gradient of shape \(5,\) for an "
-                                                 r"input of shape \(3,\)"),
-                          (lambda g: Tensor(g), r"rule of 'myop' gave a Tensor; a rule takes the gradient"),
-                          (lambda g: (g,), r"rule of 'myop' gave a tuple")):
-        with pytest.raises((ValueError, TypeError), match=message):
-            Tensor._result("myop", x.data * 2, (x, rule)).sum().backward()
-    assert x.grad is None
-
-
-def test_an_optimizer_given_parameter_groups_says_it_takes_one_list():
-    layer = nn.Linear(2, 2)
-    with pytest.raises(TypeError, match="parameter groups"):
-        optim.SGD([{"params": layer.parameters()}], lr=0.1)
-
-
-def test_mse_shape_warning_points_at_the_callers_line():
-    with pytest.warns(UserWarning, match="target shape") as caught:
-        nn.MSELoss()(Tensor([[1.0], [2.0]]), Tensor([1.0, 2.0]))
-    assert caught[0].filename == __file__
-
-
-def test_writing_into_p_data_in_place_is_untracked_as_in_pytorch():
-    """`.data` is the raw numpy array. Writing into it in place (`w.data -= 1.0`) after a forward is not
-    tracked, in PyTorch (.data bypasses its version counter) as here: both answer 2, where the forward's
-    w gave 4. mytorch's own updates (`w -= ...` under no_grad, optimizer steps, load_state_dict) give
-    the tensor a new array instead, and keep the forward's values (the tests above)."""
-    w = Tensor(np.array([2.0]), requires_grad=True)
-    y = (w * w).sum()
-    w.data -= 1.0                                     # numpy's in-place operator on the parameter's array
-    assert isinstance(w.data, np.ndarray)
-    y.backward()
-    np.testing.assert_allclose(_h_np(w.grad), [2.0])
-    if torch is not None:
-        tw = torch.tensor([2.0], dtype=torch.float64, requires_grad=True)
-        ty = (tw * tw).sum()
-        tw.data -= 1.0
-        ty.backward()
-        np.testing.assert_allclose(_h_np(w.grad), tw.grad.numpy())
-
-
-def test_inplace_change_of_an_input_that_needs_no_grad_keeps_the_recorded_value():
-    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    a = Tensor(np.array([3.0, 5.0]))                  # needs no grad: `+=` is allowed with grad mode on
-    same = a
-    y = (w * a).sum()
-    a += 10
-    assert a is same                                  # updated in place, not rebound
-    y.backward()
-    np.testing.assert_allclose(_h_np(w.grad), [3.0, 5.0])   # the a that the forward used
-    np.testing.assert_allclose(_h_np(a), [13.0, 15.0])
-
-
-# ===================================================================================================
-# 3. backward frees the graph, like PyTorch; retain_graph=True keeps it
-# ===================================================================================================
-def test_second_backward_without_retain_graph_raises():
-    x = Tensor(rng.normal(size=3), requires_grad=True)
-    loss = (x.exp() * x).sum()
-    loss.backward()
-    once = _h_np(x.grad).copy()
-    with pytest.raises(RuntimeError, match=r"retain_graph=True"):
-        loss.backward()
-    np.testing.assert_array_equal(_h_np(x.grad), once)          # the failed call added nothing
-    if torch is not None:
-        tx = torch.tensor(_h_np(x).copy(), requires_grad=True)
-        torch_loss = (tx.exp() * tx).sum()
-        torch_loss.backward()
-        with pytest.raises(RuntimeError, match=r"retain_graph=True"):
-            torch_loss.backward()
-
-
-def test_retain_graph_true_adds_the_same_gradients_again_like_torch():
-    torch_or_skip()
-    start = rng.normal(size=(4,))
-    a, t = Tensor(start.copy(), requires_grad=True), torch.tensor(start.copy(), requires_grad=True)
-    h, th = (a * 2).exp(), (t * 2).exp()
-    loss_a, loss_t = (h * h * a).sum(), (th * th * t).sum()
-    loss_a.backward(retain_graph=True)
-    once = _h_np(a.grad).copy()
-    loss_a.backward(retain_graph=True)
-    np.testing.assert_allclose(_h_np(a.grad), 2 * once, rtol=1e-15)   # exactly the same again
-    loss_a.backward()                                 # the last may free it
-    for _ in range(3):
-        loss_t.backward(retain_graph=True)
-    np.testing.assert_allclose(_h_np(a.grad), _h_t(t.grad), rtol=1e-13)
-    with pytest.raises(RuntimeError, match="retain_graph=True"):
-        loss_a.backward()
-
-
-def test_an_intermediate_reused_after_its_graph_was_freed_raises_like_torch():
-    x = Tensor(rng.normal(size=3), requires_grad=True)
-    h = x.exp()
-    (h * h).sum().backward()
-    with pytest.raises(RuntimeError, match="retain_graph=True"):
-        (h * 3).sum().backward()                      # h's own graph was freed by the first backward
-    y = Tensor(rng.normal(size=3), requires_grad=True)
-    shared = y.tanh()
-    loss_a, loss_b = (shared * 3).sum(), (shared * shared).sum()
-    loss_a.backward()                                 # two losses, one forward: the first frees `shared`
-    with pytest.raises(RuntimeError, match="retain_graph=True"):
-        loss_b.backward()
-    if torch is not None:
-        ty = torch.tensor(_h_np(y).copy(), requires_grad=True)
-        tshared = ty.tanh()
-        (tshared * 3).sum().backward()
-        with pytest.raises(RuntimeError, match="retain_graph=True"):
-            (tshared * tshared).sum().backward()
-    # with retain_graph=True on the first, both go through: the sum of the two gradients
-    z = Tensor(_h_np(y).copy(), requires_grad=True)
-    shared = z.tanh()
-    (shared * 3).sum().backward(retain_graph=True)
-    (shared * shared).sum().backward()
-    tanh = np.tanh(_h_np(z))
-    np.testing.assert_allclose(_h_np(z.grad), (3 + 2 * tanh) * (1 - tanh ** 2), rtol=1e-12)
-
-
-def _h_bytes_kept_per_step(retain_graph, steps, lead_in=10):
-    """Train the tutorial's MNIST model on one synthetic batch of 64, keeping every loss in a list as a
-    student would for a plot; return the bytes allocated (tracemalloc) per step between two checkpoints,
-    `lead_in` and `lead_in + steps` steps after tracing starts. (Measured from the start, the parameters'
-    arrays, which an update may replace, would count once: 445 KB, a constant, not a per-step cost.)"""
-    mytorch.manual_seed(0)
-    model = TutorialMLP()
-    opt = optim.SGD(model.parameters(), lr=0.1)
-    loss_fn = nn.CrossEntropyLoss()
-    data = np.random.default_rng(5)
-    images = Tensor(data.random((64, 784)).astype(np.float32))
-    labels = data.integers(0, 10, 64)
-    losses = []
-
-    def step():
-        loss = loss_fn(model(images), labels)
-        if retain_graph:
-            loss.backward(retain_graph=True)
-        else:
-            loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(loss)
-
-    for _ in range(3):                                # numpy's caches, the optimizer's first arrays
-        step()
-    tracemalloc.start()
-    try:
-        for _ in range(lead_in):
-            step()
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(steps):
-            step()
-        gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    assert len(losses) == 3 + lead_in + steps
-    return (after - before) / steps
-
-
-def test_keeping_every_loss_of_a_12_epoch_mnist_run_costs_a_few_mb():
-    """Issue 7: `losses.append(loss)` kept every step's activations alive, 363 KB per step at batch
-    64, about 4 GB over 12 epochs of 938 steps. backward() now frees the graph, as PyTorch does."""
-    per_step = _h_bytes_kept_per_step(retain_graph=False, steps=300)
-    total = per_step * 12 * 938
-    assert per_step < 2 * 1024, f"{per_step:.0f} bytes kept per step"
-    assert total < 10 * 2 ** 20, f"{total / 2 ** 20:.1f} MB for 12 epochs ({per_step:.0f} bytes per step)"
-    # the same measure fails where the graphs are kept: so the test above can fail
-    retained = _h_bytes_kept_per_step(retain_graph=True, steps=20)
-    assert retained > 100 * 1024, f"{retained:.0f} bytes per step with retain_graph=True"
-
-
-# ===================================================================================================
-# 4. Parameters, named_parameters, state_dict, train/eval, Sequential
-# ===================================================================================================
 def test_parameter_is_a_tensor_that_requires_grad():
     p = nn.Parameter(np.ones((2, 3)))
     assert isinstance(p, Tensor) and isinstance(p, nn.Parameter)
     assert p.requires_grad and p.dtype == np.float64 and p.shape == (2, 3) and p.grad is None
     q = nn.Parameter(Tensor([1.0, 2.0]))
     assert isinstance(q, nn.Parameter) and q.requires_grad and q.dtype == np.float32
-    np.testing.assert_array_equal(_h_np(q), [1.0, 2.0])
+    np.testing.assert_array_equal(as_array(q), [1.0, 2.0])
     frozen = nn.Parameter(np.zeros(2, np.float32), requires_grad=False)
     assert isinstance(frozen, nn.Parameter) and not frozen.requires_grad
     out = q * 2
     assert not isinstance(out, nn.Parameter)            # as in PyTorch: results are plain tensors
     out.sum().backward()
-    np.testing.assert_array_equal(_h_np(q.grad), [2.0, 2.0])
+    np.testing.assert_array_equal(as_array(q.grad), [2.0, 2.0])
     lin = nn.Linear(3, 2)
     assert isinstance(lin.weight, nn.Parameter) and isinstance(lin.bias, nn.Parameter)
     if torch is not None:
@@ -1408,7 +1590,7 @@ def test_parameter_is_a_tensor_that_requires_grad():
         assert tp.requires_grad and not isinstance(tp * 2, torch.nn.Parameter)
 
 
-class _HNet(nn.Module):
+class NetWithOwnParameters(nn.Module):
     """Own parameters defined after and between sub-modules; PyTorch lists its own first."""
 
     def __init__(self):
@@ -1419,7 +1601,7 @@ class _HNet(nn.Module):
         self.offset = nn.Parameter(np.zeros(1, np.float32), requires_grad=False)   # frozen
 
 
-class _HNetNoSuper(_HNet):
+class NetWithoutSuperInit(NetWithOwnParameters):
     def __init__(self):                                 # no super().__init__(): the tutorial's style
         self.fc = nn.Linear(2, 2)
         self.scale = nn.Parameter(np.ones(1, np.float32))
@@ -1427,15 +1609,15 @@ class _HNetNoSuper(_HNet):
         self.offset = nn.Parameter(np.zeros(1, np.float32), requires_grad=False)
 
 
-_H_NET_NAMES = ["scale", "offset", "fc.weight", "fc.bias", "inner.0.weight", "inner.0.bias",
+NET_NAMES = ["scale", "offset", "fc.weight", "fc.bias", "inner.0.weight", "inner.0.bias",
                 "inner.2.weight", "inner.2.bias"]
 
 
-@pytest.mark.parametrize("cls", [_HNet, _HNetNoSuper], ids=["super-init", "no-super-init"])
+@pytest.mark.parametrize("cls", [NetWithOwnParameters, NetWithoutSuperInit], ids=["super-init", "no-super-init"])
 def test_named_parameters_order_and_names_like_torch(cls):
     net = cls()
-    assert [name for name, _ in net.named_parameters()] == _H_NET_NAMES
-    assert list(net.state_dict()) == _H_NET_NAMES
+    assert [name for name, _ in net.named_parameters()] == NET_NAMES
+    assert list(net.state_dict()) == NET_NAMES
     assert [p is net.offset for p in net.parameters()].count(True) == 1   # frozen, but listed
     if torch is not None:
         class TorchNet(torch.nn.Module):
@@ -1448,11 +1630,11 @@ def test_named_parameters_order_and_names_like_torch(cls):
                 self.offset = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
 
         theirs = TorchNet()
-        assert [name for name, _ in theirs.named_parameters()] == _H_NET_NAMES
-        assert list(theirs.state_dict()) == _H_NET_NAMES
+        assert [name for name, _ in theirs.named_parameters()] == NET_NAMES
+        assert list(theirs.state_dict()) == NET_NAMES
 
 
-class _HCached(nn.Module):
+class CachesAnActivation(nn.Module):
     """Keeps an activation in forward (`self.hidden = ...`), as students do for plotting."""
 
     def __init__(self):
@@ -1464,8 +1646,8 @@ class _HCached(nn.Module):
         return self.out(self.hidden.sigmoid())
 
 
-def test_named_parameters_include_frozen_weights_and_never_a_cached_non_leaf():
-    model = _HCached()
+def test_named_parameters_include_frozen_weights_and_never_a_cached_non_leaf(rng):
+    model = CachesAnActivation()
     names = ["fc.weight", "fc.bias", "out.weight", "out.bias"]
     model.fc.weight.requires_grad = False               # frozen: still a parameter, still saved
     x = Tensor(rng.normal(size=(4, 3)).astype(np.float32))
@@ -1474,11 +1656,11 @@ def test_named_parameters_include_frozen_weights_and_never_a_cached_non_leaf():
     assert [n for n, _ in model.named_parameters()] == names        # ...but not a parameter
     state = model.state_dict()
     assert list(state) == names
-    np.testing.assert_array_equal(_h_np(state["fc.weight"]), _h_np(model.fc.weight))
-    other = _HCached()
+    np.testing.assert_array_equal(as_array(state["fc.weight"]), as_array(model.fc.weight))
+    other = CachesAnActivation()
     other(Tensor(rng.normal(size=(2, 3)).astype(np.float32)))        # caches its own non-leaf
     other.load_state_dict(state)
-    np.testing.assert_array_equal(_h_np(other(x)), _h_np(out))
+    np.testing.assert_array_equal(as_array(other(x)), as_array(out))
     out.sum().backward()
     assert model.fc.weight.grad is None and model.out.weight.grad is not None
     if torch is not None:
@@ -1537,43 +1719,379 @@ def test_sequential_len_and_indexing_like_torch():
             theirs[3]
 
 
-# ===================================================================================================
-# 5. Optimizer checks
-# ===================================================================================================
-def test_sgd_rejects_an_empty_parameter_list_like_torch():
-    with pytest.raises(ValueError, match="empty parameter list"):
-        optim.SGD([], lr=0.1)
-    model = nn.Linear(2, 2)
-    params = model.parameters()
-    list(params)                                        # the generator is used up
-    with pytest.raises(ValueError, match="empty parameter list"):
-        optim.SGD(params, lr=0.1)
-    if torch is not None:
-        with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
-            torch.optim.SGD([], lr=0.1)
+def test_zero_grad_and_state_dict_round_trip(rng):
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    model(Tensor(rng.normal(size=(2, 3)).astype(np.float32))).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+    state = model.state_dict()
+    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert all(isinstance(v, np.ndarray) for v in state.values())
+    other = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    other.load_state_dict(state)
+    x = Tensor(rng.normal(size=(5, 3)).astype(np.float32))
+    np.testing.assert_array_equal(model(x).data, other(x).data)
+    state["0.weight"] += 1                          # a copy: changing it leaves the model alone
+    assert not np.array_equal(model.state_dict()["0.weight"], state["0.weight"])
+    with pytest.raises(ValueError, match="0.bias has shape"):
+        other.load_state_dict({**state, "0.bias": np.ones(5)})
+    with pytest.raises(KeyError, match="missing keys"):
+        other.load_state_dict({"0.weight": state["0.weight"]})
 
 
-def test_sgd_rejects_a_non_leaf_tensor_like_torch():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(ValueError, match="non-leaf"):
-        optim.SGD([x * 2], lr=0.1)
+def test_state_dict_loads_into_pytorch_and_back(rng):
+    torch_or_skip()
+    ours = TutorialMLP()
+    theirs = torch.nn.Sequential()
+    for i, (fan_in, fan_out) in enumerate([(784, 128), (128, 64), (64, 32), (32, 10)], 1):
+        theirs.add_module(f"fc{i}", torch.nn.Linear(fan_in, fan_out))
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    x = rng.random((3, 784), dtype=np.float32)
+    h = torch.from_numpy(x)
+    for layer in theirs:
+        h = layer(h)
+        h = torch.sigmoid(h) if layer is not theirs.fc4 else h
+    np.testing.assert_allclose(ours(Tensor(x)).data, h.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+    with torch.no_grad():                           # and back: torch's weights into ours
+        for p in theirs.parameters():
+            p.mul_(-2)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    for name, p in ours.named_parameters():
+        np.testing.assert_array_equal(p.data, theirs.state_dict()[name].numpy())
+        assert p.dtype == np.float32
+
+
+def test_linear_init_matches_pytorch_distribution():
+    torch_or_skip()
+    mytorch.manual_seed(0)
+    layer = nn.Linear(400, 300)
+    reference = torch.nn.Linear(400, 300)
+    bound = 1 / np.sqrt(400)
+    assert layer.weight.shape == (300, 400) and layer.bias.shape == (300,)
+    assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
+    for ours, theirs in ((layer.weight.data, reference.weight.detach().numpy()),
+                         (layer.bias.data, reference.bias.detach().numpy())):
+        # (a float64 draw just below the bound may round up to it in float32: allow that rounding)
+        assert np.abs(ours).max() <= np.float32(bound) and np.abs(theirs).max() <= np.float32(bound)
+        assert abs(ours.std() - theirs.std()) < 0.1 * bound
+        assert abs(ours.std() - bound / np.sqrt(3)) < 0.1 * bound   # uniform(-b, b) has std b/√3
+    mytorch.manual_seed(7)
+    first = nn.Linear(3, 2).weight.data
+    mytorch.manual_seed(7)
+    np.testing.assert_array_equal(first, nn.Linear(3, 2).weight.data)
+
+
+# -- Dropout and Flatten ------------------------------------------------------------------------------
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
+def test_dropout_is_inverted_dropout_in_train_mode(p, rng):
+    drop = nn.Dropout(p)
+    x = Tensor(np.ones((200, 500), np.float32), requires_grad=True)
+    out = drop(x)
+    assert out.shape == x.shape and out.dtype == np.float32
+    kept = out.data != 0
+    np.testing.assert_allclose(out.data[kept], 1 / (1 - p), rtol=1e-6)       # kept values scaled
+    assert abs(kept.mean() - (1 - p)) < 0.01                                 # 100,000 samples
+    upstream = rng.normal(size=x.shape).astype(np.float32)
+    out.backward(upstream)
+    np.testing.assert_allclose(as_array(x.grad), upstream * kept / (1 - p), rtol=1e-6)   # the same mask
+    assert not np.array_equal(drop(x).data != 0, kept)                       # a new mask each call
+    mytorch.manual_seed(21)                                                  # reproducible, like torch
+    first = drop(x).data.copy()
+    mytorch.manual_seed(21)
+    np.testing.assert_array_equal(drop(x).data, first)
+
+
+def test_dropout_scales_the_inputs_values(rng):
+    x = mytorch.tensor(rng.normal(size=(50, 40)), requires_grad=True)
+    out = nn.Dropout(0.25)(x)
+    kept = out.data != 0
+    np.testing.assert_allclose(out.data, np.where(kept, x.data / 0.75, 0.0), rtol=1e-12)
+
+
+def test_dropout_is_the_identity_in_eval_mode_inside_a_sequential(rng):
+    mytorch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3))
+    x = Tensor(rng.normal(size=(16, 6)).astype(np.float32))
+    model.eval()
+    first, second = model(x).data, model(x).data
+    np.testing.assert_array_equal(first, second)
+    hidden = x @ getattr(model, "0").weight.T + getattr(model, "0").bias
+    expected = hidden.relu() @ getattr(model, "3").weight.T + getattr(model, "3").bias
+    np.testing.assert_allclose(first, expected.data, rtol=1e-6)
+    inner = mytorch.tensor(rng.normal(size=(4, 5)), requires_grad=True)
+    drop = nn.Dropout(0.7)
+    drop.eval()
+    out = drop(inner)
+    np.testing.assert_array_equal(out.data, inner.data)
+    out.backward(np.full((4, 5), 3.0))
+    np.testing.assert_array_equal(as_array(inner.grad), np.full((4, 5), 3.0))
+    model.train()                                                            # and back on
+    assert not np.array_equal(model(x).data, model(x).data)
+
+
+def test_dropout_p0_identity_p1_zeros_and_bad_p(rng):
+    x = mytorch.tensor(rng.normal(size=(3, 4)), requires_grad=True)
+    out = nn.Dropout(0.0)(x)
+    np.testing.assert_array_equal(out.data, x.data)
+    out.backward(np.full((3, 4), 2.0))
+    np.testing.assert_array_equal(as_array(x.grad), np.full((3, 4), 2.0))
+    x.grad = None
+    with np.errstate(all="raise"):                                            # no 1/0, no 0·inf
+        out = nn.Dropout(1.0)(x)
+        np.testing.assert_array_equal(out.data, np.zeros((3, 4)))
+        out.backward(np.ones((3, 4)))
+    np.testing.assert_array_equal(as_array(x.grad), np.zeros((3, 4)))
+    for p in (-0.1, 1.1):
+        with pytest.raises(ValueError):
+            nn.Dropout(p)
+        if torch is not None:
+            with pytest.raises(ValueError):
+                torch.nn.Dropout(p)
+
+
+def test_dropout_default_p_is_half_like_pytorch():
+    out = nn.Dropout()(Tensor(np.ones(100_000, np.float32)))
+    assert abs((out.data != 0).mean() - 0.5) < 0.01 and out.data.max() == 2.0
+
+
+@pytest.mark.parametrize("args", [(), (0,), (2,), (1, 2), (0, -2)], ids=str)
+def test_flatten_module_matches_pytorch(args):
+    module = nn.Flatten(*args)
+    check_op(lambda a: module(a), (2, 3, 4, 2),
+             torch_fn=(lambda a: torch.nn.Flatten(*args)(a)) if torch is not None else None)
+    assert nn.Flatten()(mytorch.tensor(np.ones((5, 2, 3)))).shape == (5, 6)
+
+
+# -- losses -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("target_kind", ["index", "onehot", "probabilities"])
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_matches_pytorch(target_kind, scale, reduction, rng):
+    torch_or_skip()
+    logits = rng.normal(size=(5, 4)) * scale
+    if scale > 1:
+        logits = np.sign(logits) * scale           # logits of exactly ±1000
+    classes = np.array([0, 3, 1, 1, 2])
+    target = {"index": classes, "onehot": np.eye(4)[classes],
+              "probabilities": rng.dirichlet(np.ones(4), size=5)}[target_kind]
+    ours = mytorch.tensor(logits, requires_grad=True)
+    loss = nn.CrossEntropyLoss(reduction=reduction)(ours, mytorch.tensor(target))
+    theirs = torch.tensor(logits, requires_grad=True)
+    torch_target = torch.tensor(target) if target_kind != "index" else torch.tensor(classes)
+    torch_loss = torch.nn.CrossEntropyLoss(reduction=reduction)(theirs, torch_target)
+    upstream = rng.normal(size=loss.shape)
+    loss.backward(upstream)
+    torch_loss.backward(torch.tensor(upstream))
+    assert np.all(np.isfinite(loss.data)) and np.all(np.isfinite(ours.grad))
+    np.testing.assert_allclose(loss.data, torch_loss.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_cross_entropy_finite_differences_and_bad_target():
+    target = np.array([2, 0, 1])
+    check_op(lambda a: nn.CrossEntropyLoss()(a, target), (3, 4),
+             torch_fn=lambda a: torch.nn.functional.cross_entropy(a, torch.tensor(target)))
+    with pytest.raises(ValueError, match=r"target shape \(4,\)"):
+        nn.CrossEntropyLoss()(mytorch.tensor(np.ones((3, 4))), np.zeros(4))
+
+
+@pytest.mark.parametrize("target", [np.array([3, 10]), Tensor(np.array([3, 10]))], ids=["numpy", "tensor"])
+def test_cross_entropy_label_out_of_range_raises(target):
+    with pytest.raises(IndexError, match=r"\b10\b") as error:
+        nn.CrossEntropyLoss()(mytorch.tensor(np.zeros((2, 10))), target)
+    assert re.search("(?i)label|target|class", str(error.value)), str(error.value)   # not numpy's words
     if torch is not None:
-        tx = torch.ones(2, requires_grad=True)
-        with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
-            torch.optim.SGD([tx * 2], lr=0.1)
+        with pytest.raises(IndexError, match="Target 10 is out of bounds"):
+            torch.nn.CrossEntropyLoss()(torch.zeros(2, 10), torch.tensor([3, 10]))
+
+
+@pytest.mark.parametrize("label", [-1, -3, -99, -101])
+def test_cross_entropy_negative_label_raises(label):
+    with pytest.raises(IndexError, match=str(label)) as error:
+        nn.CrossEntropyLoss()(mytorch.tensor(np.zeros((2, 10))), np.array([label, 2]))
+    assert re.search("(?i)label|target|class", str(error.value)), str(error.value)
+    if torch is not None:
+        with pytest.raises(IndexError, match="out of bounds"):
+            torch.nn.CrossEntropyLoss()(torch.zeros(2, 10), torch.tensor([label, 2]))
+
+
+@pytest.mark.parametrize("target", [np.array([2.0, 1.7]), Tensor(np.array([2.0, 1.7], dtype=np.float32)),
+                                    np.array([2.0, 1.7], dtype=np.float32)],
+                         ids=["float64", "tensor", "float32"])
+def test_cross_entropy_non_integer_label_raises(target):
+    with pytest.raises(ValueError, match=r"whole numbers.*1\.7"):   # PyTorch: a RuntimeError on the dtype
+        nn.CrossEntropyLoss()(mytorch.tensor(np.zeros((2, 4))), target)
+
+
+def test_cross_entropy_integer_valued_float_labels_still_work_like_torch(rng):
+    """Tensor(labels) is float32 in mytorch (the tutorial's collate makes them so): whole numbers pass."""
+    logits = rng.normal(size=(3, 4))
+    for target in (Tensor(np.array([2, 0, 3])), np.array([2.0, 0.0, 3.0]), np.array([2, 0, 3], np.uint8)):
+        compare_with_torch(lambda a: nn.CrossEntropyLoss()(a, target) if isinstance(a, Tensor)
+                              else torch.nn.CrossEntropyLoss()(a, torch.tensor([2, 0, 3])), [logits])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ignore_index, labels", [(None, [2, -100, 0, -100, 1]), (1, [2, 1, 0, 3, 1]),
+                                                  (-1, [2, -1, 0, 3, -1])],
+                         ids=["default-100", "ignore1", "ignore-1"])
+@pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy", "tensor"])
+def test_cross_entropy_ignore_index_like_torch(reduction, ignore_index, labels, as_tensor, rng):
+    kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
+    target = Tensor(np.array(labels)) if as_tensor else np.array(labels)
+    torch_target = torch.tensor(labels) if torch is not None else None
+    compare_with_torch(
+        lambda a: (nn.CrossEntropyLoss(reduction=reduction, **kwargs)(a, target) if isinstance(a, Tensor)
+                   else torch.nn.CrossEntropyLoss(reduction=reduction, **kwargs)(a, torch_target)),
+        [rng.normal(size=(5, 4))])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_minus_inf_logits_like_torch(dtype, reduction):
+    inf = np.inf
+    logits = np.array([[0.0, -inf, 1.0, 2.0], [2.0, 0.0, -inf, -inf], [-inf, 3.0, 0.0, 1.0]], dtype=dtype)
+    labels = [0, 1, 3]                                # masked classes are never the true class
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    with np.errstate(all="raise"):                    # no 0·inf hidden behind a warning
+        out, (x,) = compare_with_torch(
+            lambda a: (nn.CrossEntropyLoss(reduction=reduction)(a, np.array(labels)) if isinstance(a, Tensor)
+                       else torch.nn.CrossEntropyLoss(reduction=reduction)(a, torch.tensor(labels))),
+            [logits], rtol=tol, atol=tol)
+    assert np.all(np.isfinite(as_array(out))) and np.all(np.isfinite(as_array(x.grad)))
+    assert np.all(as_array(x.grad)[np.isinf(logits)] == 0)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("target_kind", ["numpy-0d", "tensor-0d", "probabilities"])
+def test_cross_entropy_unbatched_logits_like_torch(reduction, target_kind, rng):
+    probabilities = np.array([0.2, 0.1, 0.6, 0.1])
+    target = {"numpy-0d": np.array(2), "tensor-0d": mytorch.tensor(2),
+              "probabilities": mytorch.tensor(probabilities)}[target_kind]
+    if torch is not None:
+        torch_target = torch.tensor(probabilities) if target_kind == "probabilities" else torch.tensor(2)
+    out, _ = compare_with_torch(
+        lambda a: (nn.CrossEntropyLoss(reduction=reduction)(a, target) if isinstance(a, Tensor)
+                   else torch.nn.CrossEntropyLoss(reduction=reduction)(a, torch_target)),
+        [rng.normal(size=4)])
+    assert out.shape == ()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_probability_target_that_requires_grad_gets_its_gradient(reduction, rng):
+    logits = rng.normal(size=(3, 4))
+    target = rng.dirichlet(np.ones(4), size=3)
+    compare_with_torch(lambda a, p: (nn.CrossEntropyLoss(reduction=reduction) if isinstance(a, Tensor)
+                                        else torch.nn.CrossEntropyLoss(reduction=reduction))(a, p),
+                          [logits, target])
+    # and the rule itself: d(-Σ p·log softmax(z))/dp = -log softmax(z), per row
+    z = mytorch.tensor(logits)
+    p = mytorch.tensor(target, requires_grad=True)
+    nn.CrossEntropyLoss(reduction="sum")(z, p).backward()
+    log_softmax = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    np.testing.assert_allclose(as_array(p.grad), -log_softmax, rtol=1e-12)
+
+
+def test_mse_loss(rng):
+    target = rng.normal(size=(3, 4))
+    check_op(lambda a: nn.MSELoss()(a, target),
+             (3, 4), torch_fn=lambda a: torch.nn.MSELoss()(a, torch.tensor(target)))
+
+
+@pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy-target", "tensor-target"])
+def test_mse_loss_warns_when_shapes_differ_like_torch(as_tensor, rng):
+    values, target = rng.normal(size=(3, 1)), rng.normal(size=3)
+    x = mytorch.tensor(values.copy(), requires_grad=True)
+    with pytest.warns(UserWarning, match="target shape") as caught:
+        loss = nn.MSELoss()(x, mytorch.tensor(target) if as_tensor else target)
+    assert caught[0].filename == __file__               # the warning points at the caller's line
+    loss.backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # equal shapes: no warning
+        nn.MSELoss()(mytorch.tensor(values), values.copy())
+    if torch is not None:
+        tx = torch.tensor(values.copy(), requires_grad=True)
+        with pytest.warns(UserWarning, match="target size"):
+            torch_loss = torch.nn.MSELoss()(tx, torch.tensor(target))
+        torch_loss.backward()
+        np.testing.assert_allclose(loss.item(), torch_loss.item(), rtol=1e-12)     # (3,3) broadcast
+        np.testing.assert_allclose(as_array(x.grad), as_array(tx.grad), rtol=1e-12)
+
+
+# -- optimizers and schedules -------------------------------------------------------------------------
+@pytest.mark.parametrize("settings", [dict(lr=0.1), dict(lr=0.05, momentum=0.9),
+                                      dict(lr=0.05, momentum=0.9, nesterov=True),
+                                      dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01),
+                                      dict(lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.1)],
+                         ids=["plain", "momentum", "nesterov", "dampening+wd", "nesterov+wd"])
+def test_sgd_matches_torch_over_20_steps(settings, rng):
+    torch_or_skip()
+    start = rng.normal(size=(3, 2))
+    targets = rng.normal(size=(20, 3, 2))
+    ours = mytorch.tensor(start, requires_grad=True)
+    theirs = torch.tensor(start, requires_grad=True)
+    opt, torch_opt = optim.SGD([ours], **settings), torch.optim.SGD([theirs], **settings)
+    for target in targets:
+        (((ours - target) ** 2) * ours.exp()).sum().backward()
+        (((theirs - torch.tensor(target)) ** 2) * theirs.exp()).sum().backward()
+        opt.step()
+        torch_opt.step()
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("settings", [dict(lr=0.1), dict(lr=0.05, momentum=0.9),
+                                      dict(lr=0.05, momentum=0.9, nesterov=True),
+                                      dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01)],
+                         ids=["plain", "momentum", "nesterov", "dampening+wd"])
+def test_sgd_keeps_float32_and_arrays_with_numpy_float64_settings_and_0d_parameters(settings):
+    """Settings given as np.float64 (e.g. from np.linspace) must not turn float32 parameters or momentum
+    buffers into float64 on the way; a 0-d parameter stays an array."""
+    settings = {k: (np.float64(v) if not isinstance(v, bool) else v) for k, v in settings.items()}
+    w, b = Tensor(np.array([[1.0, -2.0]], np.float32), requires_grad=True), Tensor(np.float32(0.5), requires_grad=True)
+    opt = optim.SGD([w, b], **settings)
+    for _ in range(3):
+        ((w * w).sum() + b * b * 3).backward()
+        opt.step()
+        opt.zero_grad()
+    assert type(b.data) is np.ndarray and b.data.shape == () and b.dtype == np.float32
+    assert w.dtype == np.float32 and all(buf.dtype == np.float32 for state in opt.state.values()
+                                         for buf in state.values())
+    if torch is not None:
+        tw, tb = torch.tensor([[1.0, -2.0]], requires_grad=True), torch.tensor(0.5, requires_grad=True)
+        topt = torch.optim.SGD([tw, tb], **{k: (float(v) if not isinstance(v, bool) else v)
+                                            for k, v in settings.items()})
+        for _ in range(3):
+            ((tw * tw).sum() + tb * tb * 3).backward()
+            topt.step()
+            topt.zero_grad()
+        np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-6)
+        np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-6)
+
+
+def test_sgd_never_writes_into_the_callers_array_nor_into_one_a_graph_holds():
+    array = np.ones(3, np.float32)
+    p = Tensor(array, requires_grad=True)
+    (p * p).sum().backward()
+    optim.SGD([p], lr=0.1).step()
+    np.testing.assert_array_equal(array, [1, 1, 1])
+    np.testing.assert_allclose(p.data, [0.8, 0.8, 0.8], rtol=1e-6)
 
 
 def test_sgd_skips_parameters_without_grad_and_frozen_ones():
-    a = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    b = Tensor(np.array([3.0, 4.0]), requires_grad=True)              # gets no gradient
+    a = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = mytorch.tensor(np.array([3.0, 4.0]), requires_grad=True)              # gets no gradient
     frozen = nn.Parameter(np.array([5.0, 6.0]), requires_grad=False)
     (a * a).sum().backward()
     opt = optim.SGD([a, b, frozen], lr=0.1, momentum=0.9)              # accepted, as by PyTorch
     for _ in range(2):
         opt.step()
-    np.testing.assert_allclose(_h_np(a), [1.0 - 0.2 - 0.38, 2.0 - 0.4 - 0.76])   # buf = g, then 1.9 g
-    np.testing.assert_array_equal(_h_np(b), [3.0, 4.0])
-    np.testing.assert_array_equal(_h_np(frozen), [5.0, 6.0])
+    np.testing.assert_allclose(as_array(a), [1.0 - 0.2 - 0.38, 2.0 - 0.4 - 0.76])   # buf = g, then 1.9 g
+    np.testing.assert_array_equal(as_array(b), [3.0, 4.0])
+    np.testing.assert_array_equal(as_array(frozen), [5.0, 6.0])
     assert b.grad is None
     if torch is not None:
         ta = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
@@ -1584,23 +2102,23 @@ def test_sgd_skips_parameters_without_grad_and_frozen_ones():
         for _ in range(2):
             torch_opt.step()
         for ours, theirs in ((a, ta), (b, tb), (frozen, tf)):
-            np.testing.assert_allclose(_h_np(ours), _h_t(theirs), rtol=1e-14)
+            np.testing.assert_allclose(as_array(ours), as_array(theirs), rtol=1e-14)
 
 
 def test_sgd_skips_a_frozen_parameter_even_when_it_holds_a_gradient():
-    """The issue: 'it skips parameters whose grad is None or that are frozen'. (PyTorch would still
+    """SGD skips parameters whose grad is None or that are frozen. (PyTorch would still
     update a frozen parameter whose .grad was left from before it was frozen.)"""
     p = nn.Parameter(np.array([1.0, 2.0]))
     (p * p).sum().backward()
     p.requires_grad = False                             # frozen after a backward, grad not cleared
     optim.SGD([p], lr=0.1).step()
-    np.testing.assert_array_equal(_h_np(p), [1.0, 2.0])
+    np.testing.assert_array_equal(as_array(p), [1.0, 2.0])
 
 
-def test_sgd_param_groups_and_changing_the_learning_rate_like_torch():
+def test_sgd_param_groups_and_changing_the_learning_rate_like_torch(rng):
     torch_or_skip()
     start = rng.normal(size=(3, 2))
-    ours, theirs = Tensor(start.copy(), requires_grad=True), torch.tensor(start.copy(), requires_grad=True)
+    ours, theirs = mytorch.tensor(start.copy(), requires_grad=True), torch.tensor(start.copy(), requires_grad=True)
     opt = optim.SGD([ours], lr=0.1, momentum=0.9)
     torch_opt = torch.optim.SGD([theirs], lr=0.1, momentum=0.9)
     assert isinstance(opt.param_groups, list) and len(opt.param_groups) == 1
@@ -1620,55 +2138,464 @@ def test_sgd_param_groups_and_changing_the_learning_rate_like_torch():
         torch_opt.step()
         opt.zero_grad()
         torch_opt.zero_grad()
-        assert np.all(np.isfinite(_h_np(ours)))
-        np.testing.assert_allclose(_h_np(ours), _h_t(theirs), rtol=1e-12, atol=1e-12)
+        assert np.all(np.isfinite(as_array(ours)))
+        np.testing.assert_allclose(as_array(ours), as_array(theirs), rtol=1e-12, atol=1e-12)
     opt.param_groups[0]["lr"] = 0.0                     # lr 0: the step changes nothing
-    before = _h_np(ours).copy()
+    before = as_array(ours).copy()
     (ours * ours).sum().backward()
     opt.step()
-    np.testing.assert_array_equal(_h_np(ours), before)
+    np.testing.assert_array_equal(as_array(ours), before)
 
 
-# ===================================================================================================
-# 6. Python and numpy protocols
-# ===================================================================================================
-_H_COMPARISONS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
-                  ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+def test_an_optimizer_given_parameter_groups_says_it_takes_one_list():
+    layer = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="parameter groups"):
+        optim.SGD([{"params": layer.parameters()}], lr=0.1)
 
 
-@pytest.mark.parametrize("other_kind", ["number", "numpy", "tensor", "number-left", "numpy-left"])
-@pytest.mark.parametrize("op", list(_H_COMPARISONS))
-def test_comparisons_give_boolean_tensors_without_graph(op, other_kind):
-    values = np.array([[-1.0, 0.5, 2.0], [0.5, 3.0, -0.5]], dtype=np.float32)
-    other = np.array([0.5, 0.5, -1.0], dtype=np.float32)
-    x = Tensor(values, requires_grad=True)
-    fn = _H_COMPARISONS[op]
-    if other_kind == "number":
-        result, expected = fn(x, 0.5), fn(values, 0.5)
-    elif other_kind == "numpy":
-        result, expected = fn(x, other), fn(values, other)
-    elif other_kind == "tensor":
-        result, expected = fn(x, Tensor(other)), fn(values, other)
-    elif other_kind == "number-left":
-        result, expected = fn(0.5, x), fn(0.5, values)
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_optimizers_reject_an_empty_or_used_up_parameter_list_like_torch(name):
+    make = getattr(optim, name)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        make([], lr=0.1)
+    params = nn.Linear(2, 2).parameters()
+    list(params)                                        # the generator is used up
+    with pytest.raises(ValueError, match="empty parameter list"):
+        make(params, lr=0.1)
+    with pytest.raises(ValueError, match="lr"):
+        make([], lr=-1)                                 # the settings are checked first, as in PyTorch
+    if torch is not None:
+        with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
+            getattr(torch.optim, name)([], lr=0.1)
+        with pytest.raises(ValueError, match="learning rate"):
+            getattr(torch.optim, name)([], lr=-1)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_optimizers_reject_a_non_leaf_tensor_like_torch(name):
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="non-leaf"):
+        getattr(optim, name)([x * 2], lr=0.1)
+    if torch is not None:
+        tx = torch.ones(2, requires_grad=True)
+        with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+            getattr(torch.optim, name)([tx * 2], lr=0.1)
+
+
+@pytest.mark.parametrize("name, bad, words", [("SGD", dict(lr=-1.0), "lr"), ("SGD", dict(nesterov=True), "nesterov"),
+                                              ("Adam", dict(lr=-1.0), "lr"), ("Adam", dict(eps=-1e-8), "eps"),
+                                              ("Adam", dict(betas=(1.0, 0.999)), "betas"),
+                                              ("Adam", dict(betas=(0.9, -0.1)), "betas"),
+                                              ("Adam", dict(weight_decay=-0.1), "weight_decay")],
+                         ids=["sgd-lr", "sgd-nesterov", "adam-lr", "adam-eps", "adam-beta1", "adam-beta2",
+                              "adam-weight_decay"])
+def test_optimizers_reject_bad_settings_like_torch(name, bad, words):
+    settings = {"lr": 0.1, **bad}
+    with pytest.raises(ValueError, match=words):
+        getattr(optim, name)([Tensor(np.ones(2), requires_grad=True)], **settings)
+    if torch is not None:
+        with pytest.raises(ValueError):
+            getattr(torch.optim, name)([torch.ones(2, requires_grad=True)], **settings)
+
+
+ADAM_SETTINGS = [dict(), dict(lr=0.01), dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6),
+                 dict(lr=0.01, weight_decay=0.1), dict(lr=0.05, betas=(0.5, 0.9), weight_decay=0.01)]
+
+
+@pytest.mark.parametrize("settings", ADAM_SETTINGS, ids=["defaults", "lr", "betas-eps", "wd", "all"])
+def test_adam_matches_torch_over_20_steps_on_an_mlp(settings, rng):
+    torch_or_skip()
+    mytorch.manual_seed(4)
+    ours = nn.Sequential(nn.Linear(5, 8, dtype=np.float64), nn.Tanh(), nn.Linear(8, 3, dtype=np.float64))
+    theirs = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    theirs.load_state_dict({name: torch.tensor(p.data) for name, p in ours.named_parameters()})
+    opt = optim.Adam(ours.parameters(), **settings)
+    torch_opt = torch.optim.Adam(theirs.parameters(), **settings)
+    for _ in range(20):
+        x, y = rng.normal(size=(6, 5)), rng.integers(0, 3, 6)
+        loss = nn.CrossEntropyLoss()(ours(mytorch.tensor(x)), y)
+        torch_loss = torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(x)), torch.from_numpy(y))
+        np.testing.assert_allclose(loss.item(), torch_loss.item(), rtol=1e-10)
+        loss.backward()
+        torch_loss.backward()
+        opt.step()
+        torch_opt.step()
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        torch_params = dict(theirs.named_parameters())
+        for name, p in ours.named_parameters():
+            np.testing.assert_allclose(p.data, torch_params[name].detach().numpy(), rtol=1e-10, atol=1e-10,
+                                       err_msg=name)
+
+
+def test_adam_skips_parameters_without_a_gradient_like_torch(rng):
+    torch_or_skip()
+    a0, b0 = rng.normal(size=3), rng.normal(size=2)
+    a, b = mytorch.tensor(a0, requires_grad=True), mytorch.tensor(b0, requires_grad=True)
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    opt = optim.Adam([a, b], lr=0.1, weight_decay=0.05)
+    torch_opt = torch.optim.Adam([ta, tb], lr=0.1, weight_decay=0.05)
+
+    def loss(a, b, use_b):
+        return (a * a).sum() + ((b * a[:2]).exp().sum() if use_b else 0)
+
+    for step in range(12):
+        use_b = step % 3 == 1                  # b gets a gradient only every third step
+        b_before = b.data.copy()
+        loss(a, b, use_b).backward()
+        loss(ta, tb, use_b).backward()
+        assert (b.grad is None) == (not use_b)
+        opt.step()
+        torch_opt.step()
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        if not use_b:
+            np.testing.assert_array_equal(b.data, b_before)          # no step, no weight decay
+        np.testing.assert_allclose(a.data, ta.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_adam_trains_float32_and_keeps_the_callers_array():
+    array = np.ones(3, np.float32)
+    p = Tensor(array, requires_grad=True)
+    opt = optim.Adam([p], lr=0.1)
+    for _ in range(3):
+        (p * p).sum().backward()
+        opt.step()
+        opt.zero_grad()
+        assert p.grad is None
+    assert p.dtype == np.float32 and p.requires_grad
+    # Adam's first steps each move by about lr: 1 -> 0.9 -> 0.8004 -> 0.7010
+    assert np.all((0.69 < p.data) & (p.data < 0.71)), p.data
+    np.testing.assert_array_equal(array, [1, 1, 1])                          # the caller's array untouched
+
+
+@pytest.mark.parametrize("kind", ["LambdaLR", "StepLR"])
+def test_lr_schedulers_give_torchs_learning_rates_and_steps(kind, rng):
+    """optim.lr_scheduler: the same lr sequence as PyTorch's, set in param_groups, so SGD moves the same."""
+    torch_or_skip()
+    start = rng.normal(size=3)
+    ours, theirs = mytorch.tensor(start, requires_grad=True), torch.tensor(start, requires_grad=True)
+    opt = optim.SGD([ours], lr=0.8, momentum=0.9, nesterov=True)
+    torch_opt = torch.optim.SGD([theirs], lr=0.8, momentum=0.9, nesterov=True)
+    if kind == "LambdaLR":
+        def factor(step):
+            return 1 - step / 7
+        scheduler = optim.lr_scheduler.LambdaLR(opt, factor)
+        reference = torch.optim.lr_scheduler.LambdaLR(torch_opt, factor)
     else:
-        result, expected = fn(other, x), fn(other, values)
-    assert isinstance(result, Tensor), type(result)
-    assert result.dtype == np.bool_ and not result.requires_grad and result.shape == (2, 3)
-    np.testing.assert_array_equal(_h_np(result), expected)
-    if torch is not None and other_kind == "tensor":
-        theirs = fn(torch.from_numpy(values), torch.from_numpy(other))
-        assert theirs.dtype == torch.bool
-        np.testing.assert_array_equal(_h_np(result), _h_t(theirs))
+        scheduler = optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+        reference = torch.optim.lr_scheduler.StepLR(torch_opt, step_size=3, gamma=0.5)
+    seen = []
+    for _ in range(8):
+        assert scheduler.get_last_lr() == pytest.approx(reference.get_last_lr(), rel=1e-15)
+        assert opt.param_groups[0]["lr"] == pytest.approx(torch_opt.param_groups[0]["lr"], rel=1e-15)
+        seen.append(scheduler.get_last_lr()[0])
+        (ours * ours).sum().backward()
+        (theirs * theirs).sum().backward()
+        opt.step()
+        torch_opt.step()
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        scheduler.step()
+        reference.step()
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-15)
+    assert seen[0] == 0.8 and seen == sorted(seen, reverse=True) and seen[-1] < 0.8
+    assert scheduler.last_epoch == reference.last_epoch == 8
+    assert opt.param_groups[0]["initial_lr"] == 0.8
 
 
-def test_boolean_tensor_as_a_mask_like_torch():
-    values = rng.normal(size=(3, 4))
-    out, (x,) = _h_compare_with_torch(lambda a: a[a > 0] * 3, [values])
-    np.testing.assert_array_equal(_h_np(out), values[values > 0] * 3)
-    np.testing.assert_array_equal(_h_np(x.grad) != 0, values > 0)
+def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64(rng):
+    torch_or_skip()
+    mytorch.manual_seed(1)
+    ours = TutorialMLP(dtype=np.float64)
+    theirs = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.Sigmoid(), torch.nn.Linear(128, 64),
+                                 torch.nn.Sigmoid(), torch.nn.Linear(64, 32), torch.nn.Sigmoid(),
+                                 torch.nn.Linear(32, 10)).double()
+    with torch.no_grad():
+        for layer, (name, p) in zip([m for m in theirs if isinstance(m, torch.nn.Linear)],
+                                    list(ours.named_parameters())[::2]):
+            layer.weight.copy_(torch.from_numpy(p.data))
+            layer.bias.copy_(torch.from_numpy(getattr(ours, name.split(".")[0]).bias.data))
+    opt = optim.SGD(ours.parameters(), lr=0.1, momentum=0.9)
+    torch_opt = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9)
+    loss_fn, torch_loss_fn = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    ours_losses, torch_losses = [], []
+    for _ in range(20):
+        images = rng.uniform(0, 1, size=(16, 784))
+        labels = np.eye(10)[rng.integers(0, 10, 16)]  # one-hot, as the tutorial encodes them
+        loss = loss_fn(ours(mytorch.tensor(images)), mytorch.tensor(labels))
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        torch_loss = torch_loss_fn(theirs(torch.from_numpy(images)), torch.from_numpy(labels))
+        torch_loss.backward()
+        torch_opt.step()
+        torch_opt.zero_grad()
+        ours_losses.append(loss.item())
+        torch_losses.append(torch_loss.item())
+    np.testing.assert_allclose(ours_losses, torch_losses, rtol=0, atol=1e-6)
 
 
+# ---------------------------------------------------------------------------------------------------
+# PyTorch habits: student code written as for PyTorch gives PyTorch's result, or a clear error
+# ---------------------------------------------------------------------------------------------------
+def inplace(op, tensor, operand):
+    """`tensor op= operand` written out, returning what the name is bound to afterwards."""
+    if op == "+=":
+        tensor += operand
+    elif op == "-=":
+        tensor -= operand
+    elif op == "*=":
+        tensor *= operand
+    else:
+        tensor /= operand
+    return tensor
+
+
+INPLACE_NUMPY_OPS = {"+=": np.add, "-=": np.subtract, "*=": np.multiply, "/=": np.divide}
+
+
+OPERAND = np.array([0.5, 4.0, -2.0], dtype=np.float32)     # non-zero: also a divisor
+
+
+OPERANDS = {"tensor": lambda: Tensor(OPERAND.copy()), "number": lambda: 2.5,
+               "numpy": lambda: OPERAND.copy()}
+
+
+def operand_value(kind):
+    return 2.5 if kind == "number" else OPERAND
+
+
+def torch_operand(kind):
+    return 2.5 if kind == "number" else torch.from_numpy(OPERAND.copy())
+
+
+@pytest.mark.parametrize("kind", list(OPERANDS))
+@pytest.mark.parametrize("op", list(INPLACE_NUMPY_OPS))
+def test_inplace_under_no_grad_updates_the_same_parameter(op, kind):
+    lin = nn.Linear(3, 2)
+    weight = lin.weight
+    before = as_array(weight).copy()
+    with mytorch.no_grad():
+        result = inplace(op, weight, OPERANDS[kind]())
+    assert result is weight                                  # the same object, not a new tensor
+    assert weight.requires_grad and weight.dtype == np.float32 and weight.shape == (2, 3)
+    assert dict(lin.named_parameters())["weight"] is weight   # still the module's parameter
+    expected = INPLACE_NUMPY_OPS[op](before, operand_value(kind)).astype(np.float32)
+    np.testing.assert_allclose(as_array(weight), expected, rtol=1e-6)
+    if torch is not None:                                    # PyTorch does the same
+        theirs = torch.nn.Parameter(torch.from_numpy(before.copy()))
+        with torch.no_grad():
+            inplace(op, theirs, torch_operand(kind))
+        np.testing.assert_allclose(as_array(weight), as_array(theirs), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", list(OPERANDS))
+@pytest.mark.parametrize("op", list(INPLACE_NUMPY_OPS))
+def test_inplace_on_a_tensor_that_needs_no_grad(op, kind):
+    start = np.array([1.0, -2.0, 3.0], dtype=np.float32)
+    t = Tensor(start.copy())
+    result = inplace(op, t, OPERANDS[kind]())          # grad mode on: fine, no graph is needed
+    assert result is t and not t.requires_grad and t.dtype == np.float32
+    np.testing.assert_allclose(as_array(t), INPLACE_NUMPY_OPS[op](start, operand_value(kind)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("op", list(INPLACE_NUMPY_OPS))
+def test_inplace_on_a_leaf_that_requires_grad_raises_like_torch(op):
+    message = "a leaf Variable that requires grad is being used in an in-place operation"
+    w = Tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match=message):
+        inplace(op, w, 2.0)
+    np.testing.assert_array_equal(as_array(w), [1.0, 2.0, 3.0])   # and nothing was changed
+    if torch is not None:
+        theirs = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match=message):
+            inplace(op, theirs, 2.0)
+
+
+def test_inplace_with_a_shape_that_cannot_be_kept_raises_like_torch():
+    w = Tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match="shape"):
+        with mytorch.no_grad():
+            w += np.ones((2, 3), np.float32)
+    assert w.shape == (3,)
+    np.testing.assert_array_equal(as_array(w), [1, 1, 1])
+    t = Tensor(np.ones(3, np.float32))
+    with pytest.raises(RuntimeError, match="shape"):
+        t *= Tensor(np.ones((2, 3), np.float32))
+    assert t.shape == (3,)
+    if torch is not None:   # torch: "output with shape [3] doesn't match the broadcast shape [2, 3]"
+        theirs = torch.ones(3)
+        with pytest.raises(RuntimeError, match="shape"):
+            theirs += torch.ones(2, 3)
+
+
+def test_inplace_keeps_the_dtype_like_torch():
+    t = Tensor(np.ones(3, np.float32))
+    t += np.ones(3)                                  # a float64 operand: the tensor stays float32
+    t *= mytorch.tensor(np.full(3, 2.0))
+    assert t.dtype == np.float32 and type(as_array(t)) is np.ndarray
+    np.testing.assert_array_equal(as_array(t), [4, 4, 4])
+    if torch is not None:
+        theirs = torch.ones(3)
+        theirs += torch.ones(3, dtype=torch.float64)
+        assert theirs.dtype == torch.float32
+
+
+@pytest.mark.parametrize("op", list(INPLACE_NUMPY_OPS))
+def test_inplace_on_a_non_leaf_with_grad_mode_on_is_a_clear_error_that_says_what_to_write(op):
+    """PyTorch records `y += 1` on a non-leaf in its graph; mytorch's in-place operators are copy-on-write
+    and never recorded, so with grad mode on it refuses, saying what to write instead (the README says so)."""
+    x = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"records no in-place op.*\(y = x \+ 1, not x \+= 1\).*no_grad"):
+        inplace(op, y, 3.0)
+    np.testing.assert_array_equal(as_array(y), [2.0, 4.0])                # and changed nothing
+    y.sum().backward()                                                    # the graph is intact
+    np.testing.assert_array_equal(as_array(x.grad), [2.0, 2.0])
+
+
+def test_inplace_on_a_module_attribute_keeps_it_a_parameter(rng):
+    lin = nn.Linear(3, 2)
+    lin(Tensor(rng.normal(size=(4, 3)).astype(np.float32))).sum().backward()
+    weight, bias = lin.weight, lin.bias
+    expected = as_array(weight) - 0.1 * as_array(weight.grad)
+    with mytorch.no_grad():
+        lin.weight -= 0.1 * lin.weight.grad          # the line that used to drop the weight
+        lin.bias -= 0.1 * lin.bias.grad
+    assert lin.weight is weight and lin.bias is bias
+    params = list(lin.parameters())
+    assert len(params) == 2 and params[0] is weight and params[1] is bias and weight.requires_grad
+    np.testing.assert_allclose(as_array(weight), expected, rtol=1e-6)
+
+
+def test_handwritten_update_loop_trains_like_torch(rng):
+    """`with no_grad(): for p in model.parameters(): p -= lr * p.grad`, five steps, against PyTorch
+    doing the same from the same weights."""
+    torch_or_skip()
+    ours, theirs = small_net()
+    params = list(ours.parameters())
+    x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+    lr, losses, torch_losses = 0.5, [], []
+    for _ in range(5):
+        loss = nn.CrossEntropyLoss()(ours(mytorch.tensor(x)), y)
+        loss.backward()
+        with mytorch.no_grad():
+            for p in ours.parameters():
+                p -= lr * p.grad
+        ours.zero_grad()
+        torch_loss = torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(x)), torch.from_numpy(y))
+        torch_loss.backward()
+        with torch.no_grad():
+            for p in theirs.parameters():
+                p -= lr * p.grad
+        theirs.zero_grad()
+        losses.append(loss.item())
+        torch_losses.append(torch_loss.item())
+    np.testing.assert_allclose(losses, torch_losses, rtol=1e-12)
+    assert losses[-1] < losses[0]                                  # it trains
+    assert all(a is b for a, b in zip(ours.parameters(), params))  # the same parameters throughout
+    for (name, p), (torch_name, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert name == torch_name and p.requires_grad
+        np.testing.assert_allclose(as_array(p), as_array(tp), rtol=1e-12)
+
+
+def test_grad_is_a_tensor_and_serves_torch_habits(rng):
+    start = rng.normal(size=(2, 3)).astype(np.float32)
+    p = Tensor(start.copy(), requires_grad=True)
+    (p * p).sum().backward()
+    assert isinstance(p.grad, Tensor) and not p.grad.requires_grad
+    grad = p.grad.numpy()
+    assert type(grad) is np.ndarray and grad.dtype == np.float32
+    np.testing.assert_allclose(grad, 2 * start, rtol=1e-6)
+    p.grad.zero_()
+    np.testing.assert_array_equal(p.grad.numpy(), np.zeros((2, 3)))
+    (p * 3).sum().backward()                          # accumulates into the zeroed gradient
+    np.testing.assert_array_equal(p.grad.numpy(), np.full((2, 3), 3.0))
+    np.testing.assert_array_equal(np.asarray(p.grad), np.full((2, 3), 3.0))
+
+
+def test_updating_p_data_with_the_grad_or_its_data_like_torch(rng):
+    torch_or_skip()
+    start = rng.normal(size=(2, 3)).astype(np.float32)
+    p = Tensor(start.copy(), requires_grad=True)
+    tp = torch.tensor(start.copy(), requires_grad=True)
+    lr = 0.1
+    for _ in range(2):
+        (p * p * p).sum().backward()
+        (tp * tp * tp).sum().backward()
+        p.data -= lr * p.grad.data                    # numpy on both sides
+        tp.data -= lr * tp.grad.data
+        assert type(p.data) is np.ndarray and p.dtype == np.float32
+        p.data -= lr * p.grad                         # a Tensor on the right: p.data stays an array
+        tp.data -= lr * tp.grad
+        assert type(p.data) is np.ndarray and p.dtype == np.float32 and p.requires_grad
+        np.testing.assert_allclose(p.data, as_array(tp), rtol=1e-6)
+        p.grad.zero_()
+        tp.grad.zero_()
+
+
+def test_writing_into_p_data_in_place_is_untracked_as_in_pytorch():
+    """`.data` is the raw numpy array. Writing into it in place (`w.data -= 1.0`) after a forward is not
+    tracked, in PyTorch (.data bypasses its version counter) as here: both answer 2, where the forward's
+    w gave 4. mytorch's own updates (`w -= ...` under no_grad, optimizer steps, load_state_dict) give
+    the tensor a new array instead, and keep the forward's values (the tests above)."""
+    w = mytorch.tensor(np.array([2.0]), requires_grad=True)
+    y = (w * w).sum()
+    w.data -= 1.0                                     # numpy's in-place operator on the parameter's array
+    assert isinstance(w.data, np.ndarray)
+    y.backward()
+    np.testing.assert_allclose(as_array(w.grad), [2.0])
+    if torch is not None:
+        tw = torch.tensor([2.0], dtype=torch.float64, requires_grad=True)
+        ty = (tw * tw).sum()
+        tw.data -= 1.0
+        ty.backward()
+        np.testing.assert_allclose(as_array(w.grad), tw.grad.numpy())
+
+
+def test_zero_and_requires_grad_flags_follow_the_in_place_rules_like_pytorch():
+    w = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = w * 2
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w.zero_()
+    with pytest.raises(RuntimeError, match=r"zero_: mytorch records no in-place op"):
+        h.zero_()                                   # PyTorch records it; we refuse rather than mislead
+    with pytest.raises(RuntimeError, match="only a leaf's flag can change"):
+        h.requires_grad_(False)
+    (h * 3).sum().backward()
+    np.testing.assert_array_equal(as_array(w.grad), [6.0, 6.0])
+    with mytorch.no_grad():
+        assert w.zero_() is w
+    np.testing.assert_array_equal(as_array(w), [0.0, 0.0])
+    assert w.requires_grad and w.grad.zero_() is w.grad and not as_array(w.grad).any()
+    if torch is not None:
+        tw = torch.tensor([1.0, 2.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            tw.zero_()
+        with pytest.raises(RuntimeError, match="leaf variables"):
+            (tw * 2).requires_grad_(False)
+
+
+def test_devices_other_than_the_cpu_are_a_clear_error():
+    x, layer = Tensor([1.0]), nn.Linear(2, 2)
+    assert x.to("cpu") is x and layer.to("cpu") is layer
+    for call in (lambda: x.to("cuda"), lambda: x.cuda(), lambda: layer.to("cuda:0"), lambda: layer.cuda()):
+        with pytest.raises(RuntimeError, match="CPU only .* leave out .to\\(device\\)"):
+            call()
+
+
+def test_size_numel_dim_and_clone_like_pytorch():
+    x = mytorch.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.size() == (2, 3) and x.size(1) == 3 and x.numel() == 6 and x.dim() == 2
+    c = x.clone()
+    assert c.data is not x.data and c._op == "clone"
+    (c * c).sum().backward()
+    np.testing.assert_array_equal(as_array(x.grad), 2 * x.data)
+
+
+# -- Python and numpy protocols -----------------------------------------------------------------------
 def test_tensors_stay_hashable_by_identity():
     a, b = Tensor([1.0, 2.0]), Tensor([1.0, 2.0])     # equal values, two tensors
     assert hash(a) == hash(a) and len({a, b}) == 2 and a in {a} and b not in {a}
@@ -1678,48 +2605,8 @@ def test_tensors_stay_hashable_by_identity():
     assert w in set([w]) and {w: 1}[w] == 1            # parameters too (a set of parameters, say)
 
 
-def test_argmax_like_torch():
-    values = rng.normal(size=(4, 5))
-    x = Tensor(values, requires_grad=True)
-    cases = [(x.argmax(1), values.argmax(1)), (x.argmax(dim=0), values.argmax(0)),
-             (x.argmax(-1), values.argmax(-1)), (x.argmax(), values.argmax())]
-    for result, expected in cases:
-        assert isinstance(result, Tensor) and result.dtype.kind == "i" and not result.requires_grad
-        np.testing.assert_array_equal(_h_np(result), expected)
-    assert x.argmax().shape == ()
-    if torch is not None:
-        t = torch.from_numpy(values)
-        for result, theirs in zip([c[0] for c in cases], [t.argmax(1), t.argmax(dim=0), t.argmax(-1),
-                                                          t.argmax()]):
-            np.testing.assert_array_equal(_h_np(result), _h_t(theirs))
-
-
-@pytest.mark.parametrize("labels_kind", ["numpy", "tensor"])
-def test_accuracy_reads_as_in_pytorch(labels_kind):
-    torch_or_skip()
-    logits = rng.normal(size=(16, 10)).astype(np.float32)
-    labels = rng.integers(0, 10, 16)
-    labels[:5] = logits[:5].argmax(1)                   # some right, some wrong
-    y = labels if labels_kind == "numpy" else Tensor(labels)   # Tensor(ints) is float32: still equal
-    accuracy = (Tensor(logits, requires_grad=True).argmax(1) == y).float().mean()
-    theirs = (torch.from_numpy(logits).argmax(1) == torch.from_numpy(labels)).float().mean()
-    assert accuracy.dtype == np.float32 and not accuracy.requires_grad
-    assert accuracy.item() == theirs.item() and float(accuracy) == float(theirs)
-    assert 5 / 16 <= accuracy.item() < 1
-
-
-def test_mean_of_a_boolean_tensor_raises_like_torch():
-    a, b = Tensor([1.0, 2.0, 3.0]), Tensor([1.0, 0.0, 3.0])
-    with pytest.raises(RuntimeError, match="(?i)bool"):
-        (a == b).mean()
-    assert (a == b).float().mean().item() == pytest.approx(2 / 3)
-    if torch is not None:
-        with pytest.raises(RuntimeError, match="Bool"):
-            (torch.tensor([1.0, 2.0]) == torch.tensor([1.0, 0.0])).mean()
-
-
 def test_python_number_protocols_on_one_element_tensors_like_torch():
-    x = Tensor(np.array([1.23456, 2.0]), requires_grad=True)
+    x = mytorch.tensor(np.array([1.23456, 2.0]), requires_grad=True)
     loss = (x * x).sum() / 4.0                          # a loss that requires grad: 1.381...
     cases = [(Tensor([2.5]), 2.5), (Tensor([[3.7]]), 3.7), (Tensor(0.0), 0.0), (Tensor(-2.7), -2.7),
              (loss, (1.23456 ** 2 + 4) / 4)]
@@ -1729,7 +2616,7 @@ def test_python_number_protocols_on_one_element_tensors_like_torch():
         assert bool(t) is (value != 0)
         assert format(t, ".3f") == format(value, ".3f")
     assert f"{loss:.3f}" == "1.381" and f"loss {loss:8.4f}" == "loss   1.3810"
-    for t in (Tensor([1.0, 2.0]), Tensor(np.ones((2, 2)))):    # PyTorch's errors, type and words
+    for t in (mytorch.tensor([1.0, 2.0]), mytorch.tensor(np.ones((2, 2)))):    # PyTorch's errors, type and words
         with pytest.raises(RuntimeError, match="ambiguous"):
             bool(t)
         with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
@@ -1769,509 +2656,255 @@ def test_numpy_interop_gives_numbers():
     np.testing.assert_array_equal(array, [1.0, 2.0, 3.0])
     losses = [(x * x).sum(), (x * 2).sum(), x.sum()]    # losses kept for a plot: they require grad
     mean = np.mean(losses)                               # (PyTorch raises here: .detach() first)
-    assert isinstance(mean, (float, np.floating)) and mean == pytest.approx((14 + 12 + 6) / 3)
+    assert type(mean) is np.float32 and mean == pytest.approx((14 + 12 + 6) / 3)   # as of torch tensors
     stacked = np.array(losses)
     assert stacked.dtype.kind == "f" and stacked.tolist() == [14.0, 12.0, 6.0]
     assert np.asarray(Tensor(2.0)).shape == ()
-
-
-def test_tensor_from_a_list_of_0d_tensors_like_torch():
-    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
-    first, second = (x * x).sum(), x.sum() * 2          # two 0-d tensors, e.g. losses
-    t = Tensor([first, second])
-    assert isinstance(t, Tensor) and t.shape == (2,) and t.dtype == np.float32 and not t.requires_grad
-    np.testing.assert_array_equal(_h_np(t), [5.0, 6.0])
-    if torch is not None:
-        theirs = torch.tensor([torch.tensor(5.0), torch.tensor(6.0)])
-        np.testing.assert_array_equal(_h_np(t), _h_t(theirs))
 
 
 def test_iterating_a_0d_tensor_raises_type_error_like_torch():
     with pytest.raises(TypeError, match="0-d"):
         list(Tensor(3.0))
     with pytest.raises(TypeError, match="0-d"):
-        for _ in Tensor(np.array(3.0)):
+        for _ in mytorch.tensor(np.array(3.0)):
             pass
-    rows = list(Tensor(np.arange(6.0).reshape(2, 3)))  # a 2-D tensor iterates over its rows
+    rows = list(mytorch.tensor(np.arange(6.0).reshape(2, 3)))  # a 2-D tensor iterates over its rows
     assert len(rows) == 2 and all(isinstance(r, Tensor) and r.shape == (3,) for r in rows)
-    np.testing.assert_array_equal(_h_np(rows[1]), [3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(as_array(rows[1]), [3.0, 4.0, 5.0])
     if torch is not None:
         with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
             list(torch.tensor(3.0))
 
 
-@pytest.mark.parametrize("base", [2, 2.5, 0.5])
-def test_number_to_the_power_of_a_tensor_like_torch(base):
-    values = np.array([-1.5, 0.0, 2.0, 3.5])
-    out, (x,) = _h_compare_with_torch(lambda a: base ** a, [values])
-    # d(c^x)/dx = c^x · ln c
-    upstream = np.random.default_rng(1).normal(size=4)
-    np.testing.assert_allclose(_h_np(x.grad), upstream * base ** values * np.log(base), rtol=1e-12)
-    x32 = Tensor(values.astype(np.float32), requires_grad=True)
-    out32 = base ** x32
-    assert out32.dtype == np.float32
-    out32.sum().backward()
-    assert _h_np(x32.grad).dtype == np.float32
+@pytest.mark.parametrize("labels_kind", ["numpy", "tensor"])
+def test_accuracy_reads_as_in_pytorch(labels_kind, rng):
+    torch_or_skip()
+    logits = rng.normal(size=(16, 10)).astype(np.float32)
+    labels = rng.integers(0, 10, 16)
+    labels[:5] = logits[:5].argmax(1)                   # some right, some wrong
+    y = labels if labels_kind == "numpy" else Tensor(labels)   # Tensor(ints) is float32: still equal
+    accuracy = (Tensor(logits, requires_grad=True).argmax(1) == y).float().mean()
+    theirs = (torch.from_numpy(logits).argmax(1) == torch.from_numpy(labels)).float().mean()
+    assert accuracy.dtype == np.float32 and not accuracy.requires_grad
+    assert accuracy.item() == theirs.item() and float(accuracy) == float(theirs)
+    assert 5 / 16 <= accuracy.item() < 1
 
 
-def test_a_numpy_scalar_exponent_keeps_float32_like_torch():
-    values = np.array([0.5, 1.0, 2.5], dtype=np.float32)
-    x = Tensor(values, requires_grad=True)
-    out = x ** np.float64(2)
-    assert out.dtype == np.float32
-    out.sum().backward()
-    assert _h_np(x.grad).dtype == np.float32
-    np.testing.assert_allclose(_h_np(x.grad), 2 * values, rtol=1e-6)
-    assert (x ** np.float32(0.5)).dtype == np.float32 and (x * np.float64(3)).dtype == np.float32
-    if torch is not None:
-        assert (torch.from_numpy(values) ** np.float64(2)).dtype == torch.float32
+# -- the tutorial's own training code -----------------------------------------------------------------
+def write_idx(path, array):
+    """MNIST's IDX format: magic 0x0000 08 <ndim> (08: unsigned bytes), each dimension as a big-endian
+    uint32, then the bytes."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    path.write_bytes(struct.pack(">I", 0x0800 + array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+                     + array.tobytes())
 
 
-@pytest.mark.parametrize("name, kwargs", [("sum", dict(dim=(0, 1))), ("sum", dict(dim=[0, 2])),
-                                          ("sum", dict(dim=(0, -1), keepdim=True)),
-                                          ("mean", dict(dim=[0, 2])), ("mean", dict(dim=(1, 2))),
-                                          ("mean", dict(dim=[0, 1], keepdim=True)),
-                                          ("var", dict(dim=[0, 2]))],
-                         ids=["sum-tuple", "sum-list", "sum-keepdim", "mean-list", "mean-tuple",
-                              "mean-keepdim", "var-list"])
-def test_reductions_take_a_tuple_or_list_of_dims_like_torch(name, kwargs):
-    _h_compare_with_torch(lambda a: getattr(a, name)(**kwargs), [rng.normal(size=(2, 3, 4))])
+# The tutorial's training code (mytorch-autograd-tutorial.md, both its blocks), as it is there but for its two
+# typos: MNIST() is given its arguments, and the loss reads `labels` (the tutorial wrote `ohe_labels`).
+TUTORIAL_TRAINING = """
+import numpy as np
+import mytorch
+
+tensor = mytorch.Tensor(np.array([1,2,3]), requires_grad=True)
+
+import mytorch
+import mytorch.nn as nn
+import mytorch.optim as optim
+
+### We use regualar PyTorch Datasets,DataLoaders 
+from torchvision.datasets import MNIST
+from torch.utils.data import DataLoader
+
+class MyTorchMNIST(nn.Module):
+
+    def __init__(self):
+
+        self.fc1 = nn.Linear(784, 128)
+        self.fc2 = nn.Linear(128, 64)
+        self.fc3 = nn.Linear(64, 32)
+        self.fc4 = nn.Linear(32, 10)
+
+        self.activation = nn.Sigmoid()
+
+    def forward(self, x):
+
+        x = self.activation(self.fc1(x))
+        x = self.activation(self.fc2(x))
+        x = self.activation(self.fc3(x))
+        x = self.fc4(x)
+
+        return x
+
+model = MyTorchMNIST()
+optimizer = optim.SGD(model.parameters(), lr=0.001)
+loss_fn = nn.CrossEntropyLoss()
+
+### Load Dataset ###
+train_dataset = MNIST(root="./data", train=True, download=True)
+
+### Need DataLoader with Custom Collate Function to return our own Tensors ###
+def collate_fn(batch):
+
+    ### Prep and Scale Images ###
+    images = np.concatenate([np.array(i[0]).reshape(1,784)for i in batch]) / 255
+
+    ### One Hot Encode Label (MNIST only has 10 classes) ###
+    labels = [i[1] for i in batch]
+    labels = np.eye(10)[labels]
+    
+    images = mytorch.Tensor(images)
+    labels = mytorch.Tensor(labels)
+
+    return images, labels
+
+loader = DataLoader(train_dataset, batch_size=4, collate_fn=collate_fn)
+
+### Train Model ###
+for _ in range(5):
+
+    for images, labels in loader:
+        ### Pass Through Model ###
+        pred = model(images)
+        
+        ### Compute Loss ###
+        loss = loss_fn(pred, labels)
+
+        ### Update Model ###
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+        ...
+"""
 
 
-def test_indexing_with_a_float_tensor_says_to_use_integers():
-    x = Tensor([1.0, 2.0, 3.0])
-    with pytest.raises(IndexError, match="holds floats; index with integers"):
-        x[Tensor([0, 2])]                         # Tensor() makes float32, as the README says
-    np.testing.assert_array_equal(x[Tensor([0, 2]).long()].data, [1.0, 3.0])
+def test_the_tutorials_training_code_runs_unchanged_and_learns(tmp_path, monkeypatch):
+    """The tutorial's whole training code, through torchvision's MNIST class and torch's DataLoader with the
+    tutorial's collate (float64 images / 255 and one-hot float64 labels, into mytorch.Tensor: float32), on
+    2,000 synthetic 28x28 digits in MNIST's own files (each class a fixed random pattern of lit pixels).
+    With the tutorial's settings (plain SGD, lr 0.001, batch 4, 5 epochs: 2,500 steps) this sigmoid network
+    learns slowly, and first the class frequencies: measured, the mean loss falls from 2.355 to 2.301 and
+    the accuracy rises from 9.8 % to 11.75 %, the share of the most frequent class (chance: 10 %). (Measured
+    further, on 3,000 digits: after 9,000 steps the loss is still 2.300: lr 0.001 is what holds it back.)"""
+    torch_or_skip()
+    pytest.importorskip("torchvision")
+    count = 2000
+    data = np.random.default_rng(0)
+    patterns = data.random((10, 28, 28)) < 0.5
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split, size in (("train", count), ("t10k", 10)):
+        labels = data.integers(0, 10, size)
+        write_idx(raw / f"{split}-images-idx3-ubyte", patterns[labels] * 255)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
+        if split == "train":
+            most_frequent = np.bincount(labels).max() / size
+    monkeypatch.chdir(tmp_path)                          # root="./data": the files are there, nothing downloads
+    mytorch.manual_seed(0)
+    run = {}
+    exec(compile(TUTORIAL_TRAINING, "the tutorial", "exec"), run)
 
-
-def test_a_cast_to_integers_leaves_the_graph_as_in_pytorch():
-    x = Tensor([1.5, 2.5], requires_grad=True)
-    ints = x.long()
-    assert ints.dtype == np.int64 and not ints.requires_grad and ints.is_leaf
-    assert x.double().requires_grad                                     # a float cast stays in it
-    with pytest.raises(RuntimeError, match="does not require grad"):
-        (ints * 3.0).sum().backward()
-    if torch is not None:
-        tx = torch.tensor([1.5, 2.5], requires_grad=True)
-        assert not tx.long().requires_grad and tx.double().requires_grad
-
-
-def test_no_grad_as_a_decorator():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-
-    @mytorch.no_grad()
-    def evaluate(t):
-        """Docstring kept."""
-        return (t * 2).sum()
-
-    result = evaluate(x)
-    assert not result.requires_grad and result.item() == 6.0
-    assert evaluate.__name__ == "evaluate"
-    assert (x * 2).requires_grad                        # grad mode is back on after the call
-
-    @mytorch.no_grad()
-    def fails(t):
-        raise KeyError("boom")
-
-    with pytest.raises(KeyError):
-        fails(x)
-    assert (x * 2).requires_grad                        # ...also after an exception
-    if torch is not None:
-        @torch.no_grad()
-        def torch_evaluate(t):
-            return t * 2
-
-        assert not torch_evaluate(torch.ones(1, requires_grad=True)).requires_grad
-
-
-def test_no_grad_as_a_decorator_without_parentheses_like_torch():
-    """PyTorch 2 also takes `@torch.no_grad` without the call (the issue is silent: do as PyTorch)."""
-    x = Tensor([1.0, 2.0], requires_grad=True)
-
-    @mytorch.no_grad
-    def evaluate(t):
-        return t * 2
-
-    assert not evaluate(x).requires_grad and (x * 2).requires_grad
-    if torch is not None:
-        @torch.no_grad
-        def torch_evaluate(t):
-            return t * 2
-
-        assert not torch_evaluate(torch.ones(1, requires_grad=True)).requires_grad
-
-
-def test_no_grad_is_per_thread_like_torch():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    inside, release, seen = threading.Event(), threading.Event(), {}
-
-    def worker():
+    def loss_and_accuracy(model):
+        total, correct = 0.0, 0
         with mytorch.no_grad():
-            seen["thread"] = (x * 2).requires_grad
-            inside.set()
-            release.wait(10)                             # stays inside no_grad while main computes
-            seen["thread later"] = (x * 2).requires_grad
+            for images, labels in run["loader"]:
+                assert images.dtype == np.float32 and images.shape[1:] == (784,)
+                pred = model(images)
+                total += run["loss_fn"](pred, labels).item() * len(labels)
+                correct += int((pred.argmax(1).numpy() == labels.numpy().argmax(1)).sum())
+        return total / count, correct / count
 
-    thread = threading.Thread(target=worker)
-    thread.start()
-    try:
-        assert inside.wait(10)
-        seen["main"] = (x * 2).requires_grad             # main's grad mode is untouched
-    finally:
-        release.set()
-        thread.join(10)
-    assert seen == {"thread": False, "main": True, "thread later": False}
-    assert (x * 2).requires_grad
-    # and a thread started inside the main thread's no_grad records graphs: grad mode is per thread
-    with mytorch.no_grad():
-        child = threading.Thread(target=lambda: seen.update(child=(x * 2).requires_grad))
-        child.start()
-        child.join(10)
-        assert not (x * 2).requires_grad
-    assert seen["child"] is True
-    if torch is not None:
-        tx = torch.ones(2, requires_grad=True)
-        with torch.no_grad():
-            child = threading.Thread(target=lambda: seen.update(torch_child=(tx * 2).requires_grad))
-            child.start()
-            child.join(10)
-        assert seen["torch_child"] is True
+    mytorch.manual_seed(0)
+    untrained = run["MyTorchMNIST"]()                    # the same first weights as the trained model had
+    loss_before, accuracy_before = loss_and_accuracy(untrained)
+    loss_after, accuracy_after = loss_and_accuracy(run["model"])
+    assert loss_after < loss_before - 0.04, (loss_before, loss_after)
+    assert accuracy_after >= most_frequent > 0.10, (accuracy_before, accuracy_after, most_frequent)
 
 
-def test_repr_shows_grad_fn_only_when_a_graph_was_recorded():
-    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
-    assert "grad_fn=" in repr(x * 2)
-    with mytorch.no_grad():
-        y = x * 2
-    assert "grad_fn" not in repr(y) and "requires_grad" not in repr(y)
-    assert repr(y) == "tensor([2., 4.])"
-    z = Tensor([1.0, 2.0]) * 2                          # no input needs grad: no graph either
-    assert "grad_fn" not in repr(z) and repr(z) == "tensor([2., 4.])"
-    assert "grad_fn" not in repr(x) and "requires_grad=True" in repr(x)
-    if torch is not None:
-        tx = torch.tensor([1.0, 2.0], requires_grad=True)
-        with torch.no_grad():
-            assert "grad_fn" not in repr(tx * 2)
-        assert "grad_fn" not in repr(torch.tensor([1.0, 2.0]) * 2) and "grad_fn=" in repr(tx * 2)
+# -- packaging ----------------------------------------------------------------------------------------
+def test_import_forms_in_a_fresh_interpreter():
+    code = ("import mytorch.nn as nn\nimport mytorch.optim as optim\nfrom mytorch import nn as nn2, optim as o2\n"
+            "import mytorch\nassert nn is nn2 is mytorch.nn and optim is o2 is mytorch.optim\n"
+            "from mytorch.nn import Linear, CrossEntropyLoss, Dropout, Flatten\nfrom mytorch.optim import SGD, Adam\n"
+            "from mytorch.optim.lr_scheduler import LambdaLR, StepLR\n"
+            "assert (Linear, Dropout, SGD, Adam) == (nn.Linear, nn.Dropout, optim.SGD, optim.Adam)\n"
+            "assert LambdaLR is optim.lr_scheduler.LambdaLR\n"
+            "for name in ('gradcheck', 'where', 'cat', 'stack', 'zeros', 'ones', 'randn', 'rand', 'tensor', 'record'):\n"
+            "    assert callable(getattr(mytorch, name)), name\n"
+            "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout == "ok\n", done.stderr
 
 
-class _HForeign:
-    """Some other library's type."""
+def test_mytorch_imports_only_numpy_and_the_standard_library():
+    imported = set(re.findall(r"^(?:import|from) (\w+)", (ROOT / "mytorch.py").read_text(), re.M))
+    stdlib = sysconfig.get_paths()["stdlib"]
+    origins = {name: importlib.util.find_spec(name).origin or "built-in" for name in imported}
+    outside = {name for name, origin in origins.items()
+               if not (origin in ("built-in", "frozen") or origin.startswith(stdlib))
+               or "-packages" in origin}
+    assert outside == {"numpy"}
 
 
-def test_a_foreign_operand_is_named_fully_with_how_to_convert():
-    t = Tensor([1.0, 2.0])
-    for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b, lambda a, b: a / b,
-               lambda a, b: a @ b):
-        with pytest.raises(TypeError, match="_HForeign"):
-            fn(t, _HForeign())
-    with pytest.raises(TypeError, match="list"):
-        t + [1, 2]
-    torch_or_skip()
-    for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a @ b, lambda a, b: a < b,
-               lambda a, b: b + a, lambda a, b: b * a):
-        with pytest.raises(TypeError) as error:
-            fn(t, torch.ones(2))
-        message = str(error.value)
-        assert "torch.Tensor" in message, message
-        assert re.search(r"convert|Tensor\(|\.numpy\(\)", message), message    # says what to write
+def test_readme_example_runs():
+    readme = (ROOT / "README.md").read_text()
+    example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    exec(compile(example, "README.md", "exec"), {})
 
 
-# ===================================================================================================
-# 7. Losses
-# ===================================================================================================
-@pytest.mark.parametrize("target", [np.array([3, 10]), Tensor(np.array([3, 10]))], ids=["numpy", "tensor"])
-def test_cross_entropy_label_out_of_range_raises(target):
-    with pytest.raises((ValueError, IndexError), match=r"\b10\b") as error:
-        nn.CrossEntropyLoss()(Tensor(np.zeros((2, 10))), target)
-    assert re.search("(?i)label|target|class", str(error.value)), str(error.value)   # not numpy's words
-    if torch is not None:
-        with pytest.raises(IndexError, match="Target 10 is out of bounds"):
-            torch.nn.CrossEntropyLoss()(torch.zeros(2, 10), torch.tensor([3, 10]))
-
-
-@pytest.mark.parametrize("label", [-1, -3, -99, -101])
-def test_cross_entropy_negative_label_raises(label):
-    with pytest.raises((ValueError, IndexError), match=str(label)) as error:
-        nn.CrossEntropyLoss()(Tensor(np.zeros((2, 10))), np.array([label, 2]))
-    assert re.search("(?i)label|target|class", str(error.value)), str(error.value)
-    if torch is not None:
-        with pytest.raises(IndexError, match="out of bounds"):
-            torch.nn.CrossEntropyLoss()(torch.zeros(2, 10), torch.tensor([label, 2]))
-
-
-@pytest.mark.parametrize("target", [np.array([2.0, 1.7]), Tensor(np.array([2.0, 1.7], dtype=np.float32)),
-                                    np.array([2.0, 1.7], dtype=np.float32)],
-                         ids=["float64", "tensor", "float32"])
-def test_cross_entropy_non_integer_label_raises(target):
-    with pytest.raises((ValueError, IndexError), match=r"1\.7"):
-        nn.CrossEntropyLoss()(Tensor(np.zeros((2, 4))), target)
-
-
-def test_cross_entropy_integer_valued_float_labels_still_work_like_torch():
-    """Tensor(labels) is float32 in mytorch (the tutorial's collate makes them so): whole numbers pass."""
-    logits = rng.normal(size=(3, 4))
-    for target in (Tensor(np.array([2, 0, 3])), np.array([2.0, 0.0, 3.0]), np.array([2, 0, 3], np.uint8)):
-        _h_compare_with_torch(lambda a: nn.CrossEntropyLoss()(a, target) if isinstance(a, Tensor)
-                              else torch.nn.CrossEntropyLoss()(a, torch.tensor([2, 0, 3])), [logits])
-
-
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("ignore_index, labels", [(None, [2, -100, 0, -100, 1]), (1, [2, 1, 0, 3, 1]),
-                                                  (-1, [2, -1, 0, 3, -1])],
-                         ids=["default-100", "ignore1", "ignore-1"])
-@pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy", "tensor"])
-def test_cross_entropy_ignore_index_like_torch(reduction, ignore_index, labels, as_tensor):
-    kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
-    target = Tensor(np.array(labels)) if as_tensor else np.array(labels)
-    torch_target = torch.tensor(labels) if torch is not None else None
-    _h_compare_with_torch(
-        lambda a: (nn.CrossEntropyLoss(reduction=reduction, **kwargs)(a, target) if isinstance(a, Tensor)
-                   else torch.nn.CrossEntropyLoss(reduction=reduction, **kwargs)(a, torch_target)),
-        [rng.normal(size=(5, 4))])
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_cross_entropy_minus_inf_logits_like_torch(dtype, reduction):
-    inf = np.inf
-    logits = np.array([[0.0, -inf, 1.0, 2.0], [2.0, 0.0, -inf, -inf], [-inf, 3.0, 0.0, 1.0]], dtype=dtype)
-    labels = [0, 1, 3]                                # masked classes are never the true class
-    tol = 1e-12 if dtype == np.float64 else 1e-6
-    with np.errstate(all="raise"):                    # no 0·inf hidden behind a warning
-        out, (x,) = _h_compare_with_torch(
-            lambda a: (nn.CrossEntropyLoss(reduction=reduction)(a, np.array(labels)) if isinstance(a, Tensor)
-                       else torch.nn.CrossEntropyLoss(reduction=reduction)(a, torch.tensor(labels))),
-            [logits], rtol=tol, atol=tol)
-    assert np.all(np.isfinite(_h_np(out))) and np.all(np.isfinite(_h_np(x.grad)))
-    assert np.all(_h_np(x.grad)[np.isinf(logits)] == 0)
-
-
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("target_kind", ["numpy-0d", "tensor-0d", "probabilities"])
-def test_cross_entropy_unbatched_logits_like_torch(reduction, target_kind):
-    probabilities = np.array([0.2, 0.1, 0.6, 0.1])
-    target = {"numpy-0d": np.array(2), "tensor-0d": Tensor(2),
-              "probabilities": Tensor(probabilities)}[target_kind]
-    if torch is not None:
-        torch_target = torch.tensor(probabilities) if target_kind == "probabilities" else torch.tensor(2)
-    out, _ = _h_compare_with_torch(
-        lambda a: (nn.CrossEntropyLoss(reduction=reduction)(a, target) if isinstance(a, Tensor)
-                   else torch.nn.CrossEntropyLoss(reduction=reduction)(a, torch_target)),
-        [rng.normal(size=4)])
-    assert out.shape == ()
-
-
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_cross_entropy_probability_target_that_requires_grad_gets_its_gradient(reduction):
-    logits = rng.normal(size=(3, 4))
-    target = rng.dirichlet(np.ones(4), size=3)
-    _h_compare_with_torch(lambda a, p: (nn.CrossEntropyLoss(reduction=reduction) if isinstance(a, Tensor)
-                                        else torch.nn.CrossEntropyLoss(reduction=reduction))(a, p),
-                          [logits, target])
-    # and the rule itself: d(-Σ p·log softmax(z))/dp = -log softmax(z), per row
-    z = Tensor(logits)
-    p = Tensor(target, requires_grad=True)
-    nn.CrossEntropyLoss(reduction="sum")(z, p).backward()
-    log_softmax = logits - np.log(np.exp(logits).sum(1, keepdims=True))
-    np.testing.assert_allclose(_h_np(p.grad), -log_softmax, rtol=1e-12)
-
-
-@pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy-target", "tensor-target"])
-def test_mse_loss_warns_when_shapes_differ_like_torch(as_tensor):
-    values, target = rng.normal(size=(3, 1)), rng.normal(size=3)
-    x = Tensor(values.copy(), requires_grad=True)
-    with pytest.warns(UserWarning, match="(?i)target (size|shape)"):
-        loss = nn.MSELoss()(x, Tensor(target) if as_tensor else target)
-    loss.backward()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")                  # equal shapes: no warning
-        nn.MSELoss()(Tensor(values), values.copy())
-    if torch is not None:
-        tx = torch.tensor(values.copy(), requires_grad=True)
-        with pytest.warns(UserWarning, match="target size"):
-            torch_loss = torch.nn.MSELoss()(tx, torch.tensor(target))
-        torch_loss.backward()
-        np.testing.assert_allclose(loss.item(), torch_loss.item(), rtol=1e-12)     # (3,3) broadcast
-        np.testing.assert_allclose(_h_np(x.grad), _h_t(tx.grad), rtol=1e-12)
-
-
-# ===================================================================================================
-# 8. Numerics
-# ===================================================================================================
-_H_SIGMOID_INPUTS = [-1000.0, -100.0, -88.8, -20.0, 0.0, 20.0, 100.0, 1000.0]
-
-
-@pytest.mark.parametrize("form", ["method", "module"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sigmoid_matches_torch_for_every_finite_input(dtype, form):
-    torch_or_skip()
-    values = np.array(_H_SIGMOID_INPUTS, dtype=dtype)
-    # float32 values below ~1e-38 are subnormal: PyTorch gives 0 where an exp(x)/(1+exp(x)) form keeps a
-    # few bits; both are right to float32's resolution
-    tol = dict(rtol=1e-6, atol=1e-37) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-300)
-    fn = (lambda a: a.sigmoid()) if form == "method" else (lambda a: nn.Sigmoid()(a))
-    out, (x,) = _h_compare_with_torch(
-        lambda a: fn(a) if isinstance(a, Tensor) else torch.sigmoid(a), [values], **tol)
-    assert out.dtype == dtype and _h_np(x.grad).dtype == dtype
-    assert np.all(np.isfinite(_h_np(out))) and np.all(np.isfinite(_h_np(x.grad)))
-    # a student who forgot /255: a few steps on huge inputs keep the weights finite, as in PyTorch
-    lin = nn.Linear(3, 1)
-    opt = optim.SGD(lin.parameters(), lr=0.1)
-    images = Tensor(rng.uniform(0, 255, size=(8, 3)).astype(np.float32) * 40)
-    for _ in range(4):
-        nn.MSELoss()(fn(lin(images)), np.ones((8, 1), np.float32)).backward()
-        opt.step()
-        opt.zero_grad()
-    assert all(np.all(np.isfinite(_h_np(p))) for p in lin.parameters())
-
-
-def test_sigmoid_of_integers_is_float32_as_in_pytorch():
-    ints = np.array([-3, 0, 2], dtype=np.int64)
-    out = mytorch.from_numpy(ints).sigmoid()
-    assert out.dtype == np.float32
-    np.testing.assert_allclose(out.data, 1 / (1 + np.exp(-ints.astype(np.float64))), rtol=1e-6)
-    if torch is not None:
-        expected = torch.sigmoid(torch.from_numpy(ints))
-        assert expected.dtype == torch.float32
-        np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-6)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sigmoid_of_a_single_number_a_0d_tensor(dtype):
-    x = Tensor(np.array(0.5, dtype), requires_grad=True)
-    y = x.sigmoid()
-    y.backward()
-    s = 1 / (1 + np.exp(-0.5))
-    assert y.shape == () and y.dtype == dtype and x.grad.dtype == dtype
-    np.testing.assert_allclose([y.item(), x.grad.item()], [s, s * (1 - s)], rtol=1e-6)
-    assert mytorch.gradcheck(lambda t: t.sigmoid(), Tensor(np.array(-1.5), requires_grad=True))
-    if torch is not None:
-        tx = torch.tensor(0.5, dtype=getattr(torch, np.dtype(dtype).name), requires_grad=True)
-        torch.sigmoid(tx).backward()
-        np.testing.assert_allclose(x.grad.item(), tx.grad.item(), rtol=1e-6)
-
-
-def test_sigmoid_built_from_engine_ops_has_gradient_sigma_one_minus_sigma():
-    """The slides' lesson: σ(x) = 1 / (1 + e^(-x)) from neg → exp → add → divide; the chain rule through
-    those four rules gives σ(1 - σ)."""
-    values = np.array([-5.0, -1.0, 0.0, 0.5, 3.0, 8.0])
-    x = Tensor(values, requires_grad=True)
-    composed = 1 / (1 + (-x).exp())
-    composed.sum().backward()
-    sigma = 1 / (1 + np.exp(-values))
-    np.testing.assert_allclose(_h_np(composed), sigma, rtol=1e-14)
-    np.testing.assert_allclose(_h_np(x.grad), sigma * (1 - sigma), rtol=1e-12)
-    if torch is not None:
-        _h_compare_with_torch(lambda a: 1 / (1 + (-a).exp()) if isinstance(a, Tensor) else torch.sigmoid(a),
-                              [values])
-
-
-@pytest.mark.parametrize("dtype, overflows_below", [(np.float32, -88.72), (np.float64, -709.78)])
-def test_sigmoid_composed_from_engine_ops_overflows_where_the_slides_say(dtype, overflows_below):
-    """Where the naive composition stops: e^(-x) overflows to inf below -88.72 in float32 (-709.78 in
-    float64), and the exp rule's 0 · inf is nan. PyTorch's own tensors do exactly the same with that
-    composition; its fused torch.sigmoid (and now Tensor.sigmoid) does not."""
-    values = np.array([-1000.0, overflows_below - 1, overflows_below + 0.5, -20.0, 0.0, 30.0], dtype=dtype)
-    x = Tensor(values, requires_grad=True)
-    with np.errstate(over="ignore", invalid="ignore"):
-        composed = 1 / (1 + (-x).exp())
-        composed.sum().backward()
-    grad = _h_np(x.grad)
-    assert np.all(np.isnan(grad[:2])) and np.all(np.isfinite(grad[2:]))
-    assert np.all(_h_np(composed)[:2] == 0)            # the value itself is still right: 0
-    if torch is not None:
-        tx = torch.tensor(values, requires_grad=True)
-        (1 / (1 + (-tx).exp())).sum().backward()
-        np.testing.assert_allclose(grad, _h_t(tx.grad), rtol=1e-5, atol=1e-30)   # nan where torch's is
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_pow_zero_has_gradient_zero_at_zero_like_torch(dtype):
-    values = np.array([0.0, 1.5, -2.0], dtype=dtype)
-    x = Tensor(values, requires_grad=True)
-    out = x ** 0
-    out.sum().backward()
-    np.testing.assert_array_equal(_h_np(out), [1.0, 1.0, 1.0])
-    np.testing.assert_array_equal(_h_np(x.grad), [0.0, 0.0, 0.0])
-    x.grad = None
-    (x ** 0.0).sum().backward()
-    np.testing.assert_array_equal(_h_np(x.grad), [0.0, 0.0, 0.0])
-    if torch is not None:
-        tx = torch.tensor(values, requires_grad=True)
-        (tx ** 0).sum().backward()
-        np.testing.assert_array_equal(_h_t(tx.grad), [0.0, 0.0, 0.0])
-
-
-@pytest.mark.parametrize("exponent", [0.5, 2, -1, 3, 1.5, 0, 1])
-def test_pow_gradients_like_torch_at_positive_x(exponent):
-    _h_compare_with_torch(lambda a: a ** exponent, [np.array([0.25, 1.0, 2.5, 7.0])])
-
-
-@pytest.mark.parametrize("exponent", [2, 1, 3])
-def test_pow_gradients_like_torch_through_zero(exponent):
-    _h_compare_with_torch(lambda a: a ** exponent, [np.array([-1.5, 0.0, 2.0])])
+def test_the_decks_exercises_are_left_to_the_students():
+    assert not hasattr(Tensor, "sin") and not hasattr(mytorch, "sin")
+    assert not hasattr(Tensor, "minimum") and not hasattr(mytorch, "minimum")
 
 
 # ---------------------------------------------------------------------------------------------------
-# Issue 8, "Coursework kit": gradcheck, the new ops, Dropout, Flatten, Adam. Helpers are prefixed _k_
+# gradcheck: passes on every op, catches a wrong rule and says where, leaves the caller's tensors alone
 # ---------------------------------------------------------------------------------------------------
-_k_rng = np.random.default_rng(8)
-
-
-def _k_grad(t):
-    """t.grad as a numpy array, whether the engine keeps .grad as an array or (as PyTorch) a Tensor."""
-    g = t.grad
-    if g is None:
-        return None
-    return np.asarray(g.data if isinstance(g, Tensor) else g)
-
-
-def _k_numbers(message):
+def numbers_in(message):
     return [float(n) for n in re.findall(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?", message)]
 
 
-# ---------------------------------------------------------------------------------------------------
-# A student's ops, written in the engine's own pattern: Tensor._result(name, out, (input, rule))
-# ---------------------------------------------------------------------------------------------------
-def _k_sin(x):
+def student_sin(x):
     # d sin(x)/dx = cos(x)
-    return Tensor._result("sin", np.sin(x.data), (x, lambda g: g * np.cos(x.data)))
+    return mytorch.record("sin", np.sin(x.data), (x, lambda g: g * np.cos(x.data)))
 
 
-def _k_sin_wrong(x):
+def student_sin_wrong(x):
     # the classic slip: sin's derivative written as sin
-    return Tensor._result("sin", np.sin(x.data), (x, lambda g: g * np.sin(x.data)))
+    return mytorch.record("sin", np.sin(x.data), (x, lambda g: g * np.sin(x.data)))
 
 
-def _k_flip_wrong(x):
+def student_flip_wrong(x):
     """Reverses a vector, with a rule that forgets to reverse the gradient back. With an upstream of all
     ones (the gradient of .sum()) it looks right: only a check of every output element catches it."""
-    return Tensor._result("flip", x.data[::-1].copy(), (x, lambda g: g))
+    return mytorch.record("flip", x.data[::-1].copy(), (x, lambda g: g))
 
 
-def _k_flip(x):
-    return Tensor._result("flip", x.data[::-1].copy(), (x, lambda g: g[::-1]))
+def student_flip(x):
+    return mytorch.record("flip", x.data[::-1].copy(), (x, lambda g: g[::-1]))
 
 
-def _k_scale_wrong_at_1_2(x):
+def student_scale_wrong_at_1_2(x):
     """2.5·x, whose rule is right everywhere except at element (1, 2), where it says 7.25."""
     def rule(g):
         grad = g * 2.5
         grad[1, 2] = g[1, 2] * 7.25
         return grad
-    return Tensor._result("scale", x.data * 2.5, (x, rule))
+    return mytorch.record("scale", x.data * 2.5, (x, rule))
 
 
-# ---------------------------------------------------------------------------------------------------
-# gradcheck: passes on every op in the file
-# ---------------------------------------------------------------------------------------------------
-_K_COND = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
-_K_TARGET = _k_rng.normal(size=(3, 4))
-_K_LABELS = np.array([2, 0, 3])
-_K_LINEAR = nn.Linear(4, 3, dtype=np.float64)
+TARGET = np.random.default_rng(8).normal(size=(3, 4))
 
+
+LABELS = np.array([2, 0, 3])
+
+
+LINEAR = nn.Linear(4, 3, dtype=np.float64)
+LINEAR.load_state_dict({"weight": np.random.default_rng(9).normal(size=(3, 4)), "bias": np.arange(3.0)})
+
+
+# -- gradcheck ----------------------------------------------------------------------------------------
 # name: (function, input shapes, positive inputs only)
 GRADCHECK_OPS = {
     "add": (lambda a, b: a + b, [(3, 4), (4,)], False),
@@ -2310,104 +2943,101 @@ GRADCHECK_OPS = {
     "unsqueeze": (lambda a: a.unsqueeze(1), [(3, 4)], False),
     "squeeze": (lambda a: a.squeeze(), [(3, 1, 4)], False),
     "flatten": (lambda a: a.flatten(), [(2, 3, 2)], False),
-    "where": (lambda a, b: mytorch.where(_K_COND, a, b), [(3, 4), (4,)], False),
+    "where": (lambda a, b: mytorch.where(COND, a, b), [(3, 4), (4,)], False),
     "cat": (lambda a, b: mytorch.cat([a, b], dim=1), [(3, 2), (3, 4)], False),
     "stack": (lambda a, b: mytorch.stack([a, b], dim=1), [(3, 4), (3, 4)], False),
-    "linear-module": (lambda x: _K_LINEAR(x), [(2, 4)], False),
+    "linear-module": (lambda x: LINEAR(x), [(2, 4)], False),
     "linear-composed": (lambda x, w, b: x @ w.T + b, [(2, 4), (3, 4), (3,)], False),
     "linear": (lambda x, w, b: mytorch.linear(x, w, b), [(2, 4), (3, 4), (3,)], False),
     "linear-3d-no-bias": (lambda x, w: mytorch.linear(x, w), [(2, 2, 4), (3, 4)], False),
-    "cross-entropy": (lambda a: nn.CrossEntropyLoss()(a, _K_LABELS), [(3, 4)], False),
-    "cross-entropy-probs": (lambda a: nn.CrossEntropyLoss(reduction="none")(a, np.abs(_K_TARGET)),
+    "cross-entropy": (lambda a: nn.CrossEntropyLoss()(a, LABELS), [(3, 4)], False),
+    "cross-entropy-probs": (lambda a: nn.CrossEntropyLoss(reduction="none")(a, np.abs(TARGET)),
                             [(3, 4)], False),
-    "mse": (lambda a: nn.MSELoss()(a, _K_TARGET), [(3, 4)], False),
+    "mse": (lambda a: nn.MSELoss()(a, TARGET), [(3, 4)], False),
 }
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("name", GRADCHECK_OPS)
-def test_gradcheck_passes_on_every_op(name, dtype):
+def test_gradcheck_passes_on_every_op(name, rng):
     fn, shapes, positive = GRADCHECK_OPS[name]
     low, high = (0.5, 2.0) if positive else (-2.0, 2.0)
-    inputs = tuple(Tensor(_k_rng.uniform(low, high, s).astype(dtype), requires_grad=True) for s in shapes)
+    inputs = tuple(mytorch.tensor(rng.uniform(low, high, s), requires_grad=True) for s in shapes)
     assert mytorch.gradcheck(fn, inputs) is True
     assert mytorch.gradcheck(fn, inputs, raise_exception=False) is True
-    assert all(t.dtype == dtype and t.grad is None for t in inputs)
+    assert all(t.dtype == np.float64 and t.grad is None for t in inputs)
 
 
-def test_gradcheck_takes_a_single_tensor_and_passes_a_correct_student_op():
-    x = Tensor(_k_rng.uniform(-2, 2, (3, 4)), requires_grad=True)
-    assert mytorch.gradcheck(_k_sin, x) is True
-    assert mytorch.gradcheck(_k_sin, (x,)) is True
-    assert mytorch.gradcheck(_k_flip, Tensor(_k_rng.normal(size=5), requires_grad=True)) is True
+def test_gradcheck_takes_a_single_tensor_and_passes_a_correct_student_op(rng):
+    x = mytorch.tensor(rng.uniform(-2, 2, (3, 4)), requires_grad=True)
+    assert mytorch.gradcheck(student_sin, x) is True
+    assert mytorch.gradcheck(student_sin, (x,)) is True
+    assert mytorch.gradcheck(student_flip, mytorch.tensor(rng.normal(size=5), requires_grad=True)) is True
 
 
 def test_gradcheck_refuses_inputs_of_which_none_requires_grad_like_pytorch():
-    wrong = lambda t: Tensor._result("twice", t.data * 2, (t, lambda g: g))       # d/dt is 2, not 1
+    wrong = lambda t: mytorch.record("twice", t.data * 2, (t, lambda g: g))       # d/dt is 2, not 1
     with pytest.raises(ValueError, match="no input has requires_grad=True"):
-        mytorch.gradcheck(wrong, Tensor(np.array([1.0, 2.0])))
+        mytorch.gradcheck(wrong, mytorch.tensor(np.array([1.0, 2.0])))
     with pytest.raises(RuntimeError, match="autograd gives 1, finite differences give 2"):
-        mytorch.gradcheck(wrong, Tensor(np.array([1.0, 2.0]), requires_grad=True))
+        mytorch.gradcheck(wrong, mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True))
     if torch is not None:
         with pytest.raises(ValueError, match="at least one input tensor to require gradient"):
             torch.autograd.gradcheck(lambda t: t * 2, (torch.ones(2, dtype=torch.float64),))
 
 
-def test_gradcheck_catches_a_wrong_rule_and_names_the_input():
-    a, b, c = (Tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True) for _ in range(3))
-    fn = lambda a, b, c: a * _k_sin_wrong(b) + c          # noqa: E731: the wrong rule is on input 1
-    with pytest.raises((RuntimeError, AssertionError)) as info:
+def test_gradcheck_catches_a_wrong_rule_and_names_the_input(rng):
+    a, b, c = (mytorch.tensor(rng.uniform(-2, 2, (2, 3)), requires_grad=True) for _ in range(3))
+    fn = lambda a, b, c: a * student_sin_wrong(b) + c          # noqa: E731: the wrong rule is on input 1
+    with pytest.raises(RuntimeError) as info:
         mytorch.gradcheck(fn, (a, b, c))
     message = str(info.value)
-    assert re.search(r"input\D{0,12}1\b", message, re.I), message
+    assert message.startswith("gradcheck: input 1, element ("), message
     assert mytorch.gradcheck(fn, (a, b, c), raise_exception=False) is False
-    assert mytorch.gradcheck(lambda a, b, c: a * _k_sin(b) + c, (a, b, c)) is True
+    assert mytorch.gradcheck(lambda a, b, c: a * student_sin(b) + c, (a, b, c)) is True
 
 
-def test_gradcheck_message_names_the_element_and_both_numbers():
-    x = Tensor(_k_rng.uniform(0.5, 2, (3, 4)), requires_grad=True)     # sum(x) well away from 0
-    y = Tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True)
-    with pytest.raises((RuntimeError, AssertionError)) as info:
-        mytorch.gradcheck(lambda x, y: _k_scale_wrong_at_1_2(y).sum() * x.sum(), (x, y))
+def test_gradcheck_message_names_the_element_and_both_numbers(rng):
+    x = mytorch.tensor(rng.uniform(0.5, 2, (3, 4)), requires_grad=True)     # sum(x) well away from 0
+    y = mytorch.tensor(rng.uniform(-2, 2, (2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError) as info:
+        mytorch.gradcheck(lambda x, y: student_scale_wrong_at_1_2(y).sum() * x.sum(), (x, y))
     message = str(info.value)
-    assert re.search(r"input\D{0,12}1\b", message, re.I), message
-    # the element of input 1, as an index tuple (or its flat index 5)
-    assert re.search(r"[(\[]1, ?2[)\]]|(element|index)\D{0,3}5\b", message, re.I), message
+    assert message.startswith("gradcheck: input 1, element (1, 2), "), message      # the input and element
     # d/dy(1,2) of sum(2.5·y)·sum(x) is 2.5·sum(x) by finite differences, autograd says 7.25·sum(x)
-    numbers = _k_numbers(message)
+    numbers = numbers_in(message)
     s = float(x.data.sum())
     assert any(abs(n - 2.5 * s) < 1e-4 * max(1, abs(s)) for n in numbers), (message, 2.5 * s)
     assert any(abs(n - 7.25 * s) < 1e-4 * max(1, abs(s)) for n in numbers), (message, 7.25 * s)
 
 
-def test_gradcheck_message_simple_numbers():
-    y = Tensor(_k_rng.uniform(-2, 2, (2, 3)), requires_grad=True)
-    with pytest.raises((RuntimeError, AssertionError)) as info:
-        mytorch.gradcheck(_k_scale_wrong_at_1_2, y)
+def test_gradcheck_message_simple_numbers(rng):
+    y = mytorch.tensor(rng.uniform(-2, 2, (2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError) as info:
+        mytorch.gradcheck(student_scale_wrong_at_1_2, y)
     message = str(info.value)
-    assert re.search(r"input\D{0,12}0\b", message, re.I), message
-    numbers = _k_numbers(message)
+    assert message.startswith("gradcheck: input 0, element (1, 2), "), message
+    numbers = numbers_in(message)
     assert any(abs(n - 2.5) < 1e-6 for n in numbers) and any(abs(n - 7.25) < 1e-9 for n in numbers), message
 
 
 def test_gradcheck_checks_every_output_element_not_just_their_sum():
-    x = Tensor(np.arange(5.0), requires_grad=True)
-    out = _k_flip_wrong(x)
+    x = mytorch.tensor(np.arange(5.0), requires_grad=True)
+    out = student_flip_wrong(x)
     out.sum().backward()                          # the sum's gradient is right: all ones
-    np.testing.assert_array_equal(_k_grad(x), np.ones(5))
+    np.testing.assert_array_equal(as_array(x.grad), np.ones(5))
     x.grad = None
-    with pytest.raises((RuntimeError, AssertionError)):
-        mytorch.gradcheck(_k_flip_wrong, x)
-    assert mytorch.gradcheck(_k_flip_wrong, x, raise_exception=False) is False
+    with pytest.raises(RuntimeError):
+        mytorch.gradcheck(student_flip_wrong, x)
+    assert mytorch.gradcheck(student_flip_wrong, x, raise_exception=False) is False
 
 
-def test_gradcheck_leaves_the_callers_tensors_and_grads_untouched():
-    for dtype in (np.float32, np.float64):
-        values = _k_rng.uniform(-2, 2, (3, 4)).astype(dtype)
-        a = Tensor(values.copy(), requires_grad=True)
-        b = Tensor(values[0].copy(), requires_grad=True)
+def test_gradcheck_leaves_the_callers_tensors_and_grads_untouched(rng):
+    for dtype in (np.float64,):
+        values = rng.uniform(-2, 2, (3, 4)).astype(dtype)
+        a = mytorch.tensor(values.copy(), requires_grad=True)
+        b = mytorch.tensor(values[0].copy(), requires_grad=True)
         (a * 3).sum().backward()                  # a has a gradient from before; b has none
-        before, grad_object = _k_grad(a).copy(), a.grad
+        before, grad_object = as_array(a.grad).copy(), a.grad
         data_object = a.data
         assert mytorch.gradcheck(lambda a, b: (a * b).tanh(), (a, b)) is True
         assert a.dtype == dtype and b.dtype == dtype and a.requires_grad and b.requires_grad
@@ -2415,21 +3045,23 @@ def test_gradcheck_leaves_the_callers_tensors_and_grads_untouched():
         np.testing.assert_array_equal(a.data, values)
         np.testing.assert_array_equal(b.data, values[0])
         assert a.grad is grad_object and b.grad is None
-        np.testing.assert_array_equal(_k_grad(a), before)
+        np.testing.assert_array_equal(as_array(a.grad), before)
         # ... also when the check fails and raises
-        with pytest.raises((RuntimeError, AssertionError)):
-            mytorch.gradcheck(lambda a, b: _k_sin_wrong(a) * b, (a, b))
+        with pytest.raises(RuntimeError):
+            mytorch.gradcheck(lambda a, b: student_sin_wrong(a) * b, (a, b))
         np.testing.assert_array_equal(a.data, values)
         np.testing.assert_array_equal(b.data, values[0])
         assert a.grad is grad_object and b.grad is None and a.dtype == dtype
-        np.testing.assert_array_equal(_k_grad(a), before)
+        np.testing.assert_array_equal(as_array(a.grad), before)
 
 
-def test_gradcheck_in_float64_where_a_naive_float32_check_gives_false_alarms():
-    x32 = Tensor(_k_rng.uniform(0.5, 2.0, (3, 4)).astype(np.float32), requires_grad=True)
+def test_gradcheck_refuses_float32_where_a_naive_float32_check_gives_false_alarms(rng):
+    """Finite differences in float32 drown in rounding: a student's own check gives false alarms. gradcheck
+    says so and asks for float64 (as PyTorch warns); on a float64 copy the same rule passes."""
+    x32 = Tensor(rng.uniform(0.5, 2.0, (3, 4)).astype(np.float32), requires_grad=True)
     fn = lambda x: (x * x * x).sum() / 12 + x.exp().mean()      # noqa: E731
     fn(x32).backward()
-    autograd = _k_grad(x32).copy()
+    autograd = as_array(x32.grad).copy()
     x32.grad = None
     # a student's check: central differences in the tensor's own dtype (float32), eps = 1e-6
     naive = np.zeros_like(x32.data)
@@ -2440,25 +3072,27 @@ def test_gradcheck_in_float64_where_a_naive_float32_check_gives_false_alarms():
         minus[i] -= eps
         naive[i] = (fn(Tensor(plus)).item() - fn(Tensor(minus)).item()) / (2 * eps)
     assert np.max(np.abs(naive - autograd) / np.abs(autograd)) > 0.01   # a false alarm of over 1 %
-    assert mytorch.gradcheck(fn, x32) is True                          # the rule is right
+    with pytest.raises(TypeError, match=r"float64.*\.double\(\)"):
+        mytorch.gradcheck(fn, x32)
     assert x32.dtype == np.float32 and x32.grad is None
+    assert mytorch.gradcheck(fn, mytorch.tensor(x32.data, dtype=np.float64, requires_grad=True)) is True   # right
 
 
-def test_gradcheck_skips_inputs_that_do_not_require_grad_and_unused_inputs():
-    a = Tensor(_k_rng.normal(size=(2, 3)), requires_grad=True)
-    const = Tensor(_k_rng.normal(size=(2, 3)))
+def test_gradcheck_skips_inputs_that_do_not_require_grad_and_unused_inputs(rng):
+    a = mytorch.tensor(rng.normal(size=(2, 3)), requires_grad=True)
+    const = mytorch.tensor(rng.normal(size=(2, 3)))
     # the wrong rule is on an input that does not require grad: nothing to check there
-    assert mytorch.gradcheck(lambda a, c: a.tanh() * _k_sin_wrong(c), (a, const)) is True
+    assert mytorch.gradcheck(lambda a, c: a.tanh() * student_sin_wrong(c), (a, const)) is True
     assert const.grad is None and not const.requires_grad
     # an input that requires grad but does not reach the output has gradient 0 both ways
-    unused = Tensor(_k_rng.normal(size=(4,)), requires_grad=True)
+    unused = mytorch.tensor(rng.normal(size=(4,)), requires_grad=True)
     assert mytorch.gradcheck(lambda a, u: a * 2, (a, unused)) is True
     assert unused.grad is None
     # inputs that are not Tensors are passed through, as in torch.autograd.gradcheck
     assert mytorch.gradcheck(lambda a, k, m: (a * k).clamp(max=m), (a, 3.0, 10.0)) is True
 
 
-def test_gradcheck_cost_grows_with_inputs_plus_outputs_not_their_product():
+def test_gradcheck_cost_grows_with_inputs_plus_outputs_not_their_product(rng):
     """Like torch.autograd.gradcheck: each nudge of an input element gives a whole column of the Jacobian
     (2 calls of func per input element), each backward a whole row (1 per output element). Redoing the
     finite differences once per output element costs n_in·n_out·2 calls: 1,800 here, 80,000 for 200."""
@@ -2468,13 +3102,13 @@ def test_gradcheck_cost_grows_with_inputs_plus_outputs_not_their_product():
         calls.append(1)
         return x.tanh() * 2
 
-    x = Tensor(_k_rng.normal(size=(6, 5)), requires_grad=True)      # 30 elements in, 30 out
+    x = mytorch.tensor(rng.normal(size=(6, 5)), requires_grad=True)      # 30 elements in, 30 out
     assert mytorch.gradcheck(fn, x) is True
     assert len(calls) <= 4 * (30 + 30) + 10, len(calls)
 
 
-def test_gradcheck_uses_eps_atol_and_rtol():
-    x = Tensor(_k_rng.uniform(1.0, 2.0, (4,)), requires_grad=True)
+def test_gradcheck_uses_eps_atol_and_rtol(rng):
+    x = mytorch.tensor(rng.uniform(1.0, 2.0, (4,)), requires_grad=True)
     cube = lambda x: x ** 3                                    # noqa: E731
     # central differences of x³ are off by eps²: 0.01 at eps = 0.1, well past rtol = 1e-3 of 3x² <= 12
     assert mytorch.gradcheck(cube, x) is True
@@ -2482,884 +3116,6 @@ def test_gradcheck_uses_eps_atol_and_rtol():
     assert mytorch.gradcheck(cube, x, eps=0.1, atol=0.02, raise_exception=False) is True
 
     def off_by_1e_4(x):                                      # a rule off by 0.01 % of its value
-        return Tensor._result("cube", x.data ** 3, (x, lambda g: g * 3 * x.data ** 2 * (1 + 1e-4)))
+        return mytorch.record("cube", x.data ** 3, (x, lambda g: g * 3 * x.data ** 2 * (1 + 1e-4)))
     assert mytorch.gradcheck(off_by_1e_4, x) is True          # within rtol = 1e-3
     assert mytorch.gradcheck(off_by_1e_4, x, rtol=1e-6, atol=1e-9, raise_exception=False) is False
-
-
-# ---------------------------------------------------------------------------------------------------
-# min, argmin, argmax
-# ---------------------------------------------------------------------------------------------------
-def test_min_over_all_and_ties_split_like_pytorch():
-    check_op(lambda a: a.min(), (3, 4))
-    torch_or_skip()
-    x = np.array([[1.0, -3.0], [-3.0, 2.0]])
-    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out = a.min()
-    assert out.shape == () and out.item() == -3.0
-    out.backward()
-    t.min().backward()
-    np.testing.assert_array_equal(_k_grad(a), t.grad.numpy())          # 0.5 to each of the two minima
-
-
-def test_min_over_dim_with_ties_matches_pytorch():
-    torch_or_skip()
-    x = np.array([[2.0, 1.0, 1.0], [0.0, 3.0, 0.0]])
-    a, t = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    ours, theirs = a.min(dim=1), t.min(dim=1)
-    np.testing.assert_array_equal(ours.indices.data, theirs.indices.numpy())
-    ours.values.backward(np.array([1.0, 2.0]))
-    theirs.values.backward(torch.tensor([1.0, 2.0], dtype=torch.float64))
-    np.testing.assert_array_equal(_k_grad(a), t.grad.numpy())
-
-
-_K_ARG_CASES = [dict(), dict(dim=0), dict(dim=1), dict(dim=-1), dict(dim=0, keepdim=True),
-                dict(dim=-1, keepdim=True), dict(dim=None, keepdim=True)]
-
-
-@pytest.mark.parametrize("kwargs", _K_ARG_CASES, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()))
-@pytest.mark.parametrize("name", ["argmax", "argmin"])
-@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
-def test_argmax_argmin_match_pytorch(name, kwargs, ties):
-    torch_or_skip()
-    x = (_k_rng.integers(0, 3, (4, 5)) if ties else _k_rng.normal(size=(4, 5))).astype(np.float32)
-    t = Tensor(x, requires_grad=True)
-    ours = getattr(t, name)(**kwargs)
-    theirs = getattr(torch.tensor(x), name)(**kwargs)
-    assert isinstance(ours, Tensor) and not ours.requires_grad
-    assert ours.shape == tuple(theirs.shape) and ours.dtype.kind == "i"
-    np.testing.assert_array_equal(ours.data, theirs.numpy())     # ties: the first one, as documented
-
-
-def test_argmax_for_accuracy_the_pytorch_way():
-    logits = Tensor(np.array([[0.1, 2.0, -1.0], [3.0, 0.0, 0.5]], np.float32), requires_grad=True)
-    assert logits.argmax().item() == 3
-    np.testing.assert_array_equal(logits.argmax(dim=1).data, [1, 0])
-    np.testing.assert_array_equal(logits.argmin(1).data, [2, 1])
-
-
-# ---------------------------------------------------------------------------------------------------
-# abs, clamp, softmax
-# ---------------------------------------------------------------------------------------------------
-def test_abs():
-    check_op(lambda a: a.abs(), (3, 4))
-
-
-def test_abs_gradient_at_zero_is_zero_like_pytorch():
-    x = np.array([-1.5, 0.0, 2.0, -0.0])
-    a = Tensor(x, requires_grad=True)
-    a.abs().backward(np.ones(4))
-    np.testing.assert_array_equal(_k_grad(a), [-1.0, 0.0, 1.0, 0.0])
-    if torch is not None:
-        t = torch.tensor(x, requires_grad=True)
-        t.abs().backward(torch.ones(4, dtype=torch.float64))
-        np.testing.assert_array_equal(_k_grad(a), t.grad.numpy())
-
-
-@pytest.mark.parametrize("kwargs", [dict(min=-0.5, max=0.5), dict(min=-0.5), dict(max=0.5),
-                                    dict(min=0.3, max=-0.3)], ids=["both", "min", "max", "min>max"])
-def test_clamp(kwargs):
-    check_op(lambda a: a.clamp(**kwargs), (3, 4))
-
-
-def test_clamp_positional_and_at_the_boundary_like_pytorch():
-    x = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
-    a = Tensor(x, requires_grad=True)
-    np.testing.assert_array_equal(a.clamp(-0.5, 0.5).data, [-0.5, -0.5, 0.0, 0.5, 0.5])
-    torch_or_skip()
-    for kwargs in (dict(min=-0.5, max=0.5), dict(min=0.5), dict(max=-0.5), dict(min=0.0)):
-        a = Tensor(x, requires_grad=True)
-        t = torch.tensor(x, requires_grad=True)
-        a.clamp(**kwargs).backward(np.ones(5))
-        t.clamp(**kwargs).backward(torch.ones(5, dtype=torch.float64))
-        # PyTorch 2.x: a value exactly on a (number) bound gets gradient 0
-        np.testing.assert_array_equal(_k_grad(a), t.grad.numpy(), err_msg=str(kwargs))
-
-
-def test_clamp_without_bounds_is_an_error_like_pytorch():
-    with pytest.raises((RuntimeError, ValueError, TypeError)):
-        Tensor(np.ones(3)).clamp()
-
-
-@pytest.mark.parametrize("dim", [0, 1, -1])
-def test_softmax(dim):
-    check_op(lambda a: a.softmax(dim=dim), (3, 4))
-    check_op(lambda a: a.softmax(dim), (2, 3, 4))
-
-
-def test_softmax_is_stable_for_large_logits():
-    a = Tensor(np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0]]), requires_grad=True)
-    out = a.softmax(dim=1)
-    np.testing.assert_allclose(out.data, [[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-300)
-    out.backward(np.array([[1.0, 2.0, 3.0], [1.0, 0.0, 0.0]]))
-    assert np.all(np.isfinite(_k_grad(a)))
-    x32 = Tensor(np.array([[100.0, 0.0]], np.float32))
-    assert x32.softmax(1).dtype == np.float32 and np.all(np.isfinite(x32.softmax(1).data))
-
-
-# ---------------------------------------------------------------------------------------------------
-# Shape ops: unsqueeze, squeeze, flatten, permute, view
-# ---------------------------------------------------------------------------------------------------
-SHAPE_OPS = {
-    "unsqueeze0": ((3, 4), lambda a: a.unsqueeze(0)),
-    "unsqueeze1": ((3, 4), lambda a: a.unsqueeze(1)),
-    "unsqueeze2": ((3, 4), lambda a: a.unsqueeze(2)),
-    "unsqueeze-1": ((3, 4), lambda a: a.unsqueeze(-1)),
-    "unsqueeze-3": ((3, 4), lambda a: a.unsqueeze(-3)),
-    "unsqueeze-dim=": ((3, 4), lambda a: a.unsqueeze(dim=1)),
-    "squeeze-all": ((1, 3, 1, 4), lambda a: a.squeeze()),
-    "squeeze0": ((1, 3, 1, 4), lambda a: a.squeeze(0)),
-    "squeeze2": ((1, 3, 1, 4), lambda a: a.squeeze(2)),
-    "squeeze-2": ((1, 3, 1, 4), lambda a: a.squeeze(-2)),
-    "squeeze-dim=": ((1, 3, 1, 4), lambda a: a.squeeze(dim=0)),
-    "squeeze-tuple": ((1, 3, 1, 4), lambda a: a.squeeze((0, 2))),
-    "squeeze-not-1-is-no-op": ((1, 3, 1, 4), lambda a: a.squeeze(1)),
-    "squeeze-to-0d": ((1, 1), lambda a: a.squeeze()),
-    "flatten": ((2, 3, 4, 2), lambda a: a.flatten()),
-    "flatten1": ((2, 3, 4, 2), lambda a: a.flatten(1)),
-    "flatten1-2": ((2, 3, 4, 2), lambda a: a.flatten(1, 2)),
-    "flatten-3--2": ((2, 3, 4, 2), lambda a: a.flatten(-3, -2)),
-    "flatten-kw": ((2, 3, 4, 2), lambda a: a.flatten(start_dim=2, end_dim=-1)),
-    "flatten0-0": ((2, 3, 4, 2), lambda a: a.flatten(0, 0)),
-    "permute": ((2, 3, 4), lambda a: a.permute(2, 0, 1)),
-    "permute-tuple": ((2, 3, 4), lambda a: a.permute((1, 2, 0))),
-    "permute-negative": ((2, 3, 4), lambda a: a.permute(-1, 0, -2)),
-    "permute-2d": ((3, 4), lambda a: a.permute(1, 0)),
-    "view": ((3, 4), lambda a: a.view(4, 3)),
-    "view-tuple": ((3, 4), lambda a: a.view((2, 6))),
-    "view-1": ((3, 4), lambda a: a.view(-1)),
-    "view-2-1-2": ((3, 4), lambda a: a.view(2, -1, 2)),
-    "view-after-permute-then-op": ((2, 3, 4), lambda a: (a.permute(2, 0, 1).flatten(1) * 2).view(4, 2, 3)),
-}
-
-
-@pytest.mark.parametrize("name", SHAPE_OPS)
-def test_shape_ops_kit(name):
-    shape, fn = SHAPE_OPS[name]
-    check_op(fn, shape)
-
-
-def test_flatten_of_a_0d_tensor_is_1d_like_pytorch():
-    a = Tensor(np.array(3.0), requires_grad=True)
-    out = a.flatten()
-    assert out.shape == (1,)
-    out.backward(np.array([2.0]))
-    assert _k_grad(a).shape == () and _k_grad(a) == 2.0
-
-
-# ---------------------------------------------------------------------------------------------------
-# where, cat, stack
-# ---------------------------------------------------------------------------------------------------
-WHERE_CASES = {   # cond, shapes of a and b (None: a number)
-    "same-shape": (_K_COND, (3, 4), (3, 4)),
-    "broadcast-b": (_K_COND, (3, 4), (4,)),
-    "broadcast-a-col": (_K_COND, (3, 1), (3, 4)),
-    "broadcast-cond": (np.array([True, False, True])[:, None], (3, 4), (1, 4)),
-    "cond-row": (np.array([True, False, False, True]), (3, 4), (3, 4)),
-}
-
-
-@pytest.mark.parametrize("name", WHERE_CASES)
-def test_where(name):
-    cond, shape_a, shape_b = WHERE_CASES[name]
-    check_op(lambda a, b: mytorch.where(cond, a, b), shape_a, shape_b,
-                torch_fn=lambda a, b: torch.where(torch.from_numpy(cond), a, b))
-
-
-@pytest.mark.parametrize("side", ["a-number", "b-number"])
-def test_where_with_a_number(side):
-    if side == "a-number":
-        check_op(lambda b: mytorch.where(_K_COND, 1.5, b), (3, 4),
-                    torch_fn=lambda b: torch.where(torch.from_numpy(_K_COND), 1.5, b))
-    else:
-        check_op(lambda a: mytorch.where(_K_COND, a, 0.0), (3, 4),
-                    torch_fn=lambda a: torch.where(torch.from_numpy(_K_COND), a, 0.0))
-    x32 = Tensor(np.ones((3, 4), np.float32))
-    assert mytorch.where(_K_COND, x32, 0.0).dtype == np.float32        # a number keeps float32
-
-
-def test_where_with_a_boolean_tensor_condition():
-    x = Tensor(_k_rng.normal(size=(3, 4)), requires_grad=True)
-    cond = x > 0                                                          # a boolean Tensor (issue 7)
-    out = mytorch.where(cond, x, x * 0.1)                                 # leaky relu
-    out.backward(np.ones((3, 4)))
-    np.testing.assert_allclose(out.data, np.where(x.data > 0, x.data, 0.1 * x.data))
-    np.testing.assert_allclose(_k_grad(x), np.where(x.data > 0, 1.0, 0.1))
-
-
-@pytest.mark.parametrize("dim", [0, 1, -1, -2])
-def test_cat(dim):
-    shapes = {0: [(2, 3), (1, 3), (4, 3)], -2: [(2, 3), (1, 3), (4, 3)],
-              1: [(3, 2), (3, 1), (3, 4)], -1: [(3, 2), (3, 1), (3, 4)]}[dim]
-    check_op(lambda a, b, c: mytorch.cat([a, b, c], dim=dim), *shapes,
-                torch_fn=lambda a, b, c: torch.cat([a, b, c], dim=dim))
-
-
-def test_cat_default_dim_tuple_and_a_constant():
-    check_op(lambda a, b: mytorch.cat((a, b)), (2, 3), (1, 3), torch_fn=lambda a, b: torch.cat((a, b)))
-    a = Tensor(_k_rng.normal(size=(2, 3)), requires_grad=True)
-    const = Tensor(np.ones((2, 2)))
-    out = mytorch.cat([a, const], 1)
-    assert out.shape == (2, 5) and out.requires_grad
-    out.backward(np.arange(10.0).reshape(2, 5))
-    np.testing.assert_array_equal(_k_grad(a), [[0, 1, 2], [5, 6, 7]])
-    assert const.grad is None
-    assert not mytorch.cat([const, const]).requires_grad
-
-
-@pytest.mark.parametrize("dim", [0, 1, 2, -1, -3])
-def test_stack(dim):
-    check_op(lambda a, b, c: mytorch.stack([a, b, c], dim=dim), (3, 4), (3, 4), (3, 4),
-                torch_fn=lambda a, b, c: torch.stack([a, b, c], dim=dim))
-
-
-def test_stack_default_dim_and_the_same_tensor_twice():
-    check_op(lambda a, b: mytorch.stack((a, b)), (4,), (4,), torch_fn=lambda a, b: torch.stack((a, b)))
-    a = Tensor(_k_rng.normal(size=3), requires_grad=True)
-    mytorch.stack([a, a * 2, a]).backward(np.ones((3, 3)))               # all paths summed
-    np.testing.assert_allclose(_k_grad(a), np.full(3, 4.0))
-
-
-@pytest.mark.parametrize("shapes", [((2, 4), (3, 4), (3,)), ((2, 5, 4), (3, 4), (3,)), ((4,), (3, 4), (3,)),
-                                    ((2, 4), (3, 4))], ids=["2d", "3d", "1d", "no-bias"])
-def test_functional_linear_matches_pytorch(shapes):
-    check_op(lambda *t: mytorch.linear(*t), *shapes,
-                torch_fn=lambda *t: torch.nn.functional.linear(*t))
-
-
-def test_new_ops_keep_float32():
-    x = Tensor(_k_rng.normal(size=(2, 3)).astype(np.float32), requires_grad=True)
-    results = [x.abs(), x.clamp(-0.1, 0.1), x.clamp(min=0), x.softmax(1), x.min(), x.min(dim=0).values,
-               x.unsqueeze(0), x.unsqueeze(0).squeeze(0), x.flatten(), x.permute(1, 0), x.view(-1),
-               mytorch.where(_K_COND[:2, :3], x, 0.0), mytorch.cat([x, x]), mytorch.stack([x, x])]
-    assert [r.dtype for r in results] == [np.float32] * len(results)
-    mytorch.stack([r.sum() for r in results]).sum().backward()
-    assert _k_grad(x).dtype == np.float32
-
-
-# ---------------------------------------------------------------------------------------------------
-# Constructors: zeros, ones, randn, rand
-# ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["zeros", "ones", "randn", "rand"])
-def test_constructors_shapes_dtype_and_requires_grad(name):
-    make = getattr(mytorch, name)
-    for args in [(2, 3), ((2, 3),), ([2, 3],)]:
-        t = make(*args)
-        assert isinstance(t, Tensor) and t.shape == (2, 3), args
-        assert t.dtype == np.float32 and not t.requires_grad and t.grad is None
-    assert make(5).shape == (5,) and make(2, 1, 3).shape == (2, 1, 3) and make(()).shape == ()
-    assert make(2, 3, dtype=np.float64).dtype == np.float64
-    p = make(2, 3, requires_grad=True)
-    assert p.requires_grad and p.grad is None
-    (p * p).sum().backward()
-    np.testing.assert_allclose(_k_grad(p), 2 * p.data)
-    if name == "zeros":
-        np.testing.assert_array_equal(t.data, np.zeros((2, 3)))
-    if name == "ones":
-        np.testing.assert_array_equal(t.data, np.ones((2, 3)))
-
-
-def test_constructors_match_pytorch_shapes():
-    torch_or_skip()
-    for name in ("zeros", "ones", "randn", "rand"):
-        for args in [(4,), (2, 3), ((2, 3),), (1, 2, 1)]:
-            assert getattr(mytorch, name)(*args).shape == tuple(getattr(torch, name)(*args).shape)
-
-
-@pytest.mark.parametrize("name", ["randn", "rand"])
-def test_randn_and_rand_follow_manual_seed(name):
-    make = getattr(mytorch, name)
-    mytorch.manual_seed(11)
-    first = make(4, 5).data.copy()
-    mytorch.manual_seed(11)
-    np.testing.assert_array_equal(make(4, 5).data, first)
-    mytorch.manual_seed(11)
-    np.testing.assert_array_equal(make((4, 5)).data, first)              # a tuple: the same numbers
-    mytorch.manual_seed(12)
-    assert not np.array_equal(make(4, 5).data, first)
-    assert not np.array_equal(make(4, 5).data, make(4, 5).data)            # no seed: new numbers
-
-
-def test_randn_and_rand_distributions():
-    mytorch.manual_seed(0)
-    normal = mytorch.randn(100_000).data
-    assert normal.dtype == np.float32
-    assert abs(normal.mean()) < 0.02 and abs(normal.std() - 1) < 0.02
-    uniform = mytorch.rand(100_000).data
-    assert uniform.dtype == np.float32
-    assert uniform.min() >= 0 and uniform.max() < 1
-    assert abs(uniform.mean() - 0.5) < 0.01 and abs(uniform.std() - np.sqrt(1 / 12)) < 0.01
-    assert mytorch.rand(1000, dtype=np.float64).data.dtype == np.float64
-
-
-# ---------------------------------------------------------------------------------------------------
-# nn.Dropout, nn.Flatten
-# ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
-def test_dropout_is_inverted_dropout_in_train_mode(p):
-    drop = nn.Dropout(p)
-    x = Tensor(np.ones((200, 500), np.float32), requires_grad=True)
-    out = drop(x)
-    assert out.shape == x.shape and out.dtype == np.float32
-    kept = out.data != 0
-    np.testing.assert_allclose(out.data[kept], 1 / (1 - p), rtol=1e-6)       # kept values scaled
-    assert abs(kept.mean() - (1 - p)) < 0.01                                 # 100,000 samples
-    upstream = _k_rng.normal(size=x.shape).astype(np.float32)
-    out.backward(upstream)
-    np.testing.assert_allclose(_k_grad(x), upstream * kept / (1 - p), rtol=1e-6)   # the same mask
-    assert not np.array_equal(drop(x).data != 0, kept)                       # a new mask each call
-    mytorch.manual_seed(21)                                                  # reproducible, like torch
-    first = drop(x).data.copy()
-    mytorch.manual_seed(21)
-    np.testing.assert_array_equal(drop(x).data, first)
-
-
-def test_dropout_scales_the_inputs_values():
-    x = Tensor(_k_rng.normal(size=(50, 40)), requires_grad=True)
-    out = nn.Dropout(0.25)(x)
-    kept = out.data != 0
-    np.testing.assert_allclose(out.data, np.where(kept, x.data / 0.75, 0.0), rtol=1e-12)
-
-
-def test_dropout_is_the_identity_in_eval_mode_inside_a_sequential():
-    mytorch.manual_seed(2)
-    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3))
-    x = Tensor(_k_rng.normal(size=(16, 6)).astype(np.float32))
-    model.eval()
-    first, second = model(x).data, model(x).data
-    np.testing.assert_array_equal(first, second)
-    hidden = x @ getattr(model, "0").weight.T + getattr(model, "0").bias
-    expected = hidden.relu() @ getattr(model, "3").weight.T + getattr(model, "3").bias
-    np.testing.assert_allclose(first, expected.data, rtol=1e-6)
-    inner = Tensor(_k_rng.normal(size=(4, 5)), requires_grad=True)
-    drop = nn.Dropout(0.7)
-    drop.eval()
-    out = drop(inner)
-    np.testing.assert_array_equal(out.data, inner.data)
-    out.backward(np.full((4, 5), 3.0))
-    np.testing.assert_array_equal(_k_grad(inner), np.full((4, 5), 3.0))
-    model.train()                                                            # and back on
-    assert not np.array_equal(model(x).data, model(x).data)
-
-
-def test_dropout_p0_identity_p1_zeros_and_bad_p():
-    x = Tensor(_k_rng.normal(size=(3, 4)), requires_grad=True)
-    out = nn.Dropout(0.0)(x)
-    np.testing.assert_array_equal(out.data, x.data)
-    out.backward(np.full((3, 4), 2.0))
-    np.testing.assert_array_equal(_k_grad(x), np.full((3, 4), 2.0))
-    x.grad = None
-    with np.errstate(all="raise"):                                            # no 1/0, no 0·inf
-        out = nn.Dropout(1.0)(x)
-        np.testing.assert_array_equal(out.data, np.zeros((3, 4)))
-        out.backward(np.ones((3, 4)))
-    np.testing.assert_array_equal(_k_grad(x), np.zeros((3, 4)))
-    for p in (-0.1, 1.1):
-        with pytest.raises(ValueError):
-            nn.Dropout(p)
-        if torch is not None:
-            with pytest.raises(ValueError):
-                torch.nn.Dropout(p)
-
-
-def test_dropout_default_p_is_half_like_pytorch():
-    out = nn.Dropout()(Tensor(np.ones(100_000, np.float32)))
-    assert abs((out.data != 0).mean() - 0.5) < 0.01 and out.data.max() == 2.0
-
-
-@pytest.mark.parametrize("args", [(), (0,), (2,), (1, 2), (0, -2)], ids=str)
-def test_flatten_module_matches_pytorch(args):
-    module = nn.Flatten(*args)
-    check_op(lambda a: module(a), (2, 3, 4, 2),
-                torch_fn=(lambda a: torch.nn.Flatten(*args)(a)) if torch is not None else None)
-    assert nn.Flatten()(Tensor(np.ones((5, 2, 3)))).shape == (5, 6)
-
-
-# ---------------------------------------------------------------------------------------------------
-# optim.Adam
-# ---------------------------------------------------------------------------------------------------
-ADAM_SETTINGS = [dict(), dict(lr=0.01), dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6),
-                 dict(lr=0.01, weight_decay=0.1), dict(lr=0.05, betas=(0.5, 0.9), weight_decay=0.01)]
-
-
-@pytest.mark.parametrize("settings", ADAM_SETTINGS, ids=["defaults", "lr", "betas-eps", "wd", "all"])
-def test_adam_matches_torch_over_20_steps_on_an_mlp(settings):
-    torch_or_skip()
-    mytorch.manual_seed(4)
-    ours = nn.Sequential(nn.Linear(5, 8, dtype=np.float64), nn.Tanh(), nn.Linear(8, 3, dtype=np.float64))
-    theirs = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
-    theirs.load_state_dict({name: torch.tensor(p.data) for name, p in ours.named_parameters()})
-    opt = optim.Adam(ours.parameters(), **settings)
-    torch_opt = torch.optim.Adam(theirs.parameters(), **settings)
-    for _ in range(20):
-        x, y = _k_rng.normal(size=(6, 5)), _k_rng.integers(0, 3, 6)
-        loss = nn.CrossEntropyLoss()(ours(Tensor(x)), y)
-        torch_loss = torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(x)), torch.from_numpy(y))
-        np.testing.assert_allclose(loss.item(), torch_loss.item(), rtol=1e-10)
-        loss.backward()
-        torch_loss.backward()
-        opt.step()
-        torch_opt.step()
-        opt.zero_grad()
-        torch_opt.zero_grad()
-        torch_params = dict(theirs.named_parameters())
-        for name, p in ours.named_parameters():
-            np.testing.assert_allclose(p.data, torch_params[name].detach().numpy(), rtol=1e-10, atol=1e-10,
-                                       err_msg=name)
-
-
-def test_adam_skips_parameters_without_a_gradient_like_torch():
-    torch_or_skip()
-    a0, b0 = _k_rng.normal(size=3), _k_rng.normal(size=2)
-    a, b = Tensor(a0, requires_grad=True), Tensor(b0, requires_grad=True)
-    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
-    opt = optim.Adam([a, b], lr=0.1, weight_decay=0.05)
-    torch_opt = torch.optim.Adam([ta, tb], lr=0.1, weight_decay=0.05)
-
-    def loss(a, b, use_b):
-        return (a * a).sum() + ((b * a[:2]).exp().sum() if use_b else 0)
-
-    for step in range(12):
-        use_b = step % 3 == 1                  # b gets a gradient only every third step
-        b_before = b.data.copy()
-        loss(a, b, use_b).backward()
-        loss(ta, tb, use_b).backward()
-        assert (b.grad is None) == (not use_b)
-        opt.step()
-        torch_opt.step()
-        opt.zero_grad()
-        torch_opt.zero_grad()
-        if not use_b:
-            np.testing.assert_array_equal(b.data, b_before)          # no step, no weight decay
-        np.testing.assert_allclose(a.data, ta.detach().numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-10, atol=1e-12)
-
-
-def test_adam_trains_float32_and_keeps_the_callers_array():
-    array = np.ones(3, np.float32)
-    p = Tensor(array, requires_grad=True)
-    opt = optim.Adam([p], lr=0.1)
-    for _ in range(3):
-        (p * p).sum().backward()
-        opt.step()
-        opt.zero_grad()
-        assert p.grad is None
-    assert p.dtype == np.float32 and p.requires_grad
-    # Adam's first steps each move by about lr: 1 -> 0.9 -> 0.8004 -> 0.7010
-    assert np.all((0.69 < p.data) & (p.data < 0.71)), p.data
-    np.testing.assert_array_equal(array, [1, 1, 1])                          # the caller's array untouched
-
-
-def test_adam_shares_sgds_parameter_checks():
-    with pytest.raises(ValueError, match="empty parameter list"):
-        optim.Adam([])
-    model = nn.Linear(2, 2)
-    params = model.parameters()
-    list(params)
-    with pytest.raises(ValueError):
-        optim.Adam(params)                                                   # an exhausted generator
-
-
-def test_adam_rejects_a_non_leaf_tensor_like_torch():
-    leaf = Tensor(np.ones(2), requires_grad=True)
-    with pytest.raises(ValueError, match="leaf"):
-        optim.Adam([leaf * 2])
-
-
-@pytest.mark.parametrize("bad", [dict(lr=-1.0), dict(eps=-1e-8), dict(betas=(1.0, 0.999)),
-                                 dict(betas=(0.9, -0.1)), dict(weight_decay=-0.1)],
-                         ids=["lr", "eps", "beta1", "beta2", "weight_decay"])
-def test_adam_rejects_bad_settings_like_torch(bad):
-    with pytest.raises(ValueError):
-        optim.Adam([Tensor(np.ones(2), requires_grad=True)], **bad)
-    if torch is not None:
-        with pytest.raises(ValueError):
-            torch.optim.Adam([torch.ones(2, requires_grad=True)], **bad)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Packaging
-# ---------------------------------------------------------------------------------------------------
-def test_kit_import_forms_in_a_fresh_interpreter():
-    code = ("import mytorch.nn as nn\nimport mytorch.optim as optim\nimport mytorch\n"
-            "assert nn.Dropout and nn.Flatten and optim.Adam and optim.SGD\n"
-            "from mytorch.nn import Dropout, Flatten\nfrom mytorch.optim import Adam\n"
-            "for name in ('gradcheck', 'where', 'cat', 'stack', 'zeros', 'ones', 'randn', 'rand'):\n"
-            "    assert callable(getattr(mytorch, name)), name\n")
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
-
-
-def test_the_decks_exercises_are_left_to_the_students():
-    assert not hasattr(Tensor, "sin") and not hasattr(mytorch, "sin")
-    assert not hasattr(Tensor, "minimum") and not hasattr(mytorch, "minimum")
-
-
-# ---------------------------------------------------------------------------------------------------
-# train_mnist.py, on tiny synthetic files in MNIST's own IDX format and torchvision's folder layout
-# (<root>/MNIST/raw/), so the script's real loading code runs: its IDX reader, the batching
-# Dataset, the DataLoader and the collate_fn.
-# ---------------------------------------------------------------------------------------------------
-FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-EPOCH_LINE = re.compile(r"^epoch +(\d+)/(\d+)  train loss (\d+\.\d{4})  test accuracy (\d+\.\d\d)%  "
-                        r"\d+\.\d\d s  \(data loading \d+%\)$")
-FINAL_LINE = re.compile(r"^final test accuracy: (\d+\.\d\d)% \((\d+) epochs?, \d+\.\d s; "
-                        r"\d+\.\d s since the script started\)$")
-
-
-# -- a tiny IDX writer and a learnable synthetic data set ---------------------------------------------
-def write_idx(path, array):
-    """IDX: magic 0x0000 08 <ndim> (08 = unsigned bytes), then each dimension as big-endian uint32."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    with open(path, "wb") as f:
-        f.write(struct.pack(">I", 0x0800 + array.ndim))
-        f.write(struct.pack(f">{array.ndim}I", *array.shape))
-        f.write(array.tobytes())
-
-
-def synthetic_digits(count, rng):
-    """Each class is a fixed random 28x28 pattern of strokes; each image is its pattern with noise."""
-    patterns = np.random.default_rng(1234).random((10, 28, 28)) < 0.25
-    labels = rng.integers(0, 10, count)
-    flips = rng.random((count, 28, 28)) < 0.05
-    images = (patterns[labels] ^ flips) * rng.integers(180, 256, (count, 28, 28))
-    return images.astype(np.uint8), labels.astype(np.uint8)
-
-
-def make_mnist(root, train=1024, test=64, gz=False):
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split, count in (("train", train), ("t10k", test)):
-        images, labels = synthetic_digits(count, rng)
-        write_idx(raw / f"{split}-images-idx3-ubyte", images)
-        write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
-    if gz:                               # keep only the .gz versions, as a download would leave them
-        for name in FILES:
-            with open(raw / name, "rb") as src, gzip.open(raw / f"{name}.gz", "wb", compresslevel=1) as dst:
-                dst.write(src.read())
-            os.remove(raw / name)
-    return raw
-
-
-@pytest.fixture
-def mnist_dir(tmp_path):
-    make_mnist(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
-def tm():
-    """train_mnist.py, which needs torch and torchvision: its tests skip where they are absent."""
-    pytest.importorskip("torchvision")
-    import train_mnist
-    return train_mnist
-
-
-@pytest.fixture
-def no_download(tm, monkeypatch):
-    """Point torchvision's mirrors at a closed local port: downloads fail at once, offline or not."""
-    from torchvision.datasets import MNIST
-    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])
-
-
-def run(tm, capsys, *argv):
-    status = tm.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return status, out.splitlines(), err
-
-
-# -- training end to end --------------------------------------------------------------------------------
-def test_trains_end_to_end(tm, mnist_dir, capsys):
-    # small batches and a small constant lr: on these synthetic digits this sigmoid network needs a
-    # few hundred steps before its loss starts to fall, and lr 0.8 stalls it
-    status, lines, err = run(tm, capsys, "--data", mnist_dir, "--epochs", 3, "--batch-size", 4,
-                             "--lr", 0.1, "--schedule", "constant")
-    assert status == 0, err
-    assert lines[0].startswith("MNIST: 1024 training / 64 test images")
-    assert "SGD lr 0.1, Nesterov momentum 0.9, constant lr, batch 4, seed 0" in lines[0]
-    epochs = [EPOCH_LINE.match(line) for line in lines[1:4]]
-    assert all(epochs), lines
-    assert [int(m.group(1)) for m in epochs] == [1, 2, 3]
-    losses = [float(m.group(3)) for m in epochs]
-    assert losses[-1] < losses[0] - 0.3, losses             # it learns
-    final = FINAL_LINE.match(lines[-1])
-    assert final and final.group(1) == epochs[-1].group(4) and final.group(2) == "3", lines[-1]
-    assert float(final.group(1)) > 25                        # well above chance (10%)
-    assert "\r" not in "".join(lines)                        # no progress redraws when not on a terminal
-
-
-def test_quiet_prints_only_the_result_and_save_keeps_the_weights(tm, mnist_dir, tmp_path, capsys):
-    weights = tmp_path / "weights.npz"
-    status, lines, _ = run(tm, capsys, "--data", mnist_dir, "--epochs", 1, "--quiet", "--save", weights)
-    assert status == 0
-    assert len(lines) == 1 and FINAL_LINE.match(lines[0]), lines
-    assert "(1 epoch, " in lines[0]
-    saved = np.load(weights)
-    assert sorted(saved.files) == sorted(f"fc{i}.{p}" for i in range(1, 5) for p in ("weight", "bias"))
-    assert saved["fc1.weight"].shape == (128, 784) and saved["fc1.weight"].dtype == np.float32
-
-
-def test_progress_line_redraws_in_place_on_a_terminal_and_is_throttled(tm, monkeypatch):
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    screen = Terminal()
-    monkeypatch.setattr(sys, "stdout", screen)
-    progress = tm.Progress("epoch  1/1  ", interval=60)
-    for batch in range(1, 101):
-        progress.show(batch, 100, loss=0.5, samples_per_second=1000)
-    progress.done()
-    drawn = screen.getvalue()
-    assert drawn.count("\r") == 3                          # first batch, last batch, final clear
-    assert "\repoch  1/1  batch  100/100  loss 0.5000  1,000 samples/s" in drawn
-    assert drawn.endswith("\r\033[K")
-
-
-def test_same_seed_same_numbers(tm, mnist_dir, capsys):
-    def losses(seed):
-        _, lines, _ = run(tm, capsys, "--data", mnist_dir, "--epochs", 2, "--seed", seed)
-        return [EPOCH_LINE.match(line).group(3, 4) for line in lines[1:3]]
-
-    assert losses(3) == losses(3)
-    assert losses(3) != losses(4)
-
-
-def test_gzipped_files_are_accepted(tm, tmp_path, capsys, no_download):
-    make_mnist(tmp_path, gz=True)
-    status, lines, err = run(tm, capsys, "--data", tmp_path, "--epochs", 1, "--quiet")
-    assert status == 0, err
-    assert FINAL_LINE.match(lines[-1])
-
-
-def test_collate_gives_float32_tensors_without_grad(tm, mnist_dir):
-    train_set, test_set = tm.load_mnist(str(mnist_dir))
-    loader, _ = tm.make_loaders(train_set, test_set, batch_size=32, seed=0)
-    images, labels = next(iter(loader))
-    assert images.shape == (32, 784) and images.data.dtype == np.float32
-    assert not images.requires_grad
-    assert 0 <= images.data.min() and images.data.max() <= 1
-    # class indices, as torchvision gives them (CrossEntropyLoss's fast path), not one-hot rows
-    assert labels.shape == (32,) and (labels.data == np.round(labels.data)).all()
-    assert 0 <= labels.data.min() and labels.data.max() <= 9 and len(np.unique(labels.data)) > 3
-
-
-def test_compare_torch_runs_the_same_recipe_in_both(tm, mnist_dir, capsys):
-    status, lines, err = run(tm, capsys, "--data", mnist_dir, "--epochs", 2, "--batch-size", 4,
-                             "--lr", 0.1, "--compare-torch")
-    assert status == 0, err
-    assert lines[0].startswith("mytorch (numpy ") and ", 1 thread each: " in lines[0], lines[0]
-    assert "Nesterov momentum 0.9, lr decayed linearly to 0 over 512 steps, batch 4" in lines[0]
-    rows = [line.split("|") for line in lines if re.match(r"^\s+\d \|", line)]
-    assert len(rows) == 2
-    for row in rows:   # same weights, batches, optimiser and schedule: the same numbers, to 4 decimals
-        my_loss, torch_loss = row[1].split()
-        my_acc, torch_acc = row[2].split()
-        assert my_loss == torch_loss and my_acc == torch_acc, row
-    assert float(rows[1][1].split()[0]) < float(rows[0][1].split()[0])
-    assert lines[-1].startswith("final test accuracy: mytorch ") and "mytorch/torch" in lines[-1]
-
-
-def test_benchmark_times_three_versions_of_the_same_step(tm):
-    steps = tm.benchmark_steps(batch_size=4)        # raises if their first two losses disagree
-    assert sorted(steps) == ["mytorch", "numpy", "torch"]
-
-
-def test_benchmark_reports_the_median_of_paired_ratios_with_one_thread_each(tm, capsys, monkeypatch):
-    # a fake clock, in ms per step: (the first call per library only sizes the blocks), then 3 rounds.
-    # Per round mytorch/numpy is 1, 2, 0.5 (median 1.00x), though the medians' ratio would be 2/1;
-    # mytorch/torch is 0.5 in every round.
-    clock = {"mytorch_step": [1, 1, 2, 3], "numpy_step": [1, 1, 1, 6], "torch_step": [1, 2, 4, 6]}
-    clock = {name: times * 2 for name, times in clock.items()}            # batch 64, then batch 4
-    monkeypatch.setattr(tm, "timed", lambda step, repeats: 1e-3 * clock[step.__name__].pop(0))
-    tm.benchmark(rounds=3, pause=0)
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].endswith(", 1 thread each") and "3 rounds" in lines[0], lines[0]
-    assert tm.numpy_blas_threads() == 1 and torch.get_num_threads() == 1
-    for batch, start in ((64, 1), (4, 4)):
-        assert lines[start] == (f"batch {batch:2d}: mytorch 2000.0 us, numpy 1000.0 us, torch 4000.0 us"
-                                f"  (medians)")
-        assert lines[start + 1].split() == ["mytorch/numpy", "1.00x", "(middle", "half", "of", "the",
-                                            "rounds", "0.75-1.50x)"]
-        assert lines[start + 2].split() == ["mytorch/torch", "0.50x", "(middle", "half", "of", "the",
-                                            "rounds", "0.50-0.50x)"]
-    assert all(not times for times in clock.values())
-
-
-def test_numpy_step_matches_pytorch_gradients_and_update(tm):
-    """The hand-written numpy step (class-index cross-entropy, Nesterov SGD) against torch, weights too."""
-    rng = np.random.default_rng(5)
-    state = {f"fc{i}.{p}": rng.normal(size=shape).astype(np.float32) * 0.3
-             for i, (o, n) in enumerate(((128, 784), (64, 128), (32, 64), (10, 32)), 1)
-             for p, shape in (("weight", (o, n)), ("bias", (o,)))}
-    x, y = rng.random((8, 784), dtype=np.float32), rng.integers(0, 10, 8)
-    mine = tm.NumpyMLP(state, lr=0.5, momentum=0.9)
-    reference = tm.torch_mnist()
-    reference.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    sgd = torch.optim.SGD(reference.parameters(), lr=0.5, momentum=0.9, nesterov=True)
-    for _ in range(3):
-        loss = torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(y))
-        loss.backward()
-        sgd.step()
-        sgd.zero_grad()
-        assert float(mine.step(x, y)) == pytest.approx(loss.item(), rel=1e-5)
-    for i in range(4):
-        np.testing.assert_allclose(mine.weights[i], reference.state_dict()[f"fc{i + 1}.weight"].numpy(),
-                                   rtol=1e-4, atol=1e-6)
-
-
-# -- missing and broken data -------------------------------------------------------------------------
-def assert_data_help(err, root):
-    assert "Traceback" not in err
-    for name in FILES:
-        assert name in err
-    assert os.path.join(str(root), "MNIST", "raw", "") in err and "--data" in err
-
-
-def test_missing_data_exits_with_2_and_says_what_to_put_where(tm, tmp_path, capsys, no_download):
-    root = tmp_path / "nowhere"
-    status, lines, err = run(tm, capsys, "--data", root, "--epochs", 1)
-    assert status == 2
-    assert lines == []
-    assert "could not be downloaded" in err
-    assert_data_help(err, root)
-    assert not root.exists()                    # the failed download leaves no folders behind
-
-
-def test_failed_download_removes_only_the_folders_it_made(tm, tmp_path, capsys, no_download):
-    (tmp_path / "MNIST").mkdir()                # there before: stays; MNIST/raw/ is made, then removed
-    status, _, err = run(tm, capsys, "--data", tmp_path)
-    assert status == 2 and "could not be downloaded" in err
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["MNIST"]
-
-
-def test_truncated_file_exits_with_2(tm, mnist_dir, capsys, no_download):
-    path = mnist_dir / "MNIST" / "raw" / "train-images-idx3-ubyte"
-    path.write_bytes(path.read_bytes()[:5000])
-    status, _, err = run(tm, capsys, "--data", mnist_dir)
-    assert status == 2
-    assert "could not read train-images-idx3-ubyte and train-labels-idx1-ubyte" in err
-    assert_data_help(err, mnist_dir)
-
-
-def test_images_and_labels_that_disagree_exit_with_2(tm, mnist_dir, capsys, no_download):
-    write_idx(mnist_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", np.zeros(10))   # 64 images, 10 labels
-    status, _, err = run(tm, capsys, "--data", mnist_dir)
-    assert status == 2
-    assert ("t10k-images-idx3-ubyte holds images of shape (64, 28, 28) and "
-            "t10k-labels-idx1-ubyte 10 labels") in err
-    assert_data_help(err, mnist_dir)
-
-
-def test_read_idx_reads_what_write_idx_wrote_and_rejects_the_rest(tm, tmp_path):
-    array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
-    write_idx(tmp_path / "ok", array)
-    np.testing.assert_array_equal(tm.read_idx(tmp_path / "ok"), array)
-    data = (tmp_path / "ok").read_bytes()
-    for name, broken, message in (("short", data[:-1], "23 bytes of data for shape (2, 3, 4)"),
-                                  ("long", data + b"\0", "25 bytes of data for shape (2, 3, 4)"),
-                                  ("header", data[:9], "header is cut short"),
-                                  ("floats", b"\0\0\x0d\x01" + data[4:], "not an IDX file")):
-        (tmp_path / name).write_bytes(broken)
-        with pytest.raises(ValueError, match=re.escape(message)):
-            tm.read_idx(tmp_path / name)
-
-
-# -- the command line's edges ---------------------------------------------------------------------------
-def test_help_answers_without_importing_torch():
-    """--help (and a mistyped option) must not wait for torch's import, ~2 s here."""
-    code = ("import sys, train_mnist\n"
-            "for argv in (['--help'], ['--lr', '-1']):\n"
-            "    try:\n"
-            "        train_mnist.main(argv)\n"
-            "    except SystemExit as exit:\n"
-            "        print('exit', exit.code, 'torch' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.stdout.splitlines()[-2:] == ["exit 0 False", "exit 2 False"], done.stdout + done.stderr
-    assert "--tutorial" in done.stdout and "barely learns" in done.stdout
-
-
-@pytest.mark.parametrize("argv", [["--lr", "-1"], ["--lr", "0"], ["--lr", "nan"], ["--lr", "x"],
-                                  ["--momentum", "-0.5"], ["--momentum", "1"], ["--epochs", "0"],
-                                  ["--batch-size", "-4"], ["--epochs", "1.5"], ["--seed", "-1"],
-                                  ["--momentum", "0", "--nesterov"], ["--benchmark", "--save", "w.npz"]],
-                         ids=" ".join)
-def test_bad_options_are_argparse_errors(tm, capsys, argv):
-    with pytest.raises(SystemExit) as exit:
-        tm.main(argv)
-    err = capsys.readouterr().err
-    assert exit.value.code == 2
-    assert "Traceback" not in err and "train_mnist.py: error: " in err, err
-    assert any(option in err for option in argv if option.startswith("--")), err
-
-
-def test_tutorial_settings_are_one_flag_away_and_options_still_win(tm):
-    args = tm.parse_args([])
-    assert (args.lr, args.momentum, args.nesterov, args.batch_size, args.epochs, args.schedule) == \
-        (0.8, 0.9, True, 128, 5, "linear")
-    args = tm.parse_args(["--tutorial"])
-    assert (args.lr, args.momentum, args.nesterov, args.batch_size, args.epochs, args.schedule) == \
-        (0.001, 0.0, False, 4, 5, "constant")
-    args = tm.parse_args(["--tutorial", "--lr", "0.01", "--epochs", "1", "--no-nesterov", "--momentum", "0.5"])
-    assert (args.lr, args.momentum, args.nesterov, args.batch_size, args.epochs) == (0.01, 0.5, False, 4, 1)
-
-
-def test_ctrl_c_stops_with_one_line_and_status_130(tm, mnist_dir, capsys, monkeypatch):
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-    monkeypatch.setattr(tm, "train_one_epoch", interrupted)
-    status, lines, err = run(tm, capsys, "--data", mnist_dir)
-    assert status == 130
-    assert err == "train_mnist.py: interrupted\n"
-    assert len(lines) == 1 and lines[0].startswith("MNIST: ")          # the header, printed before
-
-
-def test_save_writes_exactly_the_path_it_prints(tm, mnist_dir, tmp_path, capsys):
-    path = tmp_path / "weights"                  # no .npz: np.savez(path) would write weights.npz
-    status, lines, _ = run(tm, capsys, "--data", mnist_dir, "--epochs", 1, "--save", path)
-    assert status == 0
-    assert lines[-1] == f"saved the trained weights to {path}"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["MNIST", "weights"]
-    assert np.load(path)["fc4.bias"].shape == (10,)
-
-
-def test_save_into_a_missing_folder_fails_before_training(tm, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(tm, "load_mnist", lambda root: pytest.fail("loaded data before checking --save"))
-    for target, message in ((tmp_path / "no" / "w.npz", "does not exist"), (tmp_path, "that is a folder")):
-        with pytest.raises(SystemExit) as exit:
-            tm.main(["--save", str(target)])
-        assert exit.value.code == 2 and message in capsys.readouterr().err
-
-
-# -- the learning-rate schedule: PyTorch's LambdaLR, on param_groups -------------------------------------
-def test_lambda_lr_gives_torchs_lr_sequence(tm):
-    steps = 7
-    sgd = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.8, momentum=0.9, nesterov=True)
-    reference = torch.optim.lr_scheduler.LambdaLR(sgd, lambda step: 1 - step / steps)
-    ours = tm.LambdaLR(optim.SGD([Tensor(np.zeros(2), requires_grad=True)], lr=0.8, momentum=0.9,
-                                 nesterov=True), lambda step: 1 - step / steps)
-    seen = []
-    for _ in range(steps + 1):
-        assert ours.get_last_lr() == reference.get_last_lr()
-        seen.append(ours.get_last_lr()[0])
-        sgd.step()
-        reference.step()
-        ours.step()
-    assert seen[0] == 0.8 and seen[-1] == 0.0 and seen == sorted(seen, reverse=True)
-    assert ours.last_epoch == reference.last_epoch == steps + 1
-    assert ours.optimizer.param_groups[0]["initial_lr"] == 0.8
-
-
-def test_the_schedule_drives_mytorchs_sgd(tm):
-    w = Tensor(np.ones(3), requires_grad=True)
-    optimizer, scheduler = tm.make_optimizer(optim.SGD, [w], tm.parse_args(["--momentum", "0"]), steps=2)
-    moved = []
-    for _ in range(3):
-        before = w.data.copy()
-        (w * w).sum().backward()            # gradient 2w
-        optimizer.step()
-        optimizer.zero_grad()
-        scheduler.step()
-        moved.append(float((before - w.data)[0] / (2 * before[0])))      # the lr this step used
-    assert moved == pytest.approx([0.8, 0.4, 0.0])
