@@ -713,7 +713,7 @@ class _TensorConveniences:
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:
-            raise ValueError("clamp: give min, max or both")
+            raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None (as in PyTorch)")
         a = self._data
         inside = (a > (-np.inf if min is None else min)) & (a < (np.inf if max is None else max))
         # d clamp(a)/da = 1 strictly between min and max, else 0 (PyTorch's choice at the bounds too)
