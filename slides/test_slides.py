@@ -594,9 +594,10 @@ def test_opening_the_presenter_view_leaves_the_audience_window_alone(browser):
     """Key p opens the presenter view in a window of its own: the audience window keeps its place, size,
     full screen and slide. If the browser drops full screen when a window opens (Chrome does, on
     screen), the next key in the audience window brings it back."""
+    n = slide_ids().index("example-2") + 1               # a slide with steps
     ctx = browser.new_context(no_viewport=True)        # real window sizes, as on a lecturer's screen
     audience = ctx.new_page()
-    audience.goto(deck_url("#7.2"))
+    audience.goto(deck_url(f"#{n}.2"))
     audience.keyboard.press("f")
     audience.wait_for_function("!!document.fullscreenElement")
     before = audience.evaluate(GEOMETRY_JS)
@@ -604,7 +605,7 @@ def test_opening_the_presenter_view_leaves_the_audience_window_alone(browser):
         audience.keyboard.press("p")
     pres = popup.value
     pres.wait_for_selector("#pv")
-    pres.wait_for_function("location.hash === '#7.2'")
+    pres.wait_for_function(f"location.hash === '#{n}.2'")
     audience.wait_for_timeout(300)
     after = audience.evaluate(GEOMETRY_JS)
     assert after == before, f"opening the presenter view changed the audience window: {before} -> {after}"
@@ -614,7 +615,7 @@ def test_opening_the_presenter_view_leaves_the_audience_window_alone(browser):
     audience.wait_for_function("!document.fullscreenElement")
     audience.keyboard.press("ArrowRight")
     audience.wait_for_function("!!document.fullscreenElement")
-    assert audience.evaluate("location.hash") == "#7.3"
+    assert audience.evaluate("location.hash") == f"#{n}.3"
     ctx.close()
 
 
