@@ -904,7 +904,8 @@ class Dropout(Module):
 
 class _Indexed(Module):
     """What Sequential and ModuleList share: modules kept as attributes '0', '1', ... (names as PyTorch's,
-    '0.weight'), reached by position: len(m), m[i], iteration. A module may be in it twice."""
+    '0.weight'), reached by position: len(m), m[i], iteration; append and extend add at the end. A module may
+    be in it twice."""
     def _add(self, name, module):
         if not isinstance(module, Module):          # nn.ReLU, not nn.ReLU()?
             raise TypeError(f"{type(self).__name__}: {module!r} is not a Module (a layer needs its (): nn.ReLU())")
@@ -915,6 +916,13 @@ class _Indexed(Module):
     def __len__(self): return len(self._items())
 
     def __iter__(self): return iter([module for _, module in self._items()])
+
+    def append(self, module): return self.extend([module])
+
+    def extend(self, modules):          # each under the next number, as PyTorch names them
+        for module in modules:
+            self._add(str(len(self)), module)
+        return self
 
 class Sequential(_Indexed):
     """Runs its modules in order: Sequential(a, b, c), or Sequential(OrderedDict(name=module, ...)) to name
@@ -934,14 +942,7 @@ class Sequential(_Indexed):
 
 class ModuleList(_Indexed):
     """A list of modules whose parameters the model finds (names '0.weight', ...); no forward of its own."""
-    def __init__(self, modules=()): self.extend(modules)
-
-    def append(self, module): return self.extend([module])
-
-    def extend(self, modules):
-        for module in modules:
-            self._add(str(len(self)), module)
-        return self
+    def __init__(self, modules=None): self.extend(modules or [])
 
     def __getitem__(self, i):
         return ModuleList(m for _, m in self._items()[i]) if isinstance(i, slice) else self._items()[i][1]
@@ -1028,7 +1029,8 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     if weight is not None:                   # a constant: no gradient flows to it
         if weight.shape != input.shape[1:] or weight.dtype != input.dtype:
             raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {input.shape[1]} "
-                               f"classes or no classes, in dtype {input.dtype}: got {weight.dtype}, {list(weight.shape)}")
+                               f"classes or no classes, in dtype {input.dtype}: got {weight.dtype}, "
+                               f"{list(weight.shape)}")
         weight = weight.data
     log_probs = input.log_softmax(dim=1)
     if labels.shape == input.shape[:1]:

@@ -258,6 +258,11 @@ def test_sequential_from_an_ordered_dict_names_its_layers():
     x = np.random.default_rng(3).normal(size=(4, 3)).astype(np.float32)
     np.testing.assert_allclose(ours(mytorch.tensor(x)).data, theirs(torch.from_numpy(x)).detach().numpy(),
                                rtol=1e-6, atol=1e-6)
+    assert ours.append(nn.Sigmoid()) is ours and ours.extend([nn.Tanh()]) is ours      # as PyTorch's Sequential
+    theirs.append(torch.nn.Sigmoid()).extend([torch.nn.Tanh()])
+    assert repr(ours) == repr(theirs) and len(ours) == 5
+    np.testing.assert_allclose(ours(mytorch.tensor(x)).data, theirs(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-6, atol=1e-6)
 
 
 def test_sequential_runs_a_module_given_twice_twice_and_refuses_a_class():
@@ -275,6 +280,7 @@ def test_sequential_runs_a_module_given_twice_twice_and_refuses_a_class():
 
 def test_module_list_registers_its_layers_as_pytorchs_does():
     torch_or_skip()
+    assert len(nn.ModuleList()) == len(nn.ModuleList(None)) == len(torch.nn.ModuleList(None)) == 0
     ours, theirs = nn.ModuleList([nn.Linear(2, 3)]), torch.nn.ModuleList([torch.nn.Linear(2, 3)])
     assert ours.append(nn.ReLU()) is ours
     theirs.append(torch.nn.ReLU())
