@@ -873,10 +873,10 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 class Sigmoid(Module):
-    def forward(self, x): return sigmoid(x)
+    def forward(self, x): return x.sigmoid()      # F.sigmoid is Tensor.sigmoid itself
 
 class Tanh(Module):
-    def forward(self, x): return tanh(x)
+    def forward(self, x): return x.tanh()
 
 class ReLU(Module):
     """max(x, 0). inplace=True is accepted and gives PyTorch's result, but computed out of place: mytorch's
@@ -974,18 +974,11 @@ class CrossEntropyLoss(Module):
     def forward(self, input, target):
         return cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
-# --- nn.functional: the functions the layers above call (`import mytorch.nn.functional as F`) ----------
+# --- nn.functional: the functions the layers above call (`import mytorch.nn.functional as F`); F.sigmoid,
+# F.tanh, F.softmax, F.log_softmax are the Tensor methods themselves: F.softmax(x, 1) runs x.softmax(1) --------
 def relu(input, inplace=False):
     """max(x, 0); inplace=True gives the same result out of place (see ReLU)."""
     return input.relu()
-
-def sigmoid(input): return input.sigmoid()
-
-def tanh(input): return input.tanh()
-
-def softmax(input, dim): return input.softmax(dim)
-
-def log_softmax(input, dim): return input.log_softmax(dim)
 
 def _probability(p):
     if not 0 <= p <= 1:
@@ -1231,7 +1224,8 @@ nn = _submodule("nn", f"To add a layer, write a Module whose forward uses Tensor
                 Parameter, Linear, Sigmoid, ReLU, Tanh, Flatten, Dropout, Sequential, ModuleList, MSELoss,
                 CrossEntropyLoss)
 nn.functional = _submodule("nn.functional", f"To add one, write a function of Tensor ops; {_ADD_OP}.", relu,
-                           sigmoid, tanh, softmax, log_softmax, dropout, linear, one_hot, mse_loss, cross_entropy)
+                           Tensor.sigmoid, Tensor.tanh, Tensor.softmax, Tensor.log_softmax, dropout, linear,
+                           one_hot, mse_loss, cross_entropy)
 optim = _submodule("optim", "To add an optimizer, subclass optim.Optimizer and write its update rule _updated(p, "
                    "g, group, state), as SGD and Adam do.", Optimizer, SGD, Adam)
 optim.lr_scheduler = _submodule("optim.lr_scheduler", "To add a schedule, subclass LRScheduler and write its "

@@ -485,19 +485,22 @@ def test_functional_dropout_is_the_layers_code():
 
 
 def test_layers_call_the_functions_of_nn_functional(monkeypatch):
-    """The same code path: replace a function and the layer runs the replacement."""
+    """The same code path: replace a function of F and the layer runs the replacement."""
     x = mytorch.randn(3, 4)
-    for name, layer, args in [("relu", nn.ReLU(), (x,)), ("sigmoid", nn.Sigmoid(), (x,)), ("tanh", nn.Tanh(), (x,)),
-                              ("dropout", nn.Dropout(0.5), (x,)), ("linear", nn.Linear(4, 2), (x,)),
-                              ("mse_loss", nn.MSELoss(), (x, x)),
-                              ("cross_entropy", nn.CrossEntropyLoss(), (x, mytorch.tensor([0, 1, 2])))]:
+    for name in ("sigmoid", "tanh", "softmax", "log_softmax"):      # these are the Tensor methods themselves
+        assert getattr(F, name) is getattr(mytorch.Tensor, name)
+    for owner, name, layer, args in [
+            (mytorch, "relu", nn.ReLU(), (x,)), (mytorch.Tensor, "sigmoid", nn.Sigmoid(), (x,)),
+            (mytorch.Tensor, "tanh", nn.Tanh(), (x,)), (mytorch, "dropout", nn.Dropout(0.5), (x,)),
+            (mytorch, "linear", nn.Linear(4, 2), (x,)), (mytorch, "mse_loss", nn.MSELoss(), (x, x)),
+            (mytorch, "cross_entropy", nn.CrossEntropyLoss(), (x, mytorch.tensor([0, 1, 2])))]:
         calls = []
 
         def spy(*args, **kwargs):
             calls.append(name)
             return "spied"
-        assert getattr(F, name) is getattr(mytorch, name)            # one function, two names
-        monkeypatch.setattr(mytorch, name, spy)
+        assert getattr(F, name) is getattr(owner, name)            # one function, reached from F
+        monkeypatch.setattr(owner, name, spy)
         assert layer(*args) == "spied" and calls == [name]
         monkeypatch.undo()
 
