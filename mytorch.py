@@ -725,7 +725,7 @@ class Module:
     def named_parameters(self, prefix=""):
         """As PyTorch lists them: a module's own first ('bias'), then its sub-modules' ('fc1.weight'); each once;
         frozen Parameters too, and (unlike PyTorch) plain leaf tensors that require grad."""
-        return _unique(_named_tensors(self.named_modules(prefix), Module._own_parameters))
+        return _unique(_named(self.named_modules(prefix), Module._own_parameters))
 
     def parameters(self): return (p for _, p in self.named_parameters())
 
@@ -740,8 +740,7 @@ class Module:
     def _own_buffers(self):
         return [(n, getattr(self, n)) for n in vars(self).get("_buffers", ()) if getattr(self, n) is not None]
 
-    def named_buffers(self, prefix=""):
-        return _unique(_named_tensors(self.named_modules(prefix), Module._own_buffers))
+    def named_buffers(self, prefix=""): return _unique(_named(self.named_modules(prefix), Module._own_buffers))
 
     def buffers(self): return (b for _, b in self.named_buffers())
 
@@ -772,8 +771,7 @@ class Module:
     def _cast(self, dtype):     # every floating parameter, buffer and grad to dtype, in place (same objects)
         if np.dtype(dtype).kind != "f":
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
-        grads = [p.grad for p in self.parameters() if p.grad is not None]
-        for t in [*self.parameters(), *self.buffers(), *grads]:
+        for t in [*self.parameters(), *self.buffers(), *[p.grad for p in self.parameters() if p.grad is not None]]:
             if t.dtype.kind == "f":                                 # (integer buffers stay as they are)
                 t.data = t.data.astype(dtype, copy=False)
         return self
@@ -782,17 +780,17 @@ class Module:
 
     def float(self): return self._cast(np.float32)
 
-    def to(self, device=None, dtype=None):
-        """model.to('cpu'), model.to(mytorch.float64), model.to('cpu', mytorch.float64): casts in place and
+    def to(self, *args, **kwargs):
+        """model.to('cpu'), model.to(mytorch.float64), model.to('cpu', dtype=mytorch.float64): casts in place and
         returns the model itself, as PyTorch (the CPU is the only device)."""
-        dtype = dtype if isinstance(device, (str, type(None))) else device     # model.to(dtype)
-        _cpu_only(self, device if isinstance(device, str) else "cpu")
-        return self if dtype is None else self._cast(dtype)
+        for target in (*args, *kwargs.values()):        # a device or a dtype
+            _cpu_only(self, target) if isinstance(target, str) else self._cast(target)
+        return self
 
     def cuda(self, *args, **kwargs): return _cpu_only(self, "cuda")
 
     # -- saving and loading: by name, every name of a module used twice (as PyTorch) -----------------------
-    def _state(self): return dict(_named_tensors(self._walk(), Module._own_state))
+    def _state(self): return dict(_named(self._walk(), Module._own_state))
 
     def _own_state(self): return self._own_parameters() + self._own_buffers()
 
@@ -813,8 +811,7 @@ class Module:
                    f"shape in current model is {own[name].shape}."
                    for name, value in state_dict.items() if name in own and np.shape(value) != own[name].shape]
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:"
-                               + "".join("\n\t" + error for error in errors))
+            raise RuntimeError("\n\t".join([f"Error(s) in loading state_dict for {type(self).__name__}:", *errors]))
         for name in own.keys() & state_dict.keys():
             own[name].data = np.array(state_dict[name], dtype=own[name].dtype)   # a copy (np.array reads Tensors)
         return _IncompatibleKeys(missing, unexpected)
@@ -829,8 +826,7 @@ class Module:
     def __repr__(self):
         """As PyTorch prints a model: Name(settings), or one '(name): layer' line per sub-module, indented."""
         extra = self.extra_repr()
-        lines = (extra.split("\n") if extra else []) + [
-            f"({name}): " + text.replace("\n", "\n  ") for name, text in self._child_reprs()]
+        lines = extra.splitlines() + [f"({n}): " + text.replace("\n", "\n  ") for n, text in self._child_reprs()]
         if not lines or len(lines) == 1 and extra:      # ReLU(), Linear(in_features=2, ...)
             return f"{type(self).__name__}({extra})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
@@ -844,7 +840,7 @@ def _inside(value, name):       # (name, value) pairs of attributes, also in lis
     else:
         yield name, value
 
-def _named_tensors(modules, own):     # ('path.name', tensor) for what own(module) lists, module by module
+def _named(modules, own):     # ('path.name', tensor) for what own(module) lists, module by module
     return ((f"{path}.{name}" if path else name, t) for path, module in modules for name, t in own(module))
 
 def _unique(pairs):             # (name, value) pairs, each value once, under its first name: a shared one once
@@ -906,10 +902,12 @@ class _Indexed(Module):
     """What Sequential and ModuleList share: modules kept as attributes '0', '1', ... (names as PyTorch's,
     '0.weight'), reached by position: len(m), m[i], iteration; append and extend add at the end. A module may
     be in it twice."""
-    def _add(self, name, module):
-        if not isinstance(module, Module):          # nn.ReLU, not nn.ReLU()?
-            raise TypeError(f"{type(self).__name__}: {module!r} is not a Module (a layer needs its (): nn.ReLU())")
-        setattr(self, name, module)
+    def _add(self, named):        # (name, module) pairs; returns self
+        for name, module in named:
+            if not isinstance(module, Module):          # nn.ReLU, not nn.ReLU()?
+                raise TypeError(f"{type(self).__name__}: {module!r} is not a Module (a layer needs (): nn.ReLU())")
+            setattr(self, str(name), module)
+        return self
 
     def _items(self): return [(name, value) for name, value in vars(self).items() if isinstance(value, Module)]
 
@@ -919,21 +917,15 @@ class _Indexed(Module):
 
     def append(self, module): return self.extend([module])
 
-    def extend(self, modules):          # each under the next number, as PyTorch names them
-        for module in modules:
-            self._add(str(len(self)), module)
-        return self
+    def extend(self, modules): return self._add(enumerate(modules, start=len(self)))   # named by number
 
 class Sequential(_Indexed):
     """Runs its modules in order: Sequential(a, b, c), or Sequential(OrderedDict(name=module, ...)) to name
     them (any dict will do here; PyTorch takes only an OrderedDict). A slice is a Sequential keeping the names."""
     def __init__(self, *modules):
-        named = modules[0].items() if len(modules) == 1 and isinstance(modules[0], dict) else enumerate(modules)
-        for name, module in named:
-            self._add(str(name), module)
+        self._add(modules[0].items() if len(modules) == 1 and isinstance(modules[0], dict) else enumerate(modules))
 
-    def __getitem__(self, i):
-        return Sequential(dict(self._items()[i])) if isinstance(i, slice) else self._items()[i][1]
+    def __getitem__(self, i): return Sequential(dict(self._items()[i])) if type(i) is slice else list(self)[i]
 
     def forward(self, x):
         for module in self:
@@ -944,16 +936,13 @@ class ModuleList(_Indexed):
     """A list of modules whose parameters the model finds (names '0.weight', ...); no forward of its own."""
     def __init__(self, modules=None): self.extend(modules or [])
 
-    def __getitem__(self, i):
-        return ModuleList(m for _, m in self._items()[i]) if isinstance(i, slice) else self._items()[i][1]
+    def __getitem__(self, i): return ModuleList(list(self)[i]) if type(i) is slice else list(self)[i]
 
     def _child_reprs(self):    # as PyTorch prints it: equal neighbours as one line, '(0-2): 3 x Linear(...)'
-        texts, lines, first = [repr(module) for module in self], [], 0
-        for i, text in enumerate(texts):
-            if i + 1 == len(texts) or texts[i + 1] != text:          # the last of a run of equal ones
-                lines.append((str(i), text) if i == first else (f"{first}-{i}", f"{i - first + 1} x {text}"))
-                first = i + 1
-        return lines
+        texts = [repr(module) for module in self]
+        starts = [i for i, text in enumerate(texts) if i == 0 or text != texts[i - 1]]    # where each run starts
+        return [(str(a), texts[a]) if b - a == 1 else (f"{a}-{b - 1}", f"{b - a} x {texts[a]}")
+                for a, b in zip(starts, starts[1:] + [len(texts)])]
 
 class MSELoss(Module):
     """(input - target)², averaged (see `mse_loss`). reduction is keyword-only: PyTorch's first two arguments
@@ -1022,13 +1011,11 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     if weight is not None:                   # a constant: no gradient flows to it
         if weight.shape != input.shape[1:] or weight.dtype != input.dtype:
             raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {input.shape[1]} "
-                               f"classes or no classes, in dtype {input.dtype}: got {weight.dtype}, "
-                               f"{list(weight.shape)}")
+                               f"classes or no classes, in dtype {input.dtype}: got {weight.dtype} {weight.shape}")
         weight = weight.data
     log_probs = input.log_softmax(dim=1)
     if labels.shape == input.shape[:1]:
-        return _nll(log_probs, _class_labels(labels, input.shape[1], ignore_index), weight, ignore_index,
-                    reduction)
+        return _nll(log_probs, _class_labels(labels, input.shape[1], ignore_index), weight, ignore_index, reduction)
     if labels.shape != input.shape:
         raise ValueError(f"CrossEntropyLoss: target shape {labels.shape} fits neither class indices "
                          f"{input.shape[:1]} nor probabilities {input.shape} for logits {input.shape}")
@@ -1042,11 +1029,10 @@ def _class_labels(labels, classes, ignore_index):  # integers, or an error: -1 i
     if labels.dtype.kind not in "iu":
         raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers, got {labels.dtype} values "
                          f"like {labels.ravel()[:3].tolist()} (probabilities need a target of shape (N, C))")
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        wrong = labels[(labels != ignore_index) & ((labels < 0) | (labels >= classes))]
-        if wrong.size:
-            raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is out of range for {classes} classes "
-                             f"(0 to {classes - 1}; ignore_index is {ignore_index})")
+    wrong = labels[(labels != ignore_index) & ((labels < 0) | (labels >= classes))]
+    if wrong.size:
+        raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is out of range for {classes} classes "
+                         f"(0 to {classes - 1}; ignore_index is {ignore_index})")
     return labels
 
 def _nll(log_probs, labels, weight, ignore_index, reduction):   # -w[y_i]·log_probs[i, y_i], ignored rows out
@@ -1070,11 +1056,10 @@ def _nll(log_probs, labels, weight, ignore_index, reduction):   # -w[y_i]·log_p
 def one_hot(tensor, num_classes=-1):
     """Integer labels as rows of 0s with a 1 at the label (int64), as F.one_hot; num_classes=-1: max + 1."""
     labels = tensor.data
-    if labels.dtype.kind not in "iu":
-        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor, not {labels.dtype}")
     classes = num_classes if num_classes != -1 else int(labels.max(initial=-1)) + 1
-    if labels.size and not 0 <= labels.min() <= labels.max() < classes:
-        raise RuntimeError(f"one_hot: Class values must be non-negative and smaller than num_classes ({classes})")
+    if labels.dtype.kind not in "iu" or labels.size and not 0 <= labels.min() <= labels.max() < classes:
+        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor (got {labels.dtype}), "
+                           f"and Class values must be non-negative and smaller than num_classes ({classes})")
     return _leaf(np.eye(classes, dtype=np.int64)[labels])
 
 # === optim ===========================================================================================
@@ -1111,8 +1096,7 @@ class Optimizer:
         ...]}]}, parameters numbered in order; arrays are copies (numpy, as Module.state_dict)."""
         number = {p: i for i, p in enumerate(p for group in self.param_groups for p in group["params"])}
         return {"state": {number[p]: _copied(state) for p, state in self.state.items()},
-                "param_groups": [dict(group, params=[number[p] for p in group["params"]])
-                                 for group in self.param_groups]}
+                "param_groups": [dict(g, params=[number[p] for p in g["params"]]) for g in self.param_groups]}
 
     def load_state_dict(self, state_dict):
         """Take the settings and per-parameter state that state_dict() gave, for the same parameters in the same
@@ -1208,25 +1192,21 @@ class StepLR(LRScheduler):
     def _factor(self, n): return self.gamma ** (n // self.step_size)
 
 # --- `import mytorch.nn as nn` and `from mytorch import optim`, though this is a single file ---------
-def _submodule(name, advice, *members):
+def _submodule(name, *members):
     """A module `mytorch.<name>` holding `members`, importable as such. A name it lacks (one PyTorch has, say)
-    raises an AttributeError that lists what it has and says how to add the missing piece (`advice`)."""
+    raises an AttributeError that lists what it has and says how to add the missing piece."""
     module = sys.modules[f"{__name__}.{name}"] = types.ModuleType(f"{__name__}.{name}")
     module.__dict__.update((member.__name__, member) for member in members)
     def __getattr__(attribute):     # called only for a name the module lacks
-        raise AttributeError(f"mytorch.{name} has no {attribute!r}: mytorch has a small part of PyTorch's names "
-                             f"({', '.join(sorted(n for n in vars(module) if n[0] != '_'))}). {advice}")
+        raise AttributeError(f"mytorch.{name} has no {attribute!r}: mytorch has a small part of PyTorch's names ("
+                             f"{', '.join(sorted(n for n in vars(module) if n[0] != '_'))}). To add it, build "
+                             "it from Tensor ops: a Module subclass, a def, or an Optimizer subclass like SGD.")
     module.__getattr__ = __getattr__
     return module
 
-_ADD_OP = "an op with its own backward rule: mytorch.record (see the README)"
-nn = _submodule("nn", f"To add a layer, write a Module whose forward uses Tensor ops; {_ADD_OP}.", Module,
-                Parameter, Linear, Sigmoid, ReLU, Tanh, Flatten, Dropout, Sequential, ModuleList, MSELoss,
-                CrossEntropyLoss)
-nn.functional = _submodule("nn.functional", f"To add one, write a function of Tensor ops; {_ADD_OP}.", relu,
-                           Tensor.sigmoid, Tensor.tanh, Tensor.softmax, Tensor.log_softmax, dropout, linear,
-                           one_hot, mse_loss, cross_entropy)
-optim = _submodule("optim", "To add an optimizer, subclass optim.Optimizer and write its update rule _updated(p, "
-                   "g, group, state), as SGD and Adam do.", Optimizer, SGD, Adam)
-optim.lr_scheduler = _submodule("optim.lr_scheduler", "To add a schedule, subclass LRScheduler and write its "
-                                "_factor(n), as StepLR does; or use LambdaLR.", LRScheduler, LambdaLR, StepLR)
+nn = _submodule("nn", Module, Parameter, Linear, Sigmoid, ReLU, Tanh, Flatten, Dropout, Sequential, ModuleList,
+                MSELoss, CrossEntropyLoss)
+nn.functional = _submodule("nn.functional", relu, Tensor.sigmoid, Tensor.tanh, Tensor.softmax, Tensor.log_softmax,
+                           dropout, linear, one_hot, mse_loss, cross_entropy)
+optim = _submodule("optim", Optimizer, SGD, Adam)
+optim.lr_scheduler = _submodule("optim.lr_scheduler", LRScheduler, LambdaLR, StepLR)

@@ -608,8 +608,9 @@ def test_optimizer_state_dict_has_pytorchs_layout_and_values(kind):
 # Names PyTorch has and mytorch lacks; plain defs
 # ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("module, name, advice", [
-    ("nn", "Conv2d", "Module"), ("nn", "BatchNorm1d", "Module"), ("optim", "RMSprop", "Optimizer"),
-    ("nn.functional", "gelu", "function"), ("optim.lr_scheduler", "CosineAnnealingLR", "LRScheduler")])
+    ("nn", "Conv2d", "Module subclass"), ("nn", "BatchNorm1d", "Module subclass"),
+    ("optim", "RMSprop", "Optimizer subclass"),
+    ("nn.functional", "gelu", "a def"), ("optim.lr_scheduler", "CosineAnnealingLR", "build it")])
 def test_a_name_mytorch_lacks_says_so_and_how_to_add_it(module, name, advice):
     ours = mytorch
     for part in module.split("."):
