@@ -1056,11 +1056,11 @@ def _nll(log_probs, labels, weight, ignore_index, reduction):   # -w[y_i]·log_p
 def one_hot(tensor, num_classes=-1):
     """Integer labels as rows of 0s with a 1 at the label (int64), as F.one_hot; num_classes=-1: max + 1."""
     labels = tensor.data
-    classes = num_classes if num_classes != -1 else int(labels.max(initial=-1)) + 1
-    if labels.dtype.kind not in "iu" or labels.size and not 0 <= labels.min() <= labels.max() < classes:
+    n = num_classes if num_classes != -1 else int(labels.max(initial=-1)) + 1       # classes
+    if labels.dtype.kind not in "iu" or not n or labels.size and not 0 <= labels.min() <= labels.max() < n:
         raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor (got {labels.dtype}), "
-                           f"and Class values must be non-negative and smaller than num_classes ({classes})")
-    return _leaf(np.eye(classes, dtype=np.int64)[labels])
+                           f"and Class values must be non-negative and smaller than num_classes ({n}, at least 1)")
+    return _leaf(np.eye(n, dtype=np.int64)[labels])
 
 # === optim ===========================================================================================
 class Optimizer:

@@ -515,6 +515,11 @@ def test_one_hot_as_pytorch():
         np.testing.assert_array_equal(ours.data, theirs.numpy())
     np.testing.assert_array_equal(F.one_hot(mytorch.tensor([[1], [0]])).data,
                                   torch.nn.functional.one_hot(torch.tensor([[1], [0]])).numpy())   # (2, 1, 2)
+    assert F.one_hot(mytorch.tensor(np.zeros(0, np.int64)), 3).shape == (0, 3)
+    with pytest.raises(RuntimeError, match="num_classes"):          # PyTorch: "Can not infer total number ..."
+        F.one_hot(mytorch.tensor(np.zeros(0, np.int64)))
+    with pytest.raises(RuntimeError, match="Can not infer total number of classes"):
+        torch.nn.functional.one_hot(torch.zeros(0, dtype=torch.int64))
     for bad, words in [(mytorch.Tensor([0, 1]), "LongTensor"), (mytorch.tensor([0, 3]), "Class values must be"),
                        (mytorch.tensor([-1, 1]), "Class values must be")]:
         with pytest.raises(RuntimeError, match=words):
