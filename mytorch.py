@@ -949,7 +949,7 @@ class MSELoss(Module):
     (size_average, reduce) are deprecated there and not in mytorch, so passing them is a TypeError."""
     def __init__(self, *, reduction="mean"): self.reduction = reduction
 
-    def forward(self, input, target): return mse_loss(input, target, reduction=self.reduction)
+    def forward(self, input, target): return mse_loss(input, target, reduction=self.reduction, _stacklevel=4)
 
 class CrossEntropyLoss(Module):
     """-log softmax(logits)[true class], averaged, as PyTorch's (see `cross_entropy`); `weight` (one per
@@ -982,11 +982,12 @@ def dropout(input, p=0.5, training=True, inplace=False):
     keep = _rng.random(input.shape) >= p
     return input * (keep / (1 - p) if p < 1 else keep).astype(input.dtype)
 
-def mse_loss(input, target, *, reduction="mean"):
-    """(input - target)², averaged (or summed, or each); reduction keyword-only, as in MSELoss."""
+def mse_loss(input, target, *, reduction="mean", _stacklevel=2):
+    """(input - target)², averaged (or summed, or each); reduction keyword-only, as in MSELoss. The warning
+    about shapes points at the caller's line (_stacklevel: frames up to it, as in PyTorch's softmax)."""
     if getattr(target, "shape", input.shape) != input.shape:
-        warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; they "
-                      "will be broadcast together, rarely what you meant (PyTorch warns too)", stacklevel=3)
+        warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; they will "
+                      "be broadcast together, rarely what you meant (PyTorch warns too)", stacklevel=_stacklevel)
     diff = input - target
     return _reduce(diff * diff, reduction)
 

@@ -463,6 +463,14 @@ def test_functional_losses_and_linear_match_pytorch():
             np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
+def test_mse_shape_warning_points_at_the_callers_line_from_the_layer_and_the_function():
+    with pytest.warns(UserWarning, match="target shape") as caught:
+        nn.MSELoss()(mytorch.Tensor([[1.0], [2.0]]), mytorch.Tensor([1.0, 2.0]))
+    with pytest.warns(UserWarning, match="target shape") as caught_too:
+        F.mse_loss(mytorch.Tensor([[1.0], [2.0]]), mytorch.Tensor([1.0, 2.0]))
+    assert caught[0].filename == caught_too[0].filename == __file__
+
+
 def test_functional_dropout_is_the_layers_code():
     x = mytorch.ones(200, 50)
     mytorch.manual_seed(11)
