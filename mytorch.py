@@ -1021,52 +1021,151 @@ class Parameter(Tensor):
     def __init__(self, data, requires_grad=True):        # keeps the data's dtype, as nn.Parameter(tensor)
         Tensor.__init__(self, requires_grad=requires_grad)
         self.data = _array(data)
-    __repr__ = lambda self: "Parameter containing:\n" + Tensor.__repr__(self)
+
+    def __repr__(self): return "Parameter containing:\n" + Tensor.__repr__(self)
 
 class Module:
     """Layers and models: calling one runs `forward`. Parameters and sub-modules are found in attributes
-    (and lists, tuples, dicts of them), so super().__init__() is optional."""
+    (and lists, tuples, dicts of them), so super().__init__() is optional. Buffers (register_buffer) are
+    tensors saved and cast with the model but not trained, e.g. running statistics or a loss's class weights."""
     training = True
-    __call__ = lambda self, *args, **kwargs: self.forward(*args, **kwargs)
-    _members = lambda self: _inside(vars(self), "")
-    def named_modules(self, prefix=""):      # this module and all modules inside it
+
+    def __call__(self, *args, **kwargs): return self.forward(*args, **kwargs)
+
+    # -- what is inside: sub-modules, parameters, buffers (each walk in PyTorch's order) -------------------
+    def _members(self): return _inside(vars(self), "")     # (name, value) of attributes and their items
+
+    def _children(self): return [(n, value) for n, value in self._members() if isinstance(value, Module)]
+
+    def _walk(self, prefix=""):     # (path, module) for this module and every one inside, by every path
         yield prefix, self
-        for name, value in self._members():
-            if isinstance(value, Module):
-                yield from value.named_modules(f"{prefix}.{name}" if prefix else name)
+        for name, child in self._children():
+            yield from child._walk(f"{prefix}.{name}" if prefix else name)
+
+    def named_modules(self, prefix="", remove_duplicate=True):
+        """This module and all modules inside it, depth first; a module used twice is listed once (first name)."""
+        return _unique(self._walk(prefix)) if remove_duplicate else self._walk(prefix)
+
+    def modules(self): return (module for _, module in self.named_modules())
+
+    def named_children(self): return _unique(self._children())     # the modules directly inside, each once
+
+    def children(self): return (child for _, child in self.named_children())
+
+    def _own_parameters(self):     # what a Module trains: Parameters, and (unlike PyTorch) leaves requiring grad
+        return [(name, v) for name, v in self._members()
+                if isinstance(v, Parameter) or isinstance(v, Tensor) and v.requires_grad and v.is_leaf]
+
     def named_parameters(self, prefix=""):
-        """As PyTorch lists them: a module's own first ('bias'), then its sub-modules' ('fc1.weight'); frozen
-        Parameters too, and (unlike PyTorch) plain leaf tensors that require grad."""
-        seen = set()
-        for path, module in self.named_modules(prefix):
-            for name, value in module._members():
-                if (isinstance(value, Parameter) or isinstance(value, Tensor) and value.requires_grad
-                        and value.is_leaf) and value not in seen:
-                    seen.add(value)                # a parameter shared by two layers is listed once
-                    yield (f"{path}." if path else "") + name, value
-    parameters = lambda self: (p for _, p in self.named_parameters())
-    to = lambda self, device: _cpu_only(self, device)                  # (the CPU is the only device)
-    cuda = lambda self, *args, **kwargs: _cpu_only(self, "cuda")
-    state_dict = lambda self: {name: p.data.copy() for name, p in self.named_parameters()}
-    eval = lambda self: self.train(False)
+        """As PyTorch lists them: a module's own first ('bias'), then its sub-modules' ('fc1.weight'); each once;
+        frozen Parameters too, and (unlike PyTorch) plain leaf tensors that require grad."""
+        return _unique(_named(self.named_modules(prefix), Module._own_parameters))
+
+    def parameters(self): return (p for _, p in self.named_parameters())
+
+    def register_buffer(self, name, tensor):
+        """A tensor the module keeps as attribute `name`: in state_dict, cast by double() / float(), never
+        trained (PyTorch's persistent=False is not in mytorch). None is allowed: a buffer not set yet."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None)")
+        setattr(self, name, tensor)
+        vars(self).setdefault("_buffers", {})[name] = True      # the names (in order); the tensors are attributes
+
+    def _own_buffers(self):
+        return [(n, getattr(self, n)) for n in vars(self).get("_buffers", ()) if getattr(self, n) is not None]
+
+    def named_buffers(self, prefix=""): return _unique(_named(self.named_modules(prefix), Module._own_buffers))
+
+    def buffers(self): return (b for _, b in self.named_buffers())
+
+    # -- changing every module or parameter at once ------------------------------------------------------
+    def apply(self, fn):
+        """fn(module) for every sub-module, then for this one (e.g. to initialise weights); returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (False) or unfreeze every parameter; returns self. (A plain tensor attribute that no longer
+        requires grad stops being a parameter: make it an nn.Parameter to unfreeze it later.)"""
+        for p in list(self.parameters()):
+            p.requires_grad_(requires_grad)
+        return self
+
     def train(self, mode=True):
-        for _, module in self.named_modules():
+        for module in self.modules():
             module.training = mode
         return self
-    def zero_grad(self):
-        for p in self.parameters():
-            p.grad = None
-    def load_state_dict(self, state_dict):
-        """Take arrays (or Tensors) for the parameters, keeping each parameter's own dtype."""
-        own = dict(self.named_parameters())
-        if set(own) != set(state_dict):
-            raise KeyError(f"load_state_dict: missing keys {sorted(set(own) - set(state_dict))}, "
-                           f"unexpected keys {sorted(set(state_dict) - set(own))}")
-        for name, p in own.items():
-            value = np.array(state_dict[name], dtype=p.dtype)     # our own copy (np.array reads Tensors)
-            if value.shape != p.shape:
-                raise ValueError(f"load_state_dict: {name} has shape {value.shape}, expected {p.shape}")
-            p.data = value
+
+    def eval(self): return self.train(False)
+
+    def zero_grad(self, set_to_none=True): _zero_grads(self.parameters(), set_to_none)
+
+    def _cast(self, dtype):     # every floating parameter, buffer and grad to dtype, in place (same objects)
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
+        for t in [*self.parameters(), *self.buffers(), *[p.grad for p in self.parameters() if p.grad is not None]]:
+            if t.dtype.kind == "f":                                 # (integer buffers stay as they are)
+                t.data = t.data.astype(dtype, copy=False)
+        return self
+
+    def double(self): return self._cast(np.float64)
+
+    def float(self): return self._cast(np.float32)
+
+    def to(self, *args, **kwargs):
+        """model.to('cpu'), model.to(mytorch.float64), model.to('cpu', dtype=mytorch.float64): casts in place and
+        returns the model itself, as PyTorch (the CPU is the only device)."""
+        for target in (*args, *kwargs.values()):        # a device or a dtype
+            _cpu_only(self, target) if isinstance(target, str) else self._cast(target)
+        return self
+
+    def cuda(self, *args, **kwargs): return _cpu_only(self, "cuda")
+
+    # -- saving and loading: by name, every name of a module used twice (as PyTorch) -----------------------
+    def _state(self): return dict(_named(self._walk(), Module._own_state))
+
+    def _own_state(self): return self._own_parameters() + self._own_buffers()
+
+    def state_dict(self):
+        """Copies (numpy arrays) of the parameters and buffers by name, in PyTorch's order."""
+        return {name: t.data.copy() for name, t in self._state().items()}
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Take arrays (or Tensors) for the parameters and buffers, each keeping its own dtype. As PyTorch:
+        missing or unexpected names raise if strict, a shape that differs always; returns
+        (missing_keys, unexpected_keys)."""
+        own = self._state()
+        missing = [name for name in own if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in own]
+        errors = [f"{kind} key(s) in state_dict: " + ", ".join(f'"{name}"' for name in names) + ". "
+                  for kind, names in [("Missing", missing), ("Unexpected", unexpected)] if strict and names]
+        errors += [f"size mismatch for {name}: copying a param with shape {np.shape(value)} from checkpoint, the "
+                   f"shape in current model is {own[name].shape}."
+                   for name, value in state_dict.items() if name in own and np.shape(value) != own[name].shape]
+        if errors:
+            raise RuntimeError("\n\t".join([f"Error(s) in loading state_dict for {type(self).__name__}:", *errors]))
+        for name in own.keys() & state_dict.keys():
+            own[name].data = np.array(state_dict[name], dtype=own[name].dtype)   # a copy (np.array reads Tensors)
+        return _IncompatibleKeys(missing, unexpected)
+
+    # -- print(model) -----------------------------------------------------------------------------------
+    def extra_repr(self):
+        """The settings print(model) shows inside a layer's parentheses: Linear(in_features=2, ...)."""
+        return ""
+
+    def _child_reprs(self): return [(name, repr(child)) for name, child in self._children()]
+
+    def __repr__(self):
+        """As PyTorch prints a model: Name(settings), or one '(name): layer' line per sub-module, indented."""
+        extra = self.extra_repr()
+        lines = extra.splitlines() + [f"({n}): " + text.replace("\n", "\n  ") for n, text in self._child_reprs()]
+        if not lines or len(lines) == 1 and extra:      # ReLU(), Linear(in_features=2, ...)
+            return f"{type(self).__name__}({extra})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+_IncompatibleKeys = namedtuple("_IncompatibleKeys", "missing_keys unexpected_keys")   # load_state_dict's answer
 
 def _inside(value, name):       # (name, value) pairs of attributes, also in lists, tuples, dicts: 'blocks.0'
     if isinstance(value, (dict, list, tuple)):
@@ -1075,88 +1174,188 @@ def _inside(value, name):       # (name, value) pairs of attributes, also in lis
     else:
         yield name, value
 
+def _named(modules, own):     # ('path.name', tensor) for what own(module) lists, module by module
+    return ((f"{path}.{name}" if path else name, t) for path, module in modules for name, t in own(module))
+
+def _unique(pairs):             # (name, value) pairs, each value once, under its first name: a shared one once
+    first = {}
+    for name, value in pairs:
+        first.setdefault(value, name)
+    return iter([(name, value) for value, name in first.items()])
+
+def _zero_grads(params, set_to_none):     # zero_grad of modules and optimizers
+    for p in params:      # set_to_none (PyTorch's default): no grad; else the same grad Tensor, zeroed
+        if p.grad is not None:
+            p.grad = None if set_to_none else p.grad.zero_()
+
 class Linear(Module):
     """y = x·Wᵀ + b, W of shape (out_features, in_features), W and b uniform in ±1/√in_features (PyTorch's)."""
     def __init__(self, in_features, out_features, bias=True, dtype=None):
         dtype = dtype or np.float32
+        self.in_features, self.out_features = in_features, out_features
         bound = 1 / np.sqrt(in_features)
         self.weight = Parameter(_rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
         self.bias = Parameter(_rng.uniform(-bound, bound, out_features).astype(dtype)) if bias else None
-    forward = lambda self, x: linear(x, self.weight, self.bias)
+
+    def forward(self, x): return linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 class Sigmoid(Module):
-    forward = lambda self, x: x.sigmoid()
-class ReLU(Module):
-    forward = lambda self, x: x.relu()
+    def forward(self, x): return x.sigmoid()      # F.sigmoid is Tensor.sigmoid itself
+
 class Tanh(Module):
-    forward = lambda self, x: x.tanh()
+    def forward(self, x): return x.tanh()
+
+class ReLU(Module):
+    """max(x, 0). inplace=True is accepted and gives PyTorch's result, but computed out of place: mytorch's
+    in-place ops are copy-on-write, so here the input keeps its values (PyTorch overwrites it)."""
+    def __init__(self, inplace=False): self.inplace = inplace
+
+    def forward(self, x): return relu(x, self.inplace)
+
+    def extra_repr(self): return "inplace=True" if self.inplace else ""
+
 class Flatten(Module):
-    def __init__(self, start_dim=1, end_dim=-1):
-        self.start_dim, self.end_dim = start_dim, end_dim
-    forward = lambda self, x: x.flatten(self.start_dim, self.end_dim)
+    def __init__(self, start_dim=1, end_dim=-1): self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x): return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self): return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 class Dropout(Module):
-    """Inverted dropout: in training, zero each element with probability p, scale the rest by 1/(1-p)."""
-    def __init__(self, p=0.5):
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p is a probability, between 0 and 1, but got {p}")
-        self.p = p
-    def forward(self, x):
-        if not self.training or self.p == 0:
-            return x
-        keep = _rng.random(x.shape) >= self.p
-        return x * (keep / (1 - self.p) if self.p < 1 else keep).astype(x.dtype)
+    """Inverted dropout in training (see `dropout`); the identity in eval mode. inplace as in ReLU."""
+    def __init__(self, p=0.5, inplace=False): self.p, self.inplace = _probability(p), inplace
 
-class Sequential(Module):
-    """Runs its modules in order, stored as attributes '0', '1', ... so names ('0.weight') match PyTorch's."""
+    def forward(self, x): return dropout(x, self.p, self.training, self.inplace)
+
+    def extra_repr(self): return f"p={self.p}, inplace={self.inplace}"
+
+class _Indexed(Module):
+    """What Sequential and ModuleList share: modules kept as attributes '0', '1', ... (names as PyTorch's,
+    '0.weight'), reached by position: len(m), m[i], iteration; append and extend add at the end. A module may
+    be in it twice."""
+    def _add(self, named):        # (name, module) pairs; returns self
+        for name, module in named:
+            if not isinstance(module, Module):          # nn.ReLU, not nn.ReLU()?
+                raise TypeError(f"{type(self).__name__}: {module!r} is not a Module (a layer needs (): nn.ReLU())")
+            setattr(self, str(name), module)
+        return self
+
+    def _items(self): return [(name, value) for name, value in vars(self).items() if isinstance(value, Module)]
+
+    def __len__(self): return len(self._items())
+
+    def __iter__(self): return iter([module for _, module in self._items()])
+
+    def append(self, module): return self.extend([module])
+
+    def extend(self, modules): return self._add(enumerate(modules, start=len(self)))   # named by number
+
+class Sequential(_Indexed):
+    """Runs its modules in order: Sequential(a, b, c), or Sequential(OrderedDict(name=module, ...)) to name
+    them (any dict will do here; PyTorch takes only an OrderedDict). A slice is a Sequential keeping the names."""
     def __init__(self, *modules):
-        for i, module in enumerate(modules):
-            setattr(self, str(i), module)
-    _modules = lambda self: [m for m in vars(self).values() if isinstance(m, Module)]
-    __len__ = lambda self: len(self._modules())
-    __getitem__ = lambda self, i: Sequential(*self._modules()[i]) if type(i) is slice else self._modules()[i]
+        self._add(modules[0].items() if len(modules) == 1 and isinstance(modules[0], dict) else enumerate(modules))
+
+    def __getitem__(self, i): return Sequential(dict(self._items()[i])) if type(i) is slice else list(self)[i]
+
     def forward(self, x):
-        for module in self._modules():
+        for module in self:
             x = module(x)
         return x
+
+class ModuleList(_Indexed):
+    """A list of modules whose parameters the model finds (names '0.weight', ...); no forward of its own."""
+    def __init__(self, modules=None): self.extend(modules or [])
+
+    def __getitem__(self, i): return ModuleList(list(self)[i]) if type(i) is slice else list(self)[i]
+
+    def _child_reprs(self):    # as PyTorch prints it: equal neighbours as one line, '(0-2): 3 x Linear(...)'
+        texts = [repr(module) for module in self]
+        starts = [i for i, text in enumerate(texts) if i == 0 or text != texts[i - 1]]    # where each run starts
+        return [(str(a), texts[a]) if b - a == 1 else (f"{a}-{b - 1}", f"{b - a} x {texts[a]}")
+                for a, b in zip(starts, starts[1:] + [len(texts)])]
+
+class MSELoss(Module):
+    """(input - target)², averaged (see `mse_loss`). reduction is keyword-only: PyTorch's first two arguments
+    (size_average, reduce) are deprecated there and not in mytorch, so passing them is a TypeError."""
+    def __init__(self, *, reduction="mean"): self.reduction = reduction
+
+    def forward(self, input, target): return mse_loss(input, target, reduction=self.reduction, _stacklevel=4)
+
+class CrossEntropyLoss(Module):
+    """-log softmax(logits)[true class], averaged, as PyTorch's (see `cross_entropy`); `weight` (one per
+    class, the first argument as in PyTorch) is kept as a buffer. PyTorch's size_average and reduce
+    (deprecated) and label_smoothing are not in mytorch: passing them is a TypeError, so the others are
+    keyword-only."""
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
+        self.register_buffer("weight", weight)
+        self.ignore_index, self.reduction = ignore_index, reduction
+
+    def forward(self, input, target):
+        return cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+# --- nn.functional: the functions the layers above call (`import mytorch.nn.functional as F`); F.sigmoid,
+# F.tanh, F.softmax, F.log_softmax are the Tensor methods themselves: F.softmax(x, 1) runs x.softmax(1) --------
+def relu(input, inplace=False):
+    """max(x, 0); inplace=True gives the same result out of place (see ReLU)."""
+    return input.relu()
+
+def _probability(p):
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    return p
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1-p), so
+    the expected value stays; otherwise the input itself. inplace as in ReLU (computed out of place)."""
+    if not training or _probability(p) == 0:
+        return input
+    keep = _rng.random(input.shape) >= p
+    return input * (keep / (1 - p) if p < 1 else keep).astype(input.dtype)
+
+def mse_loss(input, target, *, reduction="mean", _stacklevel=2):
+    """(input - target)², averaged (or summed, or each); reduction keyword-only, as in MSELoss. The warning
+    about shapes points at the caller's line (_stacklevel: frames up to it, as in PyTorch's softmax)."""
+    if getattr(target, "shape", input.shape) != input.shape:
+        warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; they will "
+                      "be broadcast together, rarely what you meant (PyTorch warns too)", stacklevel=_stacklevel)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
 
 def _reduce(loss, reduction):
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
-class MSELoss(Module):
-    def __init__(self, reduction="mean"):
-        self.reduction = reduction
-    def forward(self, input, target):
-        if getattr(target, "shape", input.shape) != input.shape:
-            warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; they "
-                          "will be broadcast together, rarely what you meant (PyTorch warns too)", stacklevel=3)
-        diff = input - target
-        return _reduce(diff * diff, self.reduction)
 
-class CrossEntropyLoss(Module):
-    """-log softmax(logits)[true class], averaged, as PyTorch's: targets are class indices (N,) (labels equal
-    to ignore_index left out) or probabilities (N, C), e.g. one-hot. Unbatched logits (C,) take one label."""
-
-    def __init__(self, reduction="mean", ignore_index=-100):
-        self.reduction, self.ignore_index = reduction, ignore_index
-    def forward(self, input, target):
-        labels = target.data if isinstance(target, Tensor) else np.asarray(target)
-        if input.ndim == 1:                      # unbatched: a batch of one
-            target = target.unsqueeze(0) if isinstance(target, Tensor) else labels[None]
-            loss = self.forward(input.unsqueeze(0), target)
-            return loss.reshape(()) if self.reduction == "none" else loss
-        if input.ndim != 2:
-            raise ValueError(f"CrossEntropyLoss: expected logits of shape (N, C) or (C,), got {input.shape}")
-        log_probs = input.log_softmax(dim=1)
-        if labels.shape == input.shape[:1]:
-            return _nll(log_probs, _class_labels(labels, input.shape[1], self.ignore_index),
-                        self.ignore_index, self.reduction)
-        if labels.shape != input.shape:
-            raise ValueError(f"CrossEntropyLoss: target shape {labels.shape} fits neither class indices "
-                             f"{input.shape[:1]} nor probabilities {input.shape} for logits {input.shape}")
-        target = target if isinstance(target, Tensor) else tensor(labels.astype(input.dtype))
-        return _reduce(-(log_probs * target).sum(dim=1), self.reduction)
+def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
+    """-log softmax(logits)[true class], as PyTorch's: targets are class indices (N,) (labels equal to
+    ignore_index left out) or probabilities (N, C), e.g. one-hot. Unbatched logits (C,) take one label.
+    With a `weight` per class, row i counts w[y_i] times: the mean is Σ w[y_i]·loss_i / Σ w[y_i] (for
+    probabilities, loss_i = -Σ_c w_c·p_ic·log q_ic and the mean divides by N, as PyTorch). As in
+    CrossEntropyLoss, the settings after weight are keyword-only."""
+    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if input.ndim == 1:                      # unbatched: a batch of one
+        target = target.unsqueeze(0) if isinstance(target, Tensor) else labels[None]
+        loss = cross_entropy(input.unsqueeze(0), target, weight, ignore_index=ignore_index, reduction=reduction)
+        return loss.reshape(()) if reduction == "none" else loss
+    if input.ndim != 2:
+        raise ValueError(f"CrossEntropyLoss: expected logits of shape (N, C) or (C,), got {input.shape}")
+    if weight is not None:                   # a constant: no gradient flows to it
+        if weight.shape != input.shape[1:] or weight.dtype != input.dtype:
+            raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {input.shape[1]} "
+                               f"classes or no classes, in dtype {input.dtype}: got {weight.dtype} {weight.shape}")
+        weight = weight.data
+    log_probs = input.log_softmax(dim=1)
+    if labels.shape == input.shape[:1]:
+        return _nll(log_probs, _class_labels(labels, input.shape[1], ignore_index), weight, ignore_index, reduction)
+    if labels.shape != input.shape:
+        raise ValueError(f"CrossEntropyLoss: target shape {labels.shape} fits neither class indices "
+                         f"{input.shape[:1]} nor probabilities {input.shape} for logits {input.shape}")
+    target = target if isinstance(target, Tensor) else tensor(labels.astype(input.dtype))
+    return _reduce(-(log_probs * (target if weight is None else target * weight)).sum(dim=1), reduction)
 
 def _class_labels(labels, classes, ignore_index):  # integers, or an error: -1 is no last class, 1.7 no class 1
     if labels.dtype.kind == "f":                 # whole numbers stored as floats (Tensor([0, 2, 1]))?
@@ -1165,32 +1364,43 @@ def _class_labels(labels, classes, ignore_index):  # integers, or an error: -1 i
     if labels.dtype.kind not in "iu":
         raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers, got {labels.dtype} values "
                          f"like {labels.ravel()[:3].tolist()} (probabilities need a target of shape (N, C))")
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        wrong = labels[(labels != ignore_index) & ((labels < 0) | (labels >= classes))]
-        if wrong.size:
-            raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is out of range for {classes} classes "
-                             f"(0 to {classes - 1}; ignore_index is {ignore_index})")
+    wrong = labels[(labels != ignore_index) & ((labels < 0) | (labels >= classes))]
+    if wrong.size:
+        raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is out of range for {classes} classes "
+                         f"(0 to {classes - 1}; ignore_index is {ignore_index})")
     return labels
-def _nll(log_probs, labels, ignore_index, reduction):   # -log_probs[i, label_i], rows = ignore_index left out
+
+def _nll(log_probs, labels, weight, ignore_index, reduction):   # -w[y_i]·log_probs[i, y_i], ignored rows out
     lp = log_probs.data
     rows = np.flatnonzero(labels != ignore_index)
     cols = labels[rows]
-    losses = -lp[rows, cols]
+    w = np.ones(len(rows), lp.dtype) if weight is None else weight[cols]    # each row's class weight
+    total = (w.sum() or np.nan) if reduction == "mean" else 1    # the mean: / Σ w[y_i] (nan over no rows)
+    losses = -lp[rows, cols] * w
     if reduction == "none":
-        out, scale = np.zeros(len(labels), lp.dtype), 1
+        out = np.zeros(len(labels), lp.dtype)
         out[rows] = losses
-    else:                     # a mean over no rows is nan, as in PyTorch
-        scale = 1 if reduction == "sum" else 1 / len(rows) if len(rows) else np.nan
-        out = np.asarray(losses.sum() * scale, lp.dtype)
-    def to_log_probs(g):      # d(-lp[i, y_i])/d lp[i, y_i] = -1; every other entry 0
+    else:
+        out = np.asarray(losses.sum() / total, lp.dtype)
+    def to_log_probs(g):      # d(-w_i·lp[i, y_i] / total)/d lp[i, y_i] = -w_i / total; every other entry 0
         grad = np.zeros_like(lp)
-        grad[rows, cols] = -(g[rows] if reduction == "none" else g) * scale
+        grad[rows, cols] = -(g[rows] if reduction == "none" else g / total) * w
         return grad
     return record("nll", out, (log_probs, to_log_probs))
 
+def one_hot(tensor, num_classes=-1):
+    """Integer labels as rows of 0s with a 1 at the label (int64), as F.one_hot; num_classes=-1: max + 1."""
+    labels = tensor.data
+    n = num_classes if num_classes != -1 else int(labels.max(initial=-1)) + 1       # classes
+    if labels.dtype.kind not in "iu" or not n or labels.size and not 0 <= labels.min() <= labels.max() < n:
+        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor (got {labels.dtype}), "
+                           f"and Class values must be non-negative and smaller than num_classes ({n}, at least 1)")
+    return _leaf(np.eye(n, dtype=np.int64)[labels])
+
 # === optim ===========================================================================================
 class Optimizer:
-    """What SGD and Adam share: PyTorch's checks on the parameters, param_groups, zero_grad, step."""
+    """What SGD and Adam share: PyTorch's checks on the parameters, param_groups, zero_grad, step, and
+    state_dict / load_state_dict to save and resume training."""
     def __init__(self, params, defaults):
         params = list(params)
         if params and isinstance(params[0], dict):
@@ -1201,10 +1411,10 @@ class Optimizer:
             raise ValueError("can't optimize a non-leaf Tensor (or a non-Tensor): pass e.g. model.parameters()")
         self.param_groups = [dict(defaults, params=params)]     # one group, in PyTorch's layout
         self.state = {}           # per parameter: momentum buffer, Adam's moments
-    def zero_grad(self):
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.grad = None
+
+    def zero_grad(self, set_to_none=True):
+        _zero_grads([p for group in self.param_groups for p in group["params"]], set_to_none)
+
     def step(self):
         for group in self.param_groups:
             for p in group["params"]:
@@ -1215,6 +1425,29 @@ class Optimizer:
                     g = g + float(group["weight_decay"]) * old
                 new = self._updated(old, g, group, self.state.setdefault(p, {}))
                 p._data = np.asarray(new, old.dtype)    # a new array (see Tensor.data) of p's own dtype
+
+    def state_dict(self):
+        """As PyTorch's: {'state': {i: {'momentum_buffer': ...}}, 'param_groups': [{'lr': ..., 'params': [0, 1,
+        ...]}]}, parameters numbered in order; arrays are copies (numpy, as Module.state_dict)."""
+        number = {p: i for i, p in enumerate(p for group in self.param_groups for p in group["params"])}
+        return {"state": {number[p]: _copied(state) for p, state in self.state.items()},
+                "param_groups": [dict(g, params=[number[p] for p in g["params"]]) for g in self.param_groups]}
+
+    def load_state_dict(self, state_dict):
+        """Take the settings and per-parameter state that state_dict() gave, for the same parameters in the same
+        order (copies, each array in its parameter's dtype)."""
+        groups, state = state_dict["param_groups"], state_dict["state"]
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
+            raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
+                             "optimizer's group")
+        self.state = {}
+        for group, saved in zip(self.param_groups, groups):
+            group.update((key, value) for key, value in saved.items() if key != "params")
+            self.state.update((p, _copied(state[i], p.dtype)) for p, i in zip(group["params"], saved["params"])
+                              if i in state)
+
+def _copied(state, dtype=None):     # an optimizer's state of one parameter, its arrays copied (in dtype)
+    return {key: np.array(value, dtype) if isinstance(value, np.ndarray) else value for key, value in state.items()}
 
 class SGD(Optimizer):
     """Stochastic gradient descent with torch.optim.SGD's exact update rule:
@@ -1239,8 +1472,8 @@ class SGD(Optimizer):
             else:                                  # the optimizer's own array: updated in place
                 buf *= momentum
                 buf += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
-            if group["nesterov"]:      # -lr·(g + momentum·buf), built in place in its one new array:
-                step = buf * momentum  # fewer layer-sized temporaries made the MNIST step 7 % faster
+            if group["nesterov"]:      # -lr·(g + momentum·buf), built in place in its one new array
+                step = buf * momentum
                 step += g
                 step *= -lr
             else:
@@ -1269,15 +1502,12 @@ class LRScheduler:
     """What LambdaLR and StepLR share: lr = initial lr × factor(n), n counting scheduler.step() calls from 0."""
     def __init__(self, optimizer):
         self.optimizer, self.last_epoch = optimizer, 0        # last_epoch: PyTorch's name for n
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
         self._set_lrs()
     def step(self):
         self.last_epoch += 1
         self._set_lrs()
-    def get_last_lr(self):
-        return [group["lr"] for group in self.optimizer.param_groups]
+    def get_last_lr(self): return [group["lr"] for group in self.optimizer.param_groups]
     def _set_lrs(self):
         for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base_lr * self._factor(self.last_epoch)
@@ -1287,24 +1517,31 @@ class LambdaLR(LRScheduler):
     def __init__(self, optimizer, lr_lambda):
         self.lr_lambda = lr_lambda
         super().__init__(optimizer)
-    def _factor(self, n):
-        return self.lr_lambda(n)
+    def _factor(self, n): return self.lr_lambda(n)
 
 class StepLR(LRScheduler):
     """lr = initial lr × gamma^(n // step_size): multiplied by gamma every step_size steps."""
     def __init__(self, optimizer, step_size, gamma=0.1):
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer)
-    def _factor(self, n):
-        return self.gamma ** (n // self.step_size)
+    def _factor(self, n): return self.gamma ** (n // self.step_size)
 
 # --- `import mytorch.nn as nn` and `from mytorch import optim`, though this is a single file ---------
 def _submodule(name, *members):
+    """A module `mytorch.<name>` holding `members`, importable as such. A name it lacks (one PyTorch has, say)
+    raises an AttributeError that lists what it has and says how to add the missing piece."""
     module = sys.modules[f"{__name__}.{name}"] = types.ModuleType(f"{__name__}.{name}")
     module.__dict__.update((member.__name__, member) for member in members)
+    def __getattr__(attribute):     # called only for a name the module lacks
+        raise AttributeError(f"mytorch.{name} has no {attribute!r}: mytorch has a small part of PyTorch's names ("
+                             f"{', '.join(sorted(n for n in vars(module) if n[0] != '_'))}). To add it, build "
+                             "it from Tensor ops: a Module subclass, a def, or an Optimizer subclass like SGD.")
+    module.__getattr__ = __getattr__
     return module
 
-nn = _submodule("nn", Module, Parameter, Linear, Sigmoid, ReLU, Tanh, Flatten, Dropout, Sequential,
+nn = _submodule("nn", Module, Parameter, Linear, Sigmoid, ReLU, Tanh, Flatten, Dropout, Sequential, ModuleList,
                 MSELoss, CrossEntropyLoss)
+nn.functional = _submodule("nn.functional", relu, Tensor.sigmoid, Tensor.tanh, Tensor.softmax, Tensor.log_softmax,
+                           dropout, linear, one_hot, mse_loss, cross_entropy)
 optim = _submodule("optim", Optimizer, SGD, Adam)
 optim.lr_scheduler = _submodule("optim.lr_scheduler", LRScheduler, LambdaLR, StepLR)
