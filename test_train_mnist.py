@@ -339,7 +339,7 @@ def test_tutorial_settings_are_one_flag_away_and_options_still_win():
     args = tm.parse_args(["--tutorial"])
     assert (args.lr, args.momentum, args.nesterov, args.batch_size, args.epochs, args.schedule) == \
         (0.001, 0.0, False, 4, 5, "constant")
-    args = tm.parse_args(["--tutorial", "--lr", "0.01", "--epochs", "1", "--no-nesterov", "--momentum", "0.5"])
+    args = tm.parse_args("--tutorial --lr 0.01 --epochs 1 --no-nesterov --momentum 0.5".split())
     assert (args.lr, args.momentum, args.nesterov, args.batch_size, args.epochs) == (0.01, 0.5, False, 4, 1)
 
 
@@ -481,13 +481,13 @@ def test_bench_says_what_to_do_when_data_is_missing(bm, tmp_path, capsys, no_dow
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--epochs", "2"], "--epochs: training options apply only to --compare-torch"),
-    (["--save", "w.npz"], "--save: training options apply only to --compare-torch"),
-    (["--rounds", "0"], "--rounds: must be >= 1, got 0"),
-    (["--benchmark"], "unrecognized arguments: --benchmark")], ids=lambda a: " ".join(a) if isinstance(a, list) else "")
+    ("--epochs 2", "--epochs: training options apply only to --compare-torch"),
+    ("--save w.npz", "--save: training options apply only to --compare-torch"),
+    ("--rounds 0", "--rounds: must be >= 1, got 0"),
+    ("--benchmark", "unrecognized arguments: --benchmark")])
 def test_bench_options_are_checked(bm, capsys, argv, message):
     with pytest.raises(SystemExit) as exit:
-        bm.main(argv)
+        bm.main(argv.split())
     err = capsys.readouterr().err
     assert exit.value.code == 2 and "bench_mnist.py: error: " in err and message in err, err
 
