@@ -9,7 +9,8 @@ MyTorch model of train_mnist.py, the same network in PyTorch, and the same compu
 hand in numpy as tightly as numpy allows (NumpyMLP below). The three take turns in rounds, each timing
 a block of about 50 ms after a short pause, the first place rotating; each round gives the ratios
 mytorch/numpy and mytorch/torch, and their medians are the result. A ratio taken within one round
-sees one machine load on both sides, so load that comes and goes on a shared machine cancels out.
+sees about the same machine load on both sides, so load that comes and goes on a shared machine
+touches both sides of a ratio alike.
 
 Everything runs on one thread: numpy's BLAS (OPENBLAS_NUM_THREADS=1, set below before numpy loads, and
 threadpoolctl's limit) and torch (torch.set_num_threads(1)). The benchmark prints what the libraries
@@ -218,11 +219,11 @@ def timed(step, repeats):
     return (time.perf_counter() - start) / repeats
 
 
-def paired_ratios(steps, rounds, pause, block):
+def take_turns(steps, rounds, pause, block):
     """Per round, every step runs a block of about `block` seconds after `pause` seconds' rest, the
     first place rotating; returns each step's per-call times, one per round."""
     names = list(steps)
-    # rough per-step cost, to time blocks of about 50 ms (long enough for the clock, short to repeat)
+    # rough per-step cost, to size the blocks (50 ms: long enough for the clock, short to repeat)
     repeats = {name: max(1, round(block / timed(step, 20))) for name, step in steps.items()}
     times = {name: [] for name in names}
     for r in range(rounds):
@@ -233,11 +234,12 @@ def paired_ratios(steps, rounds, pause, block):
 
 
 def benchmark(rounds=21, pause=0.05, block=0.05, batch_sizes=(64, 4)):
+    """Print, per batch size, each step's median time and the medians of the per-round ratios."""
     torch, threads = one_thread_each()
     print(f"one training step (forward + backward + SGD Nesterov momentum), float32, {rounds} rounds; "
           f"numpy {np.__version__} and torch {torch.__version__}, {tm.plural(threads, 'thread')} each")
     for batch_size in batch_sizes:
-        times = paired_ratios(benchmark_steps(batch_size), rounds, pause, block)
+        times = take_turns(benchmark_steps(batch_size), rounds, pause, block)
         print(f"batch {batch_size:2d}: " + ", ".join(f"{name} {1e6 * np.median(t):6.1f} us"
                                                       for name, t in times.items()) + "  (medians)")
         for other in ("numpy", "torch"):
