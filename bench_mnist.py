@@ -26,8 +26,10 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"      # before numpy loads OpenBLAS (tra
 import numpy as np  # noqa: E402
 
 import mytorch  # noqa: E402
-import train_mnist as tm  # noqa: E402
-from train_mnist import MyTorchMNIST, nn, optim  # noqa: E402
+import mytorch.nn as nn  # noqa: E402
+import mytorch.optim as optim  # noqa: E402
+import train_mnist as tm  # noqa: E402   the model, data, loop and command line it times and runs
+from train_mnist import MyTorchMNIST  # noqa: E402
 
 
 # ===================================================================================================
