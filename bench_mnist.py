@@ -23,13 +23,17 @@ import time
 
 os.environ["OPENBLAS_NUM_THREADS"] = "1"      # before numpy loads OpenBLAS (train_mnist imports numpy)
 
-import numpy as np  # noqa: E402
+try:
+    import numpy as np  # noqa: E402
 
-import mytorch  # noqa: E402
-import mytorch.nn as nn  # noqa: E402
-import mytorch.optim as optim  # noqa: E402
-import train_mnist as tm  # noqa: E402   the model, data, loop and command line it times and runs
-from train_mnist import MyTorchMNIST  # noqa: E402
+    import mytorch
+    import mytorch.nn as nn
+    import mytorch.optim as optim
+    import train_mnist as tm        # the model, data, loop and command line that this file times and runs
+    from train_mnist import MyTorchMNIST
+except KeyboardInterrupt:           # Ctrl-C while the libraries load: as in main()
+    print("bench_mnist.py: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 
 # ===================================================================================================
