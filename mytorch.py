@@ -396,12 +396,11 @@ def _expand_reduced(grad, shape, dim, keepdim):    # undo a reduction: put back 
     return np.zeros(shape, grad.dtype) + grad     # (a new array: np.broadcast_to's view would be read-only)
 
 
-def _same(g):                   # the rule of an input that passes the gradient on unchanged
-    return g
+def _same(g): return g          # the rule of an input that passes the gradient on unchanged
 
 
-def _shape_args(shape):         # reshape(2, 3) and reshape((2, 3)) alike
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+# reshape(2, 3) and reshape((2, 3)) alike
+def _shape_args(shape): return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
 
 
 def _matmul_grad(g, a, b, to_a):
@@ -468,25 +467,18 @@ class no_grad:
     """`with mytorch.no_grad():` (or `@mytorch.no_grad()` on a function) computes but records no graph."""
     mode = False
 
-    def __new__(cls, func=None):
-        return super().__new__(cls) if func is None else cls()(func)   # `@no_grad` without () too
+    # `@no_grad` without () too: then the function comes in place of nothing
+    def __new__(cls, func=None): return super().__new__(cls) if func is None else cls()(func)
 
-    def __enter__(self):
-        self.previous, _grad_mode.enabled = _grad_mode.enabled, self.mode
+    def __enter__(self): self.previous, _grad_mode.enabled = _grad_mode.enabled, self.mode
 
-    def __exit__(self, *exc_info):
-        _grad_mode.enabled = self.previous
+    def __exit__(self, *exc_info): _grad_mode.enabled = self.previous
 
     def __call__(self, func):            # as a decorator: the mode holds while func runs
-        mode = self.mode
-
         @functools.wraps(func)
         def with_mode(*args, **kwargs):
-            previous, _grad_mode.enabled = _grad_mode.enabled, mode
-            try:
+            with set_grad_enabled(self.mode):
                 return func(*args, **kwargs)
-            finally:
-                _grad_mode.enabled = previous
         return with_mode
 
 
@@ -497,23 +489,18 @@ class enable_grad(no_grad):
 
 class set_grad_enabled(no_grad):
     """set_grad_enabled(False) switches recording off at once; as `with set_grad_enabled(mode):` only inside."""
-    def __new__(cls, mode):
-        return object.__new__(cls)
+    def __new__(cls, mode): return object.__new__(cls)
 
-    def __init__(self, mode):
-        self.mode = bool(mode)
-        self.previous, _grad_mode.enabled = _grad_mode.enabled, self.mode
+    def __init__(self, mode): self.mode, self.previous, _grad_mode.enabled = mode, _grad_mode.enabled, bool(mode)
 
-    def __enter__(self):
-        pass                             # (the mode was set when it was made)
+    def __enter__(self): pass            # (the mode was set when it was made)
 
     def __call__(self, func):            # as a decorator: only while func runs
         _grad_mode.enabled = self.previous
         return super().__call__(func)
 
 
-def is_grad_enabled():
-    return _grad_mode.enabled
+def is_grad_enabled(): return _grad_mode.enabled
 
 
 # -- randomness ----------------------------------------------------------------------------------------
@@ -533,8 +520,7 @@ class _TensorConveniences:
     # step, load_state_dict) gives the Tensor a new array. So the arrays a recorded op kept for its backward
     # rule still hold the values its forward used. (PyTorch writes in place and checks a version counter.)
     @property
-    def data(self):
-        return self._data
+    def data(self): return self._data
 
     @data.setter
     def data(self, value):           # p.data = p.data - lr * p.grad: the Tensor takes the new array
@@ -635,19 +621,15 @@ class _TensorConveniences:
 
     def __float__(self): return float(self.item(ValueError))
     def __int__(self): return int(self.item(ValueError))
-    def __bool__(self): return bool(self.item()) if self._data.size == 1 else _ambiguous()
+    def __bool__(self): return bool(self.item()) if self._data.size == 1 else _fail(RuntimeError, "bool of")
     def __format__(self, spec): return format(self.item() if spec and self._data.size == 1 else str(self), spec)
     def tolist(self): return self._data.tolist()
 
-    def __iter__(self):                        # rows, as in PyTorch
-        if self.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self._data)))
+    # rows, as in PyTorch; a 0-d tensor has none
+    def __iter__(self):
+        return (self[i] for i in range(len(self))) if self.ndim else _fail(TypeError, "iteration over")
 
-    def __len__(self):
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return len(self._data)
+    def __len__(self): return len(self._data) if self.ndim else _fail(TypeError, "len() of")
 
     def __array__(self, dtype=None, copy=None):          # np.asarray(t), np.mean([loss, ...])
         return np.array(self._data, dtype, copy=True) if copy else np.asarray(self._data, dtype)
@@ -670,20 +652,16 @@ class _TensorConveniences:
         return f"tensor({body}{extras})"
 
     def __getattr__(self, name):                 # only for names Tensor does not have
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise AttributeError(f"'Tensor' object has no attribute '{name}': mytorch's Tensor does not have it "
-                             f"(PyTorch's may). Work on the array t.numpy() outside the graph, or add it as "
-                             f"an op with mytorch.record (README: 'Add your own op')")
+        raise AttributeError(name if name.startswith("__") else f"'Tensor' object has no attribute '{name}': "
+                             "mytorch's Tensor does not have it (PyTorch's may). Work on the array t.numpy() "
+                             "outside the graph, or add it as an op with mytorch.record (README: 'Add your own op')")
 
     def size(self, dim=None): return self.shape if dim is None else self.shape[_dim(dim, self.ndim, "size")]
     def numel(self): return self._data.size
     def dim(self): return self.ndim
     def cpu(self): return self
 
-    def clone(self):
-        # a copy: d(copy)/da = 1
-        return record("clone", self._data.copy(), (self, _same))
+    def clone(self): return record("clone", self._data.copy(), (self, _same))       # d(copy)/da = 1
 
     # -- dtype: a cast changes no value, so the gradient is just cast back ------------------------------
     def to(self, dtype):
@@ -745,11 +723,9 @@ class _TensorConveniences:
 
     def min(self, dim=None, keepdim=False): return _extreme(self, "min", np.argmin, dim, keepdim)
 
-    def argmax(self, dim=None, keepdim=False):
-        return record("", self._data.argmax(_dims(dim, self.ndim, "argmax"), keepdims=keepdim))
+    def argmax(self, dim=None, keepdim=False): return _arg(self, np.argmax, dim, keepdim)
 
-    def argmin(self, dim=None, keepdim=False):
-        return record("", self._data.argmin(_dims(dim, self.ndim, "argmin"), keepdims=keepdim))
+    def argmin(self, dim=None, keepdim=False): return _arg(self, np.argmin, dim, keepdim)
 
     # -- more shape ops: each a reshape or a permute, so they need no rule of their own -----------------
     def view(self, *shape): return self.reshape(*shape)
@@ -773,8 +749,7 @@ class _TensorConveniences:
 
     def t(self):
         if self.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D (use .T "
-                               "or .transpose(dim0, dim1))")
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D (use .T)")
         return self.T
 
 
@@ -789,8 +764,11 @@ _IN_PLACE = ("{}: mytorch records no in-place op in a graph; make a new tensor (
              "or change x under `with mytorch.no_grad():`")
 
 
-def _zeros_like(a, _):
-    return np.zeros_like(a)
+def _arg(x, arg, dim, keepdim):     # argmax and argmin: indices, no graph
+    return record("", arg(x._data, _dims(dim, x.ndim, arg.__name__), keepdims=keepdim))
+
+
+def _zeros_like(a, _): return np.zeros_like(a)
 
 
 def _cpu_only(thing, device):
@@ -800,8 +778,9 @@ def _cpu_only(thing, device):
     return thing
 
 
-def _ambiguous():
-    raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+def _fail(error, what):       # the errors PyTorch gives for len(), iteration and bool() of unfit tensors
+    raise error("Boolean value of Tensor with more than one value is ambiguous" if what == "bool of" else
+                f"{what} a 0-d tensor")
 
 
 
@@ -935,19 +914,13 @@ def linear(x, weight, bias=None):
     out = a @ w.T
     if bias is not None:
         out += bias._data                  # into the fresh product: no extra array
-    a2 = a.reshape(-1, a.shape[-1])        # the input as rows (a view): every batch axis in one
-
-    def to_weight(g):      # dW = Gᵀ·x, summed over the batch
-        return g.reshape(-1, g.shape[-1]).T @ a2
-
-    def to_bias(g):        # db = G summed over the batch
-        return g.reshape(-1, g.shape[-1]).sum(axis=0)
-
-    def to_input(g):       # dx = G·W
-        return g @ w
-    # (x last: the walk goes down into x once this node is done, so it need not keep G meanwhile)
-    return record("linear", out, (weight, to_weight), *([(bias, to_bias)] if bias is not None else []),
-                  (x, to_input))
+    rows = a.reshape(-1, a.shape[-1])      # the input as rows (a view): every batch axis in one
+    # dW = Gᵀ·x and db = G, each summed over the batch;  dx = G·W  (x last: the walk goes down into x
+    # once this node is done, so it need not keep G meanwhile)
+    edges = [(weight, lambda g: g.reshape(-1, g.shape[-1]).T @ rows), (x, lambda g: g @ w)]
+    if bias is not None:
+        edges.insert(1, (bias, lambda g: g.reshape(-1, g.shape[-1]).sum(axis=0)))
+    return record("linear", out, *edges)
 
 
 # -- checking a backward rule ---------------------------------------------------------------------------
