@@ -259,8 +259,8 @@ def _fit_gradient(grad, tensor, op=""):
     shape = tensor._data.shape
     if type(grad) is not np.ndarray:             # numpy's scalars will do; a Tensor or a tuple will not
         if not isinstance(grad, (np.generic, float, int)):
-            raise TypeError(f"backward: the rule of '{op}' gave a {type(grad).__name__}; a rule takes the "
-                            "gradient (a numpy array) and returns one: use .data, not Tensor ops")
+            raise TypeError(f"backward: the rule of '{op}' gave a {type(grad).__name__}; a rule takes the gradient "
+                            "(a numpy array) and returns one: use .data, not Tensor ops")
         grad = np.asarray(grad)
     if grad.shape != shape:
         if grad.ndim > len(shape):                                    # axes x did not have at all
@@ -279,12 +279,11 @@ def _fit_gradient(grad, tensor, op=""):
 def _first_gradient(loss, gradient):
     """The gradient backward() starts from: 1 for a single number, else the one given (as our own array)."""
     if not loss.requires_grad:
-        raise RuntimeError("backward: this tensor does not require grad (no input had "
-                           "requires_grad=True, or it was made under no_grad)")
+        raise RuntimeError("backward: this tensor does not require grad (no input required it, or no_grad)")
     if gradient is None:
         if loss._data.size != 1:
-            raise RuntimeError(f"backward: the tensor has shape {loss.shape}, so pass gradient= "
-                               "(a gradient is implied only for a single number, like a loss)")
+            raise RuntimeError(f"backward: the tensor has shape {loss.shape}, so pass gradient= (a gradient is "
+                               "implied only for a single number, like a loss)")
         gradient = np.ones(loss.shape, loss.dtype)
     else:
         gradient = np.array(gradient._data if isinstance(gradient, Tensor) else gradient, loss.dtype)
@@ -318,15 +317,15 @@ def _binary(op, numpy_op, x, other):
     dtype = _result_dtype(x._data, y._data)
     if op == "div" and dtype.kind != "f":          # true division of integers gives floats, as in PyTorch
         dtype = np.dtype(np.float32)
-    if op in ("matmul", "linear"):
+    if op == "matmul":
         _same_float(op, x._data, y._data)
     a = x._data if x._data.dtype == dtype else x._data.astype(dtype)
     b = y._data if y._data.dtype == dtype else y._data.astype(dtype)
     try:
         return y, a, b, numpy_op(a, b)
     except ValueError:
-        why = "inner sizes must match" if op == "matmul" else "they cannot be broadcast together"
-        raise ShapeError(f"{op}: shapes {x.shape} and {y.shape} do not fit ({why})") from None
+        raise ShapeError(f"{op}: shapes {x.shape} and {y.shape} do not fit (" + ("inner sizes must match" if op ==
+                         "matmul" else "they cannot be broadcast together") + ")") from None
 
 
 def _operand(x, other, op):
@@ -342,8 +341,8 @@ def _operand(x, other, op):
     if isinstance(other, np.ndarray):      # used as it is (not copied), as from_numpy does
         return record("", other)
     kind = f"{type(other).__module__}.{type(other).__qualname__}".replace("builtins.", "")
-    raise TypeError(f"{op}: expected a mytorch Tensor, a number or a numpy array, got a {kind}; convert "
-                    f"it first, e.g. mytorch.tensor(x) (a torch.Tensor: mytorch.tensor(x.detach().numpy()))")
+    raise TypeError(f"{op}: expected a mytorch Tensor, a number or a numpy array, got a {kind}; convert it first, "
+                    "e.g. mytorch.tensor(x) (a torch.Tensor: mytorch.tensor(x.detach().numpy()))")
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}       # bool < integers < floats
@@ -354,8 +353,6 @@ def _result_dtype(a, b):
     """PyTorch's type promotion of two arrays. The higher kind wins: int32 with float64 gives float64, int64
     with float32 gives float32. Within a kind, an array with dimensions wins over a 0-d one (float32 with a
     0-d float64 gives float32); else the larger type (float32 with float64: float64; uint8 with int8: int16)."""
-    if a.dtype == b.dtype:
-        return a.dtype
     rank_a, rank_b = _KIND_RANK[a.dtype.kind], _KIND_RANK[b.dtype.kind]
     if rank_a != rank_b:
         return a.dtype if rank_a > rank_b else b.dtype
@@ -709,8 +706,7 @@ class _TensorConveniences:
 
     def mm(self, other):
         if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
-            raise RuntimeError(f"mm: both must be matrices (2-D), got shapes {self.shape} and "
-                               f"{getattr(other, 'shape', ())}; for other shapes use @ (matmul)")
+            raise RuntimeError(f"mm: both must be matrices, not {self.shape} and {np.shape(other)} (use @)")
         return self @ other
 
     # -- more reductions ---------------------------------------------------------------------------------
@@ -980,8 +976,7 @@ def __getattr__(name):       # mytorch.<a name it does not have>: say so, and wh
     if name in _MORE_DTYPES:
         return _MORE_DTYPES[name]
     raise AttributeError(f"module 'mytorch' has no attribute '{name}': mytorch does not have it (PyTorch may). "
-                         "Build it from mytorch's ops, or add it as an op with mytorch.record "
-                         "(README: 'Add your own op')")
+                         "Build it from its ops, or add it as an op with mytorch.record (README: 'Add your own op')")
 
 
 _MORE_DTYPES = {"bool": np.bool_, "float": np.float32, "int": np.int32}    # names taken by Python's builtins
