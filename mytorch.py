@@ -246,11 +246,13 @@ def _count_consumers(loss):
 
 
 def _accumulate(tensor, grad):
-    """tensor.grad += grad. The first gradient is kept as it is, later ones make a new array: mytorch never
-    writes into an array a Tensor holds, so a .grad may share its array (d(a+b) gives a and b the same)."""
-    if tensor.grad is not None:
-        grad = tensor.grad._data + grad
-    tensor.grad = record("", grad)
+    """tensor.grad += grad. The first gradient is kept as it is, later ones make a new array (in the same .grad
+    Tensor): mytorch never writes into an array a Tensor holds, so a .grad may share its array (d(a+b) gives a
+    and b the same one)."""
+    if tensor.grad is None:
+        tensor.grad = record("", grad)
+    else:
+        tensor.grad._data = tensor.grad._data + grad
 
 
 def _fit_gradient(grad, tensor, op=""):
