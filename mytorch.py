@@ -912,12 +912,12 @@ def linear(x, weight, bias=None):
     out = a @ w.T
     if bias is not None:
         out += bias._data                  # into the fresh product: no extra array
-    rows = a.reshape(-1, a.shape[-1])      # the input as rows (a view): every batch axis in one
+    def rows(m): return m if m.ndim == 2 else m.reshape(-1, m.shape[-1])    # one batch axis for all
     # dW = Gᵀ·x and db = G, each summed over the batch;  dx = G·W  (x last: the walk goes down into x
     # once this node is done, so it need not keep G meanwhile)
-    edges = [(weight, lambda g: g.reshape(-1, g.shape[-1]).T @ rows), (x, lambda g: g @ w)]
+    edges = [(weight, lambda g: rows(g).T @ rows(a)), (x, lambda g: g @ w)]
     if bias is not None:
-        edges.insert(1, (bias, lambda g: g.reshape(-1, g.shape[-1]).sum(axis=0)))
+        edges.insert(1, (bias, lambda g: rows(g).sum(axis=0)))
     return record("linear", out, *edges)
 
 
