@@ -1124,13 +1124,10 @@ class Module:
     def cuda(self, *args, **kwargs): return _cpu_only(self, "cuda")
 
     # -- saving and loading: by name, every name of a module used twice (as PyTorch) -----------------------
-    def _state(self): return dict(_named(self._walk(), Module._own_state))
+    def _state(self): return dict(_named(self._walk(), Module._own_parameters, Module._own_buffers))
 
-    def _own_state(self): return self._own_parameters() + self._own_buffers()
-
-    def state_dict(self):
-        """Copies (numpy arrays) of the parameters and buffers by name, in PyTorch's order."""
-        return {name: t.data.copy() for name, t in self._state().items()}
+    # state_dict: copies (numpy arrays) of the parameters and buffers by name, in PyTorch's order
+    def state_dict(self): return {name: t.data.copy() for name, t in self._state().items()}
 
     def load_state_dict(self, state_dict, strict=True):
         """Take arrays (or Tensors) for the parameters and buffers, each keeping its own dtype. As PyTorch:
@@ -1151,9 +1148,8 @@ class Module:
         return _IncompatibleKeys(missing, unexpected)
 
     # -- print(model) -----------------------------------------------------------------------------------
-    def extra_repr(self):
-        """The settings print(model) shows inside a layer's parentheses: Linear(in_features=2, ...)."""
-        return ""
+    # extra_repr: the settings print(model) shows inside a layer's parentheses: Linear(in_features=2, ...)
+    def extra_repr(self): return ""
 
     def _child_reprs(self): return [(name, repr(child)) for name, child in self._children()]
 
@@ -1174,8 +1170,8 @@ def _inside(value, name):       # (name, value) pairs of attributes, also in lis
     else:
         yield name, value
 
-def _named(modules, own):     # ('path.name', tensor) for what own(module) lists, module by module
-    return ((f"{path}.{name}" if path else name, t) for path, module in modules for name, t in own(module))
+def _named(modules, *owns):     # ('path.name', tensor) for what each own(module) lists, module by module
+    return ((f"{path}.{name}" if path else name, t) for path, m in modules for own in owns for name, t in own(m))
 
 def _unique(pairs):             # (name, value) pairs, each value once, under its first name: a shared one once
     first = {}
@@ -1185,8 +1181,7 @@ def _unique(pairs):             # (name, value) pairs, each value once, under it
 
 def _zero_grads(params, set_to_none):     # zero_grad of modules and optimizers
     for p in params:      # set_to_none (PyTorch's default): no grad; else the same grad Tensor, zeroed
-        if p.grad is not None:
-            p.grad = None if set_to_none else p.grad.zero_()
+        p.grad = None if set_to_none or p.grad is None else p.grad.zero_()
 
 class Linear(Module):
     """y = x·Wᵀ + b, W of shape (out_features, in_features), W and b uniform in ±1/√in_features (PyTorch's)."""
@@ -1243,11 +1238,9 @@ class _Indexed(Module):
             setattr(self, str(name), module)
         return self
 
-    def _items(self): return [(name, value) for name, value in vars(self).items() if isinstance(value, Module)]
+    def __len__(self): return len(self._children())
 
-    def __len__(self): return len(self._items())
-
-    def __iter__(self): return iter([module for _, module in self._items()])
+    def __iter__(self): return iter([module for _, module in self._children()])
 
     def append(self, module): return self.extend([module])
 
@@ -1259,7 +1252,7 @@ class Sequential(_Indexed):
     def __init__(self, *modules):
         self._add(modules[0].items() if len(modules) == 1 and isinstance(modules[0], dict) else enumerate(modules))
 
-    def __getitem__(self, i): return Sequential(dict(self._items()[i])) if type(i) is slice else list(self)[i]
+    def __getitem__(self, i): return Sequential(dict(self._children()[i])) if type(i) is slice else list(self)[i]
 
     def forward(self, x):
         for module in self:
@@ -1299,9 +1292,8 @@ class CrossEntropyLoss(Module):
 
 # --- nn.functional: the functions the layers above call (`import mytorch.nn.functional as F`); F.sigmoid,
 # F.tanh, F.softmax, F.log_softmax are the Tensor methods themselves: F.softmax(x, 1) runs x.softmax(1) --------
-def relu(input, inplace=False):
-    """max(x, 0); inplace=True gives the same result out of place (see ReLU)."""
-    return input.relu()
+# relu: max(x, 0); inplace=True gives the same result, computed out of place (see ReLU)
+def relu(input, inplace=False): return input.relu()
 
 def _probability(p):
     if not 0 <= p <= 1:
@@ -1322,20 +1314,23 @@ def mse_loss(input, target, *, reduction="mean", _stacklevel=2):
     if getattr(target, "shape", input.shape) != input.shape:
         warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; they will "
                       "be broadcast together, rarely what you meant (PyTorch warns too)", stacklevel=_stacklevel)
-    diff = input - target
-    return _reduce(diff * diff, reduction)
+    return _reduce((input - target) ** 2, reduction)
 
-def _reduce(loss, reduction):
+def _reduction(reduction):      # a loss's `reduction` argument, checked as PyTorch checks it
     if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+        raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'mean', 'sum' or 'none'")
+    return reduction
+
+def _reduce(loss, reduction):   # the losses' mean, their sum, or each of them ('none')
+    return loss.mean() if _reduction(reduction) == "mean" else loss.sum() if reduction == "sum" else loss
 
 def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
     """-log softmax(logits)[true class], as PyTorch's: targets are class indices (N,) (labels equal to
     ignore_index left out) or probabilities (N, C), e.g. one-hot. Unbatched logits (C,) take one label.
     With a `weight` per class, row i counts w[y_i] times: the mean is Σ w[y_i]·loss_i / Σ w[y_i] (for
     probabilities, loss_i = -Σ_c w_c·p_ic·log q_ic and the mean divides by N, as PyTorch). As in
-    CrossEntropyLoss, the settings after weight are keyword-only."""
+    CrossEntropyLoss, the settings after weight are keyword-only. The weight is a constant: no gradient
+    flows to it."""
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
     if input.ndim == 1:                      # unbatched: a batch of one
         target = target.unsqueeze(0) if isinstance(target, Tensor) else labels[None]
@@ -1343,31 +1338,28 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
         return loss.reshape(()) if reduction == "none" else loss
     if input.ndim != 2:
         raise ValueError(f"CrossEntropyLoss: expected logits of shape (N, C) or (C,), got {input.shape}")
-    if weight is not None:                   # a constant: no gradient flows to it
-        if weight.shape != input.shape[1:] or weight.dtype != input.dtype:
-            raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {input.shape[1]} "
-                               f"classes or no classes, in dtype {input.dtype}: got {weight.dtype} {weight.shape}")
-        weight = weight.data
+    if weight is not None and (weight.shape != input.shape[1:] or weight.dtype != input.dtype):
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {input.shape[1]} "
+                           f"classes or no classes, in dtype {input.dtype}: got {weight.dtype} {weight.shape}")
+    weight = None if weight is None else weight.data
     log_probs = input.log_softmax(dim=1)
     if labels.shape == input.shape[:1]:
         return _nll(log_probs, _class_labels(labels, input.shape[1], ignore_index), weight, ignore_index, reduction)
     if labels.shape != input.shape:
         raise ValueError(f"CrossEntropyLoss: target shape {labels.shape} fits neither class indices "
-                         f"{input.shape[:1]} nor probabilities {input.shape} for logits {input.shape}")
+                         f"{input.shape[:1]} nor probabilities {input.shape}")
     target = target if isinstance(target, Tensor) else tensor(labels.astype(input.dtype))
     return _reduce(-(log_probs * (target if weight is None else target * weight)).sum(dim=1), reduction)
 
 def _class_labels(labels, classes, ignore_index):  # integers, or an error: -1 is no last class, 1.7 no class 1
-    if labels.dtype.kind == "f":                 # whole numbers stored as floats (Tensor([0, 2, 1]))?
-        whole = labels.astype(np.intp)
-        labels = labels if (whole != labels).any() else whole
+    if labels.dtype.kind == "f" and (labels == labels.astype(np.intp)).all():   # whole numbers stored as floats
+        labels = labels.astype(np.intp)                                         # (Tensor([0, 2, 1]))
     if labels.dtype.kind not in "iu":
         raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers, got {labels.dtype} values "
                          f"like {labels.ravel()[:3].tolist()} (probabilities need a target of shape (N, C))")
     wrong = labels[(labels != ignore_index) & ((labels < 0) | (labels >= classes))]
     if wrong.size:
-        raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is out of range for {classes} classes "
-                         f"(0 to {classes - 1}; ignore_index is {ignore_index})")
+        raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is not in 0..{classes - 1} nor ignore_index")
     return labels
 
 def _nll(log_probs, labels, weight, ignore_index, reduction):   # -w[y_i]·log_probs[i, y_i], ignored rows out
@@ -1375,13 +1367,10 @@ def _nll(log_probs, labels, weight, ignore_index, reduction):   # -w[y_i]·log_p
     rows = np.flatnonzero(labels != ignore_index)
     cols = labels[rows]
     w = np.ones(len(rows), lp.dtype) if weight is None else weight[cols]    # each row's class weight
-    total = (w.sum() or np.nan) if reduction == "mean" else 1    # the mean: / Σ w[y_i] (nan over no rows)
-    losses = -lp[rows, cols] * w
-    if reduction == "none":
-        out = np.zeros(len(labels), lp.dtype)
-        out[rows] = losses
-    else:
-        out = np.asarray(losses.sum() / total, lp.dtype)
+    total = (w.sum() or np.nan) if _reduction(reduction) == "mean" else 1   # the mean: / Σ w[y_i] (nan if no rows)
+    losses = np.zeros(len(labels), lp.dtype)                                # (ignored rows: 0)
+    losses[rows] = -lp[rows, cols] * w
+    out = losses if reduction == "none" else np.asarray(losses.sum() / total, lp.dtype)
     def to_log_probs(g):      # d(-w_i·lp[i, y_i] / total)/d lp[i, y_i] = -w_i / total; every other entry 0
         grad = np.zeros_like(lp)
         grad[rows, cols] = -(g[rows] if reduction == "none" else g / total) * w
@@ -1412,39 +1401,36 @@ class Optimizer:
         self.param_groups = [dict(defaults, params=params)]     # one group, in PyTorch's layout
         self.state = {}           # per parameter: momentum buffer, Adam's moments
 
-    def zero_grad(self, set_to_none=True):
-        _zero_grads([p for group in self.param_groups for p in group["params"]], set_to_none)
+    def _params(self): return [p for group in self.param_groups for p in group["params"]]   # numbered in order
+
+    def zero_grad(self, set_to_none=True): _zero_grads(self._params(), set_to_none)
 
     def step(self):
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None or not p.requires_grad:        # frozen or unused: left alone
-                    continue
-                g, old = p.grad._data, p._data
-                if group["weight_decay"]:                # L2 penalty, as PyTorch adds it: g + wd·p
-                    g = g + float(group["weight_decay"]) * old
-                new = self._updated(old, g, group, self.state.setdefault(p, {}))
-                p._data = np.asarray(new, old.dtype)    # a new array (see Tensor.data) of p's own dtype
+                if p.grad is not None and p.requires_grad:        # (frozen or unused: left alone)
+                    g, old = p.grad._data, p._data
+                    if group["weight_decay"]:                # L2 penalty, as PyTorch adds it: g + wd·p
+                        g = g + float(group["weight_decay"]) * old
+                    new = self._updated(old, g, group, self.state.setdefault(p, {}))
+                    p._data = np.asarray(new, old.dtype)    # a new array (see Tensor.data) of p's own dtype
 
     def state_dict(self):
         """As PyTorch's: {'state': {i: {'momentum_buffer': ...}}, 'param_groups': [{'lr': ..., 'params': [0, 1,
         ...]}]}, parameters numbered in order; arrays are copies (numpy, as Module.state_dict)."""
-        number = {p: i for i, p in enumerate(p for group in self.param_groups for p in group["params"])}
+        number = {p: i for i, p in enumerate(self._params())}
         return {"state": {number[p]: _copied(state) for p, state in self.state.items()},
                 "param_groups": [dict(g, params=[number[p] for p in g["params"]]) for g in self.param_groups]}
 
     def load_state_dict(self, state_dict):
         """Take the settings and per-parameter state that state_dict() gave, for the same parameters in the same
         order (copies, each array in its parameter's dtype)."""
-        groups, state = state_dict["param_groups"], state_dict["state"]
-        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
-            raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
-                             "optimizer's group")
-        self.state = {}
-        for group, saved in zip(self.param_groups, groups):
+        if [len(g["params"]) for g in state_dict["param_groups"]] != [len(g["params"]) for g in self.param_groups]:
+            raise ValueError("loaded state dict's parameter group doesn't match the size of optimizer's group")
+        for group, saved in zip(self.param_groups, state_dict["param_groups"]):
             group.update((key, value) for key, value in saved.items() if key != "params")
-            self.state.update((p, _copied(state[i], p.dtype)) for p, i in zip(group["params"], saved["params"])
-                              if i in state)
+        params = self._params()         # parameter i of the saved state is params[i], as state_dict() numbers them
+        self.state = {params[i]: _copied(state, params[i].dtype) for i, state in state_dict["state"].items()}
 
 def _copied(state, dtype=None):     # an optimizer's state of one parameter, its arrays copied (in dtype)
     return {key: np.array(value, dtype) if isinstance(value, np.ndarray) else value for key, value in state.items()}
@@ -1462,22 +1448,18 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
     def _updated(self, p, g, group, state):     # (Python floats: an np.float64 must not make arrays float64)
-        momentum, lr = float(group["momentum"]), float(group["lr"])
-        if not momentum:
-            step = g * -lr
-        else:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = np.array(g, p.dtype)     # (an array, even for a 0-d p)
-            else:                                  # the optimizer's own array: updated in place
-                buf *= momentum
-                buf += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
-            if group["nesterov"]:      # -lr·(g + momentum·buf), built in place in its one new array
-                step = buf * momentum
-                step += g
-                step *= -lr
-            else:
-                step = buf * -lr
+        momentum, lr, buf = float(group["momentum"]), float(group["lr"]), state.get("momentum_buffer")
+        if momentum and buf is None:               # the first step: buf = g (an array, even for a 0-d p)
+            buf = state["momentum_buffer"] = np.array(g, p.dtype)
+        elif momentum:                             # the optimizer's own array, updated in place
+            buf *= momentum
+            buf += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
+        if momentum and group["nesterov"]:         # -lr·(g + momentum·buf), built in place in its one new array
+            step = buf * momentum
+            step += g
+            step *= -lr
+        else:                                      # -lr·buf, or -lr·g without momentum
+            step = (buf if momentum else g) * -lr
         step += p                                  # p - lr·(...)
         return step
 
@@ -1499,24 +1481,26 @@ class Adam(Optimizer):
 
 # -- learning-rate schedules (torch.optim.lr_scheduler): each sets param_groups' "lr" per scheduler.step()
 class LRScheduler:
-    """What LambdaLR and StepLR share: lr = initial lr × factor(n), n counting scheduler.step() calls from 0."""
+    """What LambdaLR and StepLR share: lr = initial lr × factor(n), n counting scheduler.step() calls from 0
+    (PyTorch's name for n: last_epoch). Made, it takes step 0: lr = initial lr × factor(0)."""
     def __init__(self, optimizer):
-        self.optimizer, self.last_epoch = optimizer, 0        # last_epoch: PyTorch's name for n
+        self.optimizer, self.last_epoch = optimizer, -1
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
-        self._set_lrs()
+        self.step()
+
     def step(self):
         self.last_epoch += 1
-        self._set_lrs()
-    def get_last_lr(self): return [group["lr"] for group in self.optimizer.param_groups]
-    def _set_lrs(self):
         for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base_lr * self._factor(self.last_epoch)
+
+    def get_last_lr(self): return [group["lr"] for group in self.optimizer.param_groups]
 
 class LambdaLR(LRScheduler):
     """lr = initial lr × lr_lambda(n)."""
     def __init__(self, optimizer, lr_lambda):
         self.lr_lambda = lr_lambda
         super().__init__(optimizer)
+
     def _factor(self, n): return self.lr_lambda(n)
 
 class StepLR(LRScheduler):
@@ -1524,6 +1508,7 @@ class StepLR(LRScheduler):
     def __init__(self, optimizer, step_size, gamma=0.1):
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer)
+
     def _factor(self, n): return self.gamma ** (n // self.step_size)
 
 # --- `import mytorch.nn as nn` and `from mytorch import optim`, though this is a single file ---------
