@@ -1033,9 +1033,7 @@ class Module:
     def __call__(self, *args, **kwargs): return self.forward(*args, **kwargs)
 
     # -- what is inside: sub-modules, parameters, buffers (each walk in PyTorch's order) -------------------
-    def _members(self): return _inside(vars(self), "")     # (name, value) of attributes and their items
-
-    def _children(self): return [(n, value) for n, value in self._members() if isinstance(value, Module)]
+    def _children(self): return [(n, value) for n, value in _inside(vars(self)) if isinstance(value, Module)]
 
     def _walk(self, prefix=""):     # (path, module) for this module and every one inside, by every path
         yield prefix, self
@@ -1052,14 +1050,13 @@ class Module:
 
     def children(self): return (child for _, child in self.named_children())
 
-    def _own_parameters(self):     # what a Module trains: Parameters, and (unlike PyTorch) leaves requiring grad
-        return [(name, v) for name, v in self._members()
+    def _own_params(self):     # what a Module trains: Parameters, and (unlike PyTorch) leaves requiring grad
+        return [(name, v) for name, v in _inside(vars(self))
                 if isinstance(v, Parameter) or isinstance(v, Tensor) and v.requires_grad and v.is_leaf]
 
-    def named_parameters(self, prefix=""):
-        """As PyTorch lists them: a module's own first ('bias'), then its sub-modules' ('fc1.weight'); each once;
-        frozen Parameters too, and (unlike PyTorch) plain leaf tensors that require grad."""
-        return _unique(_named(self.named_modules(prefix), Module._own_parameters))
+    # named_parameters lists them as PyTorch does: a module's own first ('bias'), then its sub-modules'
+    # ('fc1.weight'); each once; frozen Parameters too, and (unlike PyTorch) plain leaf tensors that require grad
+    def named_parameters(self, prefix=""): return _unique(_named(self.named_modules(prefix), Module._own_params))
 
     def parameters(self): return (p for _, p in self.named_parameters())
 
@@ -1124,7 +1121,7 @@ class Module:
     def cuda(self, *args, **kwargs): return _cpu_only(self, "cuda")
 
     # -- saving and loading: by name, every name of a module used twice (as PyTorch) -----------------------
-    def _state(self): return dict(_named(self._walk(), Module._own_parameters, Module._own_buffers))
+    def _state(self): return dict(_named(self._walk(), Module._own_params, Module._own_buffers))
 
     # state_dict: copies (numpy arrays) of the parameters and buffers by name, in PyTorch's order
     def state_dict(self): return {name: t.data.copy() for name, t in self._state().items()}
@@ -1163,12 +1160,11 @@ class Module:
 
 _IncompatibleKeys = namedtuple("_IncompatibleKeys", "missing_keys unexpected_keys")   # load_state_dict's answer
 
-def _inside(value, name):       # (name, value) pairs of attributes, also in lists, tuples, dicts: 'blocks.0'
-    if isinstance(value, (dict, list, tuple)):
-        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
-            yield from _inside(item, f"{name}.{key}" if name else str(key))
-    else:
-        yield name, value
+def _inside(value, name=""):    # (name, value) pairs of attributes, also in lists, tuples, dicts: 'blocks.0'
+    if not isinstance(value, (dict, list, tuple)):
+        return [(name, value)]
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    return [pair for key, item in items for pair in _inside(item, f"{name}.{key}" if name else str(key))]
 
 def _named(modules, *owns):     # ('path.name', tensor) for what each own(module) lists, module by module
     return ((f"{path}.{name}" if path else name, t) for path, m in modules for own in owns for name, t in own(m))
@@ -1345,22 +1341,19 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     log_probs = input.log_softmax(dim=1)
     if labels.shape == input.shape[:1]:
         return _nll(log_probs, _class_labels(labels, input.shape[1], ignore_index), weight, ignore_index, reduction)
-    if labels.shape != input.shape:
-        raise ValueError(f"CrossEntropyLoss: target shape {labels.shape} fits neither class indices "
-                         f"{input.shape[:1]} nor probabilities {input.shape}")
+    if labels.shape != input.shape:          # neither class indices (N,) nor probabilities (N, C)
+        raise ValueError(f"cross_entropy: target shape {labels.shape} is not {input.shape[:1]} or {input.shape}")
     target = target if isinstance(target, Tensor) else tensor(labels.astype(input.dtype))
     return _reduce(-(log_probs * (target if weight is None else target * weight)).sum(dim=1), reduction)
 
 def _class_labels(labels, classes, ignore_index):  # integers, or an error: -1 is no last class, 1.7 no class 1
-    if labels.dtype.kind == "f" and (labels == labels.astype(np.intp)).all():   # whole numbers stored as floats
-        labels = labels.astype(np.intp)                                         # (Tensor([0, 2, 1]))
-    if labels.dtype.kind not in "iu":
-        raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers, got {labels.dtype} values "
-                         f"like {labels.ravel()[:3].tolist()} (probabilities need a target of shape (N, C))")
-    wrong = labels[(labels != ignore_index) & ((labels < 0) | (labels >= classes))]
+    whole = labels.astype(np.intp)     # whole numbers stored as floats (Tensor([0, 2, 1])) are labels too
+    if labels.dtype.kind not in "iuf" or (whole != labels).any():     # (probabilities need a target (N, C))
+        raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers: {labels.ravel()[:3].tolist()}")
+    wrong = whole[(whole != ignore_index) & ((whole < 0) | (whole >= classes))]
     if wrong.size:
         raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is not in 0..{classes - 1} nor ignore_index")
-    return labels
+    return whole
 
 def _nll(log_probs, labels, weight, ignore_index, reduction):   # -w[y_i]·log_probs[i, y_i], ignored rows out
     lp = log_probs.data
@@ -1482,9 +1475,10 @@ class Adam(Optimizer):
 # -- learning-rate schedules (torch.optim.lr_scheduler): each sets param_groups' "lr" per scheduler.step()
 class LRScheduler:
     """What LambdaLR and StepLR share: lr = initial lr × factor(n), n counting scheduler.step() calls from 0
-    (PyTorch's name for n: last_epoch). Made, it takes step 0: lr = initial lr × factor(0)."""
-    def __init__(self, optimizer):
-        self.optimizer, self.last_epoch = optimizer, -1
+    (PyTorch's name for n: last_epoch). Made, it takes step 0: lr = initial lr × factor(0). A subclass's
+    settings (lr_lambda, step_size, gamma) become attributes."""
+    def __init__(self, optimizer, **settings):
+        vars(self).update(settings, optimizer=optimizer, last_epoch=-1)
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
         self.step()
 
@@ -1497,17 +1491,14 @@ class LRScheduler:
 
 class LambdaLR(LRScheduler):
     """lr = initial lr × lr_lambda(n)."""
-    def __init__(self, optimizer, lr_lambda):
-        self.lr_lambda = lr_lambda
-        super().__init__(optimizer)
+    def __init__(self, optimizer, lr_lambda): super().__init__(optimizer, lr_lambda=lr_lambda)
 
     def _factor(self, n): return self.lr_lambda(n)
 
 class StepLR(LRScheduler):
     """lr = initial lr × gamma^(n // step_size): multiplied by gamma every step_size steps."""
     def __init__(self, optimizer, step_size, gamma=0.1):
-        self.step_size, self.gamma = step_size, gamma
-        super().__init__(optimizer)
+        super().__init__(optimizer, step_size=step_size, gamma=gamma)
 
     def _factor(self, n): return self.gamma ** (n // self.step_size)
 
