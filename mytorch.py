@@ -1036,13 +1036,12 @@ class Module:
     def _children(self): return [(n, value) for n, value in _inside(vars(self)) if isinstance(value, Module)]
 
     def _walk(self, prefix=""):     # (path, module) for this module and every one inside, by every path
-        yield prefix, self
-        for name, child in self._children():
-            yield from child._walk(f"{prefix}.{name}" if prefix else name)
+        return [(prefix, self)] + [pair for name, child in self._children()
+                                   for pair in child._walk(f"{prefix}.{name}" if prefix else name)]
 
     def named_modules(self, prefix="", remove_duplicate=True):
         """This module and all modules inside it, depth first; a module used twice is listed once (first name)."""
-        return _unique(self._walk(prefix)) if remove_duplicate else self._walk(prefix)
+        return _unique(self._walk(prefix)) if remove_duplicate else iter(self._walk(prefix))
 
     def modules(self): return (module for _, module in self.named_modules())
 
@@ -1403,8 +1402,8 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None and p.requires_grad:        # (frozen or unused: left alone)
                     g, old = p.grad._data, p._data
-                    if group["weight_decay"]:                # L2 penalty, as PyTorch adds it: g + wd·p
-                        g = g + float(group["weight_decay"]) * old
+                    # the L2 penalty, as PyTorch adds it: g + weight_decay·p
+                    g = g + float(group["weight_decay"]) * old if group["weight_decay"] else g
                     new = self._updated(old, g, group, self.state.setdefault(p, {}))
                     p._data = np.asarray(new, old.dtype)    # a new array (see Tensor.data) of p's own dtype
 
@@ -1440,6 +1439,7 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
+
     def _updated(self, p, g, group, state):     # (Python floats: an np.float64 must not make arrays float64)
         momentum, lr, buf = float(group["momentum"]), float(group["lr"]), state.get("momentum_buffer")
         if momentum and buf is None:               # the first step: buf = g (an array, even for a 0-d p)
@@ -1465,6 +1465,7 @@ class Adam(Optimizer):
             raise ValueError(f"Adam: need lr, eps, weight_decay >= 0 and betas in [0, 1), got lr={lr}, "
                              f"betas={betas}, eps={eps}, weight_decay={weight_decay}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
     def _updated(self, p, g, group, state):
         (beta1, beta2), t = group["betas"], state.get("step", 0) + 1
         m, v = state.get("exp_avg", 0), state.get("exp_avg_sq", 0)
