@@ -1311,13 +1311,10 @@ def mse_loss(input, target, *, reduction="mean", _stacklevel=2):
                       "be broadcast together, rarely what you meant (PyTorch warns too)", stacklevel=_stacklevel)
     return _reduce((input - target) ** 2, reduction)
 
-def _reduction(reduction):      # a loss's `reduction` argument, checked as PyTorch checks it
+def _reduce(loss, reduction):   # the losses' mean, their sum, or each of them ('none'); as PyTorch, nothing else
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'mean', 'sum' or 'none'")
-    return reduction
-
-def _reduce(loss, reduction):   # the losses' mean, their sum, or each of them ('none')
-    return loss.mean() if _reduction(reduction) == "mean" else loss.sum() if reduction == "sum" else loss
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
 def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
     """-log softmax(logits)[true class], as PyTorch's: targets are class indices (N,) (labels equal to
@@ -1359,10 +1356,11 @@ def _nll(log_probs, labels, weight, ignore_index, reduction):   # -w[y_i]·log_p
     rows = np.flatnonzero(labels != ignore_index)
     cols = labels[rows]
     w = np.ones(len(rows), lp.dtype) if weight is None else weight[cols]    # each row's class weight
-    total = (w.sum() or np.nan) if _reduction(reduction) == "mean" else 1   # the mean: / Σ w[y_i] (nan if no rows)
-    losses = np.zeros(len(labels), lp.dtype)                                # (ignored rows: 0)
+    total = (w.sum() or np.nan) if reduction == "mean" else 1    # the mean: / Σ w[y_i] (nan if no rows)
+    losses = np.zeros(len(labels), lp.dtype)                     # (ignored rows: 0)
     losses[rows] = -lp[rows, cols] * w
-    out = losses if reduction == "none" else np.asarray(losses.sum() / total, lp.dtype)
+    # the weighted mean is the sum / Σ w[y_i]; _reduce also says no to an unknown reduction
+    out = np.asarray(_reduce(losses, "sum" if reduction == "mean" else reduction) / total, lp.dtype)
     def to_log_probs(g):      # d(-w_i·lp[i, y_i] / total)/d lp[i, y_i] = -w_i / total; every other entry 0
         grad = np.zeros_like(lp)
         grad[rows, cols] = -(g[rows] if reduction == "none" else g / total) * w
@@ -1374,8 +1372,7 @@ def one_hot(tensor, num_classes=-1):
     labels = tensor.data
     n = num_classes if num_classes != -1 else int(labels.max(initial=-1)) + 1       # classes
     if labels.dtype.kind not in "iu" or not n or labels.size and not 0 <= labels.min() <= labels.max() < n:
-        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor (got {labels.dtype}), "
-                           f"and Class values must be non-negative and smaller than num_classes ({n}, at least 1)")
+        raise RuntimeError(f"one_hot takes a LongTensor (int64); Class values must be in [0, num_classes={n})")
     return _leaf(np.eye(n, dtype=np.int64)[labels])
 
 # === optim ===========================================================================================
@@ -1461,9 +1458,8 @@ class Adam(Optimizer):
         g = grad + weight_decay·p;   m = β1·m + (1 - β1)·g;   v = β2·v + (1 - β2)·g²   (both start at 0)
         p = p - lr/(1 - β1^t) · m / (√v / √(1 - β2^t) + eps)"""
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
-        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"Adam: need lr, eps, weight_decay >= 0 and betas in [0, 1), got lr={lr}, "
-                             f"betas={betas}, eps={eps}, weight_decay={weight_decay}")
+        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):   # (values: in the call)
+            raise ValueError("Adam: lr, eps and weight_decay must be >= 0, and both betas in [0, 1)")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     def _updated(self, p, g, group, state):
