@@ -1333,29 +1333,29 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     if weight is not None and (weight.shape != input.shape[1:] or weight.dtype != input.dtype):
         raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {input.shape[1]} "
                            f"classes or no classes, in dtype {input.dtype}: got {weight.dtype} {weight.shape}")
-    weight = None if weight is None else weight.data
     log_probs = input.log_softmax(dim=1)
     if labels.shape == input.shape[:1]:
         return _nll(log_probs, _class_labels(labels, input.shape[1], ignore_index), weight, ignore_index, reduction)
     if labels.shape != input.shape:          # neither class indices (N,) nor probabilities (N, C)
         raise ValueError(f"cross_entropy: target shape {labels.shape} is not {input.shape[:1]} or {input.shape}")
     target = target if isinstance(target, Tensor) else tensor(labels.astype(input.dtype))
-    return _reduce(-(log_probs * (target if weight is None else target * weight)).sum(dim=1), reduction)
+    return _reduce(-(log_probs * (target if weight is None else target * weight.data)).sum(dim=1), reduction)
 
 def _class_labels(labels, classes, ignore_index):  # integers, or an error: -1 is no last class, 1.7 no class 1
-    whole = labels.astype(np.intp)     # whole numbers stored as floats (Tensor([0, 2, 1])) are labels too
-    if labels.dtype.kind not in "iuf" or (whole != labels).any():     # (probabilities need a target (N, C))
+    if labels.dtype.kind == "f" and (labels == labels.astype(np.intp)).all():   # whole numbers stored as floats
+        labels = labels.astype(np.intp)                                         # (Tensor([0, 2, 1])) are labels
+    if labels.dtype.kind not in "iu":                                           # (probabilities: a target (N, C))
         raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers: {labels.ravel()[:3].tolist()}")
-    wrong = whole[(whole != ignore_index) & ((whole < 0) | (whole >= classes))]
+    wrong = labels[(labels != ignore_index) & ((labels < 0) | (labels >= classes))]
     if wrong.size:
         raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is not in 0..{classes - 1} nor ignore_index")
-    return whole
+    return labels
 
 def _nll(log_probs, labels, weight, ignore_index, reduction):   # -w[y_i]·log_probs[i, y_i], ignored rows out
     lp = log_probs.data
     rows = np.flatnonzero(labels != ignore_index)
     cols = labels[rows]
-    w = np.ones(len(rows), lp.dtype) if weight is None else weight[cols]    # each row's class weight
+    w = np.ones(len(rows), lp.dtype) if weight is None else weight.data[cols]     # each row's class weight
     total = (w.sum() or np.nan) if reduction == "mean" else 1    # the mean: / Σ w[y_i] (nan if no rows)
     losses = np.zeros(len(labels), lp.dtype)                     # (ignored rows: 0)
     losses[rows] = -lp[rows, cols] * w
