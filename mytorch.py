@@ -1430,10 +1430,8 @@ class SGD(Optimizer):
         buf = g (first step), else momentum·buf + (1 - dampening)·g;   g = g + momentum·buf (nesterov), else buf
         p = p - lr·g"""
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
-        if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: lr, momentum, weight_decay must be >= 0: {lr}, {momentum}, {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
+        if lr < 0 or momentum < 0 or weight_decay < 0 or nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: lr, momentum, weight_decay must be >= 0; nesterov: momentum > 0, dampening 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
 
