@@ -1342,14 +1342,14 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     return _reduce(-(log_probs * (target if weight is None else target * weight.data)).sum(dim=1), reduction)
 
 def _class_labels(labels, classes, ignore_index):  # integers, or an error: -1 is no last class, 1.7 no class 1
-    if labels.dtype.kind == "f" and (labels == labels.astype(np.intp)).all():   # whole numbers stored as floats
-        labels = labels.astype(np.intp)                                         # (Tensor([0, 2, 1])) are labels
-    if labels.dtype.kind not in "iu":                                           # (probabilities: a target (N, C))
+    whole = labels.astype(np.intp, copy=False)     # (int64 labels: the same array, nothing to check)
+    # floats are labels if they hold whole numbers (Tensor([0, 2, 1])); probabilities need a target (N, C)
+    if labels.dtype.kind not in "iuf" or whole is not labels and (whole != labels).any():
         raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers: {labels.ravel()[:3].tolist()}")
-    wrong = labels[(labels != ignore_index) & ((labels < 0) | (labels >= classes))]
+    wrong = whole[(whole != ignore_index) & ((whole < 0) | (whole >= classes))]
     if wrong.size:
         raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is not in 0..{classes - 1} nor ignore_index")
-    return labels
+    return whole
 
 def _nll(log_probs, labels, weight, ignore_index, reduction):   # -w[y_i]·log_probs[i, y_i], ignored rows out
     lp = log_probs.data
