@@ -1003,18 +1003,15 @@ class Module:
     def __call__(self, *args, **kwargs): return self.forward(*args, **kwargs)
 
     # -- what is inside: sub-modules, parameters, buffers (each walk in PyTorch's order) -------------------
-    def _members(self): return _inside(vars(self), "")     # (name, value) of attributes and their items
-
-    def _children(self): return [(n, value) for n, value in self._members() if isinstance(value, Module)]
+    def _children(self): return [(n, value) for n, value in _inside(vars(self)) if isinstance(value, Module)]
 
     def _walk(self, prefix=""):     # (path, module) for this module and every one inside, by every path
-        yield prefix, self
-        for name, child in self._children():
-            yield from child._walk(f"{prefix}.{name}" if prefix else name)
+        return [(prefix, self)] + [pair for name, child in self._children()
+                                   for pair in child._walk(f"{prefix}.{name}" if prefix else name)]
 
     def named_modules(self, prefix="", remove_duplicate=True):
         """This module and all modules inside it, depth first; a module used twice is listed once (first name)."""
-        return _unique(self._walk(prefix)) if remove_duplicate else self._walk(prefix)
+        return _unique(self._walk(prefix)) if remove_duplicate else iter(self._walk(prefix))
 
     def modules(self): return (module for _, module in self.named_modules())
 
@@ -1022,14 +1019,13 @@ class Module:
 
     def children(self): return (child for _, child in self.named_children())
 
-    def _own_parameters(self):     # what a Module trains: Parameters, and (unlike PyTorch) leaves requiring grad
-        return [(name, v) for name, v in self._members()
+    def _own_params(self):     # what a Module trains: Parameters, and (unlike PyTorch) leaves requiring grad
+        return [(name, v) for name, v in _inside(vars(self))
                 if isinstance(v, Parameter) or isinstance(v, Tensor) and v.requires_grad and v.is_leaf]
 
-    def named_parameters(self, prefix=""):
-        """As PyTorch lists them: a module's own first ('bias'), then its sub-modules' ('fc1.weight'); each once;
-        frozen Parameters too, and (unlike PyTorch) plain leaf tensors that require grad."""
-        return _unique(_named(self.named_modules(prefix), Module._own_parameters))
+    # named_parameters lists them as PyTorch does: a module's own first ('bias'), then its sub-modules'
+    # ('fc1.weight'); each once; frozen Parameters too, and (unlike PyTorch) plain leaf tensors that require grad
+    def named_parameters(self, prefix=""): return _unique(_named(self.named_modules(prefix), Module._own_params))
 
     def parameters(self): return (p for _, p in self.named_parameters())
 
@@ -1094,13 +1090,10 @@ class Module:
     def cuda(self, *args, **kwargs): return _cpu_only(self, "cuda")
 
     # -- saving and loading: by name, every name of a module used twice (as PyTorch) -----------------------
-    def _state(self): return dict(_named(self._walk(), Module._own_state))
+    def _state(self): return dict(_named(self._walk(), Module._own_params, Module._own_buffers))
 
-    def _own_state(self): return self._own_parameters() + self._own_buffers()
-
-    def state_dict(self):
-        """Copies (numpy arrays) of the parameters and buffers by name, in PyTorch's order."""
-        return {name: t.data.copy() for name, t in self._state().items()}
+    # state_dict: copies (numpy arrays) of the parameters and buffers by name, in PyTorch's order
+    def state_dict(self): return {name: t.data.copy() for name, t in self._state().items()}
 
     def load_state_dict(self, state_dict, strict=True):
         """Take arrays (or Tensors) for the parameters and buffers, each keeping its own dtype. As PyTorch:
@@ -1121,9 +1114,8 @@ class Module:
         return _IncompatibleKeys(missing, unexpected)
 
     # -- print(model) -----------------------------------------------------------------------------------
-    def extra_repr(self):
-        """The settings print(model) shows inside a layer's parentheses: Linear(in_features=2, ...)."""
-        return ""
+    # extra_repr: the settings print(model) shows inside a layer's parentheses: Linear(in_features=2, ...)
+    def extra_repr(self): return ""
 
     def _child_reprs(self): return [(name, repr(child)) for name, child in self._children()]
 
@@ -1137,15 +1129,14 @@ class Module:
 
 _IncompatibleKeys = namedtuple("_IncompatibleKeys", "missing_keys unexpected_keys")   # load_state_dict's answer
 
-def _inside(value, name):       # (name, value) pairs of attributes, also in lists, tuples, dicts: 'blocks.0'
-    if isinstance(value, (dict, list, tuple)):
-        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
-            yield from _inside(item, f"{name}.{key}" if name else str(key))
-    else:
-        yield name, value
+def _inside(value, name=""):    # (name, value) pairs of attributes, also in lists, tuples, dicts: 'blocks.0'
+    if not isinstance(value, (dict, list, tuple)):
+        return [(name, value)]
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    return [pair for key, item in items for pair in _inside(item, f"{name}.{key}" if name else str(key))]
 
-def _named(modules, own):     # ('path.name', tensor) for what own(module) lists, module by module
-    return ((f"{path}.{name}" if path else name, t) for path, module in modules for name, t in own(module))
+def _named(modules, *owns):     # ('path.name', tensor) for what each own(module) lists, module by module
+    return ((f"{path}.{name}" if path else name, t) for path, m in modules for own in owns for name, t in own(m))
 
 def _unique(pairs):             # (name, value) pairs, each value once, under its first name: a shared one once
     first = {}
@@ -1155,8 +1146,7 @@ def _unique(pairs):             # (name, value) pairs, each value once, under it
 
 def _zero_grads(params, set_to_none):     # zero_grad of modules and optimizers
     for p in params:      # set_to_none (PyTorch's default): no grad; else the same grad Tensor, zeroed
-        if p.grad is not None:
-            p.grad = None if set_to_none else p.grad.zero_()
+        p.grad = None if set_to_none or p.grad is None else p.grad.zero_()
 
 class Linear(Module):
     """y = x·Wᵀ + b, W of shape (out_features, in_features), W and b uniform in ±1/√in_features (PyTorch's)."""
@@ -1213,11 +1203,9 @@ class _Indexed(Module):
             setattr(self, str(name), module)
         return self
 
-    def _items(self): return [(name, value) for name, value in vars(self).items() if isinstance(value, Module)]
+    def __len__(self): return len(self._children())
 
-    def __len__(self): return len(self._items())
-
-    def __iter__(self): return iter([module for _, module in self._items()])
+    def __iter__(self): return iter([module for _, module in self._children()])
 
     def append(self, module): return self.extend([module])
 
@@ -1229,7 +1217,7 @@ class Sequential(_Indexed):
     def __init__(self, *modules):
         self._add(modules[0].items() if len(modules) == 1 and isinstance(modules[0], dict) else enumerate(modules))
 
-    def __getitem__(self, i): return Sequential(dict(self._items()[i])) if type(i) is slice else list(self)[i]
+    def __getitem__(self, i): return Sequential(dict(self._children()[i])) if type(i) is slice else list(self)[i]
 
     def forward(self, x):
         for module in self:
@@ -1269,9 +1257,8 @@ class CrossEntropyLoss(Module):
 
 # --- nn.functional: the functions the layers above call (`import mytorch.nn.functional as F`); F.sigmoid,
 # F.tanh, F.softmax, F.log_softmax are the Tensor methods themselves: F.softmax(x, 1) runs x.softmax(1) --------
-def relu(input, inplace=False):
-    """max(x, 0); inplace=True gives the same result out of place (see ReLU)."""
-    return input.relu()
+# relu: max(x, 0); inplace=True gives the same result, computed out of place (see ReLU)
+def relu(input, inplace=False): return input.relu()
 
 def _probability(p):
     if not 0 <= p <= 1:
@@ -1292,12 +1279,11 @@ def mse_loss(input, target, *, reduction="mean", _stacklevel=2):
     if getattr(target, "shape", input.shape) != input.shape:
         warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; they will "
                       "be broadcast together, rarely what you meant (PyTorch warns too)", stacklevel=_stacklevel)
-    diff = input - target
-    return _reduce(diff * diff, reduction)
+    return _reduce((input - target) ** 2, reduction)
 
-def _reduce(loss, reduction):
+def _reduce(loss, reduction):   # the losses' mean, their sum, or each of them ('none'); as PyTorch, nothing else
     if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'mean', 'sum' or 'none'")
     return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
 def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
@@ -1305,7 +1291,8 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     ignore_index left out) or probabilities (N, C), e.g. one-hot. Unbatched logits (C,) take one label.
     With a `weight` per class, row i counts w[y_i] times: the mean is Σ w[y_i]·loss_i / Σ w[y_i] (for
     probabilities, loss_i = -Σ_c w_c·p_ic·log q_ic and the mean divides by N, as PyTorch). As in
-    CrossEntropyLoss, the settings after weight are keyword-only."""
+    CrossEntropyLoss, the settings after weight are keyword-only. The weight is a constant: no gradient
+    flows to it."""
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
     if input.ndim == 1:                      # unbatched: a batch of one
         target = target.unsqueeze(0) if isinstance(target, Tensor) else labels[None]
@@ -1313,45 +1300,37 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
         return loss.reshape(()) if reduction == "none" else loss
     if input.ndim != 2:
         raise ValueError(f"CrossEntropyLoss: expected logits of shape (N, C) or (C,), got {input.shape}")
-    if weight is not None:                   # a constant: no gradient flows to it
-        if weight.shape != input.shape[1:] or weight.dtype != input.dtype:
-            raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {input.shape[1]} "
-                               f"classes or no classes, in dtype {input.dtype}: got {weight.dtype} {weight.shape}")
-        weight = weight.data
+    if weight is not None and (weight.shape != input.shape[1:] or weight.dtype != input.dtype):
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {input.shape[1]} "
+                           f"classes or no classes, in dtype {input.dtype}: got {weight.dtype} {weight.shape}")
     log_probs = input.log_softmax(dim=1)
     if labels.shape == input.shape[:1]:
         return _nll(log_probs, _class_labels(labels, input.shape[1], ignore_index), weight, ignore_index, reduction)
-    if labels.shape != input.shape:
-        raise ValueError(f"CrossEntropyLoss: target shape {labels.shape} fits neither class indices "
-                         f"{input.shape[:1]} nor probabilities {input.shape} for logits {input.shape}")
+    if labels.shape != input.shape:          # neither class indices (N,) nor probabilities (N, C)
+        raise ValueError(f"cross_entropy: target shape {labels.shape} is not {input.shape[:1]} or {input.shape}")
     target = target if isinstance(target, Tensor) else tensor(labels.astype(input.dtype))
-    return _reduce(-(log_probs * (target if weight is None else target * weight)).sum(dim=1), reduction)
+    return _reduce(-(log_probs * (target if weight is None else target * weight.data)).sum(dim=1), reduction)
 
 def _class_labels(labels, classes, ignore_index):  # integers, or an error: -1 is no last class, 1.7 no class 1
-    if labels.dtype.kind == "f":                 # whole numbers stored as floats (Tensor([0, 2, 1]))?
-        whole = labels.astype(np.intp)
-        labels = labels if (whole != labels).any() else whole
-    if labels.dtype.kind not in "iu":
-        raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers, got {labels.dtype} values "
-                         f"like {labels.ravel()[:3].tolist()} (probabilities need a target of shape (N, C))")
-    wrong = labels[(labels != ignore_index) & ((labels < 0) | (labels >= classes))]
+    whole = labels.astype(np.intp, copy=False)     # (int64 labels: the same array, nothing to check)
+    # floats are labels if they hold whole numbers (Tensor([0, 2, 1])); probabilities need a target (N, C)
+    if labels.dtype.kind not in "iuf" or whole is not labels and (whole != labels).any():
+        raise ValueError(f"CrossEntropyLoss: class labels must be whole numbers: {labels.ravel()[:3].tolist()}")
+    wrong = whole[(whole != ignore_index) & ((whole < 0) | (whole >= classes))]
     if wrong.size:
-        raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is out of range for {classes} classes "
-                         f"(0 to {classes - 1}; ignore_index is {ignore_index})")
-    return labels
+        raise IndexError(f"CrossEntropyLoss: label {wrong[0]} is not in 0..{classes - 1} nor ignore_index")
+    return whole
 
 def _nll(log_probs, labels, weight, ignore_index, reduction):   # -w[y_i]·log_probs[i, y_i], ignored rows out
     lp = log_probs.data
     rows = np.flatnonzero(labels != ignore_index)
     cols = labels[rows]
-    w = np.ones(len(rows), lp.dtype) if weight is None else weight[cols]    # each row's class weight
-    total = (w.sum() or np.nan) if reduction == "mean" else 1    # the mean: / Σ w[y_i] (nan over no rows)
-    losses = -lp[rows, cols] * w
-    if reduction == "none":
-        out = np.zeros(len(labels), lp.dtype)
-        out[rows] = losses
-    else:
-        out = np.asarray(losses.sum() / total, lp.dtype)
+    w = np.ones(len(rows), lp.dtype) if weight is None else weight.data[cols]     # each row's class weight
+    total = (w.sum() or np.nan) if reduction == "mean" else 1    # the mean: / Σ w[y_i] (nan if no rows)
+    losses = np.zeros(len(labels), lp.dtype)                     # (ignored rows: 0)
+    losses[rows] = -lp[rows, cols] * w
+    # the weighted mean is the sum / Σ w[y_i]; _reduce also says no to an unknown reduction
+    out = np.asarray(_reduce(losses, "sum" if reduction == "mean" else reduction) / total, lp.dtype)
     def to_log_probs(g):      # d(-w_i·lp[i, y_i] / total)/d lp[i, y_i] = -w_i / total; every other entry 0
         grad = np.zeros_like(lp)
         grad[rows, cols] = -(g[rows] if reduction == "none" else g / total) * w
@@ -1363,8 +1342,7 @@ def one_hot(tensor, num_classes=-1):
     labels = tensor.data
     n = num_classes if num_classes != -1 else int(labels.max(initial=-1)) + 1       # classes
     if labels.dtype.kind not in "iu" or not n or labels.size and not 0 <= labels.min() <= labels.max() < n:
-        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor (got {labels.dtype}), "
-                           f"and Class values must be non-negative and smaller than num_classes ({n}, at least 1)")
+        raise RuntimeError(f"one_hot takes a LongTensor (int64); Class values must be in [0, num_classes={n})")
     return _leaf(np.eye(n, dtype=np.int64)[labels])
 
 # === optim ===========================================================================================
@@ -1382,39 +1360,36 @@ class Optimizer:
         self.param_groups = [dict(defaults, params=params)]     # one group, in PyTorch's layout
         self.state = {}           # per parameter: momentum buffer, Adam's moments
 
-    def zero_grad(self, set_to_none=True):
-        _zero_grads([p for group in self.param_groups for p in group["params"]], set_to_none)
+    def _params(self): return [p for group in self.param_groups for p in group["params"]]   # numbered in order
+
+    def zero_grad(self, set_to_none=True): _zero_grads(self._params(), set_to_none)
 
     def step(self):
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None or not p.requires_grad:        # frozen or unused: left alone
-                    continue
-                g, old = p.grad._data, p._data
-                if group["weight_decay"]:                # L2 penalty, as PyTorch adds it: g + wd·p
-                    g = g + float(group["weight_decay"]) * old
-                new = self._updated(old, g, group, self.state.setdefault(p, {}))
-                p._data = np.asarray(new, old.dtype)    # a new array (see Tensor.data) of p's own dtype
+                if p.grad is not None and p.requires_grad:        # (frozen or unused: left alone)
+                    g, old = p.grad._data, p._data
+                    # the L2 penalty, as PyTorch adds it: g + weight_decay·p
+                    g = g + float(group["weight_decay"]) * old if group["weight_decay"] else g
+                    new = self._updated(old, g, group, self.state.setdefault(p, {}))
+                    p._data = np.asarray(new, old.dtype)    # a new array (see Tensor.data) of p's own dtype
 
     def state_dict(self):
         """As PyTorch's: {'state': {i: {'momentum_buffer': ...}}, 'param_groups': [{'lr': ..., 'params': [0, 1,
         ...]}]}, parameters numbered in order; arrays are copies (numpy, as Module.state_dict)."""
-        number = {p: i for i, p in enumerate(p for group in self.param_groups for p in group["params"])}
+        number = {p: i for i, p in enumerate(self._params())}
         return {"state": {number[p]: _copied(state) for p, state in self.state.items()},
                 "param_groups": [dict(g, params=[number[p] for p in g["params"]]) for g in self.param_groups]}
 
     def load_state_dict(self, state_dict):
         """Take the settings and per-parameter state that state_dict() gave, for the same parameters in the same
         order (copies, each array in its parameter's dtype)."""
-        groups, state = state_dict["param_groups"], state_dict["state"]
-        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
-            raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
-                             "optimizer's group")
-        self.state = {}
-        for group, saved in zip(self.param_groups, groups):
+        if [len(g["params"]) for g in state_dict["param_groups"]] != [len(g["params"]) for g in self.param_groups]:
+            raise ValueError("loaded state dict's parameter group doesn't match the size of optimizer's group")
+        for group, saved in zip(self.param_groups, state_dict["param_groups"]):
             group.update((key, value) for key, value in saved.items() if key != "params")
-            self.state.update((p, _copied(state[i], p.dtype)) for p, i in zip(group["params"], saved["params"])
-                              if i in state)
+        params = self._params()         # parameter i of the saved state is params[i], as state_dict() numbers them
+        self.state = {params[i]: _copied(state, params[i].dtype) for i, state in state_dict["state"].items()}
 
 def _copied(state, dtype=None):     # an optimizer's state of one parameter, its arrays copied (in dtype)
     return {key: np.array(value, dtype) if isinstance(value, np.ndarray) else value for key, value in state.items()}
@@ -1425,29 +1400,24 @@ class SGD(Optimizer):
         buf = g (first step), else momentum·buf + (1 - dampening)·g;   g = g + momentum·buf (nesterov), else buf
         p = p - lr·g"""
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
-        if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: lr, momentum, weight_decay must be >= 0: {lr}, {momentum}, {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
+        if lr < 0 or momentum < 0 or weight_decay < 0 or nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: lr, momentum, weight_decay must be >= 0; nesterov: momentum > 0, dampening 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
+
     def _updated(self, p, g, group, state):     # (Python floats: an np.float64 must not make arrays float64)
-        momentum, lr = float(group["momentum"]), float(group["lr"])
-        if not momentum:
-            step = g * -lr
-        else:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = np.array(g, p.dtype)     # (an array, even for a 0-d p)
-            else:                                  # the optimizer's own array: updated in place
-                buf *= momentum
-                buf += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
-            if group["nesterov"]:      # -lr·(g + momentum·buf), built in place in its one new array
-                step = buf * momentum
-                step += g
-                step *= -lr
-            else:
-                step = buf * -lr
+        momentum, lr, buf = float(group["momentum"]), float(group["lr"]), state.get("momentum_buffer")
+        if momentum and buf is None:               # the first step: buf = g (an array, even for a 0-d p)
+            buf = state["momentum_buffer"] = np.array(g, p.dtype)
+        elif momentum:                             # the optimizer's own array, updated in place
+            buf *= momentum
+            buf += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
+        if momentum and group["nesterov"]:         # -lr·(g + momentum·buf), built in place in its one new array
+            step = buf * momentum
+            step += g
+            step *= -lr
+        else:                                      # -lr·buf, or -lr·g without momentum
+            step = (buf if momentum else g) * -lr
         step += p                                  # p - lr·(...)
         return step
 
@@ -1456,10 +1426,10 @@ class Adam(Optimizer):
         g = grad + weight_decay·p;   m = β1·m + (1 - β1)·g;   v = β2·v + (1 - β2)·g²   (both start at 0)
         p = p - lr/(1 - β1^t) · m / (√v / √(1 - β2^t) + eps)"""
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
-        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"Adam: need lr, eps, weight_decay >= 0 and betas in [0, 1), got lr={lr}, "
-                             f"betas={betas}, eps={eps}, weight_decay={weight_decay}")
+        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):   # (values: in the call)
+            raise ValueError("Adam: lr, eps and weight_decay must be >= 0, and both betas in [0, 1)")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
     def _updated(self, p, g, group, state):
         (beta1, beta2), t = group["betas"], state.get("step", 0) + 1
         m, v = state.get("exp_avg", 0), state.get("exp_avg_sq", 0)
@@ -1469,31 +1439,32 @@ class Adam(Optimizer):
 
 # -- learning-rate schedules (torch.optim.lr_scheduler): each sets param_groups' "lr" per scheduler.step()
 class LRScheduler:
-    """What LambdaLR and StepLR share: lr = initial lr × factor(n), n counting scheduler.step() calls from 0."""
-    def __init__(self, optimizer):
-        self.optimizer, self.last_epoch = optimizer, 0        # last_epoch: PyTorch's name for n
+    """What LambdaLR and StepLR share: lr = initial lr × factor(n), n counting scheduler.step() calls from 0
+    (PyTorch's name for n: last_epoch). Made, it takes step 0: lr = initial lr × factor(0). A subclass's
+    settings (lr_lambda, step_size, gamma) become attributes."""
+    def __init__(self, optimizer, **settings):
+        vars(self).update(settings, optimizer=optimizer, last_epoch=-1)
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
-        self._set_lrs()
+        self.step()
+
     def step(self):
         self.last_epoch += 1
-        self._set_lrs()
-    def get_last_lr(self): return [group["lr"] for group in self.optimizer.param_groups]
-    def _set_lrs(self):
         for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base_lr * self._factor(self.last_epoch)
 
+    def get_last_lr(self): return [group["lr"] for group in self.optimizer.param_groups]
+
 class LambdaLR(LRScheduler):
     """lr = initial lr × lr_lambda(n)."""
-    def __init__(self, optimizer, lr_lambda):
-        self.lr_lambda = lr_lambda
-        super().__init__(optimizer)
+    def __init__(self, optimizer, lr_lambda): super().__init__(optimizer, lr_lambda=lr_lambda)
+
     def _factor(self, n): return self.lr_lambda(n)
 
 class StepLR(LRScheduler):
     """lr = initial lr × gamma^(n // step_size): multiplied by gamma every step_size steps."""
     def __init__(self, optimizer, step_size, gamma=0.1):
-        self.step_size, self.gamma = step_size, gamma
-        super().__init__(optimizer)
+        super().__init__(optimizer, step_size=step_size, gamma=gamma)
+
     def _factor(self, n): return self.gamma ** (n // self.step_size)
 
 # --- `import mytorch.nn as nn` and `from mytorch import optim`, though this is a single file ---------
