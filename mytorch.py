@@ -124,10 +124,8 @@ class Tensor:
         # d tanh(a)/da = 1 - tanh(a)²
         return record("tanh", out, (self, lambda g: g * (1 - out * out)))
 
-    def sqrt(self):
-        out = np.sqrt(self._data)
-        # d(√a)/da = 1/(2√a)
-        return record("sqrt", out, (self, lambda g: g / (2 * out)))
+    # √a = a^0.5: pow's rule gives d(√a)/da = 0.5·a^(-0.5) = 1/(2√a)
+    def sqrt(self): return self ** 0.5
 
     def log_softmax(self, dim):
         """log(softmax(x)) along `dim`, as x - max - log(sum(e^(x - max))): large logits never overflow."""
@@ -153,9 +151,8 @@ class Tensor:
         # d(mean)/da = 1/n for each of the n elements that were averaged
         return record("mean", out, (self, lambda g: _expand_reduced(g / count, shape, dim, keepdim)))
 
-    def max(self, dim=None, keepdim=False):
-        """The largest value; with `dim`, (values, indices) along that axis, as in PyTorch."""
-        return _extreme(self, "max", np.argmax, dim, keepdim)
+    # The largest value; with `dim`, (values, indices) along that axis, as in PyTorch.
+    def max(self, dim=None, keepdim=False): return _extreme(self, "max", np.argmax, dim, keepdim)
 
     # -- shape -------------------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -540,10 +537,9 @@ class _TensorConveniences:
     @property
     def T(self): return self.permute(tuple(reversed(range(self.ndim))))
 
-    def numpy(self):
-        """The array itself (no copy). mytorch gives a tensor a new array when it changes, so this array
-        keeps the values it had (in PyTorch, t.numpy() and t share memory and see later changes)."""
-        return self._data
+    # The array itself (no copy). mytorch gives a tensor a new array when it changes, so this array
+    # keeps the values it had (in PyTorch, t.numpy() and t share memory and see later changes).
+    def numpy(self): return self._data
 
     def detach(self):
         """The same array, cut from the graph. A later in-place change of either tensor gives that tensor a new
@@ -696,12 +692,8 @@ class _TensorConveniences:
         # d clamp(a)/da = 1 strictly between min and max, else 0 (PyTorch's choice at the bounds too)
         return record("clamp", np.clip(a, min, max), (self, lambda g: g * inside))
 
-    def softmax(self, dim):
-        dim = _dim(dim, self.ndim, "softmax")
-        e = np.exp(self._data - self._data.max(axis=dim, keepdims=True))
-        out = e / e.sum(axis=dim, keepdims=True)
-        # d softmax/dx: s·(G - sum(G·s))
-        return record("softmax", out, (self, lambda g: out * (g - (g * out).sum(dim, keepdims=True))))
+    # softmax = e^(log_softmax): made of two ops, so it needs no rule of its own
+    def softmax(self, dim): return self.log_softmax(dim).exp()
 
     # -- matrix products ----------------------------------------------------------------------------------
     def matmul(self, other): return self @ other
@@ -762,8 +754,8 @@ _IN_PLACE = ("{}: mytorch records no in-place op in a graph; make a new tensor (
              "or change x under `with mytorch.no_grad():`")
 
 
-def _arg(x, arg, dim, keepdim):     # argmax and argmin: indices, no graph
-    return record("", arg(x._data, _dims(dim, x.ndim, arg.__name__), keepdims=keepdim))
+# argmax and argmin: indices, no graph
+def _arg(x, arg, dim, keepdim): return record("", arg(x._data, _dims(dim, x.ndim, arg.__name__), keepdims=keepdim))
 
 
 def _zeros_like(a, _): return np.zeros_like(a)
@@ -819,12 +811,10 @@ def from_numpy(array):
 
 
 # dtype float32 unless said, as in PyTorch; the random ones follow manual_seed
-def zeros(*size, dtype=np.float32, requires_grad=False):
-    return _leaf(np.zeros(_shape_args(size), dtype), requires_grad)
+def zeros(*size, dtype=float32, requires_grad=False): return _leaf(np.zeros(_shape_args(size), dtype), requires_grad)
 
 
-def ones(*size, dtype=np.float32, requires_grad=False):
-    return _leaf(np.ones(_shape_args(size), dtype), requires_grad)
+def ones(*size, dtype=float32, requires_grad=False): return _leaf(np.ones(_shape_args(size), dtype), requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False):     # dtype from the value: 3 int64, 3.0 float32
@@ -844,12 +834,11 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):   # arange
     return _leaf(np.arange(start, end, step, dtype or _array([start, end, step]).dtype), requires_grad)
 
 
-def linspace(start, end, steps, dtype=np.float32, requires_grad=False):
+def linspace(start, end, steps, dtype=float32, requires_grad=False):
     return _leaf(np.linspace(start, end, steps, dtype=dtype), requires_grad)
 
 
-def eye(n, m=None, dtype=np.float32, requires_grad=False):
-    return _leaf(np.eye(n, m, dtype=dtype), requires_grad)
+def eye(n, m=None, dtype=np.float32, requires_grad=False): return _leaf(np.eye(n, m, dtype=dtype), requires_grad)
 
 
 def randn(*size, dtype=np.float32, requires_grad=False):          # standard normal
