@@ -582,13 +582,8 @@ class _TensorConveniences:
     def zero_(self): return self._inplace("zero_", _zeros_like, 0)
 
     def __setitem__(self, index, value):
-        """t[mask] = 0, t[0, 1] = 5: a new array with those elements changed (no graph is recorded)."""
-        value = _operand(self, value, "setitem")
-        if _grad_mode.enabled and (self.requires_grad or value.requires_grad):
-            raise RuntimeError(_IN_PLACE_LEAF if self.requires_grad and self.is_leaf else _IN_PLACE.format("t[i] ="))
-        changed = self._data.copy()
-        changed[_plain_index(index)] = value._data
-        self._data = changed
+        """t[mask] = 0, t[0, 1] = 5: an in-place update like those above (a new array, no graph recorded)."""
+        self._inplace("t[i] =", functools.partial(_assigned, _plain_index(index)), value)
 
     # -- comparisons and logic give boolean tensors (no graph), usable as masks ------------------------
     def _compare(self, numpy_op, other, op):
@@ -648,8 +643,7 @@ class _TensorConveniences:
 
     def __getattr__(self, name):                 # only for names Tensor does not have
         raise AttributeError(name if name.startswith("__") else f"'Tensor' object has no attribute '{name}': "
-                             "mytorch's Tensor does not have it (PyTorch's may). Work on the array t.numpy() "
-                             "outside the graph, or add it as an op with mytorch.record (README: 'Add your own op')")
+                             "mytorch's Tensor does not have it (PyTorch's may): add it (README: 'Add your own op')")
 
     def size(self, dim=None): return self.shape if dim is None else self.shape[_dim(dim, self.ndim, "size")]
     def numel(self): return self._data.size
@@ -672,8 +666,6 @@ class _TensorConveniences:
     def float(self): return self.to(np.float32)
     def double(self): return self.to(np.float64)
     def long(self): return self.to(np.int64)
-    def int(self): return self.to(np.int32)
-    def bool(self): return self.to(np.bool_)
     def cuda(self, *args, **kwargs): return _cpu_only(self, "cuda")
 
     # -- more elementwise functions ----------------------------------------------------------------------
@@ -759,6 +751,12 @@ def _arg(x, arg, dim, keepdim): return record("", arg(x._data, _dims(dim, x.ndim
 
 
 def _zeros_like(a, _): return np.zeros_like(a)
+
+
+def _assigned(index, a, value):      # a copy of a, with a[index] = value
+    a = a.copy()
+    a[index] = value
+    return a
 
 
 def _cpu_only(thing, device):
@@ -1139,8 +1137,7 @@ def _zero_grads(params, set_to_none):     # zero_grad of modules and optimizers
 
 class Linear(Module):
     """y = x·Wᵀ + b, W of shape (out_features, in_features), W and b uniform in ±1/√in_features (PyTorch's)."""
-    def __init__(self, in_features, out_features, bias=True, dtype=None):
-        dtype = dtype or np.float32
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / np.sqrt(in_features)
         self.weight = Parameter(_rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
