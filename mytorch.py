@@ -334,9 +334,8 @@ def _operand(x, other, op):
         return other
     if isinstance(other, (int, float, np.number, np.bool_)):
         number = np.asarray(other)
-        if _KIND_RANK[number.dtype.kind] > _KIND_RANK[x._data.dtype.kind]:
-            return record("", number.astype(_DEFAULT_DTYPE.get(number.dtype.kind, number.dtype)))
-        return record("", number.astype(x._data.dtype))
+        higher = _KIND_RANK[number.dtype.kind] > _KIND_RANK[x._data.dtype.kind]
+        return record("", number.astype(_DEFAULT_DTYPE.get(number.dtype.kind, number.dtype) if higher else x.dtype))
     if isinstance(other, np.ndarray):      # used as it is (not copied), as from_numpy does
         return record("", other)
     kind = f"{type(other).__module__}.{type(other).__qualname__}".replace("builtins.", "")
@@ -684,8 +683,12 @@ class _TensorConveniences:
         # d clamp(a)/da = 1 strictly between min and max, else 0 (PyTorch's choice at the bounds too)
         return record("clamp", np.clip(a, min, max), (self, lambda g: g * inside))
 
-    # softmax = e^(log_softmax): made of two ops, so it needs no rule of its own
-    def softmax(self, dim): return self.log_softmax(dim).exp()
+    def softmax(self, dim):
+        dim = _dim(dim, self.ndim, "softmax")
+        e = np.exp(self._data - self._data.max(axis=dim, keepdims=True))
+        out = e / e.sum(axis=dim, keepdims=True)
+        # d softmax/dx: s·(G - sum(G·s))
+        return record("softmax", out, (self, lambda g: out * (g - (g * out).sum(dim, keepdims=True))))
 
     # -- matrix products ----------------------------------------------------------------------------------
     def matmul(self, other): return self @ other

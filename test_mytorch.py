@@ -1164,7 +1164,7 @@ def test_a_dim_out_of_range_is_an_index_error(op, call):
         call(t.ones(1, 3))
     with pytest.raises(IndexError, match=r"Dimension out of range .*the tensor has 2 dims") as error:
         call(Tensor(np.ones((1, 3))))
-    assert op in str(error.value).split(":")[0]        # the op that checked (softmax: log_softmax)
+    assert str(error.value).startswith(op)
 
 
 def test_cat_and_stack_check_their_dim():
