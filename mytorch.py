@@ -438,7 +438,7 @@ def _extreme(x, op, arg, dim, keepdim):
         # gradient goes to the extreme element, split evenly between ties (as in PyTorch)
         return record(op, out, (x, lambda g: g * hits / hits.sum()))
     dim = _dim(dim, x.ndim, op)
-    where = np.expand_dims(arg(a, axis=dim), dim)
+    where = arg(a, axis=dim, keepdims=True)            # the index of the extreme along dim, in a 1-long axis
 
     def to_input(g):     # only the chosen element along `dim` receives gradient
         grad = np.zeros_like(a)
@@ -878,12 +878,9 @@ def cat(tensors, dim=0):
         out = np.concatenate([t._data for t in tensors], axis=dim)
     except ValueError:
         raise ShapeError(f"cat: shapes {[t.shape for t in tensors]} do not fit along dim {dim}") from None
-    edges, end = [], 0
-    for t in tensors:          # each input gets back its own slice of the gradient: cut where cat joined
-        part = (slice(None),) * dim + (slice(end, end + t.shape[dim]),)
-        edges.append((t, lambda g, part=part: g[part]))
-        end += t.shape[dim]
-    return record("cat", out, *edges)
+    ends = np.cumsum([t.shape[dim] for t in tensors])[:-1]
+    # each input gets back its own slice of the gradient: np.split cuts where np.concatenate joined
+    return record("cat", out, *[(t, lambda g, i=i: np.split(g, ends, axis=dim)[i]) for i, t in enumerate(tensors)])
 
 
 def stack(tensors, dim=0):
