@@ -542,14 +542,16 @@ def slides(r, fig, mnist_result):
                   'kept in a list, measured with tracemalloc:</p>'
                 + table(["", "memory per kept loss"],
                         [["<code>loss.backward()</code>", f'<b>about {kb(about(k["freed"]))}</b>'],
-                         ["<code>loss.backward(retain_graph=True)</code>", f'<b>{kb(k["kept"])}</b>']],
+                         ["<code>loss.backward(retain_graph=True)</code>",
+                          f'<b>about {kb(about(k["kept"], 5 * 1024))}</b>']],
                         cls="num wide"))
         notes = bullets("The graph holds every array an op saved for its rule; once backward has "
                         "used them they are dead weight. losses.append(loss) would keep each "
                         "batch's graph alive.",
                         f"Measured at build time: {k['keep']} kept losses cost about "
                         f"{kb(about(k['freed']))} each after backward() (rounded to 50 B: it moves "
-                        f"with the Python version), {kb(k['kept'])} each with retain_graph=True.",
+                        f"with the Python version), about {kb(about(k['kept'], 5 * 1024))} each with "
+                        "retain_graph=True (rounded to 5 KB: it moves with the numpy version).",
                         "Log loss.item() anyway.",
                         "PyTorch: retain_graph of torch.Tensor.backward ('If False, the graph used "
                         "to compute the grad will be freed'), and its error on a second backward."
