@@ -145,11 +145,9 @@ class Tensor:
     def mean(self, dim=None, keepdim=False):
         if self.dtype.kind != "f":
             raise RuntimeError(f"mean: the tensor holds {self.dtype} values; take .float().mean() (as PyTorch)")
-        dim, shape = _dims(dim, self.ndim, "mean"), self.shape
-        out = self._data.mean(axis=dim, keepdims=keepdim)
-        count = self._data.size // max(out.size, 1)
-        # d(mean)/da = 1/n for each of the n elements that were averaged
-        return record("mean", out, (self, lambda g: _expand_reduced(g / count, shape, dim, keepdim)))
+        total = self.sum(_dims(dim, self.ndim, "mean"), keepdim)
+        # the sum over the n elements averaged, divided by n: made of ops, so d(mean)/da = 1/n needs no rule
+        return total / (self._data.size // max(total._data.size, 1))
 
     # The largest value; with `dim`, (values, indices) along that axis, as in PyTorch.
     def max(self, dim=None, keepdim=False): return _extreme(self, "max", np.argmax, dim, keepdim)
