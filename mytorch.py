@@ -316,8 +316,7 @@ def _binary(op, numpy_op, x, other):
         dtype = np.dtype(np.float32)
     if op == "matmul":
         _same_float(op, x._data, y._data)
-    a = x._data if x._data.dtype == dtype else x._data.astype(dtype)
-    b = y._data if y._data.dtype == dtype else y._data.astype(dtype)
+    a, b = x._data.astype(dtype, copy=False), y._data.astype(dtype, copy=False)     # (no copy if it has it)
     try:
         return y, a, b, numpy_op(a, b)
     except ValueError:
@@ -555,7 +554,7 @@ class _TensorConveniences:
         if requires_grad and self.dtype.kind != "f":
             raise RuntimeError(f"Only Tensors of floating point and complex dtype can require gradients "
                                f"(this one holds {self.dtype}: make it with dtype=mytorch.float32)")
-        self.requires_grad = requires_grad
+        self.requires_grad = bool(requires_grad)
         return self
 
     # -- in-place updates: the same Tensor object gets new values (in a new array: see data above) -------
@@ -797,9 +796,8 @@ def _holds_numpy(data):         # arrays, numpy numbers and Tensors keep their d
     return isinstance(data, (np.ndarray, np.generic, Tensor))
 
 
-def _leaf(array, requires_grad=False):          # a new leaf on a fresh array (no copy)
-    out = record("", array)
-    return out.requires_grad_() if requires_grad else out
+# a new leaf on a fresh array (no copy)
+def _leaf(array, requires_grad=False): return record("", array).requires_grad_(requires_grad)
 
 
 def from_numpy(array):
@@ -820,12 +818,10 @@ def full(size, fill_value, dtype=None, requires_grad=False):     # dtype from th
     return _leaf(np.full(size, fill_value, dtype or _array(fill_value).dtype), requires_grad)
 
 
-def zeros_like(t, dtype=None, requires_grad=False):
-    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def zeros_like(t, dtype=None, requires_grad=False): return _leaf(np.zeros_like(t.data, dtype), requires_grad)
 
 
-def ones_like(t, dtype=None, requires_grad=False):
-    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def ones_like(t, dtype=None, requires_grad=False): return _leaf(np.ones_like(t.data, dtype), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):   # arange(5), arange(1, 5, 0.5)
@@ -1085,8 +1081,7 @@ class Module:
         missing or unexpected names raise if strict, a shape that differs always; returns
         (missing_keys, unexpected_keys)."""
         own = self._state()
-        missing = [name for name in own if name not in state_dict]
-        unexpected = [name for name in state_dict if name not in own]
+        missing, unexpected = [n for n in own if n not in state_dict], [n for n in state_dict if n not in own]
         errors = [f"{kind} key(s) in state_dict: " + ", ".join(f'"{name}"' for name in names) + ". "
                   for kind, names in [("Missing", missing), ("Unexpected", unexpected)] if strict and names]
         errors += [f"size mismatch for {name}: copying a param with shape {np.shape(value)} from checkpoint, the "
