@@ -913,10 +913,6 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
     checked = [(i, x) for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, so there is no gradient to check")
-    for i, x in checked:
-        if x.dtype != np.float64:
-            raise TypeError(f"gradcheck: input {i} is {x.dtype}; finite differences need float64: make it "
-                            "with mytorch.tensor(..., dtype=mytorch.float64) or x.double(); a model: model.double()")
 
     def outputs():           # func's floating outputs (max's indices are no function of x)
         out = func(*inputs)
@@ -930,14 +926,16 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
     saved = [(x, x._data, x.grad) for _, x in checked]
     try:
         for i, x in checked:
+            if x.dtype != np.float64:
+                raise TypeError(f"gradcheck: input {i} is {x.dtype}; finite differences need float64: make it with "
+                                "mytorch.tensor(..., dtype=mytorch.float64) or x.double(); a model: model.double()")
             original, analytic = x._data, []
             numeric = [(outputs_moved(x, original, j, eps) - outputs_moved(x, original, j, -eps)) / (2 * eps)
                        for j in range(original.size)]
             x._data = original
             for out in outputs():                   # analytic[m]: d(output element m)/dx, from backward()
                 for m in range(out._data.size):
-                    x.grad, seed = None, np.zeros(out.shape)
-                    seed.flat[m] = 1
+                    x.grad, seed = None, np.eye(1, out._data.size, m).reshape(out.shape)   # 1 at element m
                     if out.requires_grad:
                         out.backward(seed, retain_graph=True)
                     analytic.append(np.zeros(x._data.size) if x.grad is None else x.grad._data.ravel())
