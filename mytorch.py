@@ -633,8 +633,7 @@ class _TensorConveniences:
     def __repr__(self):
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extras = "" if self.dtype == np.float32 else f", dtype={self.dtype}"
-        if self._op or self.requires_grad:
-            extras += f", grad_fn=<{self._op}>" if self._op else ", requires_grad=True"
+        extras += f", grad_fn=<{self._op}>" if self._op else ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}{extras})"
 
     def __getattr__(self, name):                 # only for names Tensor does not have
@@ -724,10 +723,9 @@ class _TensorConveniences:
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if n != 1 or i not in dims))
 
     def transpose(self, dim0, dim1):
-        order = list(range(self.ndim))
         dim0, dim1 = _dim(dim0, self.ndim, "transpose"), _dim(dim1, self.ndim, "transpose")
-        order[dim0], order[dim1] = order[dim1], order[dim0]
-        return self.permute(order)
+        # the axes in order, but dim0 and dim1 trade places
+        return self.permute([dim1 if d == dim0 else dim0 if d == dim1 else d for d in range(self.ndim)])
 
     def t(self):
         if self.ndim > 2:
@@ -891,13 +889,12 @@ def linear(x, weight, bias=None):
                          f"(the input's last size must be in_features = {w.shape[1]})")
     _same_float("linear", a, w)
     out = a @ w.T
-    if bias is not None:
-        out += bias._data                  # into the fresh product: no extra array
     def rows(m): return m if m.ndim == 2 else m.reshape(-1, m.shape[-1])    # one batch axis for all
     # dW = Gᵀ·x and db = G, each summed over the batch;  dx = G·W  (x last: the walk goes down into x
     # once this node is done, so it need not keep G meanwhile)
     edges = [(weight, lambda g: rows(g).T @ rows(a)), (x, lambda g: g @ w)]
     if bias is not None:
+        out += bias._data                  # into the fresh product: no extra array
         edges.insert(1, (bias, lambda g: rows(g).sum(axis=0)))
     return record("linear", out, *edges)
 
