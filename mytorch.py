@@ -70,9 +70,7 @@ class Tensor:
         return record("matmul", out, (self, lambda g: _matmul_grad(g, a, b, to_a=True)),
                       (other, lambda g: _matmul_grad(g, a, b, to_a=False)))
 
-    def __neg__(self):
-        # d(-a)/da = -1
-        return record("neg", -self._data, (self, np.negative))
+    def __neg__(self): return record("neg", -self._data, (self, np.negative))       # d(-a)/da = -1
 
     def __pow__(self, exponent):
         other, a, p, out = _binary("pow", np.power, self, exponent)
@@ -647,15 +645,15 @@ class _TensorConveniences:
 
     def clone(self): return record("clone", self._data.copy(), (self, _same))       # d(copy)/da = 1
 
-    # -- dtype: a cast changes no value, so the gradient is just cast back ------------------------------
+    # -- dtype: a cast changes no value, so the gradient passes unchanged (_fit_gradient casts it back) --
     def to(self, dtype):
         """A tensor of that dtype: this one if it has it already (as in PyTorch), else a cast."""
         if isinstance(dtype, str):                # a device: mytorch has only the CPU
             return _cpu_only(self, dtype)
         if self.dtype == dtype:
             return self
-        source = self.dtype        # a cast to integers leaves the graph (no gradient flows through it)
-        edges = [(self, lambda g: g.astype(source))] if np.dtype(dtype).kind == "f" else []
+        # d(cast a)/da = 1; a cast to integers leaves the graph (no gradient flows through it)
+        edges = [(self, _same)] if np.dtype(dtype).kind == "f" else []
         return record("to", self._data.astype(dtype), *edges)
 
     def float(self): return self.to(np.float32)
