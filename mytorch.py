@@ -439,9 +439,8 @@ def _extreme(x, op, arg, dim, keepdim):
         grad = np.zeros_like(a)
         np.put_along_axis(grad, where, g if keepdim else np.expand_dims(g, dim), axis=dim)
         return grad
-    values, indices = np.take_along_axis(a, where, axis=dim), where
-    if not keepdim:
-        values, indices = values.squeeze(dim), where.squeeze(dim)
+    indices = where if keepdim else where.squeeze(dim)
+    values = np.take_along_axis(a, where, axis=dim).reshape(indices.shape)
     return MinMax(record(op, values, (x, to_input)), record("", indices))
 
 
@@ -1411,33 +1410,28 @@ class Adam(Optimizer):
 
 # -- learning-rate schedules (torch.optim.lr_scheduler): each sets param_groups' "lr" per scheduler.step()
 class LRScheduler:
-    """What LambdaLR and StepLR share: lr = initial lr × factor(n), n counting scheduler.step() calls from 0
-    (PyTorch's name for n: last_epoch). Made, it takes step 0: lr = initial lr × factor(0). A subclass's
-    settings (lr_lambda, step_size, gamma) become attributes."""
-    def __init__(self, optimizer, **settings):
-        vars(self).update(settings, optimizer=optimizer, last_epoch=-1)
+    """What LambdaLR and StepLR share: lr = initial lr × lr_lambda(n), n counting scheduler.step() calls from 0
+    (PyTorch's name for n: last_epoch). Made, it takes step 0: lr = initial lr × lr_lambda(0)."""
+    def __init__(self, optimizer, lr_lambda):
+        self.optimizer, self.lr_lambda, self.last_epoch = optimizer, lr_lambda, -1
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
         self.step()
 
     def step(self):
         self.last_epoch += 1
         for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = base_lr * self._factor(self.last_epoch)
+            group["lr"] = base_lr * self.lr_lambda(self.last_epoch)
 
     def get_last_lr(self): return [group["lr"] for group in self.optimizer.param_groups]
 
 class LambdaLR(LRScheduler):
-    """lr = initial lr × lr_lambda(n)."""
-    def __init__(self, optimizer, lr_lambda): super().__init__(optimizer, lr_lambda=lr_lambda)
-
-    def _factor(self, n): return self.lr_lambda(n)
+    """lr = initial lr × lr_lambda(n): LRScheduler itself, under PyTorch's name for it."""
 
 class StepLR(LRScheduler):
     """lr = initial lr × gamma^(n // step_size): multiplied by gamma every step_size steps."""
     def __init__(self, optimizer, step_size, gamma=0.1):
-        super().__init__(optimizer, step_size=step_size, gamma=gamma)
-
-    def _factor(self, n): return self.gamma ** (n // self.step_size)
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer, lambda n: self.gamma ** (n // self.step_size))
 
 # --- `import mytorch.nn as nn` and `from mytorch import optim`, though this is a single file ---------
 def _submodule(name, *members):
