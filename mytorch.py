@@ -572,7 +572,7 @@ class _TensorConveniences:
     def __isub__(self, other): return self._inplace("-=", np.subtract, other)
     def __imul__(self, other): return self._inplace("*=", np.multiply, other)
     def __itruediv__(self, other): return self._inplace("/=", np.divide, other)
-    def zero_(self): return self._inplace("zero_", _zeros_like, 0)
+    def zero_(self): return self._inplace("zero_", functools.partial(_assigned, ...), 0)      # t[...] = 0
 
     def __setitem__(self, index, value):
         """t[mask] = 0, t[0, 1] = 5: an in-place update like those above (a new array, no graph recorded)."""
@@ -743,9 +743,6 @@ _IN_PLACE = ("{}: mytorch records no in-place op in a graph; make a new tensor (
 
 # argmax and argmin: indices, no graph
 def _arg(x, arg, dim, keepdim): return record("", arg(x._data, _dims(dim, x.ndim, arg.__name__), keepdims=keepdim))
-
-
-def _zeros_like(a, _): return np.zeros_like(a)
 
 
 def _assigned(index, a, value):      # a copy of a, with a[index] = value
