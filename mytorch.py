@@ -346,12 +346,10 @@ def _result_dtype(a, b):
     """PyTorch's type promotion of two arrays. The higher kind wins: int32 with float64 gives float64, int64
     with float32 gives float32. Within a kind, an array with dimensions wins over a 0-d one (float32 with a
     0-d float64 gives float32); else the larger type (float32 with float64: float64; uint8 with int8: int16)."""
-    rank_a, rank_b = _KIND_RANK[a.dtype.kind], _KIND_RANK[b.dtype.kind]
-    if rank_a != rank_b:
-        return a.dtype if rank_a > rank_b else b.dtype
-    if (a.ndim == 0) != (b.ndim == 0):
-        return b.dtype if a.ndim == 0 else a.dtype
-    return np.promote_types(a.dtype, b.dtype)
+    rank_a, rank_b = (_KIND_RANK[a.dtype.kind], a.ndim > 0), (_KIND_RANK[b.dtype.kind], b.ndim > 0)  # kind first
+    if rank_a == rank_b:
+        return np.promote_types(a.dtype, b.dtype)
+    return a.dtype if rank_a > rank_b else b.dtype
 
 
 def _same_float(op, a, b):      # one float dtype for matrix products, as in PyTorch (float32 @ float64: error)
@@ -512,8 +510,7 @@ class _TensorConveniences:
     def data(self): return self._data
 
     @data.setter
-    def data(self, value):           # p.data = p.data - lr * p.grad: the Tensor takes the new array
-        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+    def data(self, value): self._data = np.asarray(value)    # p.data = p.data - lr * p.grad: takes the new array
 
     @property
     def shape(self): return self._data.shape
