@@ -70,9 +70,7 @@ class Tensor:
         return record("matmul", out, (self, lambda g: _matmul_grad(g, a, b, to_a=True)),
                       (other, lambda g: _matmul_grad(g, a, b, to_a=False)))
 
-    def __neg__(self):
-        # d(-a)/da = -1
-        return record("neg", -self._data, (self, np.negative))
+    def __neg__(self): return record("neg", -self._data, (self, np.negative))       # d(-a)/da = -1
 
     def __pow__(self, exponent):
         other, a, p, out = _binary("pow", np.power, self, exponent)
@@ -145,11 +143,9 @@ class Tensor:
     def mean(self, dim=None, keepdim=False):
         if self.dtype.kind != "f":
             raise RuntimeError(f"mean: the tensor holds {self.dtype} values; take .float().mean() (as PyTorch)")
-        dim, shape = _dims(dim, self.ndim, "mean"), self.shape
-        out = self._data.mean(axis=dim, keepdims=keepdim)
-        count = self._data.size // max(out.size, 1)
-        # d(mean)/da = 1/n for each of the n elements that were averaged
-        return record("mean", out, (self, lambda g: _expand_reduced(g / count, shape, dim, keepdim)))
+        total = self.sum(_dims(dim, self.ndim, "mean"), keepdim)
+        # the sum over the n elements averaged, divided by n: made of ops, so d(mean)/da = 1/n needs no rule
+        return total / (self._data.size // max(total._data.size, 1))
 
     # The largest value; with `dim`, (values, indices) along that axis, as in PyTorch.
     def max(self, dim=None, keepdim=False): return _extreme(self, "max", np.argmax, dim, keepdim)
@@ -318,8 +314,7 @@ def _binary(op, numpy_op, x, other):
         dtype = np.dtype(np.float32)
     if op == "matmul":
         _same_float(op, x._data, y._data)
-    a = x._data if x._data.dtype == dtype else x._data.astype(dtype)
-    b = y._data if y._data.dtype == dtype else y._data.astype(dtype)
+    a, b = x._data.astype(dtype, copy=False), y._data.astype(dtype, copy=False)     # (no copy if it has it)
     try:
         return y, a, b, numpy_op(a, b)
     except ValueError:
@@ -351,12 +346,10 @@ def _result_dtype(a, b):
     """PyTorch's type promotion of two arrays. The higher kind wins: int32 with float64 gives float64, int64
     with float32 gives float32. Within a kind, an array with dimensions wins over a 0-d one (float32 with a
     0-d float64 gives float32); else the larger type (float32 with float64: float64; uint8 with int8: int16)."""
-    rank_a, rank_b = _KIND_RANK[a.dtype.kind], _KIND_RANK[b.dtype.kind]
-    if rank_a != rank_b:
-        return a.dtype if rank_a > rank_b else b.dtype
-    if (a.ndim == 0) != (b.ndim == 0):
-        return b.dtype if a.ndim == 0 else a.dtype
-    return np.promote_types(a.dtype, b.dtype)
+    rank_a, rank_b = (_KIND_RANK[a.dtype.kind], a.ndim > 0), (_KIND_RANK[b.dtype.kind], b.ndim > 0)  # kind first
+    if rank_a == rank_b:
+        return np.promote_types(a.dtype, b.dtype)
+    return a.dtype if rank_a > rank_b else b.dtype
 
 
 def _same_float(op, a, b):      # one float dtype for matrix products, as in PyTorch (float32 @ float64: error)
@@ -444,9 +437,8 @@ def _extreme(x, op, arg, dim, keepdim):
         grad = np.zeros_like(a)
         np.put_along_axis(grad, where, g if keepdim else np.expand_dims(g, dim), axis=dim)
         return grad
-    values, indices = np.take_along_axis(a, where, axis=dim), where
-    if not keepdim:
-        values, indices = values.squeeze(dim), where.squeeze(dim)
+    indices = where if keepdim else where.squeeze(dim)
+    values = np.take_along_axis(a, where, axis=dim).reshape(indices.shape)
     return MinMax(record(op, values, (x, to_input)), record("", indices))
 
 
@@ -518,8 +510,7 @@ class _TensorConveniences:
     def data(self): return self._data
 
     @data.setter
-    def data(self, value):           # p.data = p.data - lr * p.grad: the Tensor takes the new array
-        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+    def data(self, value): self._data = np.asarray(value)    # p.data = p.data - lr * p.grad: takes the new array
 
     @property
     def shape(self): return self._data.shape
@@ -557,7 +548,7 @@ class _TensorConveniences:
         if requires_grad and self.dtype.kind != "f":
             raise RuntimeError(f"Only Tensors of floating point and complex dtype can require gradients "
                                f"(this one holds {self.dtype}: make it with dtype=mytorch.float32)")
-        self.requires_grad = requires_grad
+        self.requires_grad = bool(requires_grad)
         return self
 
     # -- in-place updates: the same Tensor object gets new values (in a new array: see data above) -------
@@ -578,7 +569,7 @@ class _TensorConveniences:
     def __isub__(self, other): return self._inplace("-=", np.subtract, other)
     def __imul__(self, other): return self._inplace("*=", np.multiply, other)
     def __itruediv__(self, other): return self._inplace("/=", np.divide, other)
-    def zero_(self): return self._inplace("zero_", _zeros_like, 0)
+    def zero_(self): return self._inplace("zero_", functools.partial(_assigned, ...), 0)      # t[...] = 0
 
     def __setitem__(self, index, value):
         """t[mask] = 0, t[0, 1] = 5: an in-place update like those above (a new array, no graph recorded)."""
@@ -636,8 +627,7 @@ class _TensorConveniences:
     def __repr__(self):
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extras = "" if self.dtype == np.float32 else f", dtype={self.dtype}"
-        if self._op or self.requires_grad:
-            extras += f", grad_fn=<{self._op}>" if self._op else ", requires_grad=True"
+        extras += f", grad_fn=<{self._op}>" if self._op else ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}{extras})"
 
     def __getattr__(self, name):                 # only for names Tensor does not have
@@ -651,15 +641,15 @@ class _TensorConveniences:
 
     def clone(self): return record("clone", self._data.copy(), (self, _same))       # d(copy)/da = 1
 
-    # -- dtype: a cast changes no value, so the gradient is just cast back ------------------------------
+    # -- dtype: a cast changes no value, so the gradient passes unchanged (_fit_gradient casts it back) --
     def to(self, dtype):
         """A tensor of that dtype: this one if it has it already (as in PyTorch), else a cast."""
         if isinstance(dtype, str):                # a device: mytorch has only the CPU
             return _cpu_only(self, dtype)
         if self.dtype == dtype:
             return self
-        source = self.dtype        # a cast to integers leaves the graph (no gradient flows through it)
-        edges = [(self, lambda g: g.astype(source))] if np.dtype(dtype).kind == "f" else []
+        # d(cast a)/da = 1; a cast to integers leaves the graph (no gradient flows through it)
+        edges = [(self, _same)] if np.dtype(dtype).kind == "f" else []
         return record("to", self._data.astype(dtype), *edges)
 
     def float(self): return self.to(np.float32)
@@ -727,10 +717,9 @@ class _TensorConveniences:
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if n != 1 or i not in dims))
 
     def transpose(self, dim0, dim1):
-        order = list(range(self.ndim))
         dim0, dim1 = _dim(dim0, self.ndim, "transpose"), _dim(dim1, self.ndim, "transpose")
-        order[dim0], order[dim1] = order[dim1], order[dim0]
-        return self.permute(order)
+        # the axes in order, but dim0 and dim1 trade places
+        return self.permute([dim1 if d == dim0 else dim0 if d == dim1 else d for d in range(self.ndim)])
 
     def t(self):
         if self.ndim > 2:
@@ -751,9 +740,6 @@ _IN_PLACE = ("{}: mytorch records no in-place op in a graph; make a new tensor (
 
 # argmax and argmin: indices, no graph
 def _arg(x, arg, dim, keepdim): return record("", arg(x._data, _dims(dim, x.ndim, arg.__name__), keepdims=keepdim))
-
-
-def _zeros_like(a, _): return np.zeros_like(a)
 
 
 def _assigned(index, a, value):      # a copy of a, with a[index] = value
@@ -799,9 +785,8 @@ def _holds_numpy(data):         # arrays, numpy numbers and Tensors keep their d
     return isinstance(data, (np.ndarray, np.generic, Tensor))
 
 
-def _leaf(array, requires_grad=False):          # a new leaf on a fresh array (no copy)
-    out = record("", array)
-    return out.requires_grad_() if requires_grad else out
+# a new leaf on a fresh array (no copy)
+def _leaf(array, requires_grad=False): return record("", array).requires_grad_(requires_grad)
 
 
 def from_numpy(array):
@@ -822,12 +807,10 @@ def full(size, fill_value, dtype=None, requires_grad=False):     # dtype from th
     return _leaf(np.full(size, fill_value, dtype or _array(fill_value).dtype), requires_grad)
 
 
-def zeros_like(t, dtype=None, requires_grad=False):
-    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def zeros_like(t, dtype=None, requires_grad=False): return _leaf(np.zeros_like(t.data, dtype), requires_grad)
 
 
-def ones_like(t, dtype=None, requires_grad=False):
-    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def ones_like(t, dtype=None, requires_grad=False): return _leaf(np.ones_like(t.data, dtype), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):   # arange(5), arange(1, 5, 0.5)
@@ -897,13 +880,12 @@ def linear(x, weight, bias=None):
                          f"(the input's last size must be in_features = {w.shape[1]})")
     _same_float("linear", a, w)
     out = a @ w.T
-    if bias is not None:
-        out += bias._data                  # into the fresh product: no extra array
     def rows(m): return m if m.ndim == 2 else m.reshape(-1, m.shape[-1])    # one batch axis for all
     # dW = Gᵀ·x and db = G, each summed over the batch;  dx = G·W  (x last: the walk goes down into x
     # once this node is done, so it need not keep G meanwhile)
     edges = [(weight, lambda g: rows(g).T @ rows(a)), (x, lambda g: g @ w)]
     if bias is not None:
+        out += bias._data                  # into the fresh product: no extra array
         edges.insert(1, (bias, lambda g: rows(g).sum(axis=0)))
     return record("linear", out, *edges)
 
@@ -919,10 +901,6 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
     checked = [(i, x) for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, so there is no gradient to check")
-    for i, x in checked:
-        if x.dtype != np.float64:
-            raise TypeError(f"gradcheck: input {i} is {x.dtype}; finite differences need float64: make it "
-                            "with mytorch.tensor(..., dtype=mytorch.float64) or x.double(); a model: model.double()")
 
     def outputs():           # func's floating outputs (max's indices are no function of x)
         out = func(*inputs)
@@ -936,14 +914,16 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
     saved = [(x, x._data, x.grad) for _, x in checked]
     try:
         for i, x in checked:
+            if x.dtype != np.float64:
+                raise TypeError(f"gradcheck: input {i} is {x.dtype}; finite differences need float64: make it with "
+                                "mytorch.tensor(..., dtype=mytorch.float64) or x.double(); a model: model.double()")
             original, analytic = x._data, []
             numeric = [(outputs_moved(x, original, j, eps) - outputs_moved(x, original, j, -eps)) / (2 * eps)
                        for j in range(original.size)]
             x._data = original
             for out in outputs():                   # analytic[m]: d(output element m)/dx, from backward()
                 for m in range(out._data.size):
-                    x.grad, seed = None, np.zeros(out.shape)
-                    seed.flat[m] = 1
+                    x.grad, seed = None, np.eye(1, out._data.size, m).reshape(out.shape)   # 1 at element m
                     if out.requires_grad:
                         out.backward(seed, retain_graph=True)
                     analytic.append(np.zeros(x._data.size) if x.grad is None else x.grad._data.ravel())
@@ -1087,8 +1067,7 @@ class Module:
         missing or unexpected names raise if strict, a shape that differs always; returns
         (missing_keys, unexpected_keys)."""
         own = self._state()
-        missing = [name for name in own if name not in state_dict]
-        unexpected = [name for name in state_dict if name not in own]
+        missing, unexpected = [n for n in own if n not in state_dict], [n for n in state_dict if n not in own]
         errors = [f"{kind} key(s) in state_dict: " + ", ".join(f'"{name}"' for name in names) + ". "
                   for kind, names in [("Missing", missing), ("Unexpected", unexpected)] if strict and names]
         errors += [f"size mismatch for {name}: copying a param with shape {np.shape(value)} from checkpoint, the "
@@ -1425,33 +1404,28 @@ class Adam(Optimizer):
 
 # -- learning-rate schedules (torch.optim.lr_scheduler): each sets param_groups' "lr" per scheduler.step()
 class LRScheduler:
-    """What LambdaLR and StepLR share: lr = initial lr × factor(n), n counting scheduler.step() calls from 0
-    (PyTorch's name for n: last_epoch). Made, it takes step 0: lr = initial lr × factor(0). A subclass's
-    settings (lr_lambda, step_size, gamma) become attributes."""
-    def __init__(self, optimizer, **settings):
-        vars(self).update(settings, optimizer=optimizer, last_epoch=-1)
+    """What LambdaLR and StepLR share: lr = initial lr × lr_lambda(n), n counting scheduler.step() calls from 0
+    (PyTorch's name for n: last_epoch). Made, it takes step 0: lr = initial lr × lr_lambda(0)."""
+    def __init__(self, optimizer, lr_lambda):
+        self.optimizer, self.lr_lambda, self.last_epoch = optimizer, lr_lambda, -1
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
         self.step()
 
     def step(self):
         self.last_epoch += 1
         for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = base_lr * self._factor(self.last_epoch)
+            group["lr"] = base_lr * self.lr_lambda(self.last_epoch)
 
     def get_last_lr(self): return [group["lr"] for group in self.optimizer.param_groups]
 
 class LambdaLR(LRScheduler):
-    """lr = initial lr × lr_lambda(n)."""
-    def __init__(self, optimizer, lr_lambda): super().__init__(optimizer, lr_lambda=lr_lambda)
-
-    def _factor(self, n): return self.lr_lambda(n)
+    """lr = initial lr × lr_lambda(n): LRScheduler itself, under PyTorch's name for it."""
 
 class StepLR(LRScheduler):
     """lr = initial lr × gamma^(n // step_size): multiplied by gamma every step_size steps."""
     def __init__(self, optimizer, step_size, gamma=0.1):
-        super().__init__(optimizer, step_size=step_size, gamma=gamma)
-
-    def _factor(self, n): return self.gamma ** (n // self.step_size)
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer, lambda n: self.gamma ** (n // self.step_size))
 
 # --- `import mytorch.nn as nn` and `from mytorch import optim`, though this is a single file ---------
 def _submodule(name, *members):
