@@ -94,31 +94,31 @@ class Tensor:
 
     # -- elementwise functions --------------------------------------------------------------------------
     def exp(self):
-        out = np.exp(self._data)
+        out = np.exp(_floats(self._data))
         # d(e^a)/da = e^a
         return record("exp", out, (self, lambda g: g * out))
 
     def log(self):
-        a = self._data
+        a = _floats(self._data)
         # d(ln a)/da = 1/a
         return record("log", np.log(a), (self, lambda g: g / a))
 
     def sigmoid(self):
         """σ(a) = 1 / (1 + e^(-a)). The tutorial builds it from neg, exp, add and divide; as one op its rule is
         σ(1 - σ), and for a < -88.7 (float32) e^(-a) = inf gives σ = 0 and gradient 0, not 0·inf = nan."""
-        a = self._data if self._data.dtype.kind == "f" else self._data.astype(np.float32)
-        with np.errstate(over="ignore"):
-            out = 1 / (1 + np.exp(-a))
+        a = _floats(self._data)
+        with np.errstate(over="ignore"):        # (astype: numpy 1.x would make a 0-d float32 float64)
+            out = (1 / (1 + np.exp(-a))).astype(a.dtype, copy=False)
         # dσ/da = σ(1 - σ)
         return record("sigmoid", out, (self, lambda g: g * out * (1 - out)))
 
     def relu(self):
         a = self._data
         # d relu(a)/da = 1 where a > 0, else 0
-        return record("relu", np.maximum(a, 0), (self, lambda g: g * (a > 0)))
+        return record("relu", np.maximum(a, 0).astype(a.dtype, copy=False), (self, lambda g: g * (a > 0)))
 
     def tanh(self):
-        out = np.tanh(self._data)
+        out = np.tanh(_floats(self._data))
         # d tanh(a)/da = 1 - tanh(a)²
         return record("tanh", out, (self, lambda g: g * (1 - out * out)))
 
@@ -313,7 +313,7 @@ def _binary(op, numpy_op, x, other):
     if op == "div" and dtype.kind != "f":          # true division of integers gives floats, as in PyTorch
         dtype = np.dtype(np.float32)
     if op == "matmul":
-        _same_float(op, x._data, y._data)
+        _same_dtype(op, x._data, y._data)
     a, b = x._data.astype(dtype, copy=False), y._data.astype(dtype, copy=False)     # (no copy if it has it)
     try:
         return y, a, b, numpy_op(a, b)
@@ -352,10 +352,14 @@ def _result_dtype(a, b):
     return a.dtype if rank_a > rank_b else b.dtype
 
 
-def _same_float(op, a, b):      # one float dtype for matrix products, as in PyTorch (float32 @ float64: error)
-    if a.dtype != b.dtype and a.dtype.kind == b.dtype.kind == "f":
+def _same_dtype(op, a, b):      # one dtype for matrix products, as in PyTorch (float32 @ float64: error)
+    if a.dtype != b.dtype:
         raise TypeError(f"{op}: the inputs are {a.dtype} and {b.dtype}; give both one dtype, e.g. with "
                         ".float() or .double() (PyTorch refuses this mix too)")
+
+
+def _floats(a):         # what exp, log, tanh, sigmoid compute in: integers as float32 (numpy: float16 or 64)
+    return a if a.dtype.kind == "f" else a.astype(np.float32)
 
 
 class ShapeError(ValueError, RuntimeError):
@@ -671,7 +675,9 @@ class _TensorConveniences:
         a = self._data
         inside = (a > (-np.inf if min is None else min)) & (a < (np.inf if max is None else max))
         # d clamp(a)/da = 1 strictly between min and max, else 0 (PyTorch's choice at the bounds too)
-        return record("clamp", np.clip(a, min, max), (self, lambda g: g * inside))
+        out = np.clip(a, min, max)
+        out = out.astype(a.dtype, copy=False) if a.dtype.kind == "f" else out    # (numpy 1.x lifts a 0-d float32)
+        return record("clamp", out, (self, lambda g: g * inside))
 
     def softmax(self, dim):
         dim = _dim(dim, self.ndim, "softmax")
@@ -840,15 +846,10 @@ def randint(low, high=None, size=None, dtype=np.int64):           # randint(high
 
 # -- ops on several tensors -----------------------------------------------------------------------------
 def where(condition, a, b):
-    """a where condition holds, else b (broadcast together)."""
+    """a where condition holds, else b (broadcast together, in the dtype PyTorch's promotion gives)."""
     condition = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)
-    anchor = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else tensor(a)
-    a, b = _operand(anchor, a, "where"), _operand(anchor, b, "where")
-    try:
-        out = np.where(condition, a._data, b._data)
-    except ValueError:
-        raise ShapeError(f"where: shapes {condition.shape} (condition), {a.shape} and {b.shape} do not fit "
-                         "(they cannot be broadcast together)") from None
+    a = a if isinstance(a, Tensor) else _operand(b, a, "where") if isinstance(b, Tensor) else tensor(a)
+    b, _, _, out = _binary("where", functools.partial(np.where, condition), a, b)
     # d/da = 1 where the condition holds, d/db = 1 elsewhere
     return record("where", out, (a, lambda g: np.where(condition, g, 0)), (b, lambda g: np.where(condition, 0, g)))
 
@@ -857,8 +858,10 @@ def cat(tensors, dim=0):
     """Join tensors along an existing axis."""
     tensors = [t if isinstance(t, Tensor) else tensor(t) for t in tensors]
     dim = _dim(dim, tensors[0].ndim, "cat")
+    top = max(_KIND_RANK[t.dtype.kind] for t in tensors)     # PyTorch's promotion: the highest kind wins
+    dtype = np.result_type(*[t.dtype for t in tensors if _KIND_RANK[t.dtype.kind] == top])
     try:
-        out = np.concatenate([t._data for t in tensors], axis=dim)
+        out = np.concatenate([t._data for t in tensors], axis=dim, dtype=dtype)
     except ValueError:
         raise ShapeError(f"cat: shapes {[t.shape for t in tensors]} do not fit along dim {dim}") from None
     ends = np.cumsum([t.shape[dim] for t in tensors])[:-1]
@@ -878,7 +881,7 @@ def linear(x, weight, bias=None):
     if a.shape[-1:] != w.shape[1:]:
         raise ShapeError(f"linear: input of shape {a.shape} does not fit a weight of shape {w.shape} "
                          f"(the input's last size must be in_features = {w.shape[1]})")
-    _same_float("linear", a, w)
+    _same_dtype("linear", a, w)
     out = a @ w.T
     def rows(m): return m if m.ndim == 2 else m.reshape(-1, m.shape[-1])    # one batch axis for all
     # dW = Gᵀ·x and db = G, each summed over the batch;  dx = G·W  (x last: the walk goes down into x

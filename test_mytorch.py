@@ -1244,6 +1244,51 @@ def test_item_assignment_outside_the_graph_and_the_clear_error_inside():
     assert w.grad.tolist() == [2.0, 4.0] and w.tolist() == [10.0, 2.0]
 
 
+@pytest.mark.parametrize("op", ["exp", "log", "tanh", "sigmoid", "sqrt"])
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int64"])
+def test_float_functions_of_integer_tensors_are_float32_as_torch(op, dtype):
+    t = torch_or_skip()
+    data = [1, 3, 50]
+    ours = getattr(mytorch.tensor(data, dtype=getattr(np, dtype)), op)()
+    theirs = getattr(t.tensor(data, dtype=getattr(t, dtype)), op)()
+    assert ours.dtype == np.float32 == as_numpy_dtype(theirs.dtype)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("op", [lambda x: x.sigmoid(), lambda x: x.relu(), lambda x: x.clamp(0, 1),
+                                lambda x: x.tanh(), lambda x: x.exp(), lambda x: x.abs()])
+def test_a_0d_float32_tensor_stays_float32_through_unary_ops(op):
+    x = Tensor(0.5, requires_grad=True)       # (numpy 1.x computes 0-d float32 with a Python number in float64)
+    y = op(x)
+    y.backward()
+    assert y.dtype == x.grad.dtype == np.float32 and y.shape == ()
+
+
+def test_where_and_cat_promote_as_torch():
+    t = torch_or_skip()
+    for module in (mytorch, t):
+        i, f = module.tensor([1, 2]), module.tensor([0.5, 1.5])
+        results = [module.where(i > 1, i, 0.5), module.cat([i, f]), module.stack([i, f]),
+                   module.where(i > 1, i, f)]
+        if module is t:
+            expected = [as_numpy_dtype(r.dtype) for r in results]
+        else:
+            got = [r.dtype for r in results]
+    assert got == expected == [np.float32] * 4
+
+
+def test_matrix_products_of_integer_and_float_tensors_are_an_error_as_in_torch():
+    t = torch_or_skip()
+    for module in (mytorch, t):
+        x, w = module.tensor([[1, 2, 3]]), module.ones(2, 3)
+        with pytest.raises((TypeError, RuntimeError)):
+            x @ w.T
+        with pytest.raises((TypeError, RuntimeError)):
+            module.nn.functional.linear(x, w)
+    with pytest.raises(TypeError, match="int64 and float32"):
+        nn.Linear(3, 2)(mytorch.tensor([[1, 2, 3]]))
+
+
 # ---------------------------------------------------------------------------------------------------
 # The backward walk: gated depth first, all paths summed; graph freeing and retain_graph; the walk's
 # recorded steps; no_grad; a backward after the inputs changed
