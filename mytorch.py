@@ -266,9 +266,8 @@ def _fit_gradient(grad, tensor, op=""):
         if grad.shape != shape:
             raise ValueError(f"backward: the rule of '{op}' gave a gradient of shape {grad.shape} for an "
                              f"input of shape {shape}")
-    if grad.dtype != tensor._data.dtype:                              # float64 consumer of a float32 input
-        grad = grad.astype(tensor._data.dtype)
-    return grad
+    # a float64 consumer of a float32 input: the gradient takes the input's dtype
+    return grad if grad.dtype == tensor._data.dtype else grad.astype(tensor._data.dtype)
 
 
 def _first_gradient(loss, gradient):
@@ -277,8 +276,7 @@ def _first_gradient(loss, gradient):
         raise RuntimeError("backward: this tensor does not require grad (no input required it, or no_grad)")
     if gradient is None:
         if loss._data.size != 1:
-            raise RuntimeError(f"backward: the tensor has shape {loss.shape}, so pass gradient= (a gradient is "
-                               "implied only for a single number, like a loss)")
+            raise RuntimeError(f"backward: shape {loss.shape} needs gradient= (only a single number implies 1)")
         gradient = np.ones(loss.shape, loss.dtype)
     else:
         gradient = np.array(gradient._data if isinstance(gradient, Tensor) else gradient, loss.dtype)
@@ -325,17 +323,15 @@ def _binary(op, numpy_op, x, other):
 def _operand(x, other, op):
     """The other side of a binary op with x, as a Tensor. A Python (or numpy) number takes x's dtype, unless
     it is of a higher kind (bool < integer < float): int tensor + 0.5 is float32, float64 * 2 stays float64."""
-    if isinstance(other, Tensor):
-        return other
+    if isinstance(other, Tensor): return other
     if isinstance(other, (int, float, np.number, np.bool_)):
         number = np.asarray(other)
         higher = _KIND_RANK[number.dtype.kind] > _KIND_RANK[x._data.dtype.kind]
         return record("", number.astype(_DEFAULT_DTYPE.get(number.dtype.kind, number.dtype) if higher else x.dtype))
-    if isinstance(other, np.ndarray):      # used as it is (not copied), as from_numpy does
-        return record("", other)
+    if isinstance(other, np.ndarray): return record("", other)  # used as it is (not copied), as from_numpy does
     kind = f"{type(other).__module__}.{type(other).__qualname__}".replace("builtins.", "")
-    raise TypeError(f"{op}: expected a mytorch Tensor, a number or a numpy array, got a {kind}; convert it first, "
-                    "e.g. mytorch.tensor(x) (a torch.Tensor: mytorch.tensor(x.detach().numpy()))")
+    # (a torch.Tensor too: mytorch.tensor(x.detach().numpy()))
+    raise TypeError(f"{op}: expected a Tensor, number or numpy array, got a {kind}: convert it, mytorch.tensor(x)")
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}       # bool < integers < floats
@@ -347,15 +343,13 @@ def _result_dtype(a, b):
     with float32 gives float32. Within a kind, an array with dimensions wins over a 0-d one (float32 with a
     0-d float64 gives float32); else the larger type (float32 with float64: float64; uint8 with int8: int16)."""
     rank_a, rank_b = (_KIND_RANK[a.dtype.kind], a.ndim > 0), (_KIND_RANK[b.dtype.kind], b.ndim > 0)  # kind first
-    if rank_a == rank_b:
-        return np.promote_types(a.dtype, b.dtype)
+    if rank_a == rank_b: return np.promote_types(a.dtype, b.dtype)
     return a.dtype if rank_a > rank_b else b.dtype
 
 
 def _same_dtype(op, a, b):      # one dtype for matrix products, as in PyTorch (float32 @ float64: error)
     if a.dtype != b.dtype:
-        raise TypeError(f"{op}: the inputs are {a.dtype} and {b.dtype}; give both one dtype, e.g. with "
-                        ".float() or .double() (PyTorch refuses this mix too)")
+        raise TypeError(f"{op}: the inputs are {a.dtype} and {b.dtype}; give both one dtype (.float(), .double())")
 
 
 def _floats(a):         # what exp, log, tanh, sigmoid compute in: integers as float32 (numpy: float16 or 64)
@@ -377,8 +371,7 @@ def _dim(dim, ndim, op, new=0):
 
 
 def _dims(dim, ndim, op):      # for reductions: None (all), one dim, or a tuple or list of dims
-    if dim is None:
-        return None
+    if dim is None: return None
     return tuple(_dim(d, ndim, op) for d in dim) if isinstance(dim, (tuple, list)) else _dim(dim, ndim, op)
 
 
@@ -412,8 +405,7 @@ def _matmul_grad(g, a, b, to_a):
 
 def _plain_index(index):
     """Indices may hold Tensors (like max's indices): index with their integer data."""
-    if isinstance(index, tuple):
-        return tuple(_plain_index(i) for i in index)
+    if isinstance(index, tuple): return tuple(_plain_index(i) for i in index)
     if isinstance(index, Tensor) and index.dtype.kind == "f":
         raise IndexError("index: this Tensor holds floats; index with integers or booleans (t.long())")
     return index._data if isinstance(index, Tensor) else index
@@ -426,8 +418,8 @@ MinMax = namedtuple("MinMax", "values indices")
 def _extreme(x, op, arg, dim, keepdim):
     """max and min: over everything, or along `dim` as (values, indices)."""
     if isinstance(dim, Tensor):
-        raise TypeError(f"{op}: an element-wise {op} of two tensors is not in mytorch; add it yourself "
-                        "(it is an exercise in the slides), or use mytorch.where(a > b, a, b)")
+        # (an element-wise max of two tensors is an exercise in the slides)
+        raise TypeError(f"{op}: an element-wise {op} of two tensors is not in mytorch: mytorch.where(a > b, a, b)")
     a = x._data
     if dim is None:
         out = a.max() if op == "max" else a.min()
@@ -542,16 +534,15 @@ class _TensorConveniences:
 
     def retain_grad(self):
         """Keep this computed tensor's gradient in .grad at the next backward (a leaf keeps it anyway)."""
-        if not self.requires_grad:
-            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if not self.requires_grad: raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         self.retains_grad = not self.is_leaf
 
     def requires_grad_(self, requires_grad=True):
         if not self.is_leaf:
             raise RuntimeError("requires_grad_: only a leaf's flag can change (a computed tensor: x.detach())")
         if requires_grad and self.dtype.kind != "f":
-            raise RuntimeError(f"Only Tensors of floating point and complex dtype can require gradients "
-                               f"(this one holds {self.dtype}: make it with dtype=mytorch.float32)")
+            raise RuntimeError(f"Only Tensors of floating point and complex dtype can require gradients (not "
+                               f"{self.dtype}: make it with dtype=mytorch.float32)")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -624,8 +615,7 @@ class _TensorConveniences:
         if method == "__call__" and ufunc in _REFLECTED and len(inputs) == 2 and not kwargs:
             return getattr(inputs[1], _REFLECTED[ufunc])(inputs[0])
         if any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
-            raise TypeError(f"numpy's {ufunc.__name__} cannot follow the graph of a tensor that requires "
-                            "grad: use the Tensor's own ops, or .detach() it first")
+            raise TypeError(f"numpy's {ufunc.__name__} cannot follow the graph: use Tensor ops, or .detach() first")
         return getattr(ufunc, method)(*[x._data if isinstance(x, Tensor) else x for x in inputs], **kwargs)
 
     def __repr__(self):
@@ -648,10 +638,8 @@ class _TensorConveniences:
     # -- dtype: a cast changes no value, so the gradient passes unchanged (_fit_gradient casts it back) --
     def to(self, dtype):
         """A tensor of that dtype: this one if it has it already (as in PyTorch), else a cast."""
-        if isinstance(dtype, str):                # a device: mytorch has only the CPU
-            return _cpu_only(self, dtype)
-        if self.dtype == dtype:
-            return self
+        if isinstance(dtype, str): return _cpu_only(self, dtype)  # a device: mytorch has only the CPU
+        if self.dtype == dtype: return self
         # d(cast a)/da = 1; a cast to integers leaves the graph (no gradient flows through it)
         edges = [(self, _same)] if np.dtype(dtype).kind == "f" else []
         return record("to", self._data.astype(dtype), *edges)
@@ -756,8 +744,7 @@ def _assigned(index, a, value):      # a copy of a, with a[index] = value
 
 def _cpu_only(thing, device):
     if str(device).split(":")[0] != "cpu":
-        raise RuntimeError(f"mytorch computes on the CPU only (with numpy), so there is no device {device!r}: "
-                           "leave out .to(device) / .cuda(), or use 'cpu'")
+        raise RuntimeError(f"mytorch runs on the CPU only: no device {device!r}; leave out .to(device) / .cuda()")
     return thing
 
 
@@ -786,8 +773,7 @@ def _array(data, dtype=None):                   # torch.tensor's dtype rule, as 
 
 
 def _holds_numpy(data):         # arrays, numpy numbers and Tensors keep their dtype, also inside lists
-    if isinstance(data, (list, tuple)):
-        return any(_holds_numpy(item) for item in data)
+    if isinstance(data, (list, tuple)): return any(_holds_numpy(item) for item in data)
     return isinstance(data, (np.ndarray, np.generic, Tensor))
 
 
@@ -879,8 +865,7 @@ def linear(x, weight, bias=None):
     x = _operand(weight, x, "linear")
     a, w = x._data, weight._data
     if a.shape[-1:] != w.shape[1:]:
-        raise ShapeError(f"linear: input of shape {a.shape} does not fit a weight of shape {w.shape} "
-                         f"(the input's last size must be in_features = {w.shape[1]})")
+        raise ShapeError(f"linear: input of shape {a.shape} does not fit a weight of shape {w.shape} (in_features)")
     _same_dtype("linear", a, w)
     out = a @ w.T
     def rows(m): return m if m.ndim == 2 else m.reshape(-1, m.shape[-1])    # one batch axis for all
@@ -918,8 +903,8 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
     try:
         for i, x in checked:
             if x.dtype != np.float64:
-                raise TypeError(f"gradcheck: input {i} is {x.dtype}; finite differences need float64: make it with "
-                                "mytorch.tensor(..., dtype=mytorch.float64) or x.double(); a model: model.double()")
+                # float64: mytorch.tensor(..., dtype=mytorch.float64), x.double(), model.double()
+                raise TypeError(f"gradcheck: input {i} is {x.dtype}, not float64: use x.double() or model.double()")
             original, analytic = x._data, []
             numeric = [(outputs_moved(x, original, j, eps) - outputs_moved(x, original, j, -eps)) / (2 * eps)
                        for j in range(original.size)]
@@ -932,8 +917,7 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
                     analytic.append(np.zeros(x._data.size) if x.grad is None else x.grad._data.ravel())
             numeric, analytic = np.array(numeric).T, np.array(analytic)
             wrong = np.argwhere(~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric)))
-            if len(wrong) and not raise_exception:
-                return False
+            if len(wrong) and not raise_exception: return False
             if len(wrong):
                 (m, j), element = wrong[0], tuple(int(k) for k in np.unravel_index(wrong[0][1], x.shape))
                 raise RuntimeError(f"gradcheck: input {i}, element {element}, output element {m}: autograd "
@@ -945,8 +929,7 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
 
 
 def __getattr__(name):       # mytorch.<a name it does not have>: say so, and what to do
-    if name in _MORE_DTYPES:
-        return _MORE_DTYPES[name]
+    if name in _MORE_DTYPES: return _MORE_DTYPES[name]
     raise AttributeError(f"module 'mytorch' has no attribute '{name}': mytorch does not have it (PyTorch may). "
                          "Build it from its ops, or add it as an op with mytorch.record (README: 'Add your own op')")
 
@@ -1092,15 +1075,14 @@ class Module:
         """As PyTorch prints a model: Name(settings), or one '(name): layer' line per sub-module, indented."""
         extra = self.extra_repr()
         lines = extra.splitlines() + [f"({n}): " + text.replace("\n", "\n  ") for n, text in self._child_reprs()]
-        if not lines or len(lines) == 1 and extra:      # ReLU(), Linear(in_features=2, ...)
-            return f"{type(self).__name__}({extra})"
+        # ReLU(), Linear(in_features=2, ...)
+        if not lines or len(lines) == 1 and extra: return f"{type(self).__name__}({extra})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 _IncompatibleKeys = namedtuple("_IncompatibleKeys", "missing_keys unexpected_keys")   # load_state_dict's answer
 
 def _inside(value, name=""):    # (name, value) pairs of attributes, also in lists, tuples, dicts: 'blocks.0'
-    if not isinstance(value, (dict, list, tuple)):
-        return [(name, value)]
+    if not isinstance(value, (dict, list, tuple)): return [(name, value)]
     items = value.items() if isinstance(value, dict) else enumerate(value)
     return [pair for key, item in items for pair in _inside(item, f"{name}.{key}" if name else str(key))]
 
@@ -1229,15 +1211,13 @@ class CrossEntropyLoss(Module):
 def relu(input, inplace=False): return input.relu()
 
 def _probability(p):
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not 0 <= p <= 1: raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     return p
 
 def dropout(input, p=0.5, training=True, inplace=False):
     """Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1-p), so
     the expected value stays; otherwise the input itself. inplace as in ReLU (computed out of place)."""
-    if not training or _probability(p) == 0:
-        return input
+    if not training or _probability(p) == 0: return input
     keep = _rng.random(input.shape) >= p
     return input * (keep / (1 - p) if p < 1 else keep).astype(input.dtype)
 
@@ -1437,9 +1417,8 @@ def _submodule(name, *members):
     module = sys.modules[f"{__name__}.{name}"] = types.ModuleType(f"{__name__}.{name}")
     module.__dict__.update((member.__name__, member) for member in members)
     def __getattr__(attribute):     # called only for a name the module lacks
-        raise AttributeError(f"mytorch.{name} has no {attribute!r}: mytorch has a small part of PyTorch's names ("
-                             f"{', '.join(sorted(n for n in vars(module) if n[0] != '_'))}). To add it, build "
-                             "it from Tensor ops: a Module subclass, a def, or an Optimizer subclass like SGD.")
+        names = ", ".join(sorted(n for n in vars(module) if n[0] != "_"))
+        raise AttributeError(f"mytorch.{name} has no {attribute!r} (it has {names}): build it from Tensor ops")
     module.__getattr__ = __getattr__
     return module
 
