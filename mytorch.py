@@ -596,15 +596,15 @@ class _TensorConveniences:
 
     def __float__(self): return float(self.item(ValueError))
     def __int__(self): return int(self.item(ValueError))
-    def __bool__(self): return bool(self.item()) if self._data.size == 1 else _fail(RuntimeError, "bool of")
+    def __bool__(self): return bool(self.item()) if self._data.size == 1 else _fail(RuntimeError(_AMBIGUOUS))
     def __format__(self, spec): return format(self.item() if spec and self._data.size == 1 else str(self), spec)
     def tolist(self): return self._data.tolist()
 
     # rows, as in PyTorch; a 0-d tensor has none
     def __iter__(self):
-        return (self[i] for i in range(len(self))) if self.ndim else _fail(TypeError, "iteration over")
+        return (self[i] for i in range(len(self))) if self.ndim else _fail(TypeError("iteration over a 0-d tensor"))
 
-    def __len__(self): return len(self._data) if self.ndim else _fail(TypeError, "len() of")
+    def __len__(self): return len(self._data) if self.ndim else _fail(TypeError("len() of a 0-d tensor"))
 
     def __array__(self, dtype=None, copy=None):          # np.asarray(t), np.mean([loss, ...])
         return np.array(self._data, dtype, copy=True) if copy else np.asarray(self._data, dtype)
@@ -748,9 +748,10 @@ def _cpu_only(thing, device):
     return thing
 
 
-def _fail(error, what):       # the errors PyTorch gives for len(), iteration and bool() of unfit tensors
-    raise error("Boolean value of Tensor with more than one value is ambiguous" if what == "bool of" else
-                f"{what} a 0-d tensor")
+def _fail(error): raise error      # a raise that one-line defs can use as an expression
+
+
+_AMBIGUOUS = "Boolean value of Tensor with more than one value is ambiguous"     # PyTorch's words
 
 
 
