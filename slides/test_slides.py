@@ -514,20 +514,27 @@ def test_every_slide_and_step_is_legible_and_fits(browser):
     assert not problems, f"{len(problems)} legibility problems:\n" + "\n".join(problems)
 
 
-@needs_playwright
-def test_presenter_view_stays_in_step_both_ways(browser):
+def open_presenter_view(browser):
+    """The deck at example 2 in an audience window, and the presenter view that key p opens from it:
+    (context, audience page, presenter page, slide ids, example 2's slide number)."""
     ids = slide_ids()
     ctx = browser.new_context(viewport={"width": 1280, "height": 720})
     audience = ctx.new_page()
     start = ids.index("example-2") + 1
     audience.goto(deck_url(f"#{start}"))
-    current = "document.querySelector('#stage section.slide.current').id"
-    # the audience window shows no notes unless asked
-    assert audience.evaluate("getComputedStyle(document.getElementById('notes-panel')).display") == "none"
     with ctx.expect_page() as popup:
         audience.keyboard.press("p")
     pres = popup.value
     pres.wait_for_selector("#pv")
+    return ctx, audience, pres, ids, start
+
+
+@needs_playwright
+def test_presenter_view_stays_in_step_both_ways(browser):
+    ctx, audience, pres, ids, start = open_presenter_view(browser)
+    current = "document.querySelector('#stage section.slide.current').id"
+    # the audience window shows no notes unless asked
+    assert audience.evaluate("getComputedStyle(document.getElementById('notes-panel')).display") == "none"
     assert pres.evaluate(current) == "example-2"
     notes = pres.evaluate("document.getElementById('pv-notes').textContent")
     assert "h is used twice" in notes
@@ -560,15 +567,7 @@ NEXT_JS = """() => {
 
 @needs_playwright
 def test_presenter_view_previews_the_next_step(browser):
-    ids = slide_ids()
-    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
-    audience = ctx.new_page()
-    start = ids.index("example-2") + 1
-    audience.goto(deck_url(f"#{start}"))
-    with ctx.expect_page() as popup:
-        audience.keyboard.press("p")
-    pres = popup.value
-    pres.wait_for_selector("#pv")
+    ctx, audience, pres, ids, start = open_presenter_view(browser)
     steps = pres.evaluate("Math.max(...Array.from(document.querySelectorAll('#stage section.slide.current [data-step]'))"
                           ".map(e => +e.getAttribute('data-step')))")
     assert steps >= 6
