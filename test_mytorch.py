@@ -170,6 +170,15 @@ def test_Tensor_makes_a_float32_copy_like_torch_Tensor(kind):
         assert theirs.dtype == torch.float32 and tuple(theirs.shape) == t.shape
 
 
+def test_the_tutorials_collate_runs_in_float32():
+    images = np.concatenate([np.full((1, 784), 255, np.uint8) for _ in range(2)]) / 255    # float64
+    labels = np.eye(10)[[3, 1]]
+    images, labels = Tensor(images), Tensor(labels)
+    assert images.dtype == labels.dtype == np.float32
+    model = nn.Linear(784, 10)
+    assert model(images).dtype == np.float32
+
+
 def test_Tensor_of_whole_numbers_gives_sizes_and_requires_grad_is_keyword_only_like_torch():
     for sizes in [(2, 3), (3,), (), (1, 0, 2)]:
         t = Tensor(*sizes)
@@ -203,6 +212,25 @@ def test_tensor_keeps_dtypes_like_torch_tensor(data, dtype):
         assert str(torch.tensor(data).dtype) == f"torch.{np.dtype(dtype).name}"
 
 
+@pytest.mark.parametrize("data", [[1.5, 2], [1, 2], [True], 3, 2.5, np.float64(1.5), np.int32(3),
+                                  np.arange(3.0), np.arange(3, dtype=np.int32), [np.float64(1.5)]])
+def test_tensor_infers_dtypes_from_python_and_numpy_values_as_torch(data):
+    t = torch_or_skip()
+    ours, theirs = mytorch.tensor(data), t.tensor(data)
+    assert ours.dtype == as_numpy_dtype(theirs.dtype) and ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_tensor_dtype_argument_and_integer_requires_grad_error():
+    t = torch_or_skip()
+    assert mytorch.tensor([1, 2], dtype=mytorch.float64).dtype == np.float64
+    with pytest.raises(RuntimeError, match="Only Tensors of floating point") as ours:
+        mytorch.tensor([1, 2], requires_grad=True)
+    with pytest.raises(RuntimeError, match="Only Tensors of floating point"):
+        t.tensor([1, 2], requires_grad=True)
+    assert "int64" in str(ours.value)
+
+
 def test_tensor_copies_its_data_and_from_numpy_shares_it_as_in_pytorch():
     a = np.ones(3, np.float32)
     w = Tensor(np.ones(3, np.float32), requires_grad=True)
@@ -219,6 +247,14 @@ def test_tensor_copies_its_data_and_from_numpy_shares_it_as_in_pytorch():
         copied, viewed = torch.tensor(b), torch.from_numpy(b)
         b[0] = 7
         assert copied[0].item() == 1 and viewed[0].item() == 7
+
+
+def test_detach_and_from_numpy_keep_old_values_after_an_in_place_change():
+    array = np.array([1.0, 2.0], np.float32)
+    x = mytorch.from_numpy(array)
+    d = x.detach()
+    x += 1
+    assert x.tolist() == [2.0, 3.0] and d.tolist() == [1.0, 2.0] and array.tolist() == [1.0, 2.0]
 
 
 def test_tensor_from_a_list_of_0d_tensors_like_torch():
@@ -324,131 +360,6 @@ def test_randn_and_rand_distributions():
 
 
 # -- dtypes through ops -------------------------------------------------------------------------------
-def test_mixed_float_dtypes_promote_and_gradients_keep_each_leafs_dtype():
-    f32 = Tensor(np.ones(2, np.float32), requires_grad=True)
-    f64 = mytorch.tensor(np.ones(2), requires_grad=True)
-    assert (f32 * 2.5).dtype == np.float32 and (f64 * 2.5).dtype == np.float64
-    mixed = f32 * f64
-    assert mixed.dtype == np.float64
-    mixed.sum().backward()
-    assert f32.grad.dtype == np.float32 and f64.grad.dtype == np.float64
-
-
-def test_a_0d_array_operand_keeps_float32_like_a_0d_tensor_in_pytorch():
-    x = Tensor(np.ones(3, np.float32), requires_grad=True)
-    for out in (x * np.array(2.0), x ** np.array(2.0), np.array(2.0) + x):
-        assert out.dtype == np.float32
-    if torch is not None:
-        assert (torch.ones(3) * torch.tensor(2.0, dtype=torch.float64)).dtype == torch.float32
-
-
-def test_a_numpy_scalar_exponent_keeps_float32_like_torch():
-    values = np.array([0.5, 1.0, 2.5], dtype=np.float32)
-    x = Tensor(values, requires_grad=True)
-    out = x ** np.float64(2)
-    assert out.dtype == np.float32
-    out.sum().backward()
-    assert as_array(x.grad).dtype == np.float32
-    np.testing.assert_allclose(as_array(x.grad), 2 * values, rtol=1e-6)
-    assert (x ** np.float32(0.5)).dtype == np.float32 and (x * np.float64(3)).dtype == np.float32
-    if torch is not None:
-        assert (torch.from_numpy(values) ** np.float64(2)).dtype == torch.float32
-
-
-def test_sigmoid_of_integers_is_float32_as_in_pytorch():
-    ints = np.array([-3, 0, 2], dtype=np.int64)
-    out = mytorch.from_numpy(ints).sigmoid()
-    assert out.dtype == np.float32
-    np.testing.assert_allclose(out.data, 1 / (1 + np.exp(-ints.astype(np.float64))), rtol=1e-6)
-    if torch is not None:
-        expected = torch.sigmoid(torch.from_numpy(ints))
-        assert expected.dtype == torch.float32
-        np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-6)
-
-
-def test_ops_keep_float32(rng):
-    x = Tensor(rng.normal(size=(2, 3)).astype(np.float32), requires_grad=True)
-    results = [x.abs(), x.clamp(-0.1, 0.1), x.clamp(min=0), x.softmax(1), x.min(), x.min(dim=0).values,
-               x.unsqueeze(0), x.unsqueeze(0).squeeze(0), x.flatten(), x.permute(1, 0), x.view(-1),
-               mytorch.where(COND[:2, :3], x, 0.0), mytorch.cat([x, x]), mytorch.stack([x, x])]
-    assert [r.dtype for r in results] == [np.float32] * len(results)
-    mytorch.stack([r.sum() for r in results]).sum().backward()
-    assert as_array(x.grad).dtype == np.float32
-
-
-def test_matrix_products_refuse_a_float32_float64_mix_like_pytorch():
-    x64, w32 = mytorch.tensor(np.ones((2, 3))), mytorch.tensor(np.ones((3, 4), np.float32))
-    with pytest.raises(TypeError, match=r"matmul: the inputs are float64 and float32.*\.float\(\)"):
-        x64 @ w32
-    with pytest.raises(TypeError, match=r"linear: the inputs are float64 and float32"):
-        nn.Linear(3, 4)(x64)
-    assert (x64.float() @ w32).dtype == np.float32 and nn.Linear(3, 4)(x64.float()).dtype == np.float32
-    if torch is not None:
-        with pytest.raises(RuntimeError, match="same dtype"):
-            torch.nn.Linear(3, 4)(torch.ones(2, 3, dtype=torch.float64))
-
-
-def test_a_cast_to_integers_leaves_the_graph_as_in_pytorch():
-    x = Tensor([1.5, 2.5], requires_grad=True)
-    ints = x.long()
-    assert ints.dtype == np.int64 and not ints.requires_grad and ints.is_leaf
-    assert x.double().requires_grad                                     # a float cast stays in it
-    with pytest.raises(RuntimeError, match="does not require grad"):
-        (ints * 3.0).sum().backward()
-    if torch is not None:
-        tx = torch.tensor([1.5, 2.5], requires_grad=True)
-        assert not tx.long().requires_grad and tx.double().requires_grad
-
-
-# -- properties and repr ------------------------------------------------------------------------------
-def test_properties_and_repr():
-    x = Tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3), requires_grad=True)
-    assert x.shape == (2, 3) and x.ndim == 2 and x.T.shape == (3, 2) and len(x) == 2
-    assert x.grad is None and x.numpy() is x.data and x.is_leaf and not (x * 2).is_leaf
-    assert Tensor([[4.0]]).item() == 4.0
-    d = (x * 2).detach()
-    assert not d.requires_grad and d._edges == ()
-    assert repr(x) == "tensor([[0., 1., 2.],\n        [3., 4., 5.]], requires_grad=True)"
-    assert repr(x.sum()) == "tensor(15., grad_fn=<sum>)"
-    assert repr(mytorch.tensor(np.array([1.0]))) == "tensor([1.], dtype=float64)"
-
-
-def test_repr_shows_grad_fn_only_when_a_graph_was_recorded():
-    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
-    assert "grad_fn=" in repr(x * 2)
-    with mytorch.no_grad():
-        y = x * 2
-    assert "grad_fn" not in repr(y) and "requires_grad" not in repr(y)
-    assert repr(y) == "tensor([2., 4.])"
-    z = Tensor([1.0, 2.0]) * 2                          # no input needs grad: no graph either
-    assert "grad_fn" not in repr(z) and repr(z) == "tensor([2., 4.])"
-    assert "grad_fn" not in repr(x) and "requires_grad=True" in repr(x)
-    if torch is not None:
-        tx = torch.tensor([1.0, 2.0], requires_grad=True)
-        with torch.no_grad():
-            assert "grad_fn" not in repr(tx * 2)
-        assert "grad_fn" not in repr(torch.tensor([1.0, 2.0]) * 2) and "grad_fn=" in repr(tx * 2)
-
-
-@pytest.mark.parametrize("data", [[1.5, 2], [1, 2], [True], 3, 2.5, np.float64(1.5), np.int32(3),
-                                  np.arange(3.0), np.arange(3, dtype=np.int32), [np.float64(1.5)]])
-def test_tensor_infers_dtypes_from_python_and_numpy_values_as_torch(data):
-    t = torch_or_skip()
-    ours, theirs = mytorch.tensor(data), t.tensor(data)
-    assert ours.dtype == as_numpy_dtype(theirs.dtype) and ours.shape == tuple(theirs.shape)
-    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
-
-
-def test_tensor_dtype_argument_and_integer_requires_grad_error():
-    t = torch_or_skip()
-    assert mytorch.tensor([1, 2], dtype=mytorch.float64).dtype == np.float64
-    with pytest.raises(RuntimeError, match="Only Tensors of floating point") as ours:
-        mytorch.tensor([1, 2], requires_grad=True)
-    with pytest.raises(RuntimeError, match="Only Tensors of floating point"):
-        t.tensor([1, 2], requires_grad=True)
-    assert "int64" in str(ours.value)
-
-
 PROMOTIONS = [
     ("int64 + 0.5", lambda m: m.tensor([1, 2]) + 0.5),
     ("0.5 + int64", lambda m: 0.5 + m.tensor([1, 2])),
@@ -483,13 +394,137 @@ def test_type_promotion_as_torch(name, expression):
     np.testing.assert_allclose(ours.numpy().astype(np.float64), theirs.numpy().astype(np.float64), rtol=1e-6)
 
 
-def test_the_tutorials_collate_runs_in_float32():
-    images = np.concatenate([np.full((1, 784), 255, np.uint8) for _ in range(2)]) / 255    # float64
-    labels = np.eye(10)[[3, 1]]
-    images, labels = Tensor(images), Tensor(labels)
-    assert images.dtype == labels.dtype == np.float32
-    model = nn.Linear(784, 10)
-    assert model(images).dtype == np.float32
+def test_mixed_float_dtypes_promote_and_gradients_keep_each_leafs_dtype():
+    f32 = Tensor(np.ones(2, np.float32), requires_grad=True)
+    f64 = mytorch.tensor(np.ones(2), requires_grad=True)
+    assert (f32 * 2.5).dtype == np.float32 and (f64 * 2.5).dtype == np.float64
+    mixed = f32 * f64
+    assert mixed.dtype == np.float64
+    mixed.sum().backward()
+    assert f32.grad.dtype == np.float32 and f64.grad.dtype == np.float64
+
+
+def test_a_0d_array_operand_keeps_float32_like_a_0d_tensor_in_pytorch():
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    for out in (x * np.array(2.0), x ** np.array(2.0), np.array(2.0) + x):
+        assert out.dtype == np.float32
+    if torch is not None:
+        assert (torch.ones(3) * torch.tensor(2.0, dtype=torch.float64)).dtype == torch.float32
+
+
+def test_a_numpy_scalar_exponent_keeps_float32_like_torch():
+    values = np.array([0.5, 1.0, 2.5], dtype=np.float32)
+    x = Tensor(values, requires_grad=True)
+    out = x ** np.float64(2)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert as_array(x.grad).dtype == np.float32
+    np.testing.assert_allclose(as_array(x.grad), 2 * values, rtol=1e-6)
+    assert (x ** np.float32(0.5)).dtype == np.float32 and (x * np.float64(3)).dtype == np.float32
+    if torch is not None:
+        assert (torch.from_numpy(values) ** np.float64(2)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("op", [lambda x: x.sigmoid(), lambda x: x.relu(), lambda x: x.clamp(0, 1),
+                                lambda x: x.tanh(), lambda x: x.exp(), lambda x: x.abs()])
+def test_a_0d_float32_tensor_stays_float32_through_unary_ops(op):
+    x = Tensor(0.5, requires_grad=True)       # (numpy 1.x computes 0-d float32 with a Python number in float64)
+    y = op(x)
+    y.backward()
+    assert y.dtype == x.grad.dtype == np.float32 and y.shape == ()
+
+
+def test_sigmoid_of_integers_is_float32_as_in_pytorch():
+    ints = np.array([-3, 0, 2], dtype=np.int64)
+    out = mytorch.from_numpy(ints).sigmoid()
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, 1 / (1 + np.exp(-ints.astype(np.float64))), rtol=1e-6)
+    if torch is not None:
+        expected = torch.sigmoid(torch.from_numpy(ints))
+        assert expected.dtype == torch.float32
+        np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["exp", "log", "tanh", "sigmoid", "sqrt"])
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int64"])
+def test_float_functions_of_integer_tensors_are_float32_as_torch(op, dtype):
+    t = torch_or_skip()
+    data = [1, 3, 50]
+    ours = getattr(mytorch.tensor(data, dtype=getattr(np, dtype)), op)()
+    theirs = getattr(t.tensor(data, dtype=getattr(t, dtype)), op)()
+    assert ours.dtype == np.float32 == as_numpy_dtype(theirs.dtype)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_ops_keep_float32(rng):
+    x = Tensor(rng.normal(size=(2, 3)).astype(np.float32), requires_grad=True)
+    results = [x.abs(), x.clamp(-0.1, 0.1), x.clamp(min=0), x.softmax(1), x.min(), x.min(dim=0).values,
+               x.unsqueeze(0), x.unsqueeze(0).squeeze(0), x.flatten(), x.permute(1, 0), x.view(-1),
+               mytorch.where(COND[:2, :3], x, 0.0), mytorch.cat([x, x]), mytorch.stack([x, x])]
+    assert [r.dtype for r in results] == [np.float32] * len(results)
+    mytorch.stack([r.sum() for r in results]).sum().backward()
+    assert as_array(x.grad).dtype == np.float32
+
+
+def test_where_and_cat_promote_as_torch():
+    t = torch_or_skip()
+    for module in (mytorch, t):
+        i, f = module.tensor([1, 2]), module.tensor([0.5, 1.5])
+        results = [module.where(i > 1, i, 0.5), module.cat([i, f]), module.stack([i, f]),
+                   module.where(i > 1, i, f)]
+        if module is t:
+            expected = [as_numpy_dtype(r.dtype) for r in results]
+        else:
+            got = [r.dtype for r in results]
+    assert got == expected == [np.float32] * 4
+
+
+def test_matrix_products_refuse_a_float32_float64_mix_like_pytorch():
+    x64, w32 = mytorch.tensor(np.ones((2, 3))), mytorch.tensor(np.ones((3, 4), np.float32))
+    with pytest.raises(TypeError, match=r"matmul: the inputs are float64 and float32.*\.float\(\)"):
+        x64 @ w32
+    with pytest.raises(TypeError, match=r"linear: the inputs are float64 and float32"):
+        nn.Linear(3, 4)(x64)
+    assert (x64.float() @ w32).dtype == np.float32 and nn.Linear(3, 4)(x64.float()).dtype == np.float32
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="same dtype"):
+            torch.nn.Linear(3, 4)(torch.ones(2, 3, dtype=torch.float64))
+
+
+def test_matrix_products_of_integer_and_float_tensors_are_an_error_as_in_torch():
+    t = torch_or_skip()
+    for module in (mytorch, t):
+        x, w = module.tensor([[1, 2, 3]]), module.ones(2, 3)
+        with pytest.raises((TypeError, RuntimeError)):
+            x @ w.T
+        with pytest.raises((TypeError, RuntimeError)):
+            module.nn.functional.linear(x, w)
+    with pytest.raises(TypeError, match="int64 and float32"):
+        nn.Linear(3, 2)(mytorch.tensor([[1, 2, 3]]))
+
+
+def test_a_cast_to_integers_leaves_the_graph_as_in_pytorch():
+    x = Tensor([1.5, 2.5], requires_grad=True)
+    ints = x.long()
+    assert ints.dtype == np.int64 and not ints.requires_grad and ints.is_leaf
+    assert x.double().requires_grad                                     # a float cast stays in it
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (ints * 3.0).sum().backward()
+    if torch is not None:
+        tx = torch.tensor([1.5, 2.5], requires_grad=True)
+        assert not tx.long().requires_grad and tx.double().requires_grad
+
+
+def test_casts_return_the_tensor_itself_when_the_dtype_matches():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    assert x.float() is x and x.to(mytorch.float32) is x
+    y = x.float()
+    (y * y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+    d = x.double()
+    assert d is not x and d.dtype == np.float64 and not d.is_leaf
+    i = mytorch.tensor([1, 2])
+    assert i.long() is i and i.float().dtype == np.float32
 
 
 def test_in_place_update_that_would_change_the_kind_is_an_error():
@@ -504,16 +539,34 @@ def test_in_place_update_that_would_change_the_kind_is_an_error():
     assert x.dtype == np.float32 and x.tolist() == [2.0, 3.0]
 
 
-def test_casts_return_the_tensor_itself_when_the_dtype_matches():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    assert x.float() is x and x.to(mytorch.float32) is x
-    y = x.float()
-    (y * y).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
-    d = x.double()
-    assert d is not x and d.dtype == np.float64 and not d.is_leaf
-    i = mytorch.tensor([1, 2])
-    assert i.long() is i and i.float().dtype == np.float32
+# -- properties and repr ------------------------------------------------------------------------------
+def test_properties_and_repr():
+    x = Tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3), requires_grad=True)
+    assert x.shape == (2, 3) and x.ndim == 2 and x.T.shape == (3, 2) and len(x) == 2
+    assert x.grad is None and x.numpy() is x.data and x.is_leaf and not (x * 2).is_leaf
+    assert Tensor([[4.0]]).item() == 4.0
+    d = (x * 2).detach()
+    assert not d.requires_grad and d._edges == ()
+    assert repr(x) == "tensor([[0., 1., 2.],\n        [3., 4., 5.]], requires_grad=True)"
+    assert repr(x.sum()) == "tensor(15., grad_fn=<sum>)"
+    assert repr(mytorch.tensor(np.array([1.0]))) == "tensor([1.], dtype=float64)"
+
+
+def test_repr_shows_grad_fn_only_when_a_graph_was_recorded():
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    assert "grad_fn=" in repr(x * 2)
+    with mytorch.no_grad():
+        y = x * 2
+    assert "grad_fn" not in repr(y) and "requires_grad" not in repr(y)
+    assert repr(y) == "tensor([2., 4.])"
+    z = Tensor([1.0, 2.0]) * 2                          # no input needs grad: no graph either
+    assert "grad_fn" not in repr(z) and repr(z) == "tensor([2., 4.])"
+    assert "grad_fn" not in repr(x) and "requires_grad=True" in repr(x)
+    if torch is not None:
+        tx = torch.tensor([1.0, 2.0], requires_grad=True)
+        with torch.no_grad():
+            assert "grad_fn" not in repr(tx * 2)
+        assert "grad_fn" not in repr(torch.tensor([1.0, 2.0]) * 2) and "grad_fn=" in repr(tx * 2)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -553,44 +606,6 @@ def test_numpy_array_operand_on_either_side():
     np.testing.assert_array_equal(a.grad, [-1, -1, -1])
 
 
-def test_errors_name_the_op_and_shapes():
-    a, b = mytorch.tensor(np.ones((2, 3))), mytorch.tensor(np.ones((4, 5)))
-    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\)"):
-        a @ b
-    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4, 5\)"):
-        a + b
-    with pytest.raises(ValueError, match=r"mul: shapes \(2, 3\) and \(4,\)"):
-        a * np.ones(4)
-    with pytest.raises(TypeError, match="add: .* got a list"):
-        a + [1, 2, 3]
-    with pytest.raises(TypeError, match="mul: .* got a str"):
-        "x" * a
-    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 3\) does not fit a weight of shape "):
-        nn.Linear(4, 2)(a)
-
-
-class Foreign:
-    """Some other library's type."""
-
-
-def test_a_foreign_operand_is_named_fully_with_how_to_convert():
-    t = Tensor([1.0, 2.0])
-    for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b, lambda a, b: a / b,
-               lambda a, b: a @ b):
-        with pytest.raises(TypeError, match="Foreign"):
-            fn(t, Foreign())
-    with pytest.raises(TypeError, match="list"):
-        t + [1, 2]
-    torch_or_skip()
-    for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a @ b, lambda a, b: a < b,
-               lambda a, b: b + a, lambda a, b: b * a):
-        with pytest.raises(TypeError) as error:
-            fn(t, torch.ones(2))
-        message = str(error.value)
-        assert "torch.Tensor" in message, message
-        assert re.search(r"convert|Tensor\(|\.numpy\(\)", message), message    # says what to write
-
-
 # -- matrix products ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)),
                                     ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((3, 4), (2, 4, 5)),
@@ -605,6 +620,27 @@ def test_matmul(shapes):
 def test_functional_linear_matches_pytorch(shapes):
     check_op(lambda *t: mytorch.linear(*t), *shapes,
              torch_fn=lambda *t: torch.nn.functional.linear(*t))
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("pow", lambda x, y: x.pow(2.5).sum() + x.pow(y[0]).sum()),
+    ("t", lambda x, y: (x.t() * y.t()).sum()), ("mm", lambda x, y: x.mm(y.t()).exp().sum()),
+    ("matmul", lambda x, y: x.matmul(y.T).sum()), ("cpu", lambda x, y: (x.cpu() * y).sum())])
+def test_pow_t_mm_matmul_cpu_as_torch(name, fn):
+    t = torch_or_skip()
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(0.5, 2.0, (2, 3)), rng.uniform(0.5, 2.0, (2, 3))
+    ours = [mytorch.tensor(a, requires_grad=True), mytorch.tensor(b, requires_grad=True)]
+    theirs = [t.tensor(a, requires_grad=True), t.tensor(b, requires_grad=True)]
+    fn(*ours).backward()
+    fn(*theirs).backward()
+    for o, th in zip(ours, theirs):
+        np.testing.assert_allclose(o.grad.numpy(), th.grad.numpy(), rtol=1e-10)
+    assert mytorch.gradcheck(fn, ours)
+    with pytest.raises(RuntimeError, match="mm"):
+        mytorch.ones(3).mm(mytorch.ones(3, 1))
+    with pytest.raises(RuntimeError, match=r"t\(\) expects"):
+        mytorch.ones(2, 2, 2).t()
 
 
 # -- elementwise functions: exp, log, sqrt, relu, tanh, sigmoid, abs, clamp, pow ----------------------
@@ -1068,6 +1104,17 @@ def test_mean_of_a_boolean_tensor_raises_like_torch():
             (torch.tensor([1.0, 2.0]) == torch.tensor([1.0, 0.0])).mean()
 
 
+@pytest.mark.parametrize("op", [lambda x, y: x & y, lambda x, y: x | y, lambda x, y: ~x,
+                                lambda x, y: (x.float() > 0.5) & ~y, lambda x, y: x.long() & 6])
+def test_logic_on_boolean_and_integer_tensors_as_torch(op):
+    t = torch_or_skip()
+    a, b = [True, False, True], [True, True, False]
+    ours, theirs = op(mytorch.tensor(a), mytorch.tensor(b)), op(t.tensor(a), t.tensor(b))
+    assert ours.dtype == as_numpy_dtype(theirs.dtype) and ours.tolist() == theirs.tolist()
+    with pytest.raises(TypeError):
+        mytorch.tensor([1.5]) & mytorch.tensor([True])
+
+
 # -- where, cat, stack, and a composite ---------------------------------------------------------------
 COND = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
 
@@ -1147,6 +1194,60 @@ def test_composite_expression():
              (2,))
 
 
+# -- errors that name the op: shapes that do not fit, a foreign operand, a dim out of range -----------
+def test_errors_name_the_op_and_shapes():
+    a, b = mytorch.tensor(np.ones((2, 3))), mytorch.tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\)"):
+        a @ b
+    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4, 5\)"):
+        a + b
+    with pytest.raises(ValueError, match=r"mul: shapes \(2, 3\) and \(4,\)"):
+        a * np.ones(4)
+    with pytest.raises(TypeError, match="add: .* got a list"):
+        a + [1, 2, 3]
+    with pytest.raises(TypeError, match="mul: .* got a str"):
+        "x" * a
+    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 3\) does not fit a weight of shape "):
+        nn.Linear(4, 2)(a)
+
+
+def test_shape_errors_are_runtime_errors_as_in_torch_and_value_errors_as_in_numpy():
+    with pytest.raises(RuntimeError, match=r"add: shapes \(2,\) and \(3,\)"):
+        mytorch.ones(2) + mytorch.ones(3)
+    with pytest.raises(ValueError, match="matmul"):
+        mytorch.ones(2, 3) @ mytorch.ones(2, 3)
+
+
+def test_where_with_unfit_shapes_names_the_op():
+    t = torch_or_skip()
+    with pytest.raises(RuntimeError):
+        t.where(t.ones(2, 3) > 0, t.ones(2, 3), t.ones(2, 4))
+    with pytest.raises(RuntimeError, match=r"where: shapes .*\(2, 4\)"):
+        mytorch.where(mytorch.ones(2, 3) > 0, mytorch.ones(2, 3), mytorch.ones(2, 4))
+
+
+class Foreign:
+    """Some other library's type."""
+
+
+def test_a_foreign_operand_is_named_fully_with_how_to_convert():
+    t = Tensor([1.0, 2.0])
+    for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b, lambda a, b: a / b,
+               lambda a, b: a @ b):
+        with pytest.raises(TypeError, match="Foreign"):
+            fn(t, Foreign())
+    with pytest.raises(TypeError, match="list"):
+        t + [1, 2]
+    torch_or_skip()
+    for fn in (lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a @ b, lambda a, b: a < b,
+               lambda a, b: b + a, lambda a, b: b * a):
+        with pytest.raises(TypeError) as error:
+            fn(t, torch.ones(2))
+        message = str(error.value)
+        assert "torch.Tensor" in message, message
+        assert re.search(r"convert|Tensor\(|\.numpy\(\)", message), message    # says what to write
+
+
 DIM_ERRORS = [
     ("squeeze", lambda x: x.squeeze(2)), ("permute", lambda x: x.permute(1, 2)),
     ("flatten", lambda x: x.flatten(3)), ("sum", lambda x: x.sum(2)), ("mean", lambda x: x.mean(-3)),
@@ -1175,118 +1276,6 @@ def test_cat_and_stack_check_their_dim():
         with pytest.raises(IndexError, match="Dimension out of range"):
             module.stack([module.ones(2, 3), module.ones(2, 3)], dim=3)
     assert mytorch.stack([mytorch.ones(2, 3)] * 2, dim=-1).shape == (2, 3, 2)
-
-
-def test_where_with_unfit_shapes_names_the_op():
-    t = torch_or_skip()
-    with pytest.raises(RuntimeError):
-        t.where(t.ones(2, 3) > 0, t.ones(2, 3), t.ones(2, 4))
-    with pytest.raises(RuntimeError, match=r"where: shapes .*\(2, 4\)"):
-        mytorch.where(mytorch.ones(2, 3) > 0, mytorch.ones(2, 3), mytorch.ones(2, 4))
-
-
-def test_shape_errors_are_runtime_errors_as_in_torch_and_value_errors_as_in_numpy():
-    with pytest.raises(RuntimeError, match=r"add: shapes \(2,\) and \(3,\)"):
-        mytorch.ones(2) + mytorch.ones(3)
-    with pytest.raises(ValueError, match="matmul"):
-        mytorch.ones(2, 3) @ mytorch.ones(2, 3)
-
-
-@pytest.mark.parametrize("name, fn", [
-    ("pow", lambda x, y: x.pow(2.5).sum() + x.pow(y[0]).sum()),
-    ("t", lambda x, y: (x.t() * y.t()).sum()), ("mm", lambda x, y: x.mm(y.t()).exp().sum()),
-    ("matmul", lambda x, y: x.matmul(y.T).sum()), ("cpu", lambda x, y: (x.cpu() * y).sum())])
-def test_pow_t_mm_matmul_cpu_as_torch(name, fn):
-    t = torch_or_skip()
-    rng = np.random.default_rng(1)
-    a, b = rng.uniform(0.5, 2.0, (2, 3)), rng.uniform(0.5, 2.0, (2, 3))
-    ours = [mytorch.tensor(a, requires_grad=True), mytorch.tensor(b, requires_grad=True)]
-    theirs = [t.tensor(a, requires_grad=True), t.tensor(b, requires_grad=True)]
-    fn(*ours).backward()
-    fn(*theirs).backward()
-    for o, th in zip(ours, theirs):
-        np.testing.assert_allclose(o.grad.numpy(), th.grad.numpy(), rtol=1e-10)
-    assert mytorch.gradcheck(fn, ours)
-    with pytest.raises(RuntimeError, match="mm"):
-        mytorch.ones(3).mm(mytorch.ones(3, 1))
-    with pytest.raises(RuntimeError, match=r"t\(\) expects"):
-        mytorch.ones(2, 2, 2).t()
-
-
-@pytest.mark.parametrize("op", [lambda x, y: x & y, lambda x, y: x | y, lambda x, y: ~x,
-                                lambda x, y: (x.float() > 0.5) & ~y, lambda x, y: x.long() & 6])
-def test_logic_on_boolean_and_integer_tensors_as_torch(op):
-    t = torch_or_skip()
-    a, b = [True, False, True], [True, True, False]
-    ours, theirs = op(mytorch.tensor(a), mytorch.tensor(b)), op(t.tensor(a), t.tensor(b))
-    assert ours.dtype == as_numpy_dtype(theirs.dtype) and ours.tolist() == theirs.tolist()
-    with pytest.raises(TypeError):
-        mytorch.tensor([1.5]) & mytorch.tensor([True])
-
-
-def test_item_assignment_outside_the_graph_and_the_clear_error_inside():
-    t = torch_or_skip()
-    for module in (mytorch, t):
-        x = module.tensor([[1.0, -2.0], [3.0, -4.0]])
-        x[x < 0] = 0
-        x[0, 1] = 5
-        assert x.tolist() == [[1.0, 5.0], [3.0, 0.0]]
-    w = Tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
-        w[0] = 5
-    y = w * 2
-    with pytest.raises(RuntimeError, match="in-place"):
-        y[0] = 5
-    kept = w * w                 # recorded with w = [1, 2]
-    with mytorch.no_grad():
-        w[0] = 10                # copy-on-write: the recorded op still sees the old values
-    kept.sum().backward()
-    assert w.grad.tolist() == [2.0, 4.0] and w.tolist() == [10.0, 2.0]
-
-
-@pytest.mark.parametrize("op", ["exp", "log", "tanh", "sigmoid", "sqrt"])
-@pytest.mark.parametrize("dtype", ["uint8", "int8", "int64"])
-def test_float_functions_of_integer_tensors_are_float32_as_torch(op, dtype):
-    t = torch_or_skip()
-    data = [1, 3, 50]
-    ours = getattr(mytorch.tensor(data, dtype=getattr(np, dtype)), op)()
-    theirs = getattr(t.tensor(data, dtype=getattr(t, dtype)), op)()
-    assert ours.dtype == np.float32 == as_numpy_dtype(theirs.dtype)
-    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
-
-
-@pytest.mark.parametrize("op", [lambda x: x.sigmoid(), lambda x: x.relu(), lambda x: x.clamp(0, 1),
-                                lambda x: x.tanh(), lambda x: x.exp(), lambda x: x.abs()])
-def test_a_0d_float32_tensor_stays_float32_through_unary_ops(op):
-    x = Tensor(0.5, requires_grad=True)       # (numpy 1.x computes 0-d float32 with a Python number in float64)
-    y = op(x)
-    y.backward()
-    assert y.dtype == x.grad.dtype == np.float32 and y.shape == ()
-
-
-def test_where_and_cat_promote_as_torch():
-    t = torch_or_skip()
-    for module in (mytorch, t):
-        i, f = module.tensor([1, 2]), module.tensor([0.5, 1.5])
-        results = [module.where(i > 1, i, 0.5), module.cat([i, f]), module.stack([i, f]),
-                   module.where(i > 1, i, f)]
-        if module is t:
-            expected = [as_numpy_dtype(r.dtype) for r in results]
-        else:
-            got = [r.dtype for r in results]
-    assert got == expected == [np.float32] * 4
-
-
-def test_matrix_products_of_integer_and_float_tensors_are_an_error_as_in_torch():
-    t = torch_or_skip()
-    for module in (mytorch, t):
-        x, w = module.tensor([[1, 2, 3]]), module.ones(2, 3)
-        with pytest.raises((TypeError, RuntimeError)):
-            x @ w.T
-        with pytest.raises((TypeError, RuntimeError)):
-            module.nn.functional.linear(x, w)
-    with pytest.raises(TypeError, match="int64 and float32"):
-        nn.Linear(3, 2)(mytorch.tensor([[1, 2, 3]]))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1375,6 +1364,27 @@ def test_leaf_itself_as_the_root():
     assert x.grad == 1.0
 
 
+def test_retain_grad_keeps_a_computed_tensors_gradient_as_torch():
+    t = torch_or_skip()
+    data = np.array([0.5, -1.0, 2.0])
+    grads = []
+    for module in (mytorch, t):
+        x = module.tensor(data, requires_grad=True)
+        y = x * x
+        y.retain_grad()
+        z = y.exp()
+        z.retain_grad()
+        (z * 3).sum().backward()
+        grads.append([v.grad.numpy().copy() for v in (x, y, z)])
+        w = x * 2
+        (w * 1).sum().backward()
+        assert w.grad is None
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs)
+    with pytest.raises(RuntimeError, match="requires_grad=False"):
+        Tensor([1.0]).retain_grad()
+
+
 def test_no_recursion_limit_on_a_100000_op_chain():
     x = mytorch.tensor(np.array(1.0), requires_grad=True)
     y = x
@@ -1421,6 +1431,19 @@ def test_a_backward_rule_that_gives_a_wrong_shape_or_a_tensor_is_a_clear_error()
         with pytest.raises(error, match=message):
             mytorch.record("myop", x.data * 2, (x, rule)).sum().backward()
     assert x.grad is None
+
+
+def test_a_rule_that_writes_into_its_gradient_gets_a_clear_error():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = Tensor([3.0, 4.0], requires_grad=True)
+
+    def bad_rule(g):
+        g *= 2                   # would change the gradient y receives too
+        return g
+    s = x + y
+    out = mytorch.record("bad", s.data * 1, (s, bad_rule))
+    with pytest.raises(ValueError, match="read-only"):
+        out.sum().backward()
 
 
 # -- backward frees the graph, as PyTorch; retain_graph=True keeps it; memory -------------------------
@@ -1760,27 +1783,6 @@ def test_no_grad_is_per_thread_like_torch():
         assert seen["torch_child"] is True
 
 
-def test_retain_grad_keeps_a_computed_tensors_gradient_as_torch():
-    t = torch_or_skip()
-    data = np.array([0.5, -1.0, 2.0])
-    grads = []
-    for module in (mytorch, t):
-        x = module.tensor(data, requires_grad=True)
-        y = x * x
-        y.retain_grad()
-        z = y.exp()
-        z.retain_grad()
-        (z * 3).sum().backward()
-        grads.append([v.grad.numpy().copy() for v in (x, y, z)])
-        w = x * 2
-        (w * 1).sum().backward()
-        assert w.grad is None
-    for ours, theirs in zip(*grads):
-        np.testing.assert_allclose(ours, theirs)
-    with pytest.raises(RuntimeError, match="requires_grad=False"):
-        Tensor([1.0]).retain_grad()
-
-
 def test_set_grad_enabled_and_enable_grad_as_torch():
     x = Tensor([1.0], requires_grad=True)
     with mytorch.set_grad_enabled(False):
@@ -1806,19 +1808,6 @@ def test_set_grad_enabled_and_enable_grad_as_torch():
     with mytorch.no_grad():
         assert recorded(x).requires_grad
     assert not bare(x).requires_grad and mytorch.is_grad_enabled()
-
-
-def test_a_rule_that_writes_into_its_gradient_gets_a_clear_error():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    y = Tensor([3.0, 4.0], requires_grad=True)
-
-    def bad_rule(g):
-        g *= 2                   # would change the gradient y receives too
-        return g
-    s = x + y
-    out = mytorch.record("bad", s.data * 1, (s, bad_rule))
-    with pytest.raises(ValueError, match="read-only"):
-        out.sum().backward()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -2348,6 +2337,7 @@ def test_zero_grad_set_to_none_as_pytorch(owner):
         assert theirs.weight.grad is None
 
 
+# -- layers: Linear's initialisation, Dropout, Flatten, ReLU(inplace) ---------------------------------
 def test_linear_init_matches_pytorch_distribution():
     torch_or_skip()
     mytorch.manual_seed(0)
@@ -2368,7 +2358,6 @@ def test_linear_init_matches_pytorch_distribution():
     np.testing.assert_array_equal(first, nn.Linear(3, 2).weight.data)
 
 
-# -- Dropout, Flatten, ReLU(inplace) ------------------------------------------------------------------
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
 def test_dropout_is_inverted_dropout_in_train_mode(p, rng):
     drop = nn.Dropout(p)
@@ -3162,27 +3151,7 @@ def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64(rng):
     np.testing.assert_allclose(ours_losses, torch_losses, rtol=0, atol=1e-6)
 
 
-# -- names PyTorch has and mytorch lacks; plain defs ---------------------------------------------------
-@pytest.mark.parametrize("module, name, advice", [
-    ("nn", "Conv2d", "Linear"), ("nn", "BatchNorm1d", "Sequential"), ("optim", "RMSprop", "SGD"),
-    ("nn.functional", "gelu", "relu"), ("optim.lr_scheduler", "CosineAnnealingLR", "StepLR")])
-def test_a_name_mytorch_lacks_says_so_and_how_to_add_it(module, name, advice):
-    ours = mytorch
-    for part in module.split("."):
-        ours = getattr(ours, part)
-    if torch is not None:                      # PyTorch really has it
-        theirs = torch
-        for part in module.split("."):
-            theirs = getattr(theirs, part)
-        assert hasattr(theirs, name)
-    with pytest.raises(AttributeError, match=f"mytorch.{module} has no '{name}'") as error:
-        getattr(ours, name)
-    assert advice in str(error.value) and "mytorch" in str(error.value)
-    assert not hasattr(ours, name)
-    with pytest.raises(ImportError):
-        exec(f"from mytorch.{module} import {name}")
-
-
+# -- plain defs: a traceback names what ran -----------------------------------------------------------
 def test_nn_and_optim_are_plain_defs_not_lambdas():
     """Tracebacks say what ran: every method and function in nn and optim has its own name."""
     for namespace in (nn, nn.functional, optim, optim.lr_scheduler):
@@ -3327,6 +3296,26 @@ def test_inplace_on_a_module_attribute_keeps_it_a_parameter(rng):
     np.testing.assert_allclose(as_array(weight), expected, rtol=1e-6)
 
 
+def test_item_assignment_outside_the_graph_and_the_clear_error_inside():
+    t = torch_or_skip()
+    for module in (mytorch, t):
+        x = module.tensor([[1.0, -2.0], [3.0, -4.0]])
+        x[x < 0] = 0
+        x[0, 1] = 5
+        assert x.tolist() == [[1.0, 5.0], [3.0, 0.0]]
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w[0] = 5
+    y = w * 2
+    with pytest.raises(RuntimeError, match="in-place"):
+        y[0] = 5
+    kept = w * w                 # recorded with w = [1, 2]
+    with mytorch.no_grad():
+        w[0] = 10                # copy-on-write: the recorded op still sees the old values
+    kept.sum().backward()
+    assert w.grad.tolist() == [2.0, 4.0] and w.tolist() == [10.0, 2.0]
+
+
 def test_handwritten_update_loop_trains_like_torch(rng):
     """`with no_grad(): for p in model.parameters(): p -= lr * p.grad`, five steps, against PyTorch
     doing the same from the same weights."""
@@ -3450,6 +3439,41 @@ def test_size_numel_dim_and_clone_like_pytorch():
     assert c.data is not x.data and c._op == "clone"
     (c * c).sum().backward()
     np.testing.assert_array_equal(as_array(x.grad), 2 * x.data)
+
+
+# -- names PyTorch has and mytorch lacks --------------------------------------------------------------
+@pytest.mark.parametrize("module, name, advice", [
+    ("nn", "Conv2d", "Linear"), ("nn", "BatchNorm1d", "Sequential"), ("optim", "RMSprop", "SGD"),
+    ("nn.functional", "gelu", "relu"), ("optim.lr_scheduler", "CosineAnnealingLR", "StepLR")])
+def test_a_name_mytorch_lacks_says_so_and_how_to_add_it(module, name, advice):
+    ours = mytorch
+    for part in module.split("."):
+        ours = getattr(ours, part)
+    if torch is not None:                      # PyTorch really has it
+        theirs = torch
+        for part in module.split("."):
+            theirs = getattr(theirs, part)
+        assert hasattr(theirs, name)
+    with pytest.raises(AttributeError, match=f"mytorch.{module} has no '{name}'") as error:
+        getattr(ours, name)
+    assert advice in str(error.value) and "mytorch" in str(error.value)
+    assert not hasattr(ours, name)
+    with pytest.raises(ImportError):
+        exec(f"from mytorch.{module} import {name}")
+
+
+def test_names_mytorch_lacks_give_a_helpful_attribute_error():
+    with pytest.raises(AttributeError, match="mytorch does not have it"):
+        mytorch.fft
+    with pytest.raises(AttributeError, match="Tensor does not have it"):
+        Tensor([1.0]).logsumexp
+    assert not hasattr(Tensor([1.0]), "cumsum")
+    assert mytorch.bool is np.bool_ and mytorch.long is np.int64
+
+
+def test_the_decks_exercises_are_left_to_the_students():
+    assert not hasattr(Tensor, "sin") and not hasattr(mytorch, "sin")
+    assert not hasattr(Tensor, "minimum") and not hasattr(mytorch, "minimum")
 
 
 # -- Python and numpy protocols -----------------------------------------------------------------------
@@ -3712,28 +3736,6 @@ def test_readme_example_runs():
     readme = (ROOT / "README.md").read_text()
     example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
     exec(compile(example, "README.md", "exec"), {})
-
-
-def test_the_decks_exercises_are_left_to_the_students():
-    assert not hasattr(Tensor, "sin") and not hasattr(mytorch, "sin")
-    assert not hasattr(Tensor, "minimum") and not hasattr(mytorch, "minimum")
-
-
-def test_names_mytorch_lacks_give_a_helpful_attribute_error():
-    with pytest.raises(AttributeError, match="mytorch does not have it"):
-        mytorch.fft
-    with pytest.raises(AttributeError, match="Tensor does not have it"):
-        Tensor([1.0]).logsumexp
-    assert not hasattr(Tensor([1.0]), "cumsum")
-    assert mytorch.bool is np.bool_ and mytorch.long is np.int64
-
-
-def test_detach_and_from_numpy_keep_old_values_after_an_in_place_change():
-    array = np.array([1.0, 2.0], np.float32)
-    x = mytorch.from_numpy(array)
-    d = x.detach()
-    x += 1
-    assert x.tolist() == [2.0, 3.0] and d.tolist() == [1.0, 2.0] and array.tolist() == [1.0, 2.0]
 
 
 # ---------------------------------------------------------------------------------------------------
