@@ -1405,24 +1405,23 @@ def test_leaf_itself_as_the_root():
 
 
 def test_retain_grad_keeps_a_computed_tensors_gradient_as_torch():
-    t = torch_or_skip()
-    data = np.array([0.5, -1.0, 2.0])
-    grads = []
-    for module in (mytorch, t):
-        x = module.tensor(data, requires_grad=True)
+    def retained(x):
         y = x * x
         y.retain_grad()
         z = y.exp()
         z.retain_grad()
         (z * 3).sum().backward()
-        grads.append([v.grad.numpy().copy() for v in (x, y, z)])
-        w = x * 2
+        w = x * 2                               # not retained: no gradient kept
         (w * 1).sum().backward()
-        assert w.grad is None
-    for ours, theirs in zip(*grads):
-        np.testing.assert_allclose(ours, theirs)
-    with pytest.raises(RuntimeError, match="requires_grad=False"):
-        Tensor([1.0]).retain_grad()
+        return [y.grad, z.grad, y.retains_grad, w.retains_grad]
+
+    x = mytorch.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    y_grad, z_grad, _, _ = retained(x)
+    np.testing.assert_allclose(as_array(z_grad), np.full(3, 3.0))
+    np.testing.assert_allclose(as_array(y_grad), 3 * np.exp(x.data ** 2), rtol=1e-15)
+    raises_like_torch(RuntimeError, lambda: Tensor([1.0]).retain_grad(), match="requires_grad=False",
+                      torch_fn=lambda: torch.Tensor([1.0]).retain_grad())
+    compare_with_torch(retained, [np.array([0.5, -1.0, 2.0])])
 
 
 def test_no_recursion_limit_on_a_100000_op_chain():
@@ -1509,35 +1508,35 @@ def test_backward_frees_the_graph_and_a_second_pass_raises_like_torch(how, rng):
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         second().backward()
     np.testing.assert_array_equal(as_array(x.grad), once)    # the failed call added nothing
-    if torch is not None:
-        tx = torch.tensor(values, requires_grad=True)
-        torch_loss, _, torch_second = three_ways_to_go_through_a_freed_graph(tx, how)
-        torch_loss.backward()
-        with pytest.raises(RuntimeError, match="retain_graph=True"):
-            torch_second().backward()
-        np.testing.assert_allclose(once, as_array(tx.grad), rtol=1e-13)
+
+    def backward_twice(x):
+        loss, _, second = three_ways_to_go_through_a_freed_graph(x, how)
+        loss.backward()
+        second().backward()
+    raises_like_torch(RuntimeError, backward_twice, [values], match="retain_graph=True")
+    compare_with_torch(lambda x: three_ways_to_go_through_a_freed_graph(x, how)[0].backward(), [values],
+                       rtol=1e-13, atol=0)
 
 
 def test_retain_graph_true_adds_the_same_gradients_again_like_torch(rng):
-    values = rng.normal(size=4)
-    grads = {}
-    for name, make in (("mytorch", mytorch.tensor), ("torch", torch and torch.tensor)):
-        if make is None:
-            continue
-        x = make(values, requires_grad=True)
+    def backward_again(x, retained, then):
+        """The same loss's backward, `retained` times with retain_graph=True, then `then` times without;
+        the gradient after each."""
         h = (x * 2).exp()
         loss = (h * h * x).sum()
-        loss.backward(retain_graph=True)
-        once = as_array(x.grad).copy()
-        loss.backward(retain_graph=True)
-        np.testing.assert_allclose(as_array(x.grad), 2 * once, rtol=1e-15)   # exactly the same again
-        loss.backward()                                       # the last may free it
-        np.testing.assert_allclose(as_array(x.grad), 3 * once, rtol=1e-15)
-        with pytest.raises(RuntimeError, match="retain_graph=True"):
-            loss.backward()                                   # and then it is freed
-        grads[name] = as_array(x.grad)
-    if torch is not None:
-        np.testing.assert_allclose(grads["mytorch"], grads["torch"], rtol=1e-13)
+        grads = []
+        for keep in [True] * retained + [False] * then:
+            loss.backward(retain_graph=keep)
+            grads.append(x.grad.clone())
+        return grads
+
+    values = rng.normal(size=4)
+    once, twice, thrice = backward_again(mytorch.tensor(values, requires_grad=True), 2, 1)
+    np.testing.assert_allclose(as_array(twice), 2 * as_array(once), rtol=1e-15)   # exactly the same again
+    np.testing.assert_allclose(as_array(thrice), 3 * as_array(once), rtol=1e-15)  # the last may free it
+    raises_like_torch(RuntimeError, lambda x: backward_again(x, 2, 2), [values],   # and then it is freed
+                      match="retain_graph=True")
+    compare_with_torch(lambda x: backward_again(x, 2, 1), [values], rtol=1e-13, atol=0)
 
 
 def test_retain_graph_on_the_first_of_two_losses_gives_the_sum_of_their_gradients_like_torch(rng):
@@ -1556,12 +1555,12 @@ def test_retain_graph_on_the_first_of_two_losses_gives_the_sum_of_their_gradient
     np.testing.assert_allclose(as_array(y.grad), grad_a + grad_b, rtol=1e-15)
     tanh = np.tanh(values)
     np.testing.assert_allclose(as_array(y.grad), (3 + 2 * tanh) * (1 - tanh ** 2), rtol=1e-12)
-    if torch is not None:
-        ty = torch.tensor(values, requires_grad=True)
-        tshared = ty.tanh()
-        (tshared * 3).sum().backward(retain_graph=True)
-        (tshared * tshared).sum().backward()
-        np.testing.assert_allclose(as_array(y.grad), as_array(ty.grad), rtol=1e-13)
+
+    def two_losses(y):
+        shared = y.tanh()
+        (shared * 3).sum().backward(retain_graph=True)
+        (shared * shared).sum().backward()
+    compare_with_torch(two_losses, [values], rtol=1e-13, atol=0)
 
 
 def traced_memory(run, checkpoints=(200, 5_000, 10_000)):
@@ -1761,12 +1760,14 @@ def test_no_grad_as_a_decorator():
     with pytest.raises(KeyError):
         fails(x)
     assert (x * 2).requires_grad                        # ...also after an exception
-    if torch is not None:
-        @torch.no_grad()
-        def torch_evaluate(t):
-            return t * 2
 
-        assert not torch_evaluate(torch.ones(1, requires_grad=True)).requires_grad
+    def decorated(lib, x):
+        @lib.no_grad()
+        def evaluate(t):
+            """Docstring kept."""
+            return (t * 2).sum()
+        return [evaluate(x), evaluate.__name__, evaluate.__doc__, (x * 2).requires_grad]
+    compare_code_with_torch(decorated, [np.array([1.0, 2.0], np.float32)])
 
 
 def test_no_grad_as_a_decorator_without_parentheses_like_torch():
@@ -1778,12 +1779,13 @@ def test_no_grad_as_a_decorator_without_parentheses_like_torch():
         return t * 2
 
     assert not evaluate(x).requires_grad and (x * 2).requires_grad
-    if torch is not None:
-        @torch.no_grad
-        def torch_evaluate(t):
-            return t * 2
 
-        assert not torch_evaluate(torch.ones(1, requires_grad=True)).requires_grad
+    def decorated(lib, x):
+        @lib.no_grad
+        def evaluate(t):
+            return t * 2
+        return [evaluate(x), evaluate.__name__, (x * 2).requires_grad]
+    compare_code_with_torch(decorated, [np.array([1.0, 2.0], np.float32)])
 
 
 def test_no_grad_is_per_thread_like_torch():
@@ -1807,20 +1809,18 @@ def test_no_grad_is_per_thread_like_torch():
         thread.join(10)
     assert seen == {"thread": False, "main": True, "thread later": False}
     assert (x * 2).requires_grad
-    # and a thread started inside the main thread's no_grad records graphs: grad mode is per thread
-    with mytorch.no_grad():
-        child = threading.Thread(target=lambda: seen.update(child=(x * 2).requires_grad))
-        child.start()
-        child.join(10)
-        assert not (x * 2).requires_grad
-    assert seen["child"] is True
-    if torch is not None:
-        tx = torch.ones(2, requires_grad=True)
-        with torch.no_grad():
-            child = threading.Thread(target=lambda: seen.update(torch_child=(tx * 2).requires_grad))
+
+    def child_inside_no_grad(lib, x):
+        """A thread started inside the main thread's no_grad records graphs: grad mode is per thread."""
+        child_seen = {}
+        with lib.no_grad():
+            child = threading.Thread(target=lambda: child_seen.update(child=(x * 2).requires_grad))
             child.start()
             child.join(10)
-        assert seen["torch_child"] is True
+            main_inside = (x * 2).requires_grad
+        return child_seen["child"], main_inside
+    assert child_inside_no_grad(mytorch, x) == (True, False)
+    compare_code_with_torch(child_inside_no_grad, [np.array([1.0, 2.0], np.float32)])
 
 
 def test_set_grad_enabled_and_enable_grad_as_torch():
