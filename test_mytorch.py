@@ -167,10 +167,12 @@ def compare_with_torch(fn, arrays=(), torch_fn=None, rtol=1e-12, atol=1e-12, see
     """The one comparison with PyTorch. fn runs on mytorch tensors and torch_fn (default: fn) on
     torch tensors, both made from copies of `arrays` (see tensors_made_from; no arrays: fn takes no
     argument). Asserts that both give the same (assert_same: values, shapes, dtypes, requires_grad,
-    through tuples, lists and dicts); then, after a backward from every output that requires grad,
-    with the same random upstream gradients (drawn from `seed`), that every input has the same
-    gradient, in its own dtype, or none on both sides. fn may also be a whole run (a training loop,
-    say) that makes its own backward calls and returns what to compare: losses, detached values.
+    through tuples, lists and dicts); then, where an input requires grad, after a backward from
+    every output that requires grad, with the same random upstream gradients (drawn from `seed`),
+    that every input has the same gradient, in its own dtype, or none on both sides. fn may also be
+    a whole run (a training loop, say) that makes its own backward calls and returns what to
+    compare: losses, parameters, gradients (where an input requires grad, no output of a graph it
+    has freed).
     Without PyTorch the test is skipped, once fn has run. Returns (mytorch's result, its inputs)."""
     ours = tensors_made_from(mytorch, arrays, requires_grad)
     out = fn(*ours)
@@ -178,7 +180,8 @@ def compare_with_torch(fn, arrays=(), torch_fn=None, rtol=1e-12, atol=1e-12, see
     theirs = tensors_made_from(torch, arrays, requires_grad)
     torch_out = (torch_fn or fn)(*theirs)
     assert_same(out, torch_out, rtol, atol)
-    outputs = outputs_to_backward(out, Tensor)
+    any_grad = any(t.requires_grad for t in ours)          # else a backward would tell nothing more
+    outputs = outputs_to_backward(out, Tensor) if any_grad else []
     torch_outputs = outputs_to_backward(torch_out, torch.Tensor)
     upstreams = random_upstreams(outputs, seed)
     for i, (out_i, torch_out_i, upstream) in enumerate(zip(outputs, torch_outputs, upstreams)):
