@@ -1913,9 +1913,12 @@ def test_parameter_is_a_tensor_that_requires_grad():
     np.testing.assert_array_equal(as_array(q.grad), [2.0, 2.0])
     lin = nn.Linear(3, 2)
     assert isinstance(lin.weight, nn.Parameter) and isinstance(lin.bias, nn.Parameter)
-    if torch is not None:
-        tp = torch.nn.Parameter(torch.ones(2, 3, dtype=torch.float64))
-        assert tp.requires_grad and not isinstance(tp * 2, torch.nn.Parameter)
+
+    def parameters(lib):
+        p = lib.nn.Parameter(lib.ones(2, 3, dtype=lib.float64))
+        frozen = lib.nn.Parameter(lib.zeros(2), requires_grad=False)
+        return [p, frozen, isinstance(p, lib.nn.Parameter), isinstance(p * 2, lib.nn.Parameter)]
+    compare_code_with_torch(parameters, rtol=0, atol=0)
 
 
 class NetWithOwnParameters(nn.Module):
@@ -1947,19 +1950,18 @@ def test_named_parameters_order_and_names_like_torch(cls):
     assert [name for name, _ in net.named_parameters()] == NET_NAMES
     assert list(net.state_dict()) == NET_NAMES
     assert [p is net.offset for p in net.parameters()].count(True) == 1   # frozen, but listed
-    if torch is not None:
-        class TorchNet(torch.nn.Module):
+
+    def names(lib):                                     # NetWithOwnParameters, for either library
+        class Net(lib.nn.Module):
             def __init__(self):
                 super().__init__()
-                self.fc = torch.nn.Linear(2, 2)
-                self.scale = torch.nn.Parameter(torch.ones(1))
-                self.inner = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid(),
-                                                 torch.nn.Linear(2, 1))
-                self.offset = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
-
-        theirs = TorchNet()
-        assert [name for name, _ in theirs.named_parameters()] == NET_NAMES
-        assert list(theirs.state_dict()) == NET_NAMES
+                self.fc = lib.nn.Linear(2, 2)
+                self.scale = lib.nn.Parameter(lib.ones(1))
+                self.inner = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sigmoid(), lib.nn.Linear(2, 1))
+                self.offset = lib.nn.Parameter(lib.zeros(1), requires_grad=False)
+        net = Net()
+        return [name for name, _ in net.named_parameters()], list(net.state_dict())
+    compare_code_with_torch(names)
 
 
 class CachesAnActivation(nn.Module):
@@ -1991,11 +1993,12 @@ def test_named_parameters_include_frozen_weights_and_never_a_cached_non_leaf(rng
     np.testing.assert_array_equal(as_array(other(x)), as_array(out))
     out.sum().backward()
     assert model.fc.weight.grad is None and model.out.weight.grad is not None
-    if torch is not None:
-        lin = torch.nn.Linear(3, 2)
+
+    def frozen_names(lib):
+        lin = lib.nn.Linear(3, 2)
         lin.weight.requires_grad = False
-        assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
-        assert list(lin.state_dict()) == ["weight", "bias"]
+        return [n for n, _ in lin.named_parameters()], list(lin.state_dict())
+    compare_code_with_torch(frozen_names)
 
 
 def test_named_parameters_list_leaf_tensors_that_require_grad_but_no_other_tensors():
@@ -2025,12 +2028,14 @@ def test_train_and_eval_are_recursive_also_without_super_init():
     assert not seq.training and not seq[0].training and not seq[1].training and not seq[1][0].training
     seq[1].train()                                      # only that branch
     assert not seq.training and seq[1].training and seq[1][1].training
-    if torch is not None:
-        theirs = torch.nn.Sequential(torch.nn.Linear(2, 2),
-                                     torch.nn.Sequential(torch.nn.Sigmoid(), torch.nn.Linear(2, 1)))
-        theirs.eval()
-        theirs[1].train()
-        assert not theirs.training and theirs[1].training and theirs[1][1].training
+
+    def modes(lib):
+        seq = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sequential(lib.nn.Sigmoid(), lib.nn.Linear(2, 1)))
+        seq.eval()
+        after_eval = [m.training for m in seq.modules()]
+        seq[1].train()
+        return after_eval, [m.training for m in seq.modules()]
+    compare_code_with_torch(modes)
 
 
 # -- the Module API as PyTorch's: print(model), walking a model, apply, freezing, buffers, casting ----
@@ -2071,18 +2076,15 @@ def every_layer(lib_nn):
 
 
 def test_print_model_is_pytorchs_text():
-    torch_or_skip()
-    assert repr(every_layer(nn)) == repr(every_layer(torch.nn))
-    assert str(make_net(mytorch)) == str(make_net(torch))        # nesting, names, a tied layer twice
-    module_list = [nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2), nn.ReLU(), nn.Sequential(nn.Tanh())]),
-                   torch.nn.ModuleList([torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.ReLU(),
-                                        torch.nn.Sequential(torch.nn.Tanh())])]
-    assert repr(module_list[0]) == repr(module_list[1])         # '(0-1): 2 x Linear(...)', as PyTorch groups
-    assert "(0-1): 2 x Linear(in_features=2, out_features=2, bias=True)" in repr(module_list[0])
-    for ours, theirs in [(nn.Sequential(), torch.nn.Sequential()), (nn.ModuleList(), torch.nn.ModuleList()),
-                         (nn.MSELoss(), torch.nn.MSELoss()), (nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()),
-                         (nn.ModuleList([nn.ReLU()] * 3), torch.nn.ModuleList([torch.nn.ReLU()] * 3))]:
-        assert repr(ours) == repr(theirs)
+    def texts(lib):
+        grouped = lib.nn.ModuleList([lib.nn.Linear(2, 2), lib.nn.Linear(2, 2), lib.nn.ReLU(),
+                                     lib.nn.Sequential(lib.nn.Tanh())])
+        others = [lib.nn.Sequential(), lib.nn.ModuleList(), lib.nn.MSELoss(), lib.nn.CrossEntropyLoss(),
+                  lib.nn.ModuleList([lib.nn.ReLU()] * 3)]
+        # nesting, names, a tied layer twice; a ModuleList's '(0-1): 2 x Linear(...)', as PyTorch groups
+        return [repr(every_layer(lib.nn)), str(make_net(lib)), repr(grouped)] + [repr(m) for m in others]
+    assert "(0-1): 2 x Linear(in_features=2, out_features=2, bias=True)" in texts(mytorch)[2]
+    compare_code_with_torch(texts)
 
 
 def test_print_model_shows_a_layers_own_extra_repr():
@@ -2100,33 +2102,35 @@ def test_print_model_shows_a_layers_own_extra_repr():
 
 
 def test_modules_children_and_their_names_as_pytorch():
-    torch_or_skip()
-    ours, theirs = make_net(mytorch), make_net(torch)
-    names = [name for name, _ in ours.named_modules()]
-    assert names == [name for name, _ in theirs.named_modules()]
+    def walked(lib):
+        net = make_net(lib)
+        return [[name for name, _ in net.named_modules()], [type(m).__name__ for m in net.modules()],
+                [name for name, _ in net.named_children()], [type(m).__name__ for m in net.children()],
+                [name for name, _ in net.named_modules(prefix="model")],
+                len(list(net.named_modules(remove_duplicate=False))),       # 'tied' too
+                next(net.named_parameters())[0], next(net.named_modules(remove_duplicate=False))[0]]
+    names, _, _, children, prefixed, with_duplicates, _, _ = walked(mytorch)
     assert "tied" not in names and names.count("head") == 1          # a shared module once, first name
-    assert [type(m).__name__ for m in ours.modules()] == [type(m).__name__ for m in theirs.modules()]
-    assert [name for name, _ in ours.named_children()] == [name for name, _ in theirs.named_children()]
-    assert [type(m).__name__ for m in ours.children()] == ["Sequential", "Linear", "ModuleList"]
-    assert [name for name, _ in ours.named_modules(prefix="model")][:2] == ["model", "model.encoder"]
-    assert len(list(ours.named_modules(remove_duplicate=False))) == len(names) + 1    # 'tied' too
-    assert next(ours.named_parameters())[0] == "encoder.fc.weight"       # iterators, as PyTorch's
-    assert next(ours.named_modules(remove_duplicate=False))[0] == ""
+    assert children == ["Sequential", "Linear", "ModuleList"] and prefixed[:2] == ["model", "model.encoder"]
+    assert with_duplicates == len(names) + 1
+    compare_code_with_torch(walked)                                  # iterators, as PyTorch's
 
 
 def test_apply_visits_children_first_then_the_module_and_returns_it():
-    torch_or_skip()
-    ours, theirs = make_net(mytorch), make_net(torch)
-    seen_ours, seen_theirs = [], []
-    assert ours.apply(lambda m: seen_ours.append(type(m).__name__)) is ours
-    theirs.apply(lambda m: seen_theirs.append(type(m).__name__))
-    assert seen_ours == seen_theirs and seen_ours[-1] == "Net"
+    def visited(lib):
+        net, seen = make_net(lib), []
+        returned = net.apply(lambda m: seen.append(type(m).__name__))
+        return seen, returned is net
+    seen, returned_itself = visited(mytorch)
+    assert seen[-1] == "Net" and returned_itself
+    ours = make_net(mytorch)
 
     def init_zero(module):                      # the usual use: initialise every Linear
         if isinstance(module, nn.Linear):
             module.weight.data = np.zeros_like(module.weight.data)
     ours.apply(init_zero)
     assert all(not np.any(p.data) for name, p in ours.named_parameters() if name.endswith("weight"))
+    compare_code_with_torch(visited)
 
 
 def test_requires_grad_freezes_and_unfreezes_every_parameter():
@@ -2142,44 +2146,51 @@ def test_requires_grad_freezes_and_unfreezes_every_parameter():
 
 
 def test_buffers_are_saved_and_cast_with_the_model_but_not_trained():
-    torch_or_skip()
-    ours, theirs = make_net(mytorch), make_net(torch)
-    assert list(ours.state_dict()) == list(theirs.state_dict())        # buffers in PyTorch's order
-    assert [name for name, _ in ours.named_buffers()] == [name for name, _ in theirs.named_buffers()] == ["running"]
+    ours = make_net(mytorch)
     assert list(ours.buffers()) == [ours.running]
     assert all(p is not ours.running for p in ours.parameters())
-    counter = nn.Linear(2, 2)
-    counter.register_buffer("steps", mytorch.tensor([3]))             # int64, left alone by double()
-    counter.register_buffer("later", None)                             # None: not in state_dict, as PyTorch
-    assert list(counter.state_dict()) == ["weight", "bias", "steps"]
-    counter.double()
-    assert counter.steps.dtype == np.int64 and counter.weight.dtype == np.float64
-    with pytest.raises(TypeError, match="cannot assign 'int' object to buffer 'x'"):
-        counter.register_buffer("x", 3)
-    with pytest.raises(TypeError, match="cannot assign 'int' object to buffer 'x'"):
-        torch.nn.Linear(2, 2).register_buffer("x", 3)
+
+    def buffers(lib):
+        net = make_net(lib)
+        counter = lib.nn.Linear(2, 2)
+        counter.register_buffer("steps", lib.tensor([3]))              # int64, left alone by double()
+        counter.register_buffer("later", None)                          # None: not in state_dict
+        keys = list(counter.state_dict())
+        counter.double()
+        return [list(net.state_dict()), [name for name, _ in net.named_buffers()],   # buffers in order
+                keys, counter.steps.dtype, counter.weight.dtype]
+    state_keys, buffer_names, counter_keys, steps_dtype, weight_dtype = buffers(mytorch)
+    assert buffer_names == ["running"] and counter_keys == ["weight", "bias", "steps"]
+    assert steps_dtype == np.int64 and weight_dtype == np.float64
+    raises_like_torch(TypeError, lambda: nn.Linear(2, 2).register_buffer("x", 3),
+                      torch_fn=lambda: torch.nn.Linear(2, 2).register_buffer("x", 3),
+                      match="cannot assign 'int' object to buffer 'x'")
+    compare_code_with_torch(buffers)
 
 
 def test_double_float_and_to_cast_in_place_and_return_the_model():
     """(model.to('cuda') is an error: see the test of devices other than the CPU.)"""
-    torch_or_skip()
     model = make_net(mytorch)
     weight = model.head.weight
     model(mytorch.randn(2, 3)).sum().backward()
     assert model.double() is model and model.head.weight is weight          # the same Parameter objects
     assert {p.dtype for p in model.parameters()} == {np.dtype(np.float64)} and model.running.dtype == np.float64
     assert weight.grad.dtype == np.float64                                   # grads too, as PyTorch
-    theirs = make_net(torch).double()
-    assert {str(p.dtype) for p in theirs.parameters()} == {"torch.float64"} and theirs.running.dtype == torch.float64
     model.double()(mytorch.tensor(np.ones((2, 3)))).sum().backward()          # float64 data runs
     assert model.float() is model and model.running.dtype == np.float32
     assert model.to(mytorch.float64) is model and weight.dtype == np.float64
     assert model.to("cpu") is model and model.to("cpu", mytorch.float32) is model and weight.dtype == np.float32
     assert model.to(dtype=mytorch.float64) is model and weight.dtype == np.float64
-    with pytest.raises(TypeError, match="only accepts floating point"):
-        model.to(np.int64)           # (mytorch has no int64 name yet)
-    with pytest.raises(TypeError, match="only accepts floating point"):
-        theirs.to(torch.int64)
+    raises_like_torch(TypeError, lambda: model.to(mytorch.int64), match="only accepts floating point",
+                      torch_fn=lambda: make_net(torch).to(torch.int64))
+
+    def cast(lib):
+        model = make_net(lib)
+        weight = model.head.weight
+        model(lib.randn(2, 3)).sum().backward()
+        same = model.double() is model and model.head.weight is weight
+        return [same, [p.dtype for p in model.parameters()], model.running.dtype, weight.grad.dtype]
+    compare_code_with_torch(cast)
 
 
 # -- containers: Sequential (also from an OrderedDict), ModuleList -------------------------------------
@@ -2188,31 +2199,27 @@ def test_sequential_len_indexing_slicing_and_names_like_torch(rng):
     seq = nn.Sequential(first, act, last)
     assert len(seq) == 3 and list(seq) == [first, act, last]
     assert seq[0] is first and seq[1] is act and seq[2] is last and seq[-1] is last
-    with pytest.raises(IndexError):
-        seq[3]
-    torch_or_skip()
 
-    def make(lib_nn):
-        return lib_nn.Sequential(OrderedDict([("hidden", lib_nn.Linear(3, 5)), ("act", lib_nn.Tanh()),
-                                              ("out", lib_nn.Linear(5, 2))]))
-    ours, theirs = make(nn), make(torch.nn)
-    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["hidden.weight", "hidden.bias", "out.weight",
-                                                                    "out.bias"]
-    assert len(ours) == len(theirs) == 3
+    def make(lib):
+        return lib.nn.Sequential(OrderedDict([("hidden", lib.nn.Linear(3, 5)), ("act", lib.nn.Tanh()),
+                                              ("out", lib.nn.Linear(5, 2))]))
+    ours = make(mytorch)
+    assert list(ours.state_dict()) == ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]
     assert ours[0] is ours.hidden and ours[-1] is ours.out and list(ours) == [ours.hidden, ours.act, ours.out]
-    with pytest.raises(IndexError):
-        theirs[3]
-    assert repr(ours[1:]) == repr(theirs[1:])                         # a slice keeps the names
     assert isinstance(ours[1:], nn.Sequential) and ours[1:][0] is ours.act
-    torch_copy(ours, theirs)
-    x = rng.normal(size=(4, 3)).astype(np.float32)
-    np.testing.assert_allclose(ours(mytorch.tensor(x)).data, theirs(torch.from_numpy(x)).detach().numpy(),
-                               rtol=1e-6, atol=1e-6)
-    assert ours.append(nn.Sigmoid()) is ours and ours.extend([nn.Tanh()]) is ours      # as PyTorch's Sequential
-    theirs.append(torch.nn.Sigmoid()).extend([torch.nn.Tanh()])
-    assert repr(ours) == repr(theirs) and len(ours) == 5
-    np.testing.assert_allclose(ours(mytorch.tensor(x)).data, theirs(torch.from_numpy(x)).detach().numpy(),
-                               rtol=1e-6, atol=1e-6)
+    raises_like_torch(IndexError, lambda: make(mytorch)[3], torch_fn=lambda: make(torch)[3])
+
+    def described(lib):
+        seq = make(lib)
+        return [list(seq.state_dict()), len(seq), repr(seq[1:])]              # a slice keeps the names
+    compare_code_with_torch(described)
+
+    def grown(seq, lib, x):                                # the same weights: torch's copied from ours
+        before = seq(x)
+        same = seq.append(lib.nn.Sigmoid()) is seq and seq.extend([lib.nn.Tanh()]) is seq   # as PyTorch's
+        return [before, same, repr(seq), len(seq), seq(x)]
+    compare_with_torch(lambda x: grown(ours, mytorch, x), [rng.normal(size=(4, 3)).astype(np.float32)],
+                       torch_fn=lambda x: grown(torch_copy(ours, make(torch)), torch, x), rtol=1e-6, atol=1e-6)
 
 
 def test_sequential_runs_a_module_given_twice_twice_and_refuses_a_class():
@@ -2221,30 +2228,24 @@ def test_sequential_runs_a_module_given_twice_twice_and_refuses_a_class():
     x = mytorch.randn(3, 2)
     np.testing.assert_allclose(model(x).data, layer(layer(x)).data)
     assert len(model) == 2 and len(list(model.parameters())) == 2      # its parameters once
-    with pytest.raises(TypeError, match="is not a Module"):
-        nn.Sequential(nn.ReLU)                                         # the class, not a layer
-    if torch is not None:
-        with pytest.raises(TypeError, match="is not a Module"):
-            torch.nn.Sequential(torch.nn.ReLU)
+    raises_like_torch(TypeError, lambda: nn.Sequential(nn.ReLU), match="is not a Module",   # the class
+                      torch_fn=lambda: torch.nn.Sequential(torch.nn.ReLU))
 
 
 def test_module_list_registers_its_layers_as_pytorchs_does():
-    torch_or_skip()
-    assert len(nn.ModuleList()) == len(nn.ModuleList(None)) == len(torch.nn.ModuleList(None)) == 0
-    ours, theirs = nn.ModuleList([nn.Linear(2, 3)]), torch.nn.ModuleList([torch.nn.Linear(2, 3)])
-    assert ours.append(nn.ReLU()) is ours
-    theirs.append(torch.nn.ReLU())
-    assert ours.extend([nn.Linear(3, 1), nn.Sigmoid()]) is ours
-    theirs.extend([torch.nn.Linear(3, 1), torch.nn.Sigmoid()])
-    assert len(ours) == len(theirs) == 4 and repr(ours) == repr(theirs)
-    assert [name for name, _ in ours.named_parameters()] == [name for name, _ in theirs.named_parameters()] == [
-        "0.weight", "0.bias", "2.weight", "2.bias"]
-    assert isinstance(ours[2], nn.Linear) and ours[-1] is list(ours)[3]
-    assert repr(ours[1:3]) == repr(theirs[1:3]) and isinstance(ours[1:3], nn.ModuleList)   # renumbered
-    with pytest.raises(TypeError, match="is not a Module"):
-        ours.append(3)
-    with pytest.raises(IndexError):
-        ours[4]
+    def grown(lib):
+        layers = lib.nn.ModuleList([lib.nn.Linear(2, 3)])
+        returned = [layers.append(lib.nn.ReLU()) is layers,
+                    layers.extend([lib.nn.Linear(3, 1), lib.nn.Sigmoid()]) is layers]
+        return [returned, len(layers), repr(layers), [name for name, _ in layers.named_parameters()],
+                repr(layers[1:3]), len(lib.nn.ModuleList()), len(lib.nn.ModuleList(None))]   # renumbered
+    returned, length, _, names, _, _, _ = grown(mytorch)
+    assert returned == [True, True] and length == 4 and names == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    ours = nn.ModuleList([nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1), nn.Sigmoid()])
+    assert isinstance(ours[2], nn.Linear) and ours[-1] is list(ours)[3] and isinstance(ours[1:3], nn.ModuleList)
+    raises_like_torch(TypeError, lambda: nn.ModuleList().append(3), match="is not a Module",
+                      torch_fn=lambda: torch.nn.ModuleList().append(3))
+    raises_like_torch(IndexError, lambda: ours[4], torch_fn=lambda: torch.nn.ModuleList([torch.nn.ReLU()])[4])
 
     class Stack(nn.Module):                    # the usual use: a model's layers in a list
         def __init__(self):
@@ -2258,6 +2259,7 @@ def test_module_list_registers_its_layers_as_pytorchs_does():
     assert [name for name, _ in stack.named_parameters()][-1] == "layers.2.bias"
     stack(mytorch.randn(4, 2)).sum().backward()
     assert all(p.grad is not None and p.grad.shape == p.shape for p in stack.parameters())
+    compare_code_with_torch(grown)
 
 
 # -- state_dict and load_state_dict; zero_grad ----------------------------------------------------------
@@ -2276,81 +2278,82 @@ def test_state_dict_round_trip_gives_and_takes_copies(rng):
 
 
 def test_state_dict_loads_into_pytorch_and_back(rng):
-    torch_or_skip()
     ours = TutorialMLP()
-    theirs = torch.nn.Sequential()
-    for i, (fan_in, fan_out) in enumerate([(784, 128), (128, 64), (64, 32), (32, 10)], 1):
-        theirs.add_module(f"fc{i}", torch.nn.Linear(fan_in, fan_out))
-    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
-    x = rng.random((3, 784), dtype=np.float32)
-    h = torch.from_numpy(x)
-    for layer in theirs:
-        h = layer(h)
-        h = torch.sigmoid(h) if layer is not theirs.fc4 else h
-    np.testing.assert_allclose(ours(Tensor(x)).data, h.detach().numpy(), rtol=1e-5, atol=1e-6)
 
+    def tutorial_mlp_of_torch():
+        theirs = torch.nn.Sequential()
+        for i, (fan_in, fan_out) in enumerate([(784, 128), (128, 64), (64, 32), (32, 10)], 1):
+            theirs.add_module(f"fc{i}", torch.nn.Linear(fan_in, fan_out))
+        load_arrays(torch, theirs, ours.state_dict())
+        return theirs
+
+    def forward(theirs, x):                       # TutorialMLP.forward, on torch's layers
+        for layer in theirs:
+            x = layer(x)
+            x = torch.sigmoid(x) if layer is not theirs.fc4 else x
+        return x
+    x = rng.random((3, 784), dtype=np.float32)
+    compare_with_torch(lambda x: ours(x), [x], torch_fn=lambda x: forward(tutorial_mlp_of_torch(), x),
+                       rtol=1e-5, atol=1e-6)
+    theirs = tutorial_mlp_of_torch()
     with torch.no_grad():                           # and back: torch's weights into ours
         for p in theirs.parameters():
             p.mul_(-2)
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    for name, p in ours.named_parameters():
-        np.testing.assert_array_equal(p.data, theirs.state_dict()[name].numpy())
-        assert p.dtype == np.float32
+    compare_with_torch(lambda: dict(ours.named_parameters()), torch_fn=lambda: dict(theirs.named_parameters()),
+                       rtol=0, atol=0)
 
 
 def test_state_dict_of_a_tied_layer_has_every_name_and_loads_into_pytorch(rng):
-    torch_or_skip()
-    ours, theirs = make_net(mytorch), make_net(torch)
+    ours = make_net(mytorch)
     state = ours.state_dict()
-    assert list(state) == list(theirs.state_dict())
     assert "tied.weight" in state and np.array_equal(state["tied.weight"], state["head.weight"])
-    torch_copy(ours, theirs.eval())
-    x = rng.normal(size=(5, 3)).astype(np.float32)
-    np.testing.assert_allclose(ours.eval()(mytorch.tensor(x)).data, theirs(torch.from_numpy(x)).detach().numpy(),
-                               rtol=1e-6, atol=1e-6)
     other = make_net(mytorch)
     assert other.load_state_dict(state) == ([], [])
     assert other.head is other.tied and np.array_equal(other.head.weight.data, ours.head.weight.data)
+    compare_code_with_torch(lambda lib: list(make_net(lib).state_dict()))
+    compare_with_torch(lambda x: ours.eval()(x), [rng.normal(size=(5, 3)).astype(np.float32)],
+                       torch_fn=lambda x: torch_copy(ours, make_net(torch)).eval()(x), rtol=1e-6, atol=1e-6)
 
 
-def load_error(model, state, strict=True):
-    with pytest.raises(RuntimeError) as error:
-        model.load_state_dict(state, strict=strict)
-    return str(error.value)
+def load_arrays(lib, model, state, strict=True):
+    """model.load_state_dict(state), the arrays of `state` given as lib's state_dict holds them."""
+    as_lib = torch.from_numpy if lib is torch else np.asarray
+    return model.load_state_dict({name: as_lib(np.array(v)) for name, v in state.items()}, strict=strict)
 
 
 def test_load_state_dict_raises_pytorchs_errors():
-    models = [(make_net(mytorch), np.asarray)] + ([(make_net(torch), torch.from_numpy)] if torch is not None else [])
-    state = {name: np.array(value) for name, value in models[0][0].state_dict().items()}
+    state = {name: np.array(value) for name, value in make_net(mytorch).state_dict().items()}
     wrong_shape = dict(state, **{"head.weight": np.zeros((3, 3), np.float32)})
     del state["head.bias"], state["encoder.fc.bias"]
     state["extra"] = np.zeros(1, np.float32)
-    for model, to_lib in models:
-        text = load_error(model, {name: to_lib(value) for name, value in state.items()})
-        assert text.startswith("Error(s) in loading state_dict for Net:")
-        assert 'Missing key(s) in state_dict: "encoder.fc.bias", "head.bias". ' in text
-        assert 'Unexpected key(s) in state_dict: "extra". ' in text
-        assert text.index("Missing") < text.index("Unexpected")
-        for strict in (True, False):               # a shape that differs: an error even when not strict
-            text = load_error(model, {name: to_lib(value) for name, value in wrong_shape.items()}, strict)
-            assert "size mismatch for head.weight: copying a param with shape" in text
-            assert "the shape in current model is" in text
+    raises_like_torch(RuntimeError, lambda: load_arrays(mytorch, make_net(mytorch), state),
+                      torch_fn=lambda: load_arrays(torch, make_net(torch), state),
+                      match=r'(?s)^Error\(s\) in loading state_dict for Net:.*'
+                            r'Missing key\(s\) in state_dict: "encoder\.fc\.bias", "head\.bias"\. .*'
+                            r'Unexpected key\(s\) in state_dict: "extra"\. ')
+    for strict in (True, False):               # a shape that differs: an error even when not strict
+        raises_like_torch(RuntimeError, lambda: load_arrays(mytorch, make_net(mytorch), wrong_shape, strict),
+                          torch_fn=lambda: load_arrays(torch, make_net(torch), wrong_shape, strict),
+                          match=r"(?s)size mismatch for head\.weight: copying a param with shape .*"
+                                r"the shape in current model is")
 
 
 def test_load_state_dict_not_strict_loads_what_fits_and_says_what_did_not():
-    torch_or_skip()
-    source, ours, theirs = make_net(mytorch), make_net(mytorch), make_net(torch)
+    source, ours = make_net(mytorch), make_net(mytorch)
     state = source.state_dict()
     del state["encoder.fc.bias"]
     state["extra.weight"] = np.ones(2, np.float32)
     result = ours.load_state_dict(state, strict=False)
-    expected = theirs.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
-    assert result._fields == expected._fields == ("missing_keys", "unexpected_keys")
-    assert result.missing_keys == expected.missing_keys == ["encoder.fc.bias"]
-    assert result.unexpected_keys == expected.unexpected_keys == ["extra.weight"]
+    assert result.missing_keys == ["encoder.fc.bias"] and result.unexpected_keys == ["extra.weight"]
     assert np.array_equal(ours.head.weight.data, source.head.weight.data)
     assert not np.array_equal(ours.encoder.fc.bias.data, source.encoder.fc.bias.data)    # left as it was
     assert ours.load_state_dict(source.state_dict()) == ([], [])
+
+    def not_strict(lib):
+        result = load_arrays(lib, make_net(lib), state, strict=False)
+        return result, result._fields                  # ("missing_keys", "unexpected_keys")
+    compare_code_with_torch(not_strict)
 
 
 @pytest.mark.parametrize("owner", ["optimizer", "module"])
@@ -2366,39 +2369,43 @@ def test_zero_grad_set_to_none_as_pytorch(owner):
     assert model.weight.grad is None and model.bias.grad is None
     zero_grad(set_to_none=False)                     # a grad that is None stays None
     assert model.weight.grad is None
-    if torch is not None:
-        theirs = torch.nn.Linear(3, 2)
-        topt = torch.optim.SGD(theirs.parameters(), lr=0.1)
-        their_zero_grad = {"optimizer": topt.zero_grad, "module": theirs.zero_grad}[owner]
-        theirs(torch.randn(4, 3)).sum().backward()
-        their_grad = theirs.weight.grad
-        their_zero_grad(set_to_none=False)
-        assert theirs.weight.grad is their_grad and not their_grad.any()
-        their_zero_grad()
-        assert theirs.weight.grad is None and theirs.bias.grad is None
-        their_zero_grad(set_to_none=False)
-        assert theirs.weight.grad is None
+
+    def zeroed(lib):
+        model = lib.nn.Linear(3, 2)
+        opt = lib.optim.SGD(model.parameters(), lr=0.1)
+        zero_grad = {"optimizer": opt.zero_grad, "module": model.zero_grad}[owner]
+        model(lib.randn(4, 3)).sum().backward()
+        grad = model.weight.grad
+        zero_grad(set_to_none=False)
+        kept = [model.weight.grad is grad, model.weight.grad]
+        zero_grad()
+        emptied = [model.weight.grad, model.bias.grad]
+        zero_grad(set_to_none=False)
+        return kept, emptied, model.weight.grad
+    compare_code_with_torch(zeroed, rtol=0, atol=0)
 
 
 # -- layers: Linear's initialisation, Dropout, Flatten, ReLU(inplace) ---------------------------------
 def test_linear_init_matches_pytorch_distribution():
-    torch_or_skip()
     mytorch.manual_seed(0)
     layer = nn.Linear(400, 300)
-    reference = torch.nn.Linear(400, 300)
     bound = 1 / np.sqrt(400)
     assert layer.weight.shape == (300, 400) and layer.bias.shape == (300,)
     assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
-    for ours, theirs in ((layer.weight.data, reference.weight.detach().numpy()),
-                         (layer.bias.data, reference.bias.detach().numpy())):
+    for ours in (layer.weight.data, layer.bias.data):
         # (a float64 draw just below the bound may round up to it in float32: allow that rounding)
-        assert np.abs(ours).max() <= np.float32(bound) and np.abs(theirs).max() <= np.float32(bound)
-        assert abs(ours.std() - theirs.std()) < 0.1 * bound
+        assert np.abs(ours).max() <= np.float32(bound)
         assert abs(ours.std() - bound / np.sqrt(3)) < 0.1 * bound   # uniform(-b, b) has std b/√3
     mytorch.manual_seed(7)
     first = nn.Linear(3, 2).weight.data
     mytorch.manual_seed(7)
     np.testing.assert_array_equal(first, nn.Linear(3, 2).weight.data)
+
+    def drawn(lib):             # other numbers: their shapes, dtypes, bound and spread
+        layer = lib.nn.Linear(400, 300)
+        return [(p.shape, p.dtype, bool(np.abs(as_array(p)).max() <= np.float32(bound)),
+                 float(as_array(p).std())) for p in (layer.weight, layer.bias)]
+    compare_code_with_torch(drawn, rtol=0, atol=0.1 * bound)
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
@@ -2461,13 +2468,10 @@ def test_dropout_p0_identity_p1_zeros_and_bad_p(rng):
         out.backward(np.ones((3, 4)))
     np.testing.assert_array_equal(as_array(x.grad), np.zeros((3, 4)))
     for p in (-0.1, 1.1, 1.5):
-        with pytest.raises(ValueError, match="between 0 and 1"):
-            nn.Dropout(p)
-        with pytest.raises(ValueError, match="between 0 and 1"):
-            F.dropout(x, p)
-        if torch is not None:
-            with pytest.raises(ValueError, match="between 0 and 1"):
-                torch.nn.Dropout(p)
+        raises_like_torch(ValueError, lambda: nn.Dropout(p), torch_fn=lambda: torch.nn.Dropout(p),
+                          match="between 0 and 1")
+        raises_like_torch(ValueError, lambda x: F.dropout(x, p), [np.ones((3, 4))],
+                          torch_fn=lambda x: torch.nn.functional.dropout(x, p), match="between 0 and 1")
 
 
 def test_dropout_default_p_is_half_like_pytorch():
@@ -2478,8 +2482,7 @@ def test_dropout_default_p_is_half_like_pytorch():
 @pytest.mark.parametrize("args", [(), (0,), (2,), (1, 2), (0, -2)], ids=str)
 def test_flatten_module_matches_pytorch(args):
     module = nn.Flatten(*args)
-    check_op(lambda a: module(a), (2, 3, 4, 2),
-             torch_fn=(lambda a: torch.nn.Flatten(*args)(a)) if torch is not None else None)
+    check_op(lambda a: module(a), (2, 3, 4, 2), torch_fn=lambda a: torch.nn.Flatten(*args)(a))
     assert nn.Flatten()(mytorch.tensor(np.ones((5, 2, 3)))).shape == (5, 6)
 
 
@@ -2498,24 +2501,16 @@ def test_relu_inplace_gives_pytorchs_result_and_gradient(rng):
 @pytest.mark.parametrize("scale", [1.0, 1000.0])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy_matches_pytorch(target_kind, scale, reduction, rng):
-    torch_or_skip()
     logits = rng.normal(size=(5, 4)) * scale
     if scale > 1:
         logits = np.sign(logits) * scale           # logits of exactly ±1000
     classes = np.array([0, 3, 1, 1, 2])
     target = {"index": classes, "onehot": np.eye(4)[classes],
               "probabilities": rng.dirichlet(np.ones(4), size=5)}[target_kind]
-    ours = mytorch.tensor(logits, requires_grad=True)
-    loss = nn.CrossEntropyLoss(reduction=reduction)(ours, mytorch.tensor(target))
-    theirs = torch.tensor(logits, requires_grad=True)
-    torch_target = torch.tensor(target) if target_kind != "index" else torch.tensor(classes)
-    torch_loss = torch.nn.CrossEntropyLoss(reduction=reduction)(theirs, torch_target)
-    upstream = rng.normal(size=loss.shape)
-    loss.backward(upstream)
-    torch_loss.backward(torch.tensor(upstream))
-    assert np.all(np.isfinite(loss.data)) and np.all(np.isfinite(ours.grad))
-    np.testing.assert_allclose(loss.data, torch_loss.detach().numpy(), rtol=1e-12)
-    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-15)
+    out, (x,) = compare_code_with_torch(
+        lambda lib, a: lib.nn.CrossEntropyLoss(reduction=reduction)(a, lib.tensor(target)), [logits],
+        rtol=1e-12, atol=1e-15)
+    assert np.all(np.isfinite(out.data)) and np.all(np.isfinite(as_array(x.grad)))
 
 
 def test_cross_entropy_finite_differences_and_bad_target():
@@ -2528,22 +2523,18 @@ def test_cross_entropy_finite_differences_and_bad_target():
 
 @pytest.mark.parametrize("target", [np.array([3, 10]), Tensor(np.array([3, 10]))], ids=["numpy", "tensor"])
 def test_cross_entropy_label_out_of_range_raises(target):
-    with pytest.raises(IndexError, match=r"\b10\b") as error:
-        nn.CrossEntropyLoss()(mytorch.tensor(np.zeros((2, 10))), target)
-    assert re.search("(?i)label|target|class", str(error.value)), str(error.value)   # not numpy's words
-    if torch is not None:
-        with pytest.raises(IndexError, match="Target 10 is out of bounds"):
-            torch.nn.CrossEntropyLoss()(torch.zeros(2, 10), torch.tensor([3, 10]))
+    error = raises_like_torch(IndexError, lambda x: nn.CrossEntropyLoss()(x, target), [np.zeros((2, 10))],
+                              torch_fn=lambda x: torch.nn.CrossEntropyLoss()(x, torch.tensor([3, 10])),
+                              match=r"\b10\b", torch_match="Target 10 is out of bounds")
+    assert re.search("(?i)label|target|class", str(error)), str(error)   # not numpy's words
 
 
 @pytest.mark.parametrize("label", [-1, -3, -99, -101])
 def test_cross_entropy_negative_label_raises(label):
-    with pytest.raises(IndexError, match=str(label)) as error:
-        nn.CrossEntropyLoss()(mytorch.tensor(np.zeros((2, 10))), np.array([label, 2]))
-    assert re.search("(?i)label|target|class", str(error.value)), str(error.value)
-    if torch is not None:
-        with pytest.raises(IndexError, match="out of bounds"):
-            torch.nn.CrossEntropyLoss()(torch.zeros(2, 10), torch.tensor([label, 2]))
+    error = raises_like_torch(IndexError, lambda x: nn.CrossEntropyLoss()(x, np.array([label, 2])),
+                              [np.zeros((2, 10))], match=str(label), torch_match="out of bounds",
+                              torch_fn=lambda x: torch.nn.CrossEntropyLoss()(x, torch.tensor([label, 2])))
+    assert re.search("(?i)label|target|class", str(error)), str(error)
 
 
 @pytest.mark.parametrize("target", [np.array([2.0, 1.7]), Tensor(np.array([2.0, 1.7], dtype=np.float32)),
@@ -2558,8 +2549,8 @@ def test_cross_entropy_integer_valued_float_labels_still_work_like_torch(rng):
     """Tensor(labels) is float32 in mytorch (the tutorial's collate makes them so): whole numbers pass."""
     logits = rng.normal(size=(3, 4))
     for target in (Tensor(np.array([2, 0, 3])), np.array([2.0, 0.0, 3.0]), np.array([2, 0, 3], np.uint8)):
-        compare_with_torch(lambda a: nn.CrossEntropyLoss()(a, target) if isinstance(a, Tensor)
-                              else torch.nn.CrossEntropyLoss()(a, torch.tensor([2, 0, 3])), [logits])
+        compare_with_torch(lambda a: nn.CrossEntropyLoss()(a, target), [logits],
+                           torch_fn=lambda a: torch.nn.CrossEntropyLoss()(a, torch.tensor([2, 0, 3])))
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -2570,11 +2561,10 @@ def test_cross_entropy_integer_valued_float_labels_still_work_like_torch(rng):
 def test_cross_entropy_ignore_index_like_torch(reduction, ignore_index, labels, as_tensor, rng):
     kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
     target = Tensor(np.array(labels)) if as_tensor else np.array(labels)
-    torch_target = torch.tensor(labels) if torch is not None else None
-    compare_with_torch(
-        lambda a: (nn.CrossEntropyLoss(reduction=reduction, **kwargs)(a, target) if isinstance(a, Tensor)
-                   else torch.nn.CrossEntropyLoss(reduction=reduction, **kwargs)(a, torch_target)),
-        [rng.normal(size=(5, 4))])
+    compare_with_torch(lambda a: nn.CrossEntropyLoss(reduction=reduction, **kwargs)(a, target),
+                       [rng.normal(size=(5, 4))],
+                       torch_fn=lambda a: torch.nn.CrossEntropyLoss(reduction=reduction, **kwargs)(
+                           a, torch.tensor(labels)))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -2586,9 +2576,8 @@ def test_cross_entropy_minus_inf_logits_like_torch(dtype, reduction):
     tol = 1e-12 if dtype == np.float64 else 1e-6
     # no 0·inf hidden behind a warning (numpy 1.x calls exp(-inf) = 0 an underflow: that one is fine)
     with np.errstate(all="raise", under="ignore"):
-        out, (x,) = compare_with_torch(
-            lambda a: (nn.CrossEntropyLoss(reduction=reduction)(a, np.array(labels)) if isinstance(a, Tensor)
-                       else torch.nn.CrossEntropyLoss(reduction=reduction)(a, torch.tensor(labels))),
+        out, (x,) = compare_code_with_torch(
+            lambda lib, a: lib.nn.CrossEntropyLoss(reduction=reduction)(a, lib.tensor(labels)),
             [logits], rtol=tol, atol=tol)
     assert np.all(np.isfinite(as_array(out))) and np.all(np.isfinite(as_array(x.grad)))
     assert np.all(as_array(x.grad)[np.isinf(logits)] == 0)
@@ -2600,12 +2589,11 @@ def test_cross_entropy_unbatched_logits_like_torch(reduction, target_kind, rng):
     probabilities = np.array([0.2, 0.1, 0.6, 0.1])
     target = {"numpy-0d": np.array(2), "tensor-0d": mytorch.tensor(2),
               "probabilities": mytorch.tensor(probabilities)}[target_kind]
-    if torch is not None:
-        torch_target = torch.tensor(probabilities) if target_kind == "probabilities" else torch.tensor(2)
-    out, _ = compare_with_torch(
-        lambda a: (nn.CrossEntropyLoss(reduction=reduction)(a, target) if isinstance(a, Tensor)
-                   else torch.nn.CrossEntropyLoss(reduction=reduction)(a, torch_target)),
-        [rng.normal(size=4)])
+
+    def torch_target():
+        return torch.tensor(probabilities) if target_kind == "probabilities" else torch.tensor(2)
+    out, _ = compare_with_torch(lambda a: nn.CrossEntropyLoss(reduction=reduction)(a, target), [rng.normal(size=4)],
+                                torch_fn=lambda a: torch.nn.CrossEntropyLoss(reduction=reduction)(a, torch_target()))
     assert out.shape == ()
 
 
@@ -2613,15 +2601,13 @@ def test_cross_entropy_unbatched_logits_like_torch(reduction, target_kind, rng):
 def test_cross_entropy_probability_target_that_requires_grad_gets_its_gradient(reduction, rng):
     logits = rng.normal(size=(3, 4))
     target = rng.dirichlet(np.ones(4), size=3)
-    compare_with_torch(lambda a, p: (nn.CrossEntropyLoss(reduction=reduction) if isinstance(a, Tensor)
-                                        else torch.nn.CrossEntropyLoss(reduction=reduction))(a, p),
-                          [logits, target])
-    # and the rule itself: d(-Σ p·log softmax(z))/dp = -log softmax(z), per row
+    # the rule itself: d(-Σ p·log softmax(z))/dp = -log softmax(z), per row
     z = mytorch.tensor(logits)
     p = mytorch.tensor(target, requires_grad=True)
     nn.CrossEntropyLoss(reduction="sum")(z, p).backward()
     log_softmax = logits - np.log(np.exp(logits).sum(1, keepdims=True))
     np.testing.assert_allclose(as_array(p.grad), -log_softmax, rtol=1e-12)
+    compare_code_with_torch(lambda lib, a, p: lib.nn.CrossEntropyLoss(reduction=reduction)(a, p), [logits, target])
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -2635,38 +2621,31 @@ def test_cross_entropy_with_class_weights_as_pytorch(reduction, target_kind, rng
               "unbatched": np.array(3)}[target_kind]
     if target_kind == "unbatched":
         logits = logits[0]
+
     def loss(lib, logits):                 # the same code on mytorch and on torch
         return lib.nn.CrossEntropyLoss(lib.tensor(weight), reduction=reduction)(logits, lib.tensor(target))
-    out, _ = compare_with_torch(lambda a: loss(mytorch, a), [logits], torch_fn=lambda a: loss(torch, a),
-                                rtol=1e-12, atol=1e-14)
     if target_kind == "labels" and reduction == "mean":     # PyTorch's weighted mean, written out
         losses = -(logits - np.log(np.exp(logits).sum(1, keepdims=True)))[np.arange(6), target]
-        assert np.isclose(out.item(), (weight[target] * losses).sum() / weight[target].sum(), rtol=1e-12)
+        expected = (weight[target] * losses).sum() / weight[target].sum()
+        assert np.isclose(loss(mytorch, mytorch.tensor(logits)).item(), expected, rtol=1e-12)
+    compare_code_with_torch(loss, [logits], rtol=1e-12, atol=1e-14)
 
 
 def test_cross_entropy_weight_first_positional_and_its_errors(rng):
-    torch_or_skip()
     logits, labels = rng.normal(size=(3, 3)).astype(np.float32), np.array([2, 0, 1])
     weight = mytorch.tensor([1.0, 0.0, 2.0])
     loss = nn.CrossEntropyLoss(weight)(mytorch.tensor(logits), mytorch.tensor(labels))     # the weight, not ignored
-    expected = torch.nn.CrossEntropyLoss(torch.tensor([1.0, 0.0, 2.0]))(torch.tensor(logits), torch.tensor(labels))
-    assert loss.dtype == np.float32 and np.isclose(loss.item(), expected.item(), rtol=1e-6)
+    assert loss.dtype == np.float32
     assert not np.isclose(loss.item(), nn.CrossEntropyLoss()(mytorch.tensor(logits), mytorch.tensor(labels)).item())
-    assert list(nn.CrossEntropyLoss(weight).state_dict()) == list(torch.nn.CrossEntropyLoss(
-        torch.ones(3)).state_dict()) == ["weight"]                                   # a buffer, as PyTorch
     all_ignored = F.cross_entropy(mytorch.tensor(logits), mytorch.tensor([-100] * 3), weight)
     assert np.isnan(all_ignored.item())
-    assert np.isnan(torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor([-100] * 3),
-                                                      torch.tensor([1.0, 0.0, 2.0])).item())
-    with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 3 classes"):
-        nn.CrossEntropyLoss(mytorch.ones(2))(mytorch.tensor(logits), mytorch.tensor(labels))
-    with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 3 classes"):
-        torch.nn.CrossEntropyLoss(torch.ones(2))(torch.tensor(logits), torch.tensor(labels))
-    with pytest.raises(RuntimeError, match="dtype"):           # PyTorch: "expected scalar type Float ..."
-        F.cross_entropy(mytorch.tensor(logits), mytorch.tensor(labels), mytorch.tensor(np.ones(3)))
-    with pytest.raises(RuntimeError, match="expected scalar type"):
-        torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(labels),
-                                          torch.tensor(np.ones(3)))
+    raises_like_torch(RuntimeError, lambda x: nn.CrossEntropyLoss(mytorch.ones(2))(x, mytorch.tensor(labels)),
+                      [logits], torch_fn=lambda x: torch.nn.CrossEntropyLoss(torch.ones(2))(x, torch.tensor(labels)),
+                      match="weight tensor should be defined either for all 3 classes")
+    raises_like_torch(RuntimeError, lambda x: F.cross_entropy(x, mytorch.tensor(labels), mytorch.tensor(np.ones(3))),
+                      [logits], match="dtype", torch_match="expected scalar type",   # float64 weight, float32 x
+                      torch_fn=lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(labels),
+                                                                           torch.tensor(np.ones(3))))
     for unsupported in [dict(label_smoothing=0.1), dict(size_average=False), dict(reduce=False)]:
         with pytest.raises(TypeError, match=list(unsupported)[0]):          # never silently ignored
             nn.CrossEntropyLoss(**unsupported)
@@ -2674,6 +2653,13 @@ def test_cross_entropy_weight_first_positional_and_its_errors(rng):
             F.cross_entropy(mytorch.tensor(logits), mytorch.tensor(labels), **unsupported)
     with pytest.raises(TypeError):
         nn.MSELoss("sum")           # PyTorch reads that as the deprecated size_average; here: an error
+
+    def weighted(lib, logits):
+        weight = lib.tensor([1.0, 0.0, 2.0])
+        return [lib.nn.CrossEntropyLoss(weight)(logits, lib.tensor(labels)),
+                list(lib.nn.CrossEntropyLoss(weight).state_dict()),          # a buffer, as PyTorch
+                lib.nn.functional.cross_entropy(logits, lib.tensor([-100] * 3), weight)]   # nan
+    compare_code_with_torch(weighted, [logits], rtol=1e-6, atol=1e-8)
 
 
 def test_mse_loss(rng):
@@ -2687,36 +2673,32 @@ def test_mse_loss_warns_when_shapes_differ_like_torch(as_tensor, rng):
     values, target = rng.normal(size=(3, 1)), rng.normal(size=3)
     x = mytorch.tensor(values.copy(), requires_grad=True)
     with pytest.warns(UserWarning, match="target shape") as caught:
-        loss = nn.MSELoss()(x, mytorch.tensor(target) if as_tensor else target)
+        nn.MSELoss()(x, mytorch.tensor(target) if as_tensor else target)
     assert caught[0].filename == __file__               # the warning points at the caller's line
     with pytest.warns(UserWarning, match="target shape") as caught_too:
         F.mse_loss(x, mytorch.tensor(target) if as_tensor else target)               # from the function too
     assert caught_too[0].filename == __file__
-    loss.backward()
     with warnings.catch_warnings():
         warnings.simplefilter("error")                  # equal shapes: no warning
         nn.MSELoss()(mytorch.tensor(values), values.copy())
-    if torch is not None:
-        tx = torch.tensor(values.copy(), requires_grad=True)
-        with pytest.warns(UserWarning, match="target size"):
-            torch_loss = torch.nn.MSELoss()(tx, torch.tensor(target))
-        torch_loss.backward()
-        np.testing.assert_allclose(loss.item(), torch_loss.item(), rtol=1e-12)     # (3,3) broadcast
-        np.testing.assert_allclose(as_array(x.grad), as_array(tx.grad), rtol=1e-12)
+    with pytest.warns(UserWarning) as both:
+        compare_with_torch(lambda x: nn.MSELoss()(x, mytorch.tensor(target) if as_tensor else target),  # (3, 3)
+                           [values], torch_fn=lambda x: torch.nn.MSELoss()(x, torch.tensor(target)), atol=0)
+    messages = [str(w.message) for w in both]
+    assert any("target shape" in m for m in messages) and any("target size" in m for m in messages)
 
 
 def test_an_unknown_reduction_is_an_error_for_every_loss_and_target_like_torch(rng):
     x = rng.normal(size=(3, 4))
     for target in (np.array([0, 3, 1]), rng.dirichlet(np.ones(4), size=3)):     # class indices, probabilities
-        with pytest.raises(ValueError, match="'bogus' is not a valid value for reduction"):
-            nn.CrossEntropyLoss(reduction="bogus")(mytorch.tensor(x), target)
+        raises_like_torch(ValueError, lambda a: nn.CrossEntropyLoss(reduction="bogus")(a, target), [x],
+                          torch_fn=lambda a: torch.nn.CrossEntropyLoss(reduction="bogus")(a, torch.tensor(target)),
+                          match="'bogus' is not a valid value for reduction",
+                          torch_match="bogus is not a valid value for reduction")
         with pytest.raises(ValueError, match="'bogus' is not a valid value for reduction"):
             F.cross_entropy(mytorch.tensor(x), target, reduction="bogus")
     with pytest.raises(ValueError, match="'bogus' is not a valid value for reduction"):
         nn.MSELoss(reduction="bogus")(mytorch.tensor(x), x)
-    if torch is not None:
-        with pytest.raises(ValueError, match="bogus is not a valid value for reduction"):
-            torch.nn.CrossEntropyLoss(reduction="bogus")(torch.tensor(x), torch.tensor([0, 3, 1]))
 
 
 # -- nn.functional: the functions the layers call, and one_hot ----------------------------------------
@@ -2777,26 +2759,22 @@ def test_layers_call_the_functions_of_nn_functional(monkeypatch):
 
 
 def test_one_hot_as_pytorch():
-    torch_or_skip()
-    labels = np.array([0, 2, 1, 2])
-    for num_classes in (-1, 3, 5):
-        ours = F.one_hot(mytorch.tensor(labels), num_classes)
-        theirs = torch.nn.functional.one_hot(torch.tensor(labels), num_classes)
-        assert ours.dtype == np.int64 and not ours.requires_grad
-        np.testing.assert_array_equal(ours.data, theirs.numpy())
-    np.testing.assert_array_equal(F.one_hot(mytorch.tensor([[1], [0]])).data,
-                                  torch.nn.functional.one_hot(torch.tensor([[1], [0]])).numpy())   # (2, 1, 2)
-    assert F.one_hot(mytorch.tensor(np.zeros(0, np.int64)), 3).shape == (0, 3)
-    with pytest.raises(RuntimeError, match="num_classes"):          # PyTorch: "Can not infer total number ..."
-        F.one_hot(mytorch.tensor(np.zeros(0, np.int64)))
-    with pytest.raises(RuntimeError, match="Can not infer total number of classes"):
-        torch.nn.functional.one_hot(torch.zeros(0, dtype=torch.int64))
-    for bad, words in [(mytorch.Tensor([0, 1]), "LongTensor"), (mytorch.tensor([0, 3]), "Class values must be"),
-                       (mytorch.tensor([-1, 1]), "Class values must be")]:
-        with pytest.raises(RuntimeError, match=words):
-            F.one_hot(bad, 3 if words.startswith("Class") else -1)
-        with pytest.raises(RuntimeError, match=words.split()[0]):
-            torch.nn.functional.one_hot(torch.from_numpy(bad.data), 3 if words.startswith("Class") else -1)
+    def encoded(lib):
+        one_hot = lib.nn.functional.one_hot
+        labels = lib.tensor([0, 2, 1, 2])
+        return [one_hot(labels, n) for n in (-1, 3, 5)] + [
+            one_hot(lib.tensor([[1], [0]])),                                   # (2, 1, 2)
+            one_hot(lib.tensor(np.zeros(0, np.int64)), 3)]                     # (0, 3)
+    raises_like_torch(RuntimeError, lambda: F.one_hot(mytorch.tensor(np.zeros(0, np.int64))),
+                      torch_fn=lambda: torch.nn.functional.one_hot(torch.tensor(np.zeros(0, np.int64))),
+                      match="num_classes", torch_match="Can not infer total number of classes")
+    for bad, words in [(np.array([0.0, 1.0], np.float32), "LongTensor"), (np.array([0, 3]), "Class values must be"),
+                       (np.array([-1, 1]), "Class values must be")]:
+        classes = 3 if words.startswith("Class") else -1
+        raises_like_torch(RuntimeError, lambda: F.one_hot(mytorch.tensor(bad), classes), match=words,
+                          torch_fn=lambda: torch.nn.functional.one_hot(torch.tensor(bad), classes),
+                          torch_match=words.split()[0])
+    compare_code_with_torch(encoded)
 
 
 # -- optimizers and schedules -------------------------------------------------------------------------
