@@ -2040,9 +2040,15 @@ def test_train_and_eval_are_recursive_also_without_super_init():
 
 # -- the Module API as PyTorch's: print(model), walking a model, apply, freezing, buffers, casting ----
 def torch_copy(ours, theirs):
-    """Give the PyTorch model `theirs` our model's parameters and buffers (by name)."""
-    theirs.load_state_dict({name: torch.from_numpy(np.array(value)) for name, value in ours.state_dict().items()})
+    """Give the PyTorch model `theirs` our model's parameters and buffers (by name); returns it."""
+    load_arrays(torch, theirs, ours.state_dict())
     return theirs
+
+
+def load_arrays(lib, model, state, strict=True):
+    """model.load_state_dict(state), the arrays of `state` given as lib's state_dict holds them."""
+    as_lib = torch.from_numpy if lib is torch else np.asarray
+    return model.load_state_dict({name: as_lib(np.array(v)) for name, v in state.items()}, strict=strict)
 
 
 def make_net(lib):
@@ -2314,12 +2320,6 @@ def test_state_dict_of_a_tied_layer_has_every_name_and_loads_into_pytorch(rng):
     compare_code_with_torch(lambda lib: list(make_net(lib).state_dict()))
     compare_with_torch(lambda x: ours.eval()(x), [rng.normal(size=(5, 3)).astype(np.float32)],
                        torch_fn=lambda x: torch_copy(ours, make_net(torch)).eval()(x), rtol=1e-6, atol=1e-6)
-
-
-def load_arrays(lib, model, state, strict=True):
-    """model.load_state_dict(state), the arrays of `state` given as lib's state_dict holds them."""
-    as_lib = torch.from_numpy if lib is torch else np.asarray
-    return model.load_state_dict({name: as_lib(np.array(v)) for name, v in state.items()}, strict=strict)
 
 
 def test_load_state_dict_raises_pytorchs_errors():
@@ -2784,20 +2784,19 @@ def test_one_hot_as_pytorch():
                                       dict(lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.1)],
                          ids=["plain", "momentum", "nesterov", "dampening+wd", "nesterov+wd"])
 def test_sgd_matches_torch_over_20_steps(settings, rng):
-    torch_or_skip()
     start = rng.normal(size=(3, 2))
     targets = rng.normal(size=(20, 3, 2))
-    ours = mytorch.tensor(start, requires_grad=True)
-    theirs = torch.tensor(start, requires_grad=True)
-    opt, torch_opt = optim.SGD([ours], **settings), torch.optim.SGD([theirs], **settings)
-    for target in targets:
-        (((ours - target) ** 2) * ours.exp()).sum().backward()
-        (((theirs - torch.tensor(target)) ** 2) * theirs.exp()).sum().backward()
-        opt.step()
-        torch_opt.step()
-        opt.zero_grad()
-        torch_opt.zero_grad()
-        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+    def path(lib, p):                                   # the parameter after each of 20 steps
+        opt = lib.optim.SGD([p], **settings)
+        after = []
+        for target in targets:
+            (((p - lib.tensor(target)) ** 2) * p.exp()).sum().backward()
+            opt.step()
+            opt.zero_grad()
+            after.append(p.detach().clone())
+        return after
+    compare_code_with_torch(path, [start], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("settings", [dict(lr=0.1), dict(lr=0.05, momentum=0.9),
@@ -2817,16 +2816,18 @@ def test_sgd_keeps_float32_and_arrays_with_numpy_float64_settings_and_0d_paramet
     assert type(b.data) is np.ndarray and b.data.shape == () and b.dtype == np.float32
     assert w.dtype == np.float32 and all(buf.dtype == np.float32 for state in opt.state.values()
                                          for buf in state.values())
-    if torch is not None:
-        tw, tb = torch.tensor([[1.0, -2.0]], requires_grad=True), torch.tensor(0.5, requires_grad=True)
-        topt = torch.optim.SGD([tw, tb], **{k: (float(v) if not isinstance(v, bool) else v)
-                                            for k, v in settings.items()})
+
+    def three_steps(lib, settings, w, b):
+        opt = lib.optim.SGD([w, b], **settings)
         for _ in range(3):
-            ((tw * tw).sum() + tb * tb * 3).backward()
-            topt.step()
-            topt.zero_grad()
-        np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-6)
-        np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-6)
+            ((w * w).sum() + b * b * 3).backward()
+            opt.step()
+            opt.zero_grad()
+        return [w.detach(), b.detach()]
+    as_floats = {k: (float(v) if not isinstance(v, bool) else v) for k, v in settings.items()}
+    compare_with_torch(lambda w, b: three_steps(mytorch, settings, w, b),
+                       [np.array([[1.0, -2.0]], np.float32), np.float32(0.5)],
+                       torch_fn=lambda w, b: three_steps(torch, as_floats, w, b), rtol=1e-6, atol=0)
 
 
 def test_sgd_never_writes_into_the_callers_array_nor_into_one_a_graph_holds():
@@ -2850,16 +2851,16 @@ def test_sgd_skips_parameters_without_grad_and_frozen_ones():
     np.testing.assert_array_equal(as_array(b), [3.0, 4.0])
     np.testing.assert_array_equal(as_array(frozen), [5.0, 6.0])
     assert b.grad is None
-    if torch is not None:
-        ta = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
-        tb = torch.tensor([3.0, 4.0], dtype=torch.float64, requires_grad=True)
-        tf = torch.nn.Parameter(torch.tensor([5.0, 6.0], dtype=torch.float64), requires_grad=False)
-        (ta * ta).sum().backward()
-        torch_opt = torch.optim.SGD([ta, tb, tf], lr=0.1, momentum=0.9)
+
+    def two_steps(lib, a, b, frozen):
+        frozen = lib.nn.Parameter(frozen, requires_grad=False)
+        (a * a).sum().backward()
+        opt = lib.optim.SGD([a, b, frozen], lr=0.1, momentum=0.9)
         for _ in range(2):
-            torch_opt.step()
-        for ours, theirs in ((a, ta), (b, tb), (frozen, tf)):
-            np.testing.assert_allclose(as_array(ours), as_array(theirs), rtol=1e-14)
+            opt.step()
+        return [a.detach(), b.detach(), frozen.detach(), b.grad]
+    compare_code_with_torch(two_steps, [np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0])],
+                            requires_grad=[True, True, False], rtol=1e-14, atol=0)
 
 
 def test_sgd_skips_a_frozen_parameter_even_when_it_holds_a_gradient():
@@ -2873,35 +2874,34 @@ def test_sgd_skips_a_frozen_parameter_even_when_it_holds_a_gradient():
 
 
 def test_sgd_param_groups_and_changing_the_learning_rate_like_torch(rng):
-    torch_or_skip()
     start = rng.normal(size=(3, 2))
-    ours, theirs = mytorch.tensor(start.copy(), requires_grad=True), torch.tensor(start.copy(), requires_grad=True)
+    ours = mytorch.tensor(start.copy(), requires_grad=True)
     opt = optim.SGD([ours], lr=0.1, momentum=0.9)
-    torch_opt = torch.optim.SGD([theirs], lr=0.1, momentum=0.9)
     assert isinstance(opt.param_groups, list) and len(opt.param_groups) == 1
     group = opt.param_groups[0]
     assert isinstance(group, dict) and group["lr"] == 0.1 and group["momentum"] == 0.9
     assert len(group["params"]) == 1 and group["params"][0] is ours
     assert {"params", "lr", "momentum", "dampening", "weight_decay", "nesterov"} <= set(group)
-    for step in range(6):
-        if step == 3:                                   # a schedule, written as in PyTorch
-            for g in opt.param_groups:
-                g["lr"] = 0.5
-            for g in torch_opt.param_groups:
-                g["lr"] = 0.5
-        (((ours - 0.3) ** 2).sum() + ours.tanh().sum()).backward()
-        (((theirs - 0.3) ** 2).sum() + theirs.tanh().sum()).backward()
-        opt.step()
-        torch_opt.step()
-        opt.zero_grad()
-        torch_opt.zero_grad()
-        assert np.all(np.isfinite(as_array(ours)))
-        np.testing.assert_allclose(as_array(ours), as_array(theirs), rtol=1e-12, atol=1e-12)
     opt.param_groups[0]["lr"] = 0.0                     # lr 0: the step changes nothing
     before = as_array(ours).copy()
     (ours * ours).sum().backward()
     opt.step()
     np.testing.assert_array_equal(as_array(ours), before)
+
+    def path(lib, p):
+        opt = lib.optim.SGD([p], lr=0.1, momentum=0.9)
+        after = []
+        for step in range(6):
+            if step == 3:                                   # a schedule, written as in PyTorch
+                for g in opt.param_groups:
+                    g["lr"] = 0.5
+            (((p - 0.3) ** 2).sum() + p.tanh().sum()).backward()
+            opt.step()
+            opt.zero_grad()
+            after.append(p.detach().clone())
+        return after
+    steps, _ = compare_code_with_torch(path, [start], rtol=1e-12, atol=1e-12)
+    assert all(np.all(np.isfinite(as_array(p))) for p in steps)
 
 
 def test_an_optimizer_given_parameter_groups_says_it_takes_one_list():
@@ -2913,30 +2913,22 @@ def test_an_optimizer_given_parameter_groups_says_it_takes_one_list():
 @pytest.mark.parametrize("name", ["SGD", "Adam"])
 def test_optimizers_reject_an_empty_or_used_up_parameter_list_like_torch(name):
     make = getattr(optim, name)
-    with pytest.raises(ValueError, match="empty parameter list"):
-        make([], lr=0.1)
+    raises_like_torch(ValueError, lambda: make([], lr=0.1), match="empty parameter list",
+                      torch_fn=lambda: getattr(torch.optim, name)([], lr=0.1),
+                      torch_match="optimizer got an empty parameter list")
     params = nn.Linear(2, 2).parameters()
     list(params)                                        # the generator is used up
     with pytest.raises(ValueError, match="empty parameter list"):
         make(params, lr=0.1)
-    with pytest.raises(ValueError, match="lr"):
-        make([], lr=-1)                                 # the settings are checked first, as in PyTorch
-    if torch is not None:
-        with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
-            getattr(torch.optim, name)([], lr=0.1)
-        with pytest.raises(ValueError, match="learning rate"):
-            getattr(torch.optim, name)([], lr=-1)
+    raises_like_torch(ValueError, lambda: make([], lr=-1), match="lr",     # the settings are checked first
+                      torch_fn=lambda: getattr(torch.optim, name)([], lr=-1), torch_match="learning rate")
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam"])
 def test_optimizers_reject_a_non_leaf_tensor_like_torch(name):
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(ValueError, match="non-leaf"):
-        getattr(optim, name)([x * 2], lr=0.1)
-    if torch is not None:
-        tx = torch.ones(2, requires_grad=True)
-        with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
-            getattr(torch.optim, name)([tx * 2], lr=0.1)
+    raises_like_torch(ValueError, lambda x: getattr(optim, name)([x * 2], lr=0.1), [np.ones(2, np.float32)],
+                      torch_fn=lambda x: getattr(torch.optim, name)([x * 2], lr=0.1),
+                      match="non-leaf", torch_match="can't optimize a non-leaf Tensor")
 
 
 @pytest.mark.parametrize("name, bad, words", [("SGD", dict(lr=-1.0), "lr"), ("SGD", dict(nesterov=True), "nesterov"),
@@ -2948,11 +2940,9 @@ def test_optimizers_reject_a_non_leaf_tensor_like_torch(name):
                               "adam-weight_decay"])
 def test_optimizers_reject_bad_settings_like_torch(name, bad, words):
     settings = {"lr": 0.1, **bad}
-    with pytest.raises(ValueError, match=words):
-        getattr(optim, name)([Tensor(np.ones(2), requires_grad=True)], **settings)
-    if torch is not None:
-        with pytest.raises(ValueError):
-            getattr(torch.optim, name)([torch.ones(2, requires_grad=True)], **settings)
+    raises_like_torch(ValueError, lambda p: getattr(optim, name)([p], **settings), [np.ones(2, np.float32)],
+                      torch_fn=lambda p: getattr(torch.optim, name)([p], **settings), match=words,
+                      torch_match=".*")
 
 
 ADAM_SETTINGS = [dict(), dict(lr=0.01), dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6),
@@ -2960,56 +2950,57 @@ ADAM_SETTINGS = [dict(), dict(lr=0.01), dict(lr=0.02, betas=(0.8, 0.99), eps=1e-
 
 
 @pytest.mark.parametrize("settings", ADAM_SETTINGS, ids=["defaults", "lr", "betas-eps", "wd", "all"])
-def test_adam_matches_torch_over_20_steps_on_an_mlp(settings, rng):
-    torch_or_skip()
+def test_adam_matches_torch_over_20_steps_on_an_mlp(settings):
     mytorch.manual_seed(4)
     ours = nn.Sequential(nn.Linear(5, 8, dtype=np.float64), nn.Tanh(), nn.Linear(8, 3, dtype=np.float64))
-    theirs = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
-    theirs.load_state_dict({name: torch.tensor(p.data) for name, p in ours.named_parameters()})
-    opt = optim.Adam(ours.parameters(), **settings)
-    torch_opt = torch.optim.Adam(theirs.parameters(), **settings)
-    for _ in range(20):
-        x, y = rng.normal(size=(6, 5)), rng.integers(0, 3, 6)
-        loss = nn.CrossEntropyLoss()(ours(mytorch.tensor(x)), y)
-        torch_loss = torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(x)), torch.from_numpy(y))
-        np.testing.assert_allclose(loss.item(), torch_loss.item(), rtol=1e-10)
-        loss.backward()
-        torch_loss.backward()
-        opt.step()
-        torch_opt.step()
-        opt.zero_grad()
-        torch_opt.zero_grad()
-        torch_params = dict(theirs.named_parameters())
-        for name, p in ours.named_parameters():
-            np.testing.assert_allclose(p.data, torch_params[name].detach().numpy(), rtol=1e-10, atol=1e-10,
-                                       err_msg=name)
+    initial = ours.state_dict()
+
+    def torch_copy_of_ours():
+        theirs = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+        load_arrays(torch, theirs, initial)
+        return theirs
+
+    def train(lib, model):                      # each step's loss and the parameters after it
+        opt = lib.optim.Adam(model.parameters(), **settings)
+        data = np.random.default_rng(0)
+        steps = []
+        for _ in range(20):
+            x, y = data.normal(size=(6, 5)), data.integers(0, 3, 6)
+            loss = lib.nn.CrossEntropyLoss()(model(lib.tensor(x)), lib.tensor(y))
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            steps.append([loss.item(), {name: p.detach().clone() for name, p in model.named_parameters()}])
+        return steps
+    compare_with_torch(lambda: train(mytorch, ours), torch_fn=lambda: train(torch, torch_copy_of_ours()),
+                       rtol=1e-10, atol=1e-10)
 
 
 def test_adam_skips_parameters_without_a_gradient_like_torch(rng):
-    torch_or_skip()
     a0, b0 = rng.normal(size=3), rng.normal(size=2)
-    a, b = mytorch.tensor(a0, requires_grad=True), mytorch.tensor(b0, requires_grad=True)
-    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
-    opt = optim.Adam([a, b], lr=0.1, weight_decay=0.05)
-    torch_opt = torch.optim.Adam([ta, tb], lr=0.1, weight_decay=0.05)
 
     def loss(a, b, use_b):
         return (a * a).sum() + ((b * a[:2]).exp().sum() if use_b else 0)
 
-    for step in range(12):
-        use_b = step % 3 == 1                  # b gets a gradient only every third step
-        b_before = b.data.copy()
-        loss(a, b, use_b).backward()
-        loss(ta, tb, use_b).backward()
-        assert (b.grad is None) == (not use_b)
-        opt.step()
-        torch_opt.step()
-        opt.zero_grad()
-        torch_opt.zero_grad()
-        if not use_b:
-            np.testing.assert_array_equal(b.data, b_before)          # no step, no weight decay
-        np.testing.assert_allclose(a.data, ta.detach().numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-10, atol=1e-12)
+    def path(lib, a, b):                        # a, b and whether b had a gradient, after each step
+        opt = lib.optim.Adam([a, b], lr=0.1, weight_decay=0.05)
+        after = []
+        for step in range(12):
+            use_b = step % 3 == 1                  # b gets a gradient only every third step
+            loss(a, b, use_b).backward()
+            had_grad = b.grad is not None
+            opt.step()
+            opt.zero_grad()
+            after.append([a.detach().clone(), b.detach().clone(), had_grad])
+        return after
+    steps = path(mytorch, *tensors_made_from(mytorch, [a0, b0]))
+    b_before = b0
+    for step, (_, b, had_grad) in enumerate(steps):
+        assert had_grad == (step % 3 == 1)
+        if not had_grad:
+            np.testing.assert_array_equal(as_array(b), b_before)          # no step, no weight decay
+        b_before = as_array(b)
+    compare_code_with_torch(path, [a0, b0], rtol=1e-10, atol=1e-12)
 
 
 def test_adam_trains_float32_and_keeps_the_callers_array():
@@ -3074,103 +3065,107 @@ def test_optimizer_state_dict_resumes_training_exactly(kind):
 
 
 @pytest.mark.parametrize("kind", ["SGD momentum", "Adam"])
-def test_optimizer_state_dict_has_pytorchs_layout_and_values(kind, rng):
-    torch_or_skip()
+def test_optimizer_state_dict_has_pytorchs_layout_and_values(kind):
     model = double_mlp(16)
-    theirs = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)).double()
-    torch_copy(model, theirs)
-    opt = OPTIMIZERS[kind](model.parameters())
+    initial = model.state_dict()
+
+    def trained(lib, model, make):              # an optimizer after three steps
+        opt = make(model.parameters())
+        data = np.random.default_rng(0)
+        for _ in range(3):
+            x, y = data.normal(size=(8, 3)), data.integers(0, 2, 8)
+            opt.zero_grad()
+            lib.nn.CrossEntropyLoss()(model(lib.tensor(x)), lib.tensor(y)).backward()
+            opt.step()
+        return opt
+    opt = trained(mytorch, model, OPTIMIZERS[kind])
     settings = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
-    topt = getattr(torch.optim, kind.split()[0])(theirs.parameters(), **settings)
-    for _ in range(3):
-        x, y = rng.normal(size=(8, 3)), rng.integers(0, 2, 8)
-        opt.zero_grad()
-        topt.zero_grad()
-        nn.CrossEntropyLoss()(model(mytorch.tensor(x)), mytorch.tensor(y)).backward()
-        torch.nn.CrossEntropyLoss()(theirs(torch.tensor(x)), torch.tensor(y)).backward()
-        opt.step()
-        topt.step()
-    ours, expected = opt.state_dict(), topt.state_dict()
-    assert list(ours) == list(expected) == ["state", "param_groups"]
-    assert list(ours["state"]) == list(expected["state"]) == [0, 1, 2, 3]
-    assert ours["param_groups"][0]["params"] == expected["param_groups"][0]["params"] == [0, 1, 2, 3]
-    assert set(ours["param_groups"][0]) <= set(expected["param_groups"][0])
-    for i in range(4):
-        assert list(ours["state"][i]) == list(expected["state"][i])
-        for key, value in ours["state"][i].items():
-            np.testing.assert_allclose(value, np.asarray(expected["state"][i][key]), rtol=1e-10, atol=1e-14)
-    with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
-        OPTIMIZERS[kind](list(model.parameters())[:2]).load_state_dict(ours)
-    with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
-        getattr(torch.optim, kind.split()[0])(list(theirs.parameters())[:2], lr=0.1).load_state_dict(expected)
+
+    def torch_trained():
+        theirs = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)).double()
+        load_arrays(torch, theirs, initial)
+        make = getattr(torch.optim, kind.split()[0])
+        return theirs, trained(torch, theirs, lambda params: make(params, **settings))
+
+    def layout(state_dict):
+        """The state_dict's keys in order, its numbers as float64 arrays (PyTorch keeps Adam's step count
+        as a tensor), and its param group's settings that mytorch has (PyTorch has more)."""
+        state = {i: {k: np.asarray(v, np.float64) for k, v in s.items()} for i, s in state_dict["state"].items()}
+        return [list(state_dict), state, {k: state_dict["param_groups"][0][k] for k in opt.param_groups[0]}]
+    def torch_refuses_a_state_for_four_parameters():
+        theirs, torch_opt = torch_trained()
+        make = getattr(torch.optim, kind.split()[0])
+        make(list(theirs.parameters())[:2], lr=0.1).load_state_dict(torch_opt.state_dict())
+    ours = opt.state_dict()
+    assert list(ours["state"]) == ours["param_groups"][0]["params"] == [0, 1, 2, 3]
+    raises_like_torch(ValueError, lambda: OPTIMIZERS[kind](list(model.parameters())[:2]).load_state_dict(ours),
+                      torch_fn=torch_refuses_a_state_for_four_parameters,
+                      match="doesn't match the size of optimizer's group")
+    compare_with_torch(lambda: layout(ours), torch_fn=lambda: layout(torch_trained()[1].state_dict()),
+                       rtol=1e-10, atol=1e-14)
 
 
 # -- learning-rate schedules; the tutorial's model trained by mytorch and by PyTorch -------------------
 @pytest.mark.parametrize("kind", ["LambdaLR", "StepLR"])
 def test_lr_schedulers_give_torchs_learning_rates_and_steps(kind, rng):
     """optim.lr_scheduler: the same lr sequence as PyTorch's, set in param_groups, so SGD moves the same."""
-    torch_or_skip()
     start = rng.normal(size=3)
-    ours, theirs = mytorch.tensor(start, requires_grad=True), torch.tensor(start, requires_grad=True)
-    opt = optim.SGD([ours], lr=0.8, momentum=0.9, nesterov=True)
-    torch_opt = torch.optim.SGD([theirs], lr=0.8, momentum=0.9, nesterov=True)
-    if kind == "LambdaLR":
-        def factor(step):
-            return 1 - step / 7
-        scheduler = optim.lr_scheduler.LambdaLR(opt, factor)
-        reference = torch.optim.lr_scheduler.LambdaLR(torch_opt, factor)
-    else:
-        scheduler = optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
-        reference = torch.optim.lr_scheduler.StepLR(torch_opt, step_size=3, gamma=0.5)
-    seen = []
-    for _ in range(8):
-        assert scheduler.get_last_lr() == pytest.approx(reference.get_last_lr(), rel=1e-15)
-        assert opt.param_groups[0]["lr"] == pytest.approx(torch_opt.param_groups[0]["lr"], rel=1e-15)
-        seen.append(scheduler.get_last_lr()[0])
-        (ours * ours).sum().backward()
-        (theirs * theirs).sum().backward()
-        opt.step()
-        torch_opt.step()
-        opt.zero_grad()
-        torch_opt.zero_grad()
-        scheduler.step()
-        reference.step()
-        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-15)
-    assert seen[0] == 0.8 and seen == sorted(seen, reverse=True) and seen[-1] < 0.8
-    assert scheduler.last_epoch == reference.last_epoch == 8
-    assert opt.param_groups[0]["initial_lr"] == 0.8
+
+    def factor(step):
+        return 1 - step / 7
+
+    def scheduled(lib, p):                      # the lrs and the parameter, step by step
+        opt = lib.optim.SGD([p], lr=0.8, momentum=0.9, nesterov=True)
+        if kind == "LambdaLR":
+            scheduler = lib.optim.lr_scheduler.LambdaLR(opt, factor)
+        else:
+            scheduler = lib.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+        seen = []
+        for _ in range(8):
+            seen.append([scheduler.get_last_lr(), opt.param_groups[0]["lr"]])
+            (p * p).sum().backward()
+            opt.step()
+            opt.zero_grad()
+            scheduler.step()
+            seen.append(p.detach().clone())
+        return seen, scheduler.last_epoch, opt.param_groups[0]["initial_lr"]
+    seen, last_epoch, initial_lr = scheduled(mytorch, mytorch.tensor(start, requires_grad=True))
+    lrs = [lr[0] for lr, _ in seen[::2]]
+    assert lrs[0] == 0.8 and lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.8
+    assert last_epoch == 8 and initial_lr == 0.8
+    compare_code_with_torch(scheduled, [start], rtol=1e-15, atol=1e-15)
 
 
-def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64(rng):
-    torch_or_skip()
+def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64():
     mytorch.manual_seed(1)
     ours = TutorialMLP(dtype=np.float64)
-    theirs = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.Sigmoid(), torch.nn.Linear(128, 64),
-                                 torch.nn.Sigmoid(), torch.nn.Linear(64, 32), torch.nn.Sigmoid(),
-                                 torch.nn.Linear(32, 10)).double()
-    with torch.no_grad():
-        for layer, (name, p) in zip([m for m in theirs if isinstance(m, torch.nn.Linear)],
-                                    list(ours.named_parameters())[::2]):
-            layer.weight.copy_(torch.from_numpy(p.data))
-            layer.bias.copy_(torch.from_numpy(getattr(ours, name.split(".")[0]).bias.data))
-    opt = optim.SGD(ours.parameters(), lr=0.1, momentum=0.9)
-    torch_opt = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9)
-    loss_fn, torch_loss_fn = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
-    ours_losses, torch_losses = [], []
-    for _ in range(20):
-        images = rng.uniform(0, 1, size=(16, 784))
-        labels = np.eye(10)[rng.integers(0, 10, 16)]  # one-hot, as the tutorial encodes them
-        loss = loss_fn(ours(mytorch.tensor(images)), mytorch.tensor(labels))
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        torch_loss = torch_loss_fn(theirs(torch.from_numpy(images)), torch.from_numpy(labels))
-        torch_loss.backward()
-        torch_opt.step()
-        torch_opt.zero_grad()
-        ours_losses.append(loss.item())
-        torch_losses.append(torch_loss.item())
-    np.testing.assert_allclose(ours_losses, torch_losses, rtol=0, atol=1e-6)
+    initial = ours.state_dict()
+
+    def torch_copy_of_ours():
+        theirs = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.Sigmoid(), torch.nn.Linear(128, 64),
+                                     torch.nn.Sigmoid(), torch.nn.Linear(64, 32), torch.nn.Sigmoid(),
+                                     torch.nn.Linear(32, 10)).double()
+        linears = [m for m in theirs if isinstance(m, torch.nn.Linear)]
+        load_arrays(torch, theirs, {f"{2 * i}.{kind}": initial[f"fc{i + 1}.{kind}"]
+                                    for i in range(len(linears)) for kind in ("weight", "bias")})
+        return theirs
+
+    def losses(lib, model):                     # 20 steps of the tutorial's loop: each step's loss
+        opt = lib.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        loss_fn = lib.nn.CrossEntropyLoss()
+        data = np.random.default_rng(0)
+        seen = []
+        for _ in range(20):
+            images = data.uniform(0, 1, size=(16, 784))
+            labels = np.eye(10)[data.integers(0, 10, 16)]  # one-hot, as the tutorial encodes them
+            loss = loss_fn(model(lib.tensor(images)), lib.tensor(labels))
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            seen.append(loss.item())
+        return seen
+    compare_with_torch(lambda: losses(mytorch, ours), torch_fn=lambda: losses(torch, torch_copy_of_ours()),
+                       rtol=0, atol=1e-6)
 
 
 # -- plain defs: a traceback names what ran -----------------------------------------------------------
