@@ -202,19 +202,19 @@ def compare_code_with_torch(code, arrays=(), **options):
 
 
 def raises_like_torch(error, fn, arrays=(), torch_fn=None, match=None, torch_error=None,
-                      torch_match=None):
+                      torch_match=None, requires_grad=None):
     """Both libraries refuse: fn on mytorch tensors made from `arrays` (as compare_with_torch makes
-    them) raises `error`, its message matching `match`; torch_fn (default: fn) on torch tensors
-    raises an error of a type that mytorch's is an instance of (an `except` written for PyTorch
-    catches both), or else of type torch_error, where mytorch's differs on purpose; its message
-    matches torch_match (default: `match`). Without PyTorch, mytorch's side alone is checked.
-    Returns mytorch's exception, for further checks of its message."""
+    them, requires_grad too) raises `error`, its message matching `match`; torch_fn (default: fn)
+    on torch tensors raises an error of a type that mytorch's is an instance of (an `except`
+    written for PyTorch catches both), or else of type torch_error, where mytorch's differs on
+    purpose; its message matches torch_match (default: `match`). Without PyTorch, mytorch's side
+    alone is checked. Returns mytorch's exception, for further checks of its message."""
     with pytest.raises(error, match=match) as ours:
-        fn(*tensors_made_from(mytorch, arrays))
+        fn(*tensors_made_from(mytorch, arrays, requires_grad))
     if torch is not None:
         expected = torch_error or Exception
         with pytest.raises(expected, match=match if torch_match is None else torch_match) as theirs:
-            (torch_fn or fn)(*tensors_made_from(torch, arrays))
+            (torch_fn or fn)(*tensors_made_from(torch, arrays, requires_grad))
         kind = type(theirs.value).__name__
         assert torch_error or isinstance(ours.value, type(theirs.value)), f"PyTorch raised a {kind}"
     return ours.value
@@ -1422,8 +1422,8 @@ def test_retain_grad_keeps_a_computed_tensors_gradient_as_torch():
     y_grad, z_grad, _, _ = retained(x)
     np.testing.assert_allclose(as_array(z_grad), np.full(3, 3.0))
     np.testing.assert_allclose(as_array(y_grad), 3 * np.exp(x.data ** 2), rtol=1e-15)
-    raises_like_torch(RuntimeError, lambda: Tensor([1.0]).retain_grad(), match="requires_grad=False",
-                      torch_fn=lambda: torch.Tensor([1.0]).retain_grad())
+    raises_like_torch(RuntimeError, lambda t: t.retain_grad(), [np.array([1.0], np.float32)],
+                      requires_grad=False, match="requires_grad=False")
     compare_with_torch(retained, [np.array([0.5, -1.0, 2.0])])
 
 
