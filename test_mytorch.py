@@ -1,16 +1,16 @@
 """Tests for mytorch.py, by topic: construction and dtypes; each op's values and gradients (against central
 finite differences in float64, and against PyTorch); the gated backward walk; nn and optim; PyTorch habits
 (student code that must behave as in PyTorch, the tutorial's own training code); gradcheck. PyTorch is the
-reference where it is installed; the tests that need it skip where it is not. train_mnist.py has its own
-tests, in test_train_mnist.py. Run with `python -m pytest`."""
+reference where it is installed: every comparison with it goes through compare_with_torch (or its siblings
+compare_code_with_torch and raises_like_torch, in the Helpers section); where it is not, a test checks
+mytorch's side and then skips. train_mnist.py has its own tests, in test_train_mnist.py. Run with
+`python -m pytest`."""
 import gc
-import importlib.util
 import os
 import re
 import struct
 import subprocess
 import sys
-import sysconfig
 import threading
 import tracemalloc
 import warnings
