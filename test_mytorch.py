@@ -1,10 +1,10 @@
 """Tests for mytorch.py, by topic: construction and dtypes; each op's values and gradients (against central
 finite differences in float64, and against PyTorch); the gated backward walk; nn and optim; PyTorch habits
 (student code that must behave as in PyTorch, the tutorial's own training code); gradcheck. PyTorch is the
-reference where it is installed: every comparison with it goes through compare_with_torch (or its siblings
-compare_code_with_torch and raises_like_torch, in the Helpers section); where it is not, a test checks
-mytorch's side and then skips. train_mnist.py has its own tests, in test_train_mnist.py. Run with
-`python -m pytest`."""
+reference where it is installed: every comparison with it goes through compare_with_torch (or its
+siblings compare_code_with_torch and raises_like_torch, in the Helpers section); where it is not, a
+test checks mytorch's side and then skips. train_mnist.py has its own tests, in test_train_mnist.py.
+Run with `python -m pytest`."""
 import gc
 import os
 import re
@@ -304,7 +304,7 @@ def test_Tensor_of_whole_numbers_gives_sizes_and_requires_grad_is_keyword_only_l
         np.testing.assert_array_equal(t.data, np.zeros(sizes or (0,)))   # PyTorch leaves memory uninitialised
     assert Tensor(2, 3, requires_grad=True).requires_grad
     assert Tensor(2.5).shape == () and Tensor(2.5).item() == 2.5       # a float alone: a 0-d tensor
-    raises_like_torch(TypeError, lambda: Tensor([1.0], True),          # requires_grad is keyword-only
+    raises_like_torch(TypeError, lambda: Tensor([1.0], True),      # requires_grad is keyword-only
                       torch_fn=lambda: torch.Tensor([1.0], True))
 
     def shapes_and_dtypes(lib):
@@ -526,8 +526,10 @@ def test_a_0d_array_operand_keeps_float32_like_a_0d_tensor_in_pytorch():
 
     def with_a_0d_float64(x, two):
         return [x * two, x ** two, two + x]
+    def with_a_0d_tensor(x):
+        return with_a_0d_float64(x, torch.tensor(2.0, dtype=torch.float64))
     compare_with_torch(lambda x: with_a_0d_float64(x, np.array(2.0)), [np.ones(3, np.float32)],
-                       torch_fn=lambda x: with_a_0d_float64(x, torch.tensor(2.0, dtype=torch.float64)))
+                       torch_fn=with_a_0d_tensor)
 
 
 def test_a_numpy_scalar_exponent_keeps_float32_like_torch():
@@ -539,8 +541,8 @@ def test_a_numpy_scalar_exponent_keeps_float32_like_torch():
     assert as_array(x.grad).dtype == np.float32
     np.testing.assert_allclose(as_array(x.grad), 2 * values, rtol=1e-6)
     assert (x ** np.float32(0.5)).dtype == np.float32 and (x * np.float64(3)).dtype == np.float32
-    compare_with_torch(lambda x: [x ** np.float64(2), x ** np.float32(0.5), x * np.float64(3)], [values],
-                       rtol=1e-6, atol=0)
+    compare_with_torch(lambda x: [x ** np.float64(2), x ** np.float32(0.5), x * np.float64(3)],
+                       [values], rtol=1e-6, atol=0)
 
 
 @pytest.mark.parametrize("op", [lambda x: x.sigmoid(), lambda x: x.relu(), lambda x: x.clamp(0, 1),
@@ -563,7 +565,8 @@ def test_sigmoid_of_integers_is_float32_as_in_pytorch():
 @pytest.mark.parametrize("op", ["exp", "log", "tanh", "sigmoid", "sqrt"])
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "int64"])
 def test_float_functions_of_integer_tensors_are_float32_as_torch(op, dtype):
-    out, _ = compare_with_torch(lambda x: getattr(x, op)(), [np.array([1, 3, 50], dtype)], rtol=1e-6, atol=0)
+    out, _ = compare_with_torch(lambda x: getattr(x, op)(), [np.array([1, 3, 50], dtype)],
+                                rtol=1e-6, atol=0)
     assert out.dtype == np.float32
 
 
@@ -580,7 +583,8 @@ def test_ops_keep_float32(rng):
 def test_where_and_cat_promote_as_torch():
     def promoted(lib):
         i, f = lib.tensor([1, 2]), lib.tensor([0.5, 1.5])
-        return [lib.where(i > 1, i, 0.5), lib.cat([i, f]), lib.stack([i, f]), lib.where(i > 1, i, f)]
+        return [lib.where(i > 1, i, 0.5), lib.cat([i, f]), lib.stack([i, f]),
+                lib.where(i > 1, i, f)]
     out, _ = compare_code_with_torch(promoted, rtol=0, atol=0)
     assert [r.dtype for r in out] == [np.float32] * 4
 
@@ -601,8 +605,9 @@ def test_matrix_products_refuse_a_float32_float64_mix_like_pytorch():
 def test_matrix_products_of_integer_and_float_tensors_are_an_error_as_in_torch():
     ints_and_floats = [np.array([[1, 2, 3]]), np.ones((2, 3), np.float32)]
     raises_like_torch(TypeError, lambda x, w: x @ w.T, ints_and_floats, torch_error=RuntimeError)
-    raises_like_torch(TypeError, lambda x, w: F.linear(x, w), ints_and_floats, torch_error=RuntimeError,
-                      torch_fn=lambda x, w: torch.nn.functional.linear(x, w))
+    raises_like_torch(TypeError, lambda x, w: F.linear(x, w), ints_and_floats,
+                      torch_fn=lambda x, w: torch.nn.functional.linear(x, w),
+                      torch_error=RuntimeError)
     with pytest.raises(TypeError, match="int64 and float32"):
         nn.Linear(3, 2)(mytorch.tensor([[1, 2, 3]]))
 
@@ -662,7 +667,7 @@ def test_repr_shows_grad_fn_only_when_a_graph_was_recorded():
     assert "grad_fn" not in repr(z) and repr(z) == "tensor([2., 4.])"
     assert "grad_fn" not in repr(x) and "requires_grad=True" in repr(x)
 
-    def reprs(lib, x):          # (PyTorch's grad_fn has another name, MulBackward0: only its presence)
+    def reprs(lib, x):          # (PyTorch's grad_fn has another name, MulBackward0: only whether)
         with lib.no_grad():
             y = x * 2
         z = lib.tensor([1.0, 2.0]) * 2
@@ -730,7 +735,7 @@ def test_functional_linear_matches_pytorch(shapes):
 def test_pow_t_mm_matmul_cpu_as_torch(name, fn):
     rng = np.random.default_rng(1)
     a, b = rng.uniform(0.5, 2.0, (2, 3)), rng.uniform(0.5, 2.0, (2, 3))
-    assert mytorch.gradcheck(fn, [mytorch.tensor(a, requires_grad=True), mytorch.tensor(b, requires_grad=True)])
+    assert mytorch.gradcheck(fn, [mytorch.tensor(v, requires_grad=True) for v in (a, b)])
     raises_like_torch(RuntimeError, lambda: mytorch.ones(3).mm(mytorch.ones(3, 1)), match="mm",
                       torch_fn=lambda: torch.ones(3).mm(torch.ones(3, 1)), torch_match="matrix")
     raises_like_torch(RuntimeError, lambda: mytorch.ones(2, 2, 2).t(), match=r"t\(\) expects",
@@ -870,7 +875,7 @@ def test_sigmoid_composition_overflows_where_the_slides_say_and_the_op_does_not(
         fused_grads.append(as_array(leaf.grad))
     np.testing.assert_array_equal(fused_grads[0], fused_grads[1])     # the module is the same op
     with np.errstate(over="ignore", invalid="ignore"):
-        compare_with_torch(tutorial_sigmoid, [values], rtol=1e-5, atol=1e-30)   # nan where torch's is
+        compare_with_torch(tutorial_sigmoid, [values], rtol=1e-5, atol=1e-30)   # nan where torch's
 
 
 SIGMOID_INPUTS = [-1000.0, -100.0, -88.8, -20.0, 0.0, 20.0, 100.0, 1000.0]
@@ -1257,8 +1262,8 @@ def test_errors_name_the_op_and_shapes():
 
 def test_shape_errors_are_runtime_errors_as_in_torch_and_value_errors_as_in_numpy():
     ones = [np.ones(2, np.float32), np.ones(3, np.float32)]
-    raises_like_torch(RuntimeError, lambda a, b: a + b, ones, match=r"add: shapes \(2,\) and \(3,\)",
-                      torch_match="must match the size")
+    raises_like_torch(RuntimeError, lambda a, b: a + b, ones,
+                      match=r"add: shapes \(2,\) and \(3,\)", torch_match="must match the size")
     raises_like_torch(RuntimeError, lambda a, b: a @ b, [np.ones((2, 3))] * 2, match="matmul",
                       torch_match="cannot be multiplied")
     with pytest.raises(ValueError, match="matmul"):
@@ -1315,9 +1320,11 @@ def test_a_dim_out_of_range_is_an_index_error(op, call):
 def test_cat_and_stack_check_their_dim():
     ones = [np.ones((2, 3), np.float32)] * 2
     raises_like_torch(IndexError, lambda a, b: mytorch.cat([a, b], dim=2), ones,
-                      torch_fn=lambda a, b: torch.cat([a, b], dim=2), match="Dimension out of range")
+                      torch_fn=lambda a, b: torch.cat([a, b], dim=2),
+                      match="Dimension out of range")
     raises_like_torch(IndexError, lambda a, b: mytorch.stack([a, b], dim=3), ones,
-                      torch_fn=lambda a, b: torch.stack([a, b], dim=3), match="Dimension out of range")
+                      torch_fn=lambda a, b: torch.stack([a, b], dim=3),
+                      match="Dimension out of range")
     assert mytorch.stack([mytorch.ones(2, 3)] * 2, dim=-1).shape == (2, 3, 2)
 
 
@@ -1517,14 +1524,15 @@ def test_backward_frees_the_graph_and_a_second_pass_raises_like_torch(how, rng):
         loss.backward()
         second().backward()
     raises_like_torch(RuntimeError, backward_twice, [values], match="retain_graph=True")
-    compare_with_torch(lambda x: three_ways_to_go_through_a_freed_graph(x, how)[0].backward(), [values],
-                       rtol=1e-13, atol=0)
+    def backward_once(x):
+        three_ways_to_go_through_a_freed_graph(x, how)[0].backward()
+    compare_with_torch(backward_once, [values], rtol=1e-13, atol=0)
 
 
 def test_retain_graph_true_adds_the_same_gradients_again_like_torch(rng):
     def backward_again(x, retained, then):
-        """The same loss's backward, `retained` times with retain_graph=True, then `then` times without;
-        the gradient after each."""
+        """The same loss's backward, `retained` times with retain_graph=True, then `then` times
+        without; the gradient after each."""
         h = (x * 2).exp()
         loss = (h * h * x).sum()
         grads = []
@@ -1535,9 +1543,10 @@ def test_retain_graph_true_adds_the_same_gradients_again_like_torch(rng):
 
     values = rng.normal(size=4)
     once, twice, thrice = backward_again(mytorch.tensor(values, requires_grad=True), 2, 1)
-    np.testing.assert_allclose(as_array(twice), 2 * as_array(once), rtol=1e-15)   # exactly the same again
-    np.testing.assert_allclose(as_array(thrice), 3 * as_array(once), rtol=1e-15)  # the last may free it
-    raises_like_torch(RuntimeError, lambda x: backward_again(x, 2, 2), [values],   # and then it is freed
+    # exactly the same again; the last one may free the graph, and then it is freed
+    np.testing.assert_allclose(as_array(twice), 2 * as_array(once), rtol=1e-15)
+    np.testing.assert_allclose(as_array(thrice), 3 * as_array(once), rtol=1e-15)
+    raises_like_torch(RuntimeError, lambda x: backward_again(x, 2, 2), [values],
                       match="retain_graph=True")
     compare_with_torch(lambda x: backward_again(x, 2, 1), [values], rtol=1e-13, atol=0)
 
@@ -1814,7 +1823,8 @@ def test_no_grad_is_per_thread_like_torch():
     assert (x * 2).requires_grad
 
     def child_inside_no_grad(lib, x):
-        """A thread started inside the main thread's no_grad records graphs: grad mode is per thread."""
+        """A thread started inside the main thread's no_grad records graphs: grad mode is per
+        thread."""
         child_seen = {}
         with lib.no_grad():
             child = threading.Thread(target=lambda: child_seen.update(child=(x * 2).requires_grad))
@@ -1957,7 +1967,8 @@ def test_named_parameters_order_and_names_like_torch(cls):
                 super().__init__()
                 self.fc = lib.nn.Linear(2, 2)
                 self.scale = lib.nn.Parameter(lib.ones(1))
-                self.inner = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sigmoid(), lib.nn.Linear(2, 1))
+                self.inner = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sigmoid(),
+                                               lib.nn.Linear(2, 1))
                 self.offset = lib.nn.Parameter(lib.zeros(1), requires_grad=False)
         net = Net()
         return [name for name, _ in net.named_parameters()], list(net.state_dict())
@@ -2030,7 +2041,8 @@ def test_train_and_eval_are_recursive_also_without_super_init():
     assert not seq.training and seq[1].training and seq[1][1].training
 
     def modes(lib):
-        seq = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sequential(lib.nn.Sigmoid(), lib.nn.Linear(2, 1)))
+        inner = lib.nn.Sequential(lib.nn.Sigmoid(), lib.nn.Linear(2, 1))
+        seq = lib.nn.Sequential(lib.nn.Linear(2, 2), inner)
         seq.eval()
         after_eval = [m.training for m in seq.modules()]
         seq[1].train()
@@ -2048,7 +2060,8 @@ def torch_copy(ours, theirs):
 def load_arrays(lib, model, state, strict=True):
     """model.load_state_dict(state), the arrays of `state` given as lib's state_dict holds them."""
     as_lib = torch.from_numpy if lib is torch else np.asarray
-    return model.load_state_dict({name: as_lib(np.array(v)) for name, v in state.items()}, strict=strict)
+    arrays = {name: as_lib(np.array(value)) for name, value in state.items()}
+    return model.load_state_dict(arrays, strict=strict)
 
 
 def make_net(lib):
@@ -2085,10 +2098,12 @@ def test_print_model_is_pytorchs_text():
     def texts(lib):
         grouped = lib.nn.ModuleList([lib.nn.Linear(2, 2), lib.nn.Linear(2, 2), lib.nn.ReLU(),
                                      lib.nn.Sequential(lib.nn.Tanh())])
-        others = [lib.nn.Sequential(), lib.nn.ModuleList(), lib.nn.MSELoss(), lib.nn.CrossEntropyLoss(),
-                  lib.nn.ModuleList([lib.nn.ReLU()] * 3)]
-        # nesting, names, a tied layer twice; a ModuleList's '(0-1): 2 x Linear(...)', as PyTorch groups
-        return [repr(every_layer(lib.nn)), str(make_net(lib)), repr(grouped)] + [repr(m) for m in others]
+        others = [lib.nn.Sequential(), lib.nn.ModuleList(), lib.nn.MSELoss(),
+                  lib.nn.CrossEntropyLoss(), lib.nn.ModuleList([lib.nn.ReLU()] * 3)]
+        # nesting, names, a tied layer twice; a ModuleList's '(0-1): 2 x Linear(...)', as PyTorch
+        # groups them
+        texts = [repr(every_layer(lib.nn)), str(make_net(lib)), repr(grouped)]
+        return texts + [repr(m) for m in others]
     assert "(0-1): 2 x Linear(in_features=2, out_features=2, bias=True)" in texts(mytorch)[2]
     compare_code_with_torch(texts)
 
@@ -2110,14 +2125,18 @@ def test_print_model_shows_a_layers_own_extra_repr():
 def test_modules_children_and_their_names_as_pytorch():
     def walked(lib):
         net = make_net(lib)
-        return [[name for name, _ in net.named_modules()], [type(m).__name__ for m in net.modules()],
-                [name for name, _ in net.named_children()], [type(m).__name__ for m in net.children()],
+        return [[name for name, _ in net.named_modules()],
+                [type(m).__name__ for m in net.modules()],
+                [name for name, _ in net.named_children()],
+                [type(m).__name__ for m in net.children()],
                 [name for name, _ in net.named_modules(prefix="model")],
                 len(list(net.named_modules(remove_duplicate=False))),       # 'tied' too
-                next(net.named_parameters())[0], next(net.named_modules(remove_duplicate=False))[0]]
+                next(net.named_parameters())[0],
+                next(net.named_modules(remove_duplicate=False))[0]]
     names, _, _, children, prefixed, with_duplicates, _, _ = walked(mytorch)
     assert "tied" not in names and names.count("head") == 1          # a shared module once, first name
-    assert children == ["Sequential", "Linear", "ModuleList"] and prefixed[:2] == ["model", "model.encoder"]
+    assert children == ["Sequential", "Linear", "ModuleList"]
+    assert prefixed[:2] == ["model", "model.encoder"]
     assert with_duplicates == len(names) + 1
     compare_code_with_torch(walked)                                  # iterators, as PyTorch's
 
@@ -2159,11 +2178,12 @@ def test_buffers_are_saved_and_cast_with_the_model_but_not_trained():
     def buffers(lib):
         net = make_net(lib)
         counter = lib.nn.Linear(2, 2)
-        counter.register_buffer("steps", lib.tensor([3]))              # int64, left alone by double()
-        counter.register_buffer("later", None)                          # None: not in state_dict
+        counter.register_buffer("steps", lib.tensor([3]))          # int64, left alone by double()
+        counter.register_buffer("later", None)                      # None: not in state_dict
         keys = list(counter.state_dict())
         counter.double()
-        return [list(net.state_dict()), [name for name, _ in net.named_buffers()],   # buffers in order
+        buffer_names = [name for name, _ in net.named_buffers()]
+        return [list(net.state_dict()), buffer_names,               # buffers in PyTorch's order
                 keys, counter.steps.dtype, counter.weight.dtype]
     state_keys, buffer_names, counter_keys, steps_dtype, weight_dtype = buffers(mytorch)
     assert buffer_names == ["running"] and counter_keys == ["weight", "bias", "steps"]
@@ -2187,8 +2207,9 @@ def test_double_float_and_to_cast_in_place_and_return_the_model():
     assert model.to(mytorch.float64) is model and weight.dtype == np.float64
     assert model.to("cpu") is model and model.to("cpu", mytorch.float32) is model and weight.dtype == np.float32
     assert model.to(dtype=mytorch.float64) is model and weight.dtype == np.float64
-    raises_like_torch(TypeError, lambda: model.to(mytorch.int64), match="only accepts floating point",
-                      torch_fn=lambda: make_net(torch).to(torch.int64))
+    raises_like_torch(TypeError, lambda: model.to(mytorch.int64),
+                      torch_fn=lambda: make_net(torch).to(torch.int64),
+                      match="only accepts floating point")
 
     def cast(lib):
         model = make_net(lib)
@@ -2207,25 +2228,30 @@ def test_sequential_len_indexing_slicing_and_names_like_torch(rng):
     assert seq[0] is first and seq[1] is act and seq[2] is last and seq[-1] is last
 
     def make(lib):
-        return lib.nn.Sequential(OrderedDict([("hidden", lib.nn.Linear(3, 5)), ("act", lib.nn.Tanh()),
-                                              ("out", lib.nn.Linear(5, 2))]))
+        layers = [("hidden", lib.nn.Linear(3, 5)), ("act", lib.nn.Tanh()),
+                  ("out", lib.nn.Linear(5, 2))]
+        return lib.nn.Sequential(OrderedDict(layers))
     ours = make(mytorch)
     assert list(ours.state_dict()) == ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]
-    assert ours[0] is ours.hidden and ours[-1] is ours.out and list(ours) == [ours.hidden, ours.act, ours.out]
+    assert ours[0] is ours.hidden and ours[-1] is ours.out
+    assert list(ours) == [ours.hidden, ours.act, ours.out]
     assert isinstance(ours[1:], nn.Sequential) and ours[1:][0] is ours.act
     raises_like_torch(IndexError, lambda: make(mytorch)[3], torch_fn=lambda: make(torch)[3])
 
     def described(lib):
         seq = make(lib)
-        return [list(seq.state_dict()), len(seq), repr(seq[1:])]              # a slice keeps the names
+        return [list(seq.state_dict()), len(seq), repr(seq[1:])]          # a slice keeps the names
     compare_code_with_torch(described)
 
-    def grown(seq, lib, x):                                # the same weights: torch's copied from ours
+    def grown(seq, lib, x):                       # the same weights: torch's copied from ours
         before = seq(x)
-        same = seq.append(lib.nn.Sigmoid()) is seq and seq.extend([lib.nn.Tanh()]) is seq   # as PyTorch's
-        return [before, same, repr(seq), len(seq), seq(x)]
-    compare_with_torch(lambda x: grown(ours, mytorch, x), [rng.normal(size=(4, 3)).astype(np.float32)],
-                       torch_fn=lambda x: grown(torch_copy(ours, make(torch)), torch, x), rtol=1e-6, atol=1e-6)
+        appended = seq.append(lib.nn.Sigmoid()) is seq                # as PyTorch's Sequential
+        extended = seq.extend([lib.nn.Tanh()]) is seq
+        return [before, appended, extended, repr(seq), len(seq), seq(x)]
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    compare_with_torch(lambda x: grown(ours, mytorch, x), [x],
+                       torch_fn=lambda x: grown(torch_copy(ours, make(torch)), torch, x),
+                       rtol=1e-6, atol=1e-6)
 
 
 def test_sequential_runs_a_module_given_twice_twice_and_refuses_a_class():
@@ -2234,8 +2260,8 @@ def test_sequential_runs_a_module_given_twice_twice_and_refuses_a_class():
     x = mytorch.randn(3, 2)
     np.testing.assert_allclose(model(x).data, layer(layer(x)).data)
     assert len(model) == 2 and len(list(model.parameters())) == 2      # its parameters once
-    raises_like_torch(TypeError, lambda: nn.Sequential(nn.ReLU), match="is not a Module",   # the class
-                      torch_fn=lambda: torch.nn.Sequential(torch.nn.ReLU))
+    raises_like_torch(TypeError, lambda: nn.Sequential(nn.ReLU),           # the class, not a layer
+                      torch_fn=lambda: torch.nn.Sequential(torch.nn.ReLU), match="is not a Module")
 
 
 def test_module_list_registers_its_layers_as_pytorchs_does():
@@ -2243,15 +2269,19 @@ def test_module_list_registers_its_layers_as_pytorchs_does():
         layers = lib.nn.ModuleList([lib.nn.Linear(2, 3)])
         returned = [layers.append(lib.nn.ReLU()) is layers,
                     layers.extend([lib.nn.Linear(3, 1), lib.nn.Sigmoid()]) is layers]
-        return [returned, len(layers), repr(layers), [name for name, _ in layers.named_parameters()],
-                repr(layers[1:3]), len(lib.nn.ModuleList()), len(lib.nn.ModuleList(None))]   # renumbered
+        names = [name for name, _ in layers.named_parameters()]
+        return [returned, len(layers), repr(layers), names, repr(layers[1:3]),     # renumbered
+                len(lib.nn.ModuleList()), len(lib.nn.ModuleList(None))]
     returned, length, _, names, _, _, _ = grown(mytorch)
-    assert returned == [True, True] and length == 4 and names == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert returned == [True, True] and length == 4
+    assert names == ["0.weight", "0.bias", "2.weight", "2.bias"]
     ours = nn.ModuleList([nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1), nn.Sigmoid()])
-    assert isinstance(ours[2], nn.Linear) and ours[-1] is list(ours)[3] and isinstance(ours[1:3], nn.ModuleList)
+    assert isinstance(ours[2], nn.Linear) and ours[-1] is list(ours)[3]
+    assert isinstance(ours[1:3], nn.ModuleList)
     raises_like_torch(TypeError, lambda: nn.ModuleList().append(3), match="is not a Module",
                       torch_fn=lambda: torch.nn.ModuleList().append(3))
-    raises_like_torch(IndexError, lambda: ours[4], torch_fn=lambda: torch.nn.ModuleList([torch.nn.ReLU()])[4])
+    raises_like_torch(IndexError, lambda: ours[4],
+                      torch_fn=lambda: torch.nn.ModuleList([torch.nn.ReLU()])[4])
 
     class Stack(nn.Module):                    # the usual use: a model's layers in a list
         def __init__(self):
@@ -2299,15 +2329,15 @@ def test_state_dict_loads_into_pytorch_and_back(rng):
             x = torch.sigmoid(x) if layer is not theirs.fc4 else x
         return x
     x = rng.random((3, 784), dtype=np.float32)
-    compare_with_torch(lambda x: ours(x), [x], torch_fn=lambda x: forward(tutorial_mlp_of_torch(), x),
-                       rtol=1e-5, atol=1e-6)
+    compare_with_torch(lambda x: ours(x), [x],
+                       torch_fn=lambda x: forward(tutorial_mlp_of_torch(), x), rtol=1e-5, atol=1e-6)
     theirs = tutorial_mlp_of_torch()
     with torch.no_grad():                           # and back: torch's weights into ours
         for p in theirs.parameters():
             p.mul_(-2)
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    compare_with_torch(lambda: dict(ours.named_parameters()), torch_fn=lambda: dict(theirs.named_parameters()),
-                       rtol=0, atol=0)
+    compare_with_torch(lambda: dict(ours.named_parameters()),
+                       torch_fn=lambda: dict(theirs.named_parameters()), rtol=0, atol=0)
 
 
 def test_state_dict_of_a_tied_layer_has_every_name_and_loads_into_pytorch(rng):
@@ -2319,7 +2349,8 @@ def test_state_dict_of_a_tied_layer_has_every_name_and_loads_into_pytorch(rng):
     assert other.head is other.tied and np.array_equal(other.head.weight.data, ours.head.weight.data)
     compare_code_with_torch(lambda lib: list(make_net(lib).state_dict()))
     compare_with_torch(lambda x: ours.eval()(x), [rng.normal(size=(5, 3)).astype(np.float32)],
-                       torch_fn=lambda x: torch_copy(ours, make_net(torch)).eval()(x), rtol=1e-6, atol=1e-6)
+                       torch_fn=lambda x: torch_copy(ours, make_net(torch)).eval()(x),
+                       rtol=1e-6, atol=1e-6)
 
 
 def test_load_state_dict_raises_pytorchs_errors():
@@ -2330,10 +2361,11 @@ def test_load_state_dict_raises_pytorchs_errors():
     raises_like_torch(RuntimeError, lambda: load_arrays(mytorch, make_net(mytorch), state),
                       torch_fn=lambda: load_arrays(torch, make_net(torch), state),
                       match=r'(?s)^Error\(s\) in loading state_dict for Net:.*'
-                            r'Missing key\(s\) in state_dict: "encoder\.fc\.bias", "head\.bias"\. .*'
-                            r'Unexpected key\(s\) in state_dict: "extra"\. ')
+                            r'Missing key\(s\) in state_dict: "encoder\.fc\.bias", '
+                            r'"head\.bias"\. .*Unexpected key\(s\) in state_dict: "extra"\. ')
     for strict in (True, False):               # a shape that differs: an error even when not strict
-        raises_like_torch(RuntimeError, lambda: load_arrays(mytorch, make_net(mytorch), wrong_shape, strict),
+        raises_like_torch(RuntimeError,
+                          lambda: load_arrays(mytorch, make_net(mytorch), wrong_shape, strict),
                           torch_fn=lambda: load_arrays(torch, make_net(torch), wrong_shape, strict),
                           match=r"(?s)size mismatch for head\.weight: copying a param with shape .*"
                                 r"the shape in current model is")
@@ -2471,7 +2503,8 @@ def test_dropout_p0_identity_p1_zeros_and_bad_p(rng):
         raises_like_torch(ValueError, lambda: nn.Dropout(p), torch_fn=lambda: torch.nn.Dropout(p),
                           match="between 0 and 1")
         raises_like_torch(ValueError, lambda x: F.dropout(x, p), [np.ones((3, 4))],
-                          torch_fn=lambda x: torch.nn.functional.dropout(x, p), match="between 0 and 1")
+                          torch_fn=lambda x: torch.nn.functional.dropout(x, p),
+                          match="between 0 and 1")
 
 
 def test_dropout_default_p_is_half_like_pytorch():
@@ -2507,9 +2540,9 @@ def test_cross_entropy_matches_pytorch(target_kind, scale, reduction, rng):
     classes = np.array([0, 3, 1, 1, 2])
     target = {"index": classes, "onehot": np.eye(4)[classes],
               "probabilities": rng.dirichlet(np.ones(4), size=5)}[target_kind]
-    out, (x,) = compare_code_with_torch(
-        lambda lib, a: lib.nn.CrossEntropyLoss(reduction=reduction)(a, lib.tensor(target)), [logits],
-        rtol=1e-12, atol=1e-15)
+    def loss(lib, logits):
+        return lib.nn.CrossEntropyLoss(reduction=reduction)(logits, lib.tensor(target))
+    out, (x,) = compare_code_with_torch(loss, [logits], rtol=1e-12, atol=1e-15)
     assert np.all(np.isfinite(out.data)) and np.all(np.isfinite(as_array(x.grad)))
 
 
@@ -2523,17 +2556,21 @@ def test_cross_entropy_finite_differences_and_bad_target():
 
 @pytest.mark.parametrize("target", [np.array([3, 10]), Tensor(np.array([3, 10]))], ids=["numpy", "tensor"])
 def test_cross_entropy_label_out_of_range_raises(target):
-    error = raises_like_torch(IndexError, lambda x: nn.CrossEntropyLoss()(x, target), [np.zeros((2, 10))],
-                              torch_fn=lambda x: torch.nn.CrossEntropyLoss()(x, torch.tensor([3, 10])),
+    def torch_loss(logits):
+        return torch.nn.CrossEntropyLoss()(logits, torch.tensor([3, 10]))
+    error = raises_like_torch(IndexError, lambda x: nn.CrossEntropyLoss()(x, target),
+                              [np.zeros((2, 10))], torch_fn=torch_loss,
                               match=r"\b10\b", torch_match="Target 10 is out of bounds")
     assert re.search("(?i)label|target|class", str(error)), str(error)   # not numpy's words
 
 
 @pytest.mark.parametrize("label", [-1, -3, -99, -101])
 def test_cross_entropy_negative_label_raises(label):
-    error = raises_like_torch(IndexError, lambda x: nn.CrossEntropyLoss()(x, np.array([label, 2])),
-                              [np.zeros((2, 10))], match=str(label), torch_match="out of bounds",
-                              torch_fn=lambda x: torch.nn.CrossEntropyLoss()(x, torch.tensor([label, 2])))
+    def loss(lib, logits):
+        return lib.nn.CrossEntropyLoss()(logits, lib.tensor([label, 2]))
+    error = raises_like_torch(IndexError, lambda x: loss(mytorch, x), [np.zeros((2, 10))],
+                              torch_fn=lambda x: loss(torch, x),
+                              match=str(label), torch_match="out of bounds")
     assert re.search("(?i)label|target|class", str(error)), str(error)
 
 
@@ -2548,9 +2585,12 @@ def test_cross_entropy_non_integer_label_raises(target):
 def test_cross_entropy_integer_valued_float_labels_still_work_like_torch(rng):
     """Tensor(labels) is float32 in mytorch (the tutorial's collate makes them so): whole numbers pass."""
     logits = rng.normal(size=(3, 4))
+
+    def torch_loss(logits):
+        return torch.nn.CrossEntropyLoss()(logits, torch.tensor([2, 0, 3]))
     for target in (Tensor(np.array([2, 0, 3])), np.array([2.0, 0.0, 3.0]), np.array([2, 0, 3], np.uint8)):
         compare_with_torch(lambda a: nn.CrossEntropyLoss()(a, target), [logits],
-                           torch_fn=lambda a: torch.nn.CrossEntropyLoss()(a, torch.tensor([2, 0, 3])))
+                           torch_fn=torch_loss)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -2574,7 +2614,7 @@ def test_cross_entropy_minus_inf_logits_like_torch(dtype, reduction):
     logits = np.array([[0.0, -inf, 1.0, 2.0], [2.0, 0.0, -inf, -inf], [-inf, 3.0, 0.0, 1.0]], dtype=dtype)
     labels = [0, 1, 3]                                # masked classes are never the true class
     tol = 1e-12 if dtype == np.float64 else 1e-6
-    # no 0·inf hidden behind a warning (numpy 1.x calls exp(-inf) = 0 an underflow: that one is fine)
+    # no 0·inf hidden behind a warning (numpy 1.x calls exp(-inf) = 0 an underflow: that is fine)
     with np.errstate(all="raise", under="ignore"):
         out, (x,) = compare_code_with_torch(
             lambda lib, a: lib.nn.CrossEntropyLoss(reduction=reduction)(a, lib.tensor(labels)),
@@ -2590,10 +2630,14 @@ def test_cross_entropy_unbatched_logits_like_torch(reduction, target_kind, rng):
     target = {"numpy-0d": np.array(2), "tensor-0d": mytorch.tensor(2),
               "probabilities": mytorch.tensor(probabilities)}[target_kind]
 
-    def torch_target():
-        return torch.tensor(probabilities) if target_kind == "probabilities" else torch.tensor(2)
-    out, _ = compare_with_torch(lambda a: nn.CrossEntropyLoss(reduction=reduction)(a, target), [rng.normal(size=4)],
-                                torch_fn=lambda a: torch.nn.CrossEntropyLoss(reduction=reduction)(a, torch_target()))
+    def loss(lib, logits, target):
+        return lib.nn.CrossEntropyLoss(reduction=reduction)(logits, target)
+
+    def torch_loss(logits):
+        probabilities_or_label = probabilities if target_kind == "probabilities" else 2
+        return loss(torch, logits, torch.tensor(probabilities_or_label))
+    out, _ = compare_with_torch(lambda a: loss(mytorch, a, target), [rng.normal(size=4)],
+                                torch_fn=torch_loss)
     assert out.shape == ()
 
 
@@ -2607,7 +2651,8 @@ def test_cross_entropy_probability_target_that_requires_grad_gets_its_gradient(r
     nn.CrossEntropyLoss(reduction="sum")(z, p).backward()
     log_softmax = logits - np.log(np.exp(logits).sum(1, keepdims=True))
     np.testing.assert_allclose(as_array(p.grad), -log_softmax, rtol=1e-12)
-    compare_code_with_torch(lambda lib, a, p: lib.nn.CrossEntropyLoss(reduction=reduction)(a, p), [logits, target])
+    compare_code_with_torch(lambda lib, a, p: lib.nn.CrossEntropyLoss(reduction=reduction)(a, p),
+                            [logits, target])
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -2639,13 +2684,17 @@ def test_cross_entropy_weight_first_positional_and_its_errors(rng):
     assert not np.isclose(loss.item(), nn.CrossEntropyLoss()(mytorch.tensor(logits), mytorch.tensor(labels)).item())
     all_ignored = F.cross_entropy(mytorch.tensor(logits), mytorch.tensor([-100] * 3), weight)
     assert np.isnan(all_ignored.item())
-    raises_like_torch(RuntimeError, lambda x: nn.CrossEntropyLoss(mytorch.ones(2))(x, mytorch.tensor(labels)),
-                      [logits], torch_fn=lambda x: torch.nn.CrossEntropyLoss(torch.ones(2))(x, torch.tensor(labels)),
+    def two_weights(lib, logits):
+        return lib.nn.CrossEntropyLoss(lib.ones(2))(logits, lib.tensor(labels))
+
+    def float64_weight(lib, logits):                                     # for float32 logits
+        return lib.nn.functional.cross_entropy(logits, lib.tensor(labels), lib.tensor(np.ones(3)))
+    raises_like_torch(RuntimeError, lambda x: two_weights(mytorch, x), [logits],
+                      torch_fn=lambda x: two_weights(torch, x),
                       match="weight tensor should be defined either for all 3 classes")
-    raises_like_torch(RuntimeError, lambda x: F.cross_entropy(x, mytorch.tensor(labels), mytorch.tensor(np.ones(3))),
-                      [logits], match="dtype", torch_match="expected scalar type",   # float64 weight, float32 x
-                      torch_fn=lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(labels),
-                                                                           torch.tensor(np.ones(3))))
+    raises_like_torch(RuntimeError, lambda x: float64_weight(mytorch, x), [logits],
+                      torch_fn=lambda x: float64_weight(torch, x),
+                      match="dtype", torch_match="expected scalar type")
     for unsupported in [dict(label_smoothing=0.1), dict(size_average=False), dict(reduce=False)]:
         with pytest.raises(TypeError, match=list(unsupported)[0]):          # never silently ignored
             nn.CrossEntropyLoss(**unsupported)
@@ -2681,18 +2730,22 @@ def test_mse_loss_warns_when_shapes_differ_like_torch(as_tensor, rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")                  # equal shapes: no warning
         nn.MSELoss()(mytorch.tensor(values), values.copy())
-    with pytest.warns(UserWarning) as both:
-        compare_with_torch(lambda x: nn.MSELoss()(x, mytorch.tensor(target) if as_tensor else target),  # (3, 3)
-                           [values], torch_fn=lambda x: torch.nn.MSELoss()(x, torch.tensor(target)), atol=0)
+    ours_target = mytorch.tensor(target) if as_tensor else target
+    with pytest.warns(UserWarning) as both:                       # both broadcast to (3, 3)
+        compare_with_torch(lambda x: nn.MSELoss()(x, ours_target), [values],
+                           torch_fn=lambda x: torch.nn.MSELoss()(x, torch.tensor(target)), atol=0)
     messages = [str(w.message) for w in both]
     assert any("target shape" in m for m in messages) and any("target size" in m for m in messages)
 
 
 def test_an_unknown_reduction_is_an_error_for_every_loss_and_target_like_torch(rng):
     x = rng.normal(size=(3, 4))
+
+    def bogus(lib, logits, target):
+        return lib.nn.CrossEntropyLoss(reduction="bogus")(logits, lib.tensor(target))
     for target in (np.array([0, 3, 1]), rng.dirichlet(np.ones(4), size=3)):     # class indices, probabilities
-        raises_like_torch(ValueError, lambda a: nn.CrossEntropyLoss(reduction="bogus")(a, target), [x],
-                          torch_fn=lambda a: torch.nn.CrossEntropyLoss(reduction="bogus")(a, torch.tensor(target)),
+        raises_like_torch(ValueError, lambda a: bogus(mytorch, a, target), [x],
+                          torch_fn=lambda a: bogus(torch, a, target),
                           match="'bogus' is not a valid value for reduction",
                           torch_match="bogus is not a valid value for reduction")
         with pytest.raises(ValueError, match="'bogus' is not a valid value for reduction"):
@@ -2743,11 +2796,12 @@ def test_layers_give_what_their_functions_of_nn_functional_give(rng):
     values, target = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
     labels = mytorch.tensor([0, 3, 1])
     linear = nn.Linear(4, 2, dtype=np.float64)
-    pairs = {"relu": (nn.ReLU(), F.relu), "sigmoid": (nn.Sigmoid(), F.sigmoid), "tanh": (nn.Tanh(), F.tanh),
-             "dropout": (nn.Dropout(0.5), lambda x: F.dropout(x, 0.5)),
+    pairs = {"relu": (nn.ReLU(), F.relu), "sigmoid": (nn.Sigmoid(), F.sigmoid),
+             "tanh": (nn.Tanh(), F.tanh), "dropout": (nn.Dropout(0.5), lambda x: F.dropout(x, 0.5)),
              "linear": (linear, lambda x: F.linear(x, linear.weight, linear.bias)),
              "mse_loss": (lambda x: nn.MSELoss()(x, target), lambda x: F.mse_loss(x, target)),
-             "cross_entropy": (lambda x: nn.CrossEntropyLoss()(x, labels), lambda x: F.cross_entropy(x, labels))}
+             "cross_entropy": (lambda x: nn.CrossEntropyLoss()(x, labels),
+                               lambda x: F.cross_entropy(x, labels))}
     for name, (layer, function) in pairs.items():
         results = []
         for run in (layer, function):
@@ -2768,14 +2822,18 @@ def test_one_hot_as_pytorch():
         return [one_hot(labels, n) for n in (-1, 3, 5)] + [
             one_hot(lib.tensor([[1], [0]])),                                   # (2, 1, 2)
             one_hot(lib.tensor(np.zeros(0, np.int64)), 3)]                     # (0, 3)
-    raises_like_torch(RuntimeError, lambda: F.one_hot(mytorch.tensor(np.zeros(0, np.int64))),
-                      torch_fn=lambda: torch.nn.functional.one_hot(torch.tensor(np.zeros(0, np.int64))),
+    no_labels = np.zeros(0, np.int64)
+    raises_like_torch(RuntimeError, lambda: F.one_hot(mytorch.tensor(no_labels)),
+                      torch_fn=lambda: torch.nn.functional.one_hot(torch.tensor(no_labels)),
                       match="num_classes", torch_match="Can not infer total number of classes")
-    for bad, words in [(np.array([0.0, 1.0], np.float32), "LongTensor"), (np.array([0, 3]), "Class values must be"),
+    def one_hot(lib, bad, classes):
+        return lib.nn.functional.one_hot(lib.tensor(bad), classes)
+    for bad, words in [(np.array([0.0, 1.0], np.float32), "LongTensor"),
+                       (np.array([0, 3]), "Class values must be"),
                        (np.array([-1, 1]), "Class values must be")]:
         classes = 3 if words.startswith("Class") else -1
-        raises_like_torch(RuntimeError, lambda: F.one_hot(mytorch.tensor(bad), classes), match=words,
-                          torch_fn=lambda: torch.nn.functional.one_hot(torch.tensor(bad), classes),
+        raises_like_torch(RuntimeError, lambda: one_hot(mytorch, bad, classes), match=words,
+                          torch_fn=lambda: one_hot(torch, bad, classes),
                           torch_match=words.split()[0])
     compare_code_with_torch(encoded)
 
@@ -2862,8 +2920,9 @@ def test_sgd_skips_parameters_without_grad_and_frozen_ones():
         for _ in range(2):
             opt.step()
         return [a.detach(), b.detach(), frozen.detach(), b.grad]
-    compare_code_with_torch(two_steps, [np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0])],
-                            requires_grad=[True, True, False], rtol=1e-14, atol=0)
+    starts = [np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0])]
+    compare_code_with_torch(two_steps, starts, requires_grad=[True, True, False],
+                            rtol=1e-14, atol=0)
 
 
 def test_sgd_skips_a_frozen_parameter_even_when_it_holds_a_gradient():
@@ -2923,14 +2982,18 @@ def test_optimizers_reject_an_empty_or_used_up_parameter_list_like_torch(name):
     list(params)                                        # the generator is used up
     with pytest.raises(ValueError, match="empty parameter list"):
         make(params, lr=0.1)
-    raises_like_torch(ValueError, lambda: make([], lr=-1), match="lr",     # the settings are checked first
-                      torch_fn=lambda: getattr(torch.optim, name)([], lr=-1), torch_match="learning rate")
+    raises_like_torch(ValueError, lambda: make([], lr=-1), match="lr",   # the settings come first
+                      torch_fn=lambda: getattr(torch.optim, name)([], lr=-1),
+                      torch_match="learning rate")
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam"])
 def test_optimizers_reject_a_non_leaf_tensor_like_torch(name):
-    raises_like_torch(ValueError, lambda x: getattr(optim, name)([x * 2], lr=0.1), [np.ones(2, np.float32)],
-                      torch_fn=lambda x: getattr(torch.optim, name)([x * 2], lr=0.1),
+    def optimizer_of_a_non_leaf(lib, x):
+        return getattr(lib.optim, name)([x * 2], lr=0.1)
+    raises_like_torch(ValueError, lambda x: optimizer_of_a_non_leaf(mytorch, x),
+                      [np.ones(2, np.float32)],
+                      torch_fn=lambda x: optimizer_of_a_non_leaf(torch, x),
                       match="non-leaf", torch_match="can't optimize a non-leaf Tensor")
 
 
@@ -2942,10 +3005,10 @@ def test_optimizers_reject_a_non_leaf_tensor_like_torch(name):
                          ids=["sgd-lr", "sgd-nesterov", "adam-lr", "adam-eps", "adam-beta1", "adam-beta2",
                               "adam-weight_decay"])
 def test_optimizers_reject_bad_settings_like_torch(name, bad, words):
-    settings = {"lr": 0.1, **bad}
-    raises_like_torch(ValueError, lambda p: getattr(optim, name)([p], **settings), [np.ones(2, np.float32)],
-                      torch_fn=lambda p: getattr(torch.optim, name)([p], **settings), match=words,
-                      torch_match=".*")
+    def optimizer(lib, p):
+        return getattr(lib.optim, name)([p], **{"lr": 0.1, **bad})
+    raises_like_torch(ValueError, lambda p: optimizer(mytorch, p), [np.ones(2, np.float32)],
+                      torch_fn=lambda p: optimizer(torch, p), match=words, torch_match=".*")
 
 
 ADAM_SETTINGS = [dict(), dict(lr=0.01), dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6),
@@ -2959,8 +3022,8 @@ def test_adam_matches_torch_over_20_steps_on_an_mlp(settings):
     initial = ours.state_dict()
 
     def torch_copy_of_ours():
-        theirs = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
-        load_arrays(torch, theirs, initial)
+        theirs = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+        load_arrays(torch, theirs.double(), initial)
         return theirs
 
     def train(lib, model):                      # each step's loss and the parameters after it
@@ -2973,10 +3036,11 @@ def test_adam_matches_torch_over_20_steps_on_an_mlp(settings):
             loss.backward()
             opt.step()
             opt.zero_grad()
-            steps.append([loss.item(), {name: p.detach().clone() for name, p in model.named_parameters()}])
+            parameters = {name: p.detach().clone() for name, p in model.named_parameters()}
+            steps.append([loss.item(), parameters])
         return steps
-    compare_with_torch(lambda: train(mytorch, ours), torch_fn=lambda: train(torch, torch_copy_of_ours()),
-                       rtol=1e-10, atol=1e-10)
+    compare_with_torch(lambda: train(mytorch, ours),
+                       torch_fn=lambda: train(torch, torch_copy_of_ours()), rtol=1e-10, atol=1e-10)
 
 
 def test_adam_skips_parameters_without_a_gradient_like_torch(rng):
@@ -3085,27 +3149,32 @@ def test_optimizer_state_dict_has_pytorchs_layout_and_values(kind):
     settings = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
 
     def torch_trained():
-        theirs = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)).double()
-        load_arrays(torch, theirs, initial)
+        theirs = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
+        load_arrays(torch, theirs.double(), initial)
         make = getattr(torch.optim, kind.split()[0])
         return theirs, trained(torch, theirs, lambda params: make(params, **settings))
 
     def layout(state_dict):
-        """The state_dict's keys in order, its numbers as float64 arrays (PyTorch keeps Adam's step count
-        as a tensor), and its param group's settings that mytorch has (PyTorch has more)."""
-        state = {i: {k: np.asarray(v, np.float64) for k, v in s.items()} for i, s in state_dict["state"].items()}
-        return [list(state_dict), state, {k: state_dict["param_groups"][0][k] for k in opt.param_groups[0]}]
-    def torch_refuses_a_state_for_four_parameters():
+        """The state_dict's keys in order, its numbers as float64 arrays (PyTorch keeps Adam's step
+        count as a tensor), and its param group's settings that mytorch has (PyTorch has more)."""
+        state = {i: {k: np.asarray(v, np.float64) for k, v in s.items()}
+                 for i, s in state_dict["state"].items()}
+        group = {k: state_dict["param_groups"][0][k] for k in opt.param_groups[0]}
+        return [list(state_dict), state, group]
+
+    def load_into_two(lib, parameters, state):          # a state for four parameters
+        getattr(lib.optim, kind.split()[0])(list(parameters)[:2], lr=0.1).load_state_dict(state)
+
+    def torch_refuses():
         theirs, torch_opt = torch_trained()
-        make = getattr(torch.optim, kind.split()[0])
-        make(list(theirs.parameters())[:2], lr=0.1).load_state_dict(torch_opt.state_dict())
+        load_into_two(torch, theirs.parameters(), torch_opt.state_dict())
     ours = opt.state_dict()
     assert list(ours["state"]) == ours["param_groups"][0]["params"] == [0, 1, 2, 3]
-    raises_like_torch(ValueError, lambda: OPTIMIZERS[kind](list(model.parameters())[:2]).load_state_dict(ours),
-                      torch_fn=torch_refuses_a_state_for_four_parameters,
-                      match="doesn't match the size of optimizer's group")
-    compare_with_torch(lambda: layout(ours), torch_fn=lambda: layout(torch_trained()[1].state_dict()),
-                       rtol=1e-10, atol=1e-14)
+    raises_like_torch(ValueError, lambda: load_into_two(mytorch, model.parameters(), ours),
+                      torch_fn=torch_refuses, match="doesn't match the size of optimizer's group")
+    def torch_state():
+        return layout(torch_trained()[1].state_dict())
+    compare_with_torch(lambda: layout(ours), torch_fn=torch_state, rtol=1e-10, atol=1e-14)
 
 
 # -- learning-rate schedules; the tutorial's model trained by mytorch and by PyTorch -------------------
@@ -3145,12 +3214,12 @@ def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64():
     initial = ours.state_dict()
 
     def torch_copy_of_ours():
-        theirs = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.Sigmoid(), torch.nn.Linear(128, 64),
-                                     torch.nn.Sigmoid(), torch.nn.Linear(64, 32), torch.nn.Sigmoid(),
-                                     torch.nn.Linear(32, 10)).double()
-        linears = [m for m in theirs if isinstance(m, torch.nn.Linear)]
+        layers = []
+        for fan_in, fan_out in [(784, 128), (128, 64), (64, 32), (32, 10)]:
+            layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.Sigmoid()]
+        theirs = torch.nn.Sequential(*layers[:-1]).double()          # fc1, σ, fc2, σ, fc3, σ, fc4
         load_arrays(torch, theirs, {f"{2 * i}.{kind}": initial[f"fc{i + 1}.{kind}"]
-                                    for i in range(len(linears)) for kind in ("weight", "bias")})
+                                    for i in range(4) for kind in ("weight", "bias")})
         return theirs
 
     def losses(lib, model):                     # 20 steps of the tutorial's loop: each step's loss
@@ -3167,15 +3236,15 @@ def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64():
             opt.zero_grad()
             seen.append(loss.item())
         return seen
-    compare_with_torch(lambda: losses(mytorch, ours), torch_fn=lambda: losses(torch, torch_copy_of_ours()),
-                       rtol=0, atol=1e-6)
+    compare_with_torch(lambda: losses(mytorch, ours),
+                       torch_fn=lambda: losses(torch, torch_copy_of_ours()), rtol=0, atol=1e-6)
 
 
 # -- plain defs: a traceback names what ran -----------------------------------------------------------
 def test_nn_and_optim_functions_carry_the_names_they_are_reached_by():
-    """Tracebacks and help() say what ran: each function, class and method of nn, nn.functional, optim
-    and optim.lr_scheduler carries the name it is reached by, in its __name__ and in its code's name,
-    which a traceback prints (a lambda's is '<lambda>')."""
+    """Tracebacks and help() say what ran: each function, class and method of nn, nn.functional,
+    optim and optim.lr_scheduler carries the name it is reached by, in its __name__ and in its
+    code's name, which a traceback prints (a lambda's is '<lambda>')."""
     named = []
     for namespace in (nn, nn.functional, optim, optim.lr_scheduler):
         for name, member in vars(namespace).items():
@@ -3184,12 +3253,13 @@ def test_nn_and_optim_functions_carry_the_names_they_are_reached_by():
                 named += [(attr, vars(member)[attr]) for attr in vars(member)]
             elif callable(member):
                 named.append((name, member))
-    functions = [(name, getattr(f, "__func__", f)) for name, f in named if not name.startswith("__")]
-    checked = [(name, f) for name, f in functions if callable(f)]
-    assert len(checked) > 40                         # the layers, losses, optimizers and their methods
+    unwrapped = [(name, getattr(f, "__func__", f)) for name, f in named]
+    checked = [(name, f) for name, f in unwrapped if callable(f) and not name.startswith("__")]
+    assert len(checked) > 40                    # the layers, losses, optimizers and their methods
     for name, f in checked:
         assert f.__name__ == name, (name, f.__name__)
-        assert getattr(f, "__code__", None) is None or f.__code__.co_name == name, (name, f.__code__.co_name)
+        code_name = getattr(getattr(f, "__code__", None), "co_name", name)
+        assert code_name == name, (name, code_name)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -3244,7 +3314,7 @@ def test_inplace_under_no_grad_updates_the_same_parameter(op, kind):
         with lib.no_grad():
             result = inplace(op, weight, operand)
         return result is weight, weight
-    compare_with_torch(lambda w: updated(mytorch, w, OPERANDS[kind]()), [before],     # PyTorch does the same
+    compare_with_torch(lambda w: updated(mytorch, w, OPERANDS[kind]()), [before],    # as PyTorch
                        torch_fn=lambda w: updated(torch, w, torch_operand(kind)), rtol=1e-6, atol=0)
 
 
@@ -3260,11 +3330,15 @@ def test_inplace_on_a_tensor_that_needs_no_grad(op, kind):
 
 @pytest.mark.parametrize("op", list(INPLACE_NUMPY_OPS))
 def test_inplace_on_a_leaf_that_requires_grad_raises_like_torch(op):
-    w = Tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32), requires_grad=True)
-    raises_like_torch(RuntimeError, lambda: inplace(op, w, 2.0),
-                      torch_fn=lambda: inplace(op, torch.tensor([1.0, 2.0, 3.0], requires_grad=True), 2.0),
-                      match="a leaf Variable that requires grad is being used in an in-place operation")
-    np.testing.assert_array_equal(as_array(w), [1.0, 2.0, 3.0])   # and nothing was changed
+    tried = []
+
+    def update(w):                              # a leaf that requires grad
+        tried.append(w)
+        inplace(op, w, 2.0)
+    raises_like_torch(RuntimeError, update, [np.array([1.0, 2.0, 3.0], np.float32)],
+                      match="a leaf Variable that requires grad is being used in an in-place "
+                            "operation")
+    np.testing.assert_array_equal(as_array(tried[0]), [1.0, 2.0, 3.0])     # mytorch changed nothing
 
 
 def test_inplace_with_a_shape_that_cannot_be_kept_raises_like_torch():
@@ -3276,8 +3350,9 @@ def test_inplace_with_a_shape_that_cannot_be_kept_raises_like_torch():
     np.testing.assert_array_equal(as_array(w), [1, 1, 1])
     t = Tensor(np.ones(3, np.float32))
     # torch: "output with shape [3] doesn't match the broadcast shape [2, 3]"
-    raises_like_torch(RuntimeError, lambda: inplace("*=", t, Tensor(np.ones((2, 3), np.float32))), match="shape",
-                      torch_fn=lambda: inplace("*=", torch.ones(3), torch.ones(2, 3)))
+    raises_like_torch(RuntimeError, lambda: inplace("*=", t, Tensor(np.ones((2, 3), np.float32))),
+                      torch_fn=lambda: inplace("*=", torch.ones(3), torch.ones(2, 3)),
+                      match="shape")
     assert t.shape == (3,)
 
 
@@ -3324,8 +3399,8 @@ def test_inplace_on_a_module_attribute_keeps_it_a_parameter(rng):
 
 def test_item_assignment_outside_the_graph_and_the_clear_error_inside():
     w = Tensor([1.0, 2.0], requires_grad=True)
-    raises_like_torch(RuntimeError, lambda w: w.__setitem__(0, 5), [np.array([1.0, 2.0], np.float32)],
-                      match="leaf Variable that requires grad")          # w[0] = 5
+    raises_like_torch(RuntimeError, lambda w: w.__setitem__(0, 5),              # w[0] = 5
+                      [np.array([1.0, 2.0], np.float32)], match="leaf Variable that requires grad")
     y = w * 2
     with pytest.raises(RuntimeError, match="in-place"):
         y[0] = 5
@@ -3362,8 +3437,8 @@ def test_handwritten_update_loop_trains_like_torch(rng):
             model.zero_grad()
             losses.append(loss.item())
         return losses, dict(model.named_parameters())
-    (losses, _), _ = compare_with_torch(lambda: train(mytorch, ours), torch_fn=lambda: train(torch, theirs),
-                                        rtol=1e-12, atol=0)
+    (losses, _), _ = compare_with_torch(lambda: train(mytorch, ours),
+                                        torch_fn=lambda: train(torch, theirs), rtol=1e-12, atol=0)
     assert losses[-1] < losses[0]                                  # it trains
     assert all(a is b for a, b in zip(ours.parameters(), params))  # the same parameters throughout
 
@@ -3391,7 +3466,7 @@ def test_updating_p_data_with_the_grad_or_its_data_like_torch(rng):
         for _ in range(2):
             (p * p * p).sum().backward()
             p.data -= 0.1 * p.grad.data                # numpy on both sides
-            p.data -= 0.1 * p.grad                     # a Tensor on the right: p.data stays an array
+            p.data -= 0.1 * p.grad                     # a Tensor on the right: .data stays an array
             after.append(p.detach().clone())
             p.grad.zero_()
         return after
@@ -3408,7 +3483,7 @@ def test_writing_into_p_data_in_place_is_untracked_as_in_pytorch():
     the tensor a new array instead, and keep the forward's values (the tests above)."""
     def untracked(w):
         y = (w * w).sum()
-        w.data -= 1.0                                 # numpy's in-place operator on the parameter's array
+        w.data -= 1.0                          # numpy's in-place operator on the parameter's array
         y.backward()
     w = mytorch.tensor(np.array([2.0]), requires_grad=True)
     untracked(w)
@@ -3424,9 +3499,12 @@ def test_zero_and_requires_grad_flags_follow_the_in_place_rules_like_pytorch():
                       torch_fn=lambda: torch.tensor([1.0, 2.0], requires_grad=True).zero_())
     with pytest.raises(RuntimeError, match=r"zero_: mytorch records no in-place op"):
         h.zero_()                                   # PyTorch records it; we refuse rather than mislead
-    raises_like_torch(RuntimeError, lambda: h.requires_grad_(False), match="only a leaf's flag can change",
-                      torch_fn=lambda: (torch.tensor([1.0, 2.0], requires_grad=True) * 2).requires_grad_(False),
-                      torch_match="leaf variables")
+
+    def torch_non_leaf():
+        return torch.tensor([1.0, 2.0], requires_grad=True) * 2
+    raises_like_torch(RuntimeError, lambda: h.requires_grad_(False),
+                      torch_fn=lambda: torch_non_leaf().requires_grad_(False),
+                      match="only a leaf's flag can change", torch_match="leaf variables")
     (h * 3).sum().backward()
     np.testing.assert_array_equal(as_array(w.grad), [6.0, 6.0])
     with mytorch.no_grad():
@@ -3510,7 +3588,7 @@ def test_python_number_protocols_on_one_element_tensors_like_torch():
         assert bool(t) is (value != 0)
         assert format(t, ".3f") == format(value, ".3f")
     assert f"{loss:.3f}" == "1.381" and f"loss {loss:8.4f}" == "loss   1.3810"
-    for many in (np.array([1.0, 2.0], np.float32), np.ones((2, 2))):       # PyTorch's errors, type and words
+    for many in (np.array([1.0, 2.0], np.float32), np.ones((2, 2))):   # PyTorch's errors and words
         raises_like_torch(RuntimeError, bool, [many], requires_grad=False, match="ambiguous")
         raises_like_torch(RuntimeError, lambda t: t.item(), [many], requires_grad=False,
                           match="cannot be converted to Scalar")
@@ -3520,10 +3598,11 @@ def test_python_number_protocols_on_one_element_tensors_like_torch():
 
     def as_numbers(lib, x):     # (PyTorch formats 0-d tensors only; mytorch any one-element tensor)
         loss = (x * x).sum() / 4.0
-        one_element = [lib.tensor([2.5]), lib.tensor([[3.7]]), lib.tensor(0.0), lib.tensor(-2.7), loss]
+        one_element = [lib.tensor([2.5]), lib.tensor([[3.7]]), lib.tensor(0.0), lib.tensor(-2.7),
+                       loss]
         return [[float(t), int(t), bool(t)] for t in one_element] + [
             format(lib.tensor(-2.7), ".3f"), f"{loss:.3f}", f"loss {loss:8.4f}"]
-    with warnings.catch_warnings():             # PyTorch warns of a number taken from a loss with a graph
+    with warnings.catch_warnings():             # PyTorch warns of a number taken from a graph
         warnings.filterwarnings("ignore", "Converting a tensor with requires_grad=True to a scalar")
         compare_code_with_torch(as_numbers, [np.array([1.23456, 2.0])], rtol=0, atol=0)
 
@@ -3533,7 +3612,8 @@ def test_tolist_like_torch():
     assert Tensor(values).tolist() == [[1.5, 2.0], [3.0, -4.25]]
     assert Tensor(values[0]).tolist() == [1.5, 2.0]
     assert Tensor(2.5).tolist() == 2.5 and type(Tensor(2.5).tolist()) is float
-    compare_with_torch(lambda t: [t.tolist(), t[0].tolist(), t[0, 0].tolist()], [values], rtol=0, atol=0)
+    compare_with_torch(lambda t: [t.tolist(), t[0].tolist(), t[0, 0].tolist()], [values],
+                       rtol=0, atol=0)
 
 
 def test_numpy_interop_gives_numbers():
@@ -3570,8 +3650,10 @@ def test_accuracy_reads_as_in_pytorch(labels_kind, rng):
     accuracy = (Tensor(logits, requires_grad=True).argmax(1) == y).float().mean()
     assert accuracy.dtype == np.float32 and not accuracy.requires_grad
     assert 5 / 16 <= accuracy.item() < 1
+    def torch_accuracy(logits):
+        return (logits.argmax(1) == torch.from_numpy(labels)).float().mean()
     compare_with_torch(lambda t: (t.argmax(1) == y).float().mean(), [logits],
-                       torch_fn=lambda t: (t.argmax(1) == torch.from_numpy(labels)).float().mean(), rtol=0, atol=0)
+                       torch_fn=torch_accuracy, rtol=0, atol=0)
 
 
 # -- the tutorial's own training code -----------------------------------------------------------------
@@ -3726,17 +3808,19 @@ def test_import_forms_in_a_fresh_interpreter():
 
 
 def test_mytorch_imports_only_numpy_and_the_standard_library():
-    """What importing mytorch loads, in a fresh interpreter: numpy and modules of the standard library."""
+    """What importing mytorch loads, in a fresh interpreter: numpy and the standard library's
+    modules."""
     code = ("import os, sys, sysconfig\n"
             "before = set(sys.modules)\n"
             "import mytorch, numpy\n"
-            "stdlib = [os.path.realpath(sysconfig.get_paths()[k]) for k in ('stdlib', 'platstdlib')]\n"
+            "paths = sysconfig.get_paths()\n"
+            "stdlib = [os.path.realpath(paths[k]) for k in ('stdlib', 'platstdlib')]\n"
             "numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))\n"
             "outside = set()\n"
             "for name in set(sys.modules) - before:\n"
             "    path = getattr(sys.modules[name], '__file__', None)\n"
             "    if path is None or name == 'mytorch':\n"
-            "        continue                      # built in, frozen, or made at run time (Cython's)\n"
+            "        continue                # built in, frozen, or made at run time (Cython's)\n"
             "    path = os.path.realpath(path)\n"
             "    if path.startswith(numpy_dir + os.sep):\n"
             "        continue\n"
