@@ -4666,3 +4666,258 @@ def test_random_programs_are_the_same_every_run():
     assert first.count("\nv") >= 5
 
 
+
+# -- edge cases, one by one (issue 20's lists): each test tries all its cases and names every one
+# that differs from PyTorch, so that a fix of one case shows
+def check_each(check, cases):
+    """check(case) for every case; fails naming each case that fails, and the start of its error."""
+    failed = []
+    for case in cases:
+        try:
+            with np.errstate(all="ignore"):
+                check(case)
+        except Exception as error:             # an assertion, or an error that mytorch raised
+            lines = [line for line in str(error).splitlines() if line.strip()][:3]
+            failed.append(f"{case}: {type(error).__name__}: " + " | ".join(lines))
+    assert not failed, "\n".join(failed)
+
+
+# -- reductions over no dims, and the dtypes of integer and bool tensors
+@pytest.mark.xfail(strict=True, reason="sum, mean and var over dim=() or [] reduce nothing")
+def test_edge_reducing_over_no_dims_reduces_over_all_like_torch():
+    data = [[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]]
+
+    def check(case):
+        name, dims = case
+        same_as_torch(lambda t: getattr(t.tensor(data), name)(dim=dims))
+        compare_with_torch(lambda x: getattr(x, name)(dim=dims), [np.array(data)])
+    check_each(check, [(name, dims) for name in ["sum", "mean", "var"] for dims in [(), []]])
+
+
+@pytest.mark.parametrize("dtype", [
+    pytest.param("uint8", marks=pytest.mark.xfail(strict=True, reason="uint8 sums are uint64")),
+    "int8", "int32", "int64", "bool"])
+def test_edge_sums_of_integer_and_bool_tensors_are_int64_like_torch(dtype):
+    for dim in [None, 0]:
+        same_as_torch(lambda t: t.tensor([[1, 0, 1], [1, 1, 0]], dtype=getattr(t, dtype)).sum(dim))
+
+
+@pytest.mark.xfail(strict=True, reason="a Python int operand becomes uint8 before the arithmetic")
+def test_edge_a_python_int_is_not_wrapped_into_uint8_like_torch():
+    divisions = {"-3 / u8": lambda u8: -3 / u8, "u8 / -2": lambda u8: u8 / -2,
+                 "u8 / 300": lambda u8: u8 / 300}
+
+    def check(name):
+        same_as_torch(lambda t: divisions[name](t.tensor([2, 4, 200], dtype=t.uint8)))
+    check_each(check, divisions)
+
+
+@pytest.mark.xfail(strict=True, reason="u8 ** -1 gives zeros")
+def test_edge_uint8_to_a_negative_power_raises_like_torch():
+    same_as_torch(lambda t: t.tensor([2, 4, 200], dtype=t.uint8) ** -1, "pow", "negative")
+
+
+@pytest.mark.parametrize("bounds", [
+    pytest.param([dict(min=0.5), dict(max=2.5), dict(min=0.5, max=2)],
+                 marks=pytest.mark.xfail(strict=True, reason="float64")),
+    [dict(min=1, max=2), dict(max=2)]], ids=["a float bound", "int bounds"])
+def test_edge_clamp_of_an_int64_tensor_by_numbers_has_torchs_dtype(bounds):
+    def check(bound):
+        same_as_torch(lambda t: t.tensor([1, 2, 3]).clamp(**bound))
+    check_each(check, bounds)
+
+
+# -- gradients
+def grads_after_requires_grad_false(t):
+    a, b = t.tensor([1.0, 2.0], requires_grad=True), t.tensor([3.0, 4.0], requires_grad=True)
+    y = (a * b).sum()
+    a.requires_grad_(False)
+    y.backward()
+    return a.grad, b.grad
+
+
+@pytest.mark.xfail(strict=True, reason="backward still fills the grad of a leaf switched off")
+def test_edge_requires_grad_false_after_the_forward_leaves_grad_none_like_torch():
+    same_as_torch(grads_after_requires_grad_false)
+
+
+@pytest.mark.xfail(strict=True, reason="these rules give other gradients at NaN or inf")
+def test_edge_gradients_at_nan_and_inf_like_torch():
+    cases = {
+        "relu at NaN": (lambda x: x.relu(), [np.nan, 1.0, -1.0, 0.0]),
+        "max() with a NaN": (lambda x: x.max(), [1.0, np.nan, 3.0, 0.0]),
+        "min() with a NaN": (lambda x: x.min(), [1.0, np.nan, -3.0, 0.0]),
+        "abs at NaN": (lambda x: x.abs(), [np.nan, 1.0, -3.0, 0.0]),
+        "clamp(min) at +-inf": (lambda x: x.clamp(min=-1.0), [-np.inf, np.inf, 0.5]),
+        "clamp(max) at +-inf": (lambda x: x.clamp(max=1.0), [-np.inf, np.inf, 0.5]),
+        "sqrt at -inf": (lambda x: x.sqrt(), [-np.inf, 4.0, 1.0]),
+    }
+
+    def check(name):
+        fn, data = cases[name]
+        compare_with_torch(fn, [np.array(data)])
+    check_each(check, cases)
+
+
+# -- what PyTorch refuses: mytorch must raise the same type of error, and name the op
+@pytest.mark.xfail(strict=True, reason="mytorch accepts these")
+def test_edge_what_torch_refuses_is_an_error_naming_the_op():
+    cases = {   # name: (expression of the library t, words mytorch's message must have)
+        "float - bool": (lambda t: t.ones(2) - t.tensor([True, False]), ["sub"]),
+        "relu of bool": (lambda t: t.tensor([True, False]).relu(), ["relu"]),
+        "abs of bool": (lambda t: t.tensor([True, False]).abs(), ["abs"]),
+        "argmax of bool": (lambda t: t.tensor([True, False]).argmax(), ["argmax"]),
+        "argmin of bool": (lambda t: t.tensor([True, False]).argmin(), ["argmin"]),
+        "bool @ bool": (lambda t: t.tensor([[True]]) @ t.tensor([[True]]), ["matmul"]),
+        "softmax of int64": (lambda t: t.tensor([1, 2]).softmax(0), ["softmax"]),
+        "log_softmax of uint8": (lambda t: t.tensor([1, 2], dtype=t.uint8).log_softmax(0),
+                                 ["log_softmax"]),
+        "linear, float64 bias": (lambda t: t.nn.functional.linear(
+            t.ones(2, 3), t.ones(4, 3), t.ones(4, dtype=t.float64)), ["linear"]),
+        "flatten(2, 1)": (lambda t: t.ones(2, 3, 4).flatten(2, 1), ["flatten"]),
+        "x.t().view(6)": (lambda t: t.ones(2, 3).t().view(6), ["view", "reshape"]),
+        "x[::-1]": (lambda t: t.ones(3)[::-1], ["step"]),
+    }
+
+    def check(name):
+        expression, words = cases[name]
+        same_as_torch(expression, *words)
+    check_each(check, cases)
+
+
+def manual_update_of_a_parameter(t):
+    """The hand-written update that replaces a Parameter by a plain tensor."""
+    model = t.nn.Linear(2, 1)
+    model(t.ones(1, 2)).sum().backward()
+    model.weight = model.weight - 0.1 * model.weight.grad
+
+
+@pytest.mark.xfail(strict=True, reason="the weight silently stops being a parameter")
+def test_edge_assigning_a_tensor_over_a_parameter_is_a_type_error_like_torch():
+    same_as_torch(manual_update_of_a_parameter, "weight", "Parameter")
+
+
+@pytest.mark.xfail(strict=True, reason=".numpy() gives the live array")
+def test_edge_numpy_of_a_tensor_that_requires_grad_says_to_detach_like_torch():
+    same_as_torch(lambda t: t.ones(2, requires_grad=True).numpy(), "numpy", "detach")
+
+
+def same_as_torch_or_says_data(expression):
+    """PyTorch's result, or an error mytorch words itself that names `.data` (mytorch's .data is a
+    numpy array, PyTorch's a tensor)."""
+    t = torch_or_skip()
+    ours, theirs = outcome(expression, mytorch), outcome(expression, t)
+    if ours[1] is not None and theirs[1] is None and raised_by_mytorch(ours[1]):
+        assert ".data" in str(ours[1])
+    else:
+        found = differences(ours, theirs)
+        assert not found, "; ".join(f"{aspect}: {detail}" for aspect, detail in found)
+
+
+@pytest.mark.xfail(strict=True, reason="outputs.data.max(1) gives each row's maxima: a numpy array")
+def test_edge_the_tutorials_accuracy_idiom_with_data_gives_torchs_result_or_a_clear_error():
+    """PyTorch's CIFAR-10 tutorial: _, predicted = torch.max(outputs.data, 1), here as a method."""
+    outputs = [[0.1, 0.9, 0.3], [0.8, 0.2, 0.1]]
+    same_as_torch_or_says_data(lambda t: t.tensor(outputs).data.max(1)[1])
+
+
+# -- refused, or refused unclearly, where PyTorch works
+@pytest.mark.xfail(strict=True, reason="numpy's AxisError")
+def test_edge_max_and_min_over_dim_0_of_a_0d_tensor_like_torch():
+    def check(case):
+        name, dim = case
+        same_as_torch(lambda t: tuple(getattr(t.tensor(3.0), name)(dim)))
+    check_each(check, [(name, dim) for name in ["max", "min"] for dim in [0, -1]])
+
+
+@pytest.mark.xfail(strict=True, reason="errors where PyTorch gives an empty tensor")
+def test_edge_zero_size_tensors_like_torch():
+    cases = {
+        "(2, 0) softmax": (lambda x: x.softmax(1), (2, 0)),
+        "(2, 0) log_softmax": (lambda x: x.log_softmax(1), (2, 0)),
+        "(0, 2, 3) flatten(1)": (lambda x: x.flatten(1), (0, 2, 3)),
+        "x[all false].flatten(1)": (lambda x: x[x > 5].flatten(1), (2, 3)),
+        "(0, 3) var(1)": (lambda x: x.var(1), (0, 3)),
+    }
+
+    def check(name):
+        fn, shape = cases[name]
+        compare_with_torch(fn, [np.zeros(shape)])
+    check_each(check, cases)
+
+
+@pytest.mark.xfail(strict=True, reason="a bound that requires grad, or one that does not, fails")
+def test_edge_clamp_by_tensors_like_torch():
+    rng = np.random.default_rng(3)
+    arrays = [rng.normal(size=(3, 4)), rng.normal(size=4) - 0.5, rng.normal(size=(3, 1)) + 0.5]
+    cases = {"min": lambda x, low, high: x.clamp(min=low),
+             "max": lambda x, low, high: x.clamp(max=high),
+             "both": lambda x, low, high: x.clamp(low, high),
+             "a bound that needs no grad": lambda x, low, high: x.clamp(min=low.detach()) + 0 * low}
+
+    def check(name):
+        compare_with_torch(cases[name], arrays)
+    check_each(check, cases)
+
+
+def accumulate_rows(t):
+    """The accumulator idiom: start from an empty tensor, cat rows onto it."""
+    rows = t.tensor([], dtype=t.float64)
+    for i in range(3):
+        rows = t.cat([rows, t.ones(2, 3, dtype=t.float64) * i])
+    return rows
+
+
+@pytest.mark.xfail(strict=True, reason="cat refuses the empty 1-D tensor")
+def test_edge_cat_skips_an_empty_1d_tensor_like_torch():
+    same_as_torch(accumulate_rows)
+    compare_with_torch(lambda e, r: mytorch.cat([e, r]), [np.zeros(0), np.ones((2, 3))],
+                       torch_fn=lambda e, r: torch.cat([e, r]))
+
+
+@pytest.mark.xfail(strict=True, reason="a misleading shape error")
+def test_edge_a_number_to_a_negative_int_power_like_torch():
+    same_as_torch(lambda t: 2 ** t.tensor([-1, 2, 3]))
+
+
+@pytest.mark.xfail(strict=True, reason="// and % are missing")
+def test_edge_floor_division_and_remainder_like_torch():
+    cases = {
+        "int // int": lambda t: t.tensor([7, -7, 5]) // 2,
+        "float // number": lambda t: t.tensor([7.5, -7.5]) // 2,
+        "int % int": lambda t: t.tensor([7, -7, 5]) % 3,
+        "float % tensor": lambda t: t.tensor([7.5, -7.5]) % t.tensor([2.0, 4.0]),
+        "number // tensor": lambda t: 7 // t.tensor([2, -3]),
+        "number % tensor": lambda t: -7 % t.tensor([2, 3]),
+    }
+    check_each(lambda name: same_as_torch(cases[name]), cases)
+
+
+@pytest.mark.xfail(strict=True, reason="the error blames the range, or is numpy's")
+def test_edge_a_tuple_dim_to_max_and_argmax_says_they_take_one_and_amax_several():
+    def check(case):
+        name, several = case
+        same_as_torch(lambda t: getattr(t.ones(2, 3), name)(dim=(0, 1)), name, several)
+    cases = [("max", "amax"), ("min", "amin"), ("argmax", "amax"), ("argmin", "amin")]
+    check_each(check, cases)
+
+
+def swapped_cross_entropy(t):
+    labels, logits = [0, 2, 1, 1], np.random.default_rng(0).normal(size=(4, 3))
+    return t.nn.CrossEntropyLoss()(t.tensor(labels), t.tensor(logits))
+
+
+@pytest.mark.xfail(strict=True, reason="a ValueError naming shapes the user never made")
+def test_edge_cross_entropy_with_its_arguments_swapped_says_which_looks_like_labels():
+    same_as_torch(swapped_cross_entropy, "entropy", "label", "(4,)", "(4, 3)")
+
+
+@pytest.mark.xfail(strict=True, reason=".data is a numpy array: numpy's errors")
+def test_edge_pytorch_habits_with_data_give_torchs_result_or_a_clear_error():
+    cases = {
+        "p.data.zero_()": lambda t: t.ones(2, requires_grad=True).data.zero_(),
+        "p.grad.data.mul_(2)": lambda t: t.ones(2).data.mul_(2),
+        "outputs.data.max(1, keepdim=True)":
+            lambda t: tuple(t.tensor([[0.1, 0.9], [0.8, 0.2]]).data.max(1, keepdim=True)),
+    }
+    check_each(lambda name: same_as_torch_or_says_data(cases[name]), cases)
