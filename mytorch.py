@@ -115,7 +115,7 @@ class Tensor:
 
     def __neg__(self):
         # d(-a)/da = -1
-        return record("neg", -self._data,
+        return record("neg", -_checked(self, "neg"),
                       (self, lambda g: -g))
 
     def exp(self):
@@ -271,8 +271,15 @@ class Tensor:
         return _operand(self, other, "pow") ** self
 
     def __pow__(self, exponent):
+        if self.dtype == bool and getattr(exponent, "dtype", None) == bool:
+            raise NotImplementedError("pow: not for a bool tensor to a bool tensor's power, as in "
+                                      "PyTorch: use .long()")
         a, p, exponent = _promote(self, exponent, "pow")
-        out = a ** p
+        if a.dtype.kind != "f" and (p < 0).any():
+            raise RuntimeError("pow: an integer to a negative integer power: mytorch refuses "
+                               "(PyTorch gives 0, or ±1 for a base of ±1); use floats, "
+                               "x.float() ** p")
+        out = (a ** p).astype(a.dtype, copy=False)    # (numpy: bool ** bool is int8)
 
         def to_base(g):      # d(a^p)/da = p·a^(p-1), and 0 where p = 0 (x**0 has gradient 0 at 0)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -290,12 +297,23 @@ class Tensor:
     def pow(self, exponent):
         return self ** exponent
 
+    def __rfloordiv__(self, other):
+        return _operand(self, other, "floor_divide") // self
+
+    def __rmod__(self, other):
+        return _operand(self, other, "remainder") % self
+
     def __floordiv__(self, other):
-        a, b, _ = _promote(self, other, "floor_divide")
-        return _wrap(np.floor_divide(a, b))     # no gradient (PyTorch has none for // either)
+        a, b, other = _promote(self, other, "floor_divide")
+        _by_zero(b, "floor_divide")
+        # no derivative: as in PyTorch, the op is recorded, and its backward says so
+        return record("floor_divide", np.floor_divide(a, b),
+                      (self, _no_derivative),
+                      (other, _no_derivative))
 
     def __mod__(self, other):
         a, b, other = _promote(self, other, "remainder")
+        _by_zero(b, "remainder")
         # a % b = a - b·floor(a/b):  d/da = 1,  d/db = -floor(a/b)
         return record("remainder", np.remainder(a, b),
                       (self, lambda g: g),
@@ -327,7 +345,7 @@ class Tensor:
         out = np.maximum(a, 0)
         out = out.astype(a.dtype, copy=False)   # (numpy 1.x makes a 0-d float32 float64)
         return record("relu", out,
-                      (self, lambda g: g * ~(a <= 0)))
+                      (self, lambda g: np.where(a <= 0, 0, g)))
 
     def sqrt(self):
         out = np.sqrt(_as_float(self._data))
@@ -355,8 +373,8 @@ class Tensor:
 
     # -- Softmax along a dim -----------------------------------------------------------------------
     def softmax(self, dim):
-        a = _checked(self, "softmax", "f")
         dim = _dim(dim, self.ndim, "softmax")
+        a = _checked(self, "softmax", "f")
         top = a.max(axis=dim, keepdims=True,
                     initial=-np.inf)
         e = np.exp(a - top)
@@ -368,8 +386,8 @@ class Tensor:
 
     def log_softmax(self, dim):
         """log(softmax(x)) as x - max - log(sum(e^(x - max))): large logits never overflow."""
-        a = _checked(self, "log_softmax", "f")
         dim = _dim(dim, self.ndim, "log_softmax")
+        a = _checked(self, "log_softmax", "f")
         shifted = a - a.max(axis=dim, keepdims=True,
                             initial=-np.inf)
         sums = np.exp(shifted).sum(axis=dim, keepdims=True)
@@ -415,8 +433,13 @@ class Tensor:
     # -- Shape: reshape and permute have rules; the other shape ops are made of them --------------
     def reshape(self, *shape):
         before = self.shape
+        try:
+            out = self._data.reshape(_shape_args(shape))
+        except ValueError:
+            raise ShapeError(f"reshape: shape {_shape_args(shape)} is invalid for a tensor of "
+                             f"{self._data.size} elements, {before}") from None
         # the same numbers in a new shape: the gradient takes the old shape back
-        return record("reshape", self._data.reshape(_shape_args(shape)),
+        return record("reshape", out,
                       (self, lambda g: g.reshape(before)))
 
     def permute(self, *dims):
@@ -445,12 +468,12 @@ class Tensor:
         return self.reshape(self.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
-        if self.ndim == 0:
-            return self.reshape(1)
         start = _dim(start_dim, self.ndim, "flatten")
         end = _dim(end_dim, self.ndim, "flatten")
         if start > end:
-            raise IndexError("flatten() has invalid args: start_dim cannot come after end_dim")
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if self.ndim == 0:
+            return self.reshape(1)
         shape = self.shape
         size = int(np.prod(shape[start:end + 1]))
         return self.reshape(shape[:start] + (size,)
@@ -475,6 +498,8 @@ class Tensor:
         dims = list(range(self.ndim))
         dim0 = _dim(dim0, self.ndim, "transpose")
         dim1 = _dim(dim1, self.ndim, "transpose")
+        if dim0 == dim1:                        # (and a 0-d tensor's dims 0 and -1)
+            return self
         dims[dim0], dims[dim1] = dim1, dim0     # the two dims trade places
         return self.permute(dims)
 
@@ -559,6 +584,9 @@ class Tensor:
 
     def cpu(self):
         return self
+
+    def cuda(self, *args, **kwargs):
+        return _cpu_only(self, "cuda")
 
     def clone(self):
         # d(copy of a)/da = 1
@@ -698,6 +726,9 @@ class Tensor:
     def __itruediv__(self, other):
         return self._inplace("/=", np.divide, other)
 
+    def mul_(self, other):
+        return self._inplace("mul_", np.multiply, other)
+
     def copy_(self, source):
         return self._assign(..., source, "copy_")
 
@@ -714,6 +745,8 @@ class Tensor:
         if op in ("==", "!=") and not isinstance(other, comparable):
             return NotImplemented          # t == None is False, as in PyTorch
         a, b, _ = _promote(self, other, op)
+        if op in "&|" and a.dtype.kind == "f":
+            raise NotImplementedError(f"{op}: not for float tensors, as in PyTorch")
         return _wrap(numpy_op(a, b))
 
     def __eq__(self, other):
@@ -741,7 +774,9 @@ class Tensor:
         return self._compare(np.bitwise_or, other, "|")
 
     def __invert__(self):
-        return record("", np.invert(self._data))
+        if self.dtype.kind == "f":
+            raise TypeError("~ (bitwise not) is only for integer and bool tensors, as in PyTorch")
+        return _wrap(np.invert(self._data))
 
     # -- Python's and numpy's protocols ----------------------------------------------------------
     def __float__(self):
@@ -767,7 +802,9 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __array__(self, dtype=None, copy=None):        # np.asarray(t), np.mean([loss, ...])
-        return np.array(self._data, dtype, copy=copy)
+        if copy:                                        # (numpy 2 asks for a copy so)
+            return np.array(self._data, dtype)
+        return np.asarray(self._data, dtype)
 
     # array + tensor: numpy leaves the op to the tensor (its __radd__), and numpy's functions do not
     # take tensors: np.exp(t) is an error (use t.exp(), or np.exp(t.numpy()))
@@ -840,8 +877,8 @@ def _promote(x, other, op):
     gives, and `other` as a Tensor. Shapes that do not fit the op get an error that names it."""
     other = _operand(x, other, op)
     a, b = x._data, other._data
-    if op in ("sub", "-=", "matmul") and bool in (a.dtype,
-                                                  b.dtype):
+    if op in ("sub", "-=", "matmul") and bool in (a.dtype, b.dtype) \
+            or op == "floor_divide" and a.dtype == b.dtype == bool:
         raise NotImplementedError(f"{op}: not for bool tensors, as in PyTorch (for a mask, ~mask; "
                                   "for numbers, .float())")
     if a.dtype != b.dtype or op == "div" and a.dtype.kind != "f":
@@ -862,19 +899,22 @@ def _operand(x, other, op):
     if isinstance(other, np.ndarray):
         return _wrap(other)                 # used as it is (not copied), as from_numpy does
     if not isinstance(other, (int, float, np.number, np.bool_)):
-        raise TypeError(f"{op}: expected a Tensor, number or numpy array, got {type(other)}: "
+        kind = f"{type(other).__module__}.{type(other).__qualname__}".replace("builtins.", "")
+        raise TypeError(f"{op}: expected a Tensor, number or numpy array, got a {kind}: "
                         "convert it with mytorch.tensor(...) (a torch.Tensor: "
                         "mytorch.tensor(t.numpy()))")
     number, dtype = np.asarray(other), x.dtype
+    if number.dtype == bool:        # a bool stays one (the ops that refuse bools see it)
+        return _wrap(number)
     if _KIND_RANK[number.dtype.kind] > _KIND_RANK[dtype.kind]:
         dtype = _DEFAULT_DTYPE.get(number.dtype.kind, number.dtype)
     if op == "div" and np.dtype(dtype).kind != "f":
         dtype = np.float32
-    if op == "pow" and np.dtype(dtype).kind != "f" \
-            and number < 0:
-        raise RuntimeError("pow: Integers to negative integer powers are not allowed (as in "
-                           "PyTorch): use a float tensor, x.float() ** -1")
-    return _wrap(number.astype(dtype))
+    cast = number.astype(dtype)
+    if op == "pow" and cast.dtype.kind != "f" and cast != number:
+        raise RuntimeError(f"pow: {other} does not fit the tensor's {dtype}: PyTorch refuses it "
+                           "too (an integer to a negative power, say): use floats, x.float()")
+    return _wrap(cast)
 
 
 def _result_dtype(a, b, op):
@@ -883,8 +923,8 @@ def _result_dtype(a, b, op):
     wins over a 0-d one (float32 with a 0-d float64 gives float32); else the larger type (float32
     with float64: float64; uint8 with int8: int16). A true division of integers gives float32."""
     if op == "matmul" and a.dtype != b.dtype:
-        raise TypeError(f"matmul: the inputs are {a.dtype} and {b.dtype}; PyTorch asks for one "
-                        "dtype: .float() or .double() one of them")
+        raise RuntimeError(f"matmul: the inputs are {a.dtype} and {b.dtype}; PyTorch asks for "
+                           "one dtype: .float() or .double() one of them")
     rank_a = (_KIND_RANK[a.dtype.kind], a.ndim > 0)
     rank_b = (_KIND_RANK[b.dtype.kind], b.ndim > 0)
     if rank_a == rank_b:
@@ -898,10 +938,19 @@ def _result_dtype(a, b, op):
     return dtype
 
 
+def _by_zero(b, op):
+    if b.dtype.kind != "f" and (b == 0).any():
+        raise RuntimeError(f"{op}: ZeroDivisionError (integers divided by 0, as in PyTorch)")
+
+
+def _no_derivative(g):
+    raise RuntimeError("the derivative for 'floor_divide' is not implemented (in PyTorch neither)")
+
+
 def _check_shapes(a, b, op):
     """An error that names the op and both shapes, where they do not fit it."""
     if op == "matmul":     # a's last size and b's next-to-last (b 1-D: its only one) meet
-        if a.shape[-1:] != b.shape[-2:][:1]:
+        if a.shape[-1:] != b.shape[-2:][:1] or not a.ndim:
             raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not fit (inner sizes must "
                              "match; both need at least one dim)")
         return
@@ -945,11 +994,14 @@ def _dim(dim, ndim, op, new=0):
 def _dims(x, dim, op):
     """A reduction's dims as numpy's axis: None for all (dim None, or () or [] as in PyTorch), one
     dim, or a tuple of dims."""
-    if dim is None or isinstance(dim, (tuple, list)) and not dim:
+    if dim is None:
         return None
-    if isinstance(dim, (tuple, list)):
-        return tuple(_dim(d, x.ndim, op) for d in dim)
-    return _dim(dim, x.ndim, op)
+    if not isinstance(dim, (tuple, list)):
+        dim = (dim,)
+    dims = tuple(_dim(d, x.ndim, op) for d in dim)
+    if len(set(dims)) < len(dims):
+        raise RuntimeError(f"{op}: dim {dims} names a dim more than once")
+    return dims if dims and x.ndim else None    # (a 0-d tensor: its one element)
 
 
 def _spread(grad, shape, dims, keepdim):
@@ -1020,14 +1072,19 @@ def _clamp_side(x, bound, beyond):
     is an element-wise max (min) of the two, which share the gradient at a tie."""
     tie = 0.5 if isinstance(bound, Tensor) else 0
     a, b, bound = _promote(x, bound, "clamp")
-    kept = beyond(a, b) | np.isnan(a)
-    out = np.where(kept, a, b)
+    if a.dtype == bool and not tie:
+        raise NotImplementedError("clamp: not for a bool tensor and a bool number, as in PyTorch")
+    out = np.where(beyond(a, b) | np.isnan(a), a, b)
     # d/dx = 1 where x is kept, d/d(bound) = 1 where the bound is taken; half each at a tie
     return record("clamp", out,
-                  (x, lambda g: g * (beyond(a, b)
-                                     + tie * (a == b))),
-                  (bound, lambda g: g * (beyond(b, a)
-                                         + tie * (a == b))))
+                  (x, lambda g: _share(g, beyond(a, b), tie * (a == b))),
+                  (bound, lambda g: _share(g, beyond(b, a), tie * (a == b))))
+
+
+def _share(g, whole, part):
+    """g where `whole`, g·part elsewhere, and 0 where neither (even for a NaN g: as PyTorch, which
+    selects the gradient rather than multiplying it by 0)."""
+    return np.where(whole, g, np.where(part != 0, g * part, 0))
 
 
 def _extreme(x, op, dim, keepdim):
@@ -1038,8 +1095,10 @@ def _extreme(x, op, dim, keepdim):
         raise TypeError(f"{op}: dim is one dim, not {dim!r} ({op} of two tensors: "
                         f"mytorch.where(a > b, a, b); over several dims: a{op}(dims))")
     if x.ndim == 0:                     # dim 0 of a 0-d tensor: itself, at index 0
-        x = x.reshape(1)
+        x, keepdim = x.reshape(1), False
     dim = _dim(dim, x.ndim, op)
+    if x.shape[dim] == 0:
+        raise IndexError(f"{op}(): Expected reduction dim {dim} to have non-zero size")
     indices = _EXTREMES["arg" + op](x._data, axis=dim,
                                     keepdims=True)
     where = list(np.indices(indices.shape, sparse=True))
@@ -1053,28 +1112,33 @@ def _extreme(x, op, dim, keepdim):
 def _extreme_over(x, op, dim, keepdim):
     """amax and amin (and max, min over everything): ties share the gradient evenly, as in PyTorch;
     a NaN is the extreme, and NaNs share it."""
-    dims, shape = _dims(x, dim, op), x.shape
-    a = _checked(x, op)
+    dims, shape, a = _dims(x, dim, op), x.shape, x._data
+    if a.size == 0:
+        raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == "
+                           "0 (as PyTorch says): the tensor is empty")
     top = _EXTREMES[op](a, axis=dims, keepdims=True)
     hits = np.where(np.isnan(top), np.isnan(a),
                     a == top)
     share = hits / hits.sum(axis=dims, keepdims=True)
     out = top if keepdim else np.squeeze(top, axis=dims)
     return record(op, out,
-                  (x, lambda g: share * _spread(g, shape,
-                                                dims, keepdim)))
+                  (x, lambda g: _share(_spread(g, shape, dims, keepdim),
+                                       False, share)))
 
 
 def _arg(x, op, dim, keepdim):
     """argmax and argmin: indices, no graph."""
     if isinstance(dim, (tuple, list)):
-        raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
-    dims = _dims(x, dim, op)
+        raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__} (a{op[3:]} "
+                        "takes several dims)")
+    a = _checked(x, op)
+    axis = None if dim is None else _dim(dim, x.ndim, op)
+    if a.size == 0 and (axis is None or a.shape[axis] == 0):
+        raise IndexError(f"{op}(): Expected reduction dim to have non-zero size: the tensor is "
+                         "empty (as PyTorch says)")
     if x.ndim == 0:                     # a 0-d tensor's only element: index 0
         return _wrap(np.array(0))
-    found = _EXTREMES[op](_checked(x, op), axis=dims,
-                          keepdims=keepdim)
-    return _wrap(found)
+    return _wrap(_EXTREMES[op](a, axis=axis, keepdims=keepdim))
 
 
 def _plain_index(index):
@@ -1124,6 +1188,11 @@ class no_grad:
     """`with mytorch.no_grad():` computes without recording a graph; `@mytorch.no_grad()` above a
     function does so whenever it runs. The mode before comes back afterwards."""
     mode = False
+
+    def __init__(self, func=None):
+        if func is not None:            # @no_grad without (): PyTorch takes it, mytorch says so
+            raise TypeError("no_grad: write the decorator with parentheses, "
+                            "@mytorch.no_grad() (PyTorch also takes it without)")
 
     def __enter__(self):
         self.previous = _grad_mode.enabled
@@ -1321,9 +1390,14 @@ def cat(tensors, dim=0):
     are left out, as PyTorch does (so `out = mytorch.tensor([])`, then `out = cat([out, rows])`)."""
     tensors = [t if isinstance(t, Tensor) else tensor(t)
                for t in tensors]
-    tensors = [t for t in tensors if t.shape != (0,)] \
-        or tensors[:1]
-    dim = _dim(dim, tensors[0].ndim, "cat")
+    if any(t.ndim == 0 for t in tensors):
+        raise RuntimeError("cat: zero-dimensional tensor cannot be concatenated (stack them)")
+    first = next((t for t in tensors if t.shape != (0,)), tensors[0])
+    dim = _dim(dim, first.ndim, "cat")
+    # a 1-D empty tensor joins as an empty slice of the others' shape (PyTorch skips it)
+    empty = first.shape[:dim] + (0,) + first.shape[dim + 1:]
+    tensors = [t.reshape(empty) if t.shape == (0,) else t
+               for t in tensors]
     # PyTorch's promotion: the highest kind wins, then the larger type of that kind
     kinds = [_KIND_RANK[t.dtype.kind] for t in tensors]
     dtype = np.result_type(*[t.dtype for t, kind in zip(tensors, kinds)
@@ -1347,6 +1421,10 @@ def stack(tensors, dim=0):
     """Join tensors along a new dim: each gets a dim of size 1 there, then cat."""
     tensors = [t if isinstance(t, Tensor) else tensor(t)
                for t in tensors]
+    _dim(dim, tensors[0].ndim, "stack", new=1)
+    shapes = [t.shape for t in tensors]
+    if len(set(shapes)) > 1:
+        raise ShapeError(f"stack expects each tensor to be equal size, but got {shapes}")
     return cat([t.unsqueeze(dim) for t in tensors], dim)
 
 
@@ -1363,7 +1441,7 @@ def linear(input, weight, bias=None):
     """y = x·Wᵀ + b as one op (PyTorch's F.linear): one node and one rule instead of three."""
     x = _operand(weight, input, "linear")
     a, w = x._data, weight._data
-    if a.shape[-1:] != w.shape[1:]:
+    if not a.ndim or a.shape[-1:] != w.shape[1:]:
         raise ShapeError(f"linear: input of shape {a.shape} does not fit a weight of shape "
                          f"{w.shape} (its in_features)")
     if a.dtype != w.dtype \
@@ -1410,12 +1488,19 @@ def mse_loss(input, target, *, reduction="mean", _stacklevel=2):
     """(input - target)², averaged (or summed, or each); reduction keyword-only, as in MSELoss. The
     warning about shapes points at the caller's line (_stacklevel: frames up to it, as
     PyTorch's)."""
-    if getattr(target, "shape", input.shape) != input.shape:
+    target = _operand(input, target, "mse_loss")
+    if input.shape != target.shape:
         warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape "
                       f"{input.shape}; they will be broadcast together, rarely what you meant "
                       "(PyTorch warns too)",
                       stacklevel=_stacklevel)
-    return _reduce((input - target) ** 2, reduction)
+    # one dtype for both, promoted as if both had dims (PyTorch broadcasts them first): floats
+    dtype = _result_dtype(np.atleast_1d(input._data),
+                          np.atleast_1d(target._data), "mse_loss")
+    if dtype.kind != "f":
+        raise NotImplementedError(f"mse_loss: not for {dtype} tensors, as in PyTorch: use "
+                                  ".float()")
+    return _reduce((input.to(dtype) - target.to(dtype)) ** 2, reduction)
 
 
 def _reduce(loss, reduction):
@@ -1442,10 +1527,14 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100,
     w[y_i]·loss_i / Σ w[y_i] (for probabilities, loss_i = -Σ_c w_c·p_ic·log q_ic and the mean
     divides by N, as PyTorch). The weight is a constant: no gradient flows to it."""
     target = target if isinstance(target, Tensor) else tensor(target)
+    if input.ndim == 0:
+        raise IndexError("cross_entropy: Dimension out of range: the input (logits) is 0-d; give "
+                         "a row of logits (C,) or rows (N, C)")
     if input.dtype.kind != "f":
-        raise RuntimeError("cross_entropy: the input (logits, the first argument) holds "
-                           f"{input.dtype} values, shape {input.shape}: it looks like the labels. "
-                           "Call loss_fn(logits, labels), logits first")
+        raise RuntimeError(f"cross_entropy: the input (the first argument) holds {input.dtype} "
+                           f"values, shape {input.shape}, and the target has shape "
+                           f"{target.shape}: the input looks like the labels. Call "
+                           "loss_fn(logits, labels), logits first")
     if input.ndim == 1:                 # unbatched: a batch of one
         loss = cross_entropy(input.unsqueeze(0),
                              target.unsqueeze(0), weight,
@@ -1453,10 +1542,14 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100,
         return loss.reshape(()) if reduction == "none" else loss
     if weight is not None and (weight.shape != input.shape[1:]
                                or weight.dtype != input.dtype):
-        raise RuntimeError(f"cross_entropy: weight should hold one {input.dtype} number per class "
-                           f"({input.shape[1:]}), got {weight.dtype} {weight.shape}")
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all "
+                           f"{input.shape[-1]} classes or no classes, in the logits' dtype "
+                           f"{input.dtype}: got {weight.dtype} {weight.shape}")
     _check_reduction(reduction)
     if target.shape == input.shape:     # probabilities: made of ops
+        if target.dtype.kind != "f":
+            raise RuntimeError("cross_entropy: Expected floating point type for target with class "
+                               f"probabilities, got {target.dtype} (as PyTorch says)")
         if weight is not None:
             target = target * weight
         losses = -(input.log_softmax(1) * target).sum(1)
@@ -1468,11 +1561,12 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100,
 
 def _labels(target, logits, ignore_index):
     """Class labels as integers in 0..C-1 (or ignore_index), or PyTorch's errors."""
-    labels, classes = target._data, logits.shape[-1]
+    labels = target._data
     if logits.ndim != 2 or labels.shape != logits.shape[:1]:
         raise ShapeError(f"cross_entropy: for logits of shape {logits.shape}, the target is class "
                          f"labels (N,) or probabilities (N, C), not {labels.shape}")
-    if labels.dtype.kind not in "iu":
+    classes = logits.shape[1]
+    if labels.dtype not in (np.int64, np.uint8):
         raise RuntimeError("cross_entropy: class labels must be integers (int64), not "
                            f"{labels.dtype}: use labels.long(); for probabilities, give a target "
                            "of shape (N, C)")
@@ -1497,16 +1591,16 @@ def _class_loss(input, labels, weight, ignore_index, reduction):
     shifted = x - x.max(axis=1, keepdims=True)          # (large logits never overflow)
     sums = np.exp(shifted).sum(axis=1, keepdims=True)
     log_probs = shifted - np.log(sums)
-    losses = -w * log_probs[rows, classes] / divisor
+    losses = -w * log_probs[rows, classes]
     if reduction != "none":
-        losses = losses.sum()
+        losses = losses.sum() / divisor if divisor else np.nan
 
     def to_input(g):    # d loss_i/d x_i = w_i·(softmax(x_i) - one_hot(y_i)), times g / divisor
-        scale = (g * w / divisor)[:, None]
+        scale = (g * w / (divisor or 1))[:, None]
         grad = np.exp(log_probs) * scale
         grad[rows, classes] -= scale[:, 0]
         return grad
-    return record("cross_entropy", losses.astype(x.dtype, copy=False),
+    return record("cross_entropy", np.asarray(losses, x.dtype),
                   (input, to_input))
 
 
@@ -1573,9 +1667,11 @@ class Module:
             pairs += child._walk(f"{prefix}.{name}" if prefix else name)
         return pairs
 
-    def named_modules(self, prefix=""):
+    def named_modules(self, prefix="", remove_duplicate=True):
         """This module and all modules inside it, depth first; one used twice is listed once."""
-        return _unique(self._walk(prefix))
+        if remove_duplicate:
+            return _unique(self._walk(prefix))
+        return iter(self._walk(prefix))
 
     def modules(self):
         return (module for _, module in self.named_modules())
@@ -1604,6 +1700,9 @@ class Module:
     def register_buffer(self, name, tensor):
         """A tensor the module keeps as attribute `name`: in state_dict, cast by double() / float(),
         never trained (PyTorch's persistent=False is not in mytorch). None: a buffer not set yet."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                            "(Tensor or None expected)")
         setattr(self, name, tensor)
         vars(self).setdefault("_buffers", {})[name] = True      # the names, in order
 
@@ -1673,6 +1772,9 @@ class Module:
                 self._cast(target)
         return self
 
+    def cuda(self, *args, **kwargs):
+        return _cpu_only(self, "cuda")
+
     # -- Saving and loading: by name, every name of a module used twice (as PyTorch) ---------------
     def _state(self):
         return dict(_named(self._walk(), Module._own_params,
@@ -1715,11 +1817,14 @@ class Module:
         ...)."""
         return ""
 
+    def _child_reprs(self):
+        return [(name, repr(child)) for name, child in self._children()]
+
     def __repr__(self):
         """As PyTorch prints a model: Name(settings), or one '(name): layer' line per sub-module."""
         extra = self.extra_repr()
-        children = [f"({name}): " + repr(child).replace("\n", "\n  ")
-                    for name, child in self._children()]
+        children = [f"({name}): " + text.replace("\n", "\n  ")
+                    for name, text in self._child_reprs()]
         lines = extra.splitlines() + children
         if not children and len(lines) <= 1:        # ReLU(), Linear(in_features=2, ...)
             return f"{type(self).__name__}({extra})"
@@ -1907,6 +2012,18 @@ class ModuleList(_Indexed):
         if type(i) is slice:
             return ModuleList(list(self)[i])
         return list(self)[i]
+
+    def _child_reprs(self):
+        """As PyTorch prints it: equal neighbours as one line, '(0-2): 3 x Linear(...)'."""
+        texts = [repr(module) for module in self]
+        starts = [i for i, text in enumerate(texts) if i == 0 or text != texts[i - 1]]
+        reprs = []
+        for a, b in zip(starts, starts[1:] + [len(texts)]):
+            if b - a == 1:
+                reprs.append((str(a), texts[a]))
+            else:
+                reprs.append((f"{a}-{b - 1}", f"{b - a} x {texts[a]}"))
+        return reprs
 
 
 
@@ -2364,7 +2481,6 @@ _CONV = ("mytorch has no convolutions: build one from indexing and a matrix prod
          "README's coursework section has a worked 2-D convolution and max-pool")
 _HINTS = {"Function": "Write the op as a function that ends with mytorch.record(name, output, "
                       "(input, rule)) (README: 'Add your own op')",
-          "cuda": "mytorch runs on the CPU only: leave out .cuda() and .to(device)",
           "Conv2d": _CONV, "conv2d": _CONV, "MaxPool2d": _CONV, "max_pool2d": _CONV, "pad": _CONV,
           "unfold": _CONV}
 

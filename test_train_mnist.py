@@ -186,7 +186,7 @@ def test_collate_gives_float32_tensors_without_grad(mnist_dir):
     assert 0 <= images.data.min() and images.data.max() <= 1
     # class indices, as torchvision gives them (CrossEntropyLoss's fast path), not one-hot rows
     assert labels.shape == (32,) and labels.data.dtype == np.int64
-    assert 0 <= labels.data.min() and labels.data.max() <= 9 and len(np.unique(labels.data)) > 3
+    assert 0 <= labels.data.min() and labels.data.max() <= 9 and len(np.unique(labels.detach().numpy())) > 3
 
 
 # -- the learning-rate schedule: mytorch.optim.lr_scheduler.LambdaLR, the same lrs as before -------------
@@ -218,12 +218,12 @@ def test_the_schedule_drives_mytorchs_sgd():
     optimizer, scheduler = tm.make_optimizer([w], tm.parse_args(["--momentum", "0"]), steps=2)
     moved = []
     for _ in range(3):
-        before = w.data.copy()
+        before = w.detach().numpy().copy()
         (w * w).sum().backward()            # gradient 2w
         optimizer.step()
         optimizer.zero_grad()
         scheduler.step()
-        moved.append(float((before - w.data)[0] / (2 * before[0])))      # the lr this step used
+        moved.append(float((before - w.detach().numpy())[0] / (2 * before[0])))      # the lr this step used
     assert moved == pytest.approx([0.8, 0.4, 0.0])
 
 
