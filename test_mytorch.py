@@ -10,6 +10,7 @@ import gc
 import importlib.util
 import linecache
 import os
+import pickle
 import re
 import struct
 import subprocess
@@ -3284,6 +3285,137 @@ def test_optimizer_state_dict_has_pytorchs_layout_and_values(kind):
     def torch_state():
         return layout(torch_trained()[1].state_dict())
     compare_with_torch(lambda: layout(ours), torch_fn=torch_state, rtol=1e-10, atol=1e-14)
+
+
+# -- checkpoints: mytorch.save and mytorch.load; files both ways with PyTorch (README: Checkpoints)
+@pytest.mark.parametrize("kind", ["SGD momentum", "Adam"])
+def test_a_checkpoint_file_resumes_training_exactly(kind, tmp_path):
+    """What the README's Checkpoints section promises: a model and an optimizer saved with
+    mytorch.save and loaded with mytorch.load into fresh ones (other weights, another lr) train on
+    as the originals do, to the last bit."""
+    uninterrupted = double_mlp(12)
+    opt = OPTIMIZERS[kind](uninterrupted.parameters())
+    train_steps(uninterrupted, opt, 3, seed=13)
+    path = tmp_path / "checkpoint.npz"
+    mytorch.save({"model": uninterrupted.state_dict(), "optimizer": opt.state_dict(), "epoch": 3},
+                 path)
+    train_steps(uninterrupted, opt, 3, seed=14)
+
+    resumed = double_mlp(99)
+    fresh = OPTIMIZERS[kind](resumed.parameters())
+    fresh.param_groups[0]["lr"] = 123.0
+    checkpoint = mytorch.load(path)
+    assert checkpoint["epoch"] == 3
+    assert list(checkpoint["optimizer"]["state"]) == ["0", "1", "2", "3"]     # JSON's keys
+    resumed.load_state_dict(checkpoint["model"])
+    fresh.load_state_dict(checkpoint["optimizer"])
+    train_steps(resumed, fresh, 3, seed=14)
+    for a, b in zip(uninterrupted.parameters(), resumed.parameters()):
+        assert b.dtype == np.float64
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    for i, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            np.testing.assert_array_equal(value, fresh.state_dict()["state"][i][key])
+
+
+def test_save_and_load_give_back_tensors_arrays_numbers_and_json_s_keys_and_lists(tmp_path):
+    path = tmp_path / "things"                       # written to exactly this path, no .npz added
+    saved = {"weights": [mytorch.tensor([1.5, 2.5]),
+                         mytorch.tensor([[1, 2]], dtype=mytorch.uint8)],
+             "array": np.arange(3, dtype=np.int16), "betas": (0.9, 0.999), 7: "seven",
+             "lr": 0.5, "step": 3, "nothing": None, "flag": True}
+    mytorch.save(saved, path)
+    assert os.listdir(tmp_path) == ["things"]
+    loaded = mytorch.load(path)
+    assert list(loaded) == ["weights", "array", "betas", "7", "lr", "step", "nothing", "flag"]
+    first, second = loaded["weights"]
+    assert isinstance(first, Tensor) and first.dtype == np.float32 and first.tolist() == [1.5, 2.5]
+    assert isinstance(second, Tensor) and second.dtype == np.uint8 and second.tolist() == [[1, 2]]
+    assert type(loaded["array"]) is np.ndarray and loaded["array"].dtype == np.int16
+    assert loaded["array"].tolist() == [0, 1, 2]
+    assert loaded["betas"] == [0.9, 0.999] and loaded["7"] == "seven"
+    assert loaded["lr"] == 0.5 and type(loaded["lr"]) is float
+    assert loaded["step"] == 3 and type(loaded["step"]) is int
+    assert loaded["nothing"] is None and loaded["flag"] is True
+
+
+@pytest.mark.parametrize("straight", [False, True], ids=["through a file", "straight in"])
+def test_a_pytorch_state_dict_loads_into_mytorch_through_a_file_or_straight(straight, tmp_path,
+                                                                           rng):
+    """The README's way back from PyTorch: a state dict's tensors .numpy() into mytorch.save, then
+    mytorch.load into a mytorch model; or straight into its load_state_dict."""
+    torch_or_skip()
+    theirs = torch.nn.Linear(4, 3)
+    state = {name: tensor.numpy() for name, tensor in theirs.state_dict().items()}
+    if not straight:
+        mytorch.save({"model": state}, tmp_path / "from_torch.npz")
+        state = mytorch.load(tmp_path / "from_torch.npz")["model"]
+
+    def ours(x):
+        model = nn.Linear(4, 3)
+        model.load_state_dict(state)
+        return model(x)
+    compare_with_torch(ours, [rng.normal(size=(5, 4)).astype(np.float32)], torch_fn=theirs,
+                       rtol=1e-6, atol=1e-6)
+
+
+def test_a_mytorch_checkpoint_loads_into_pytorch(tmp_path, rng):
+    """The README's way to PyTorch: mytorch.load, then torch.from_numpy into load_state_dict."""
+    ours = nn.Linear(4, 3)
+    path = tmp_path / "checkpoint.npz"
+    mytorch.save({"model": ours.state_dict()}, path)
+
+    def theirs(x):
+        model = torch.nn.Linear(4, 3)
+        state = mytorch.load(path)["model"]
+        model.load_state_dict({name: torch.from_numpy(array) for name, array in state.items()})
+        return model(x)
+    compare_with_torch(ours, [rng.normal(size=(5, 4)).astype(np.float32)], torch_fn=theirs,
+                       rtol=1e-6, atol=1e-6)
+
+
+class CreatesAFileWhenUnpickled:
+    """A pickled object whose unpickling opens (so creates) the file at `path`: the kind of code a
+    pickle can run when it is loaded."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_load_refuses_what_mytorch_save_did_not_write_and_runs_no_code_from_it(tmp_path):
+    marker = tmp_path / "marker"
+    payload = CreatesAFileWhenUnpickled(marker)
+    files = {"a text file": tmp_path / "notes.txt", "a pickle": tmp_path / "state.pkl",
+             "an .npz of arrays": tmp_path / "weights.npz",
+             "an .npz whose structure is a pickle": tmp_path / "sneaky.npz",
+             "an .npz with a pickled array": tmp_path / "sneakier.npz"}
+    files["a text file"].write_text("epoch 3, loss 0.25\n")
+    files["a pickle"].write_bytes(pickle.dumps({"weight": payload}))
+    with open(files["an .npz of arrays"], "wb") as f:       # what train_mnist.py --save writes
+        np.savez(f, weight=np.ones((2, 2)))
+    with open(files["an .npz whose structure is a pickle"], "wb") as f:
+        np.savez(f, mytorch_checkpoint=np.array([payload], dtype=object))
+    with open(files["an .npz with a pickled array"], "wb") as f:
+        np.savez(f, np.array([payload], dtype=object), mytorch_checkpoint='{"w": {"__array__": 0}}')
+    if torch is not None:
+        files["a file of torch.save"] = tmp_path / "model.pt"
+        torch.save({"weight": torch.ones(2), "payload": payload}, files["a file of torch.save"])
+    for what, path in files.items():
+        refusal = "is not a checkpoint that mytorch.save wrote"
+        with pytest.raises(RuntimeError, match=refusal) as error:
+            mytorch.load(path)
+        assert str(path) in str(error.value) and "torch.save" in str(error.value), what
+        assert not marker.exists(), f"loading {what} ran code from it"
+    # the pickles were real: unpickling them (as pickle.load and torch.load do) creates the file
+    pickle.loads(files["a pickle"].read_bytes())["weight"].close()
+    assert marker.exists()
+    if torch is not None:
+        marker.unlink()
+        torch.load(files["a file of torch.save"], weights_only=False)["payload"].close()
+        assert marker.exists()
 
 
 # -- learning-rate schedules; the tutorial's model trained by mytorch and by PyTorch -------------------
