@@ -4079,6 +4079,102 @@ def test_readme_example_runs():
     example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
     exec(compile(example, "README.md", "exec"), {})
 
+# -- the README's code: every python block runs; the worked convolution gives PyTorch's; the map
+def readme_python_blocks():
+    """The README's ```python blocks, each as (the heading it stands under, its code)."""
+    readme = (ROOT / "README.md").read_text()
+    fences_and_headings = re.compile(r"^```(\w*)\n(.*?)^```|^#+ (.*?)$", re.M | re.S)
+    blocks, heading = [], None
+    for found in fences_and_headings.finditer(readme):
+        if found.group(3) is not None:
+            heading = found.group(3)
+        elif found.group(1) == "python":
+            blocks.append((heading, found.group(2)))
+    return blocks
+
+
+def test_every_python_block_of_the_readme_runs(tmp_path, monkeypatch, capsys):
+    """Each block runs after the blocks before it under the same heading, in their namespace (a
+    block may continue the one before), in an empty folder; one that imports torch needs it."""
+    monkeypatch.chdir(tmp_path)
+    namespaces = {}
+    for heading, code in readme_python_blocks():
+        if "import torch" in code and torch is None:
+            namespaces[heading] = None          # this block and the rest under its heading wait
+        namespace = namespaces.setdefault(heading, {})
+        if namespace is not None:
+            exec(compile(code, f"README.md, under '{heading}'", "exec"), namespace)
+    assert capsys.readouterr().out.count("True\n") == 2         # the two gradchecks of softplus
+
+
+README_CONV = "A 2-D convolution and max-pool, built from indexing (im2col)"
+
+
+def readme_conv_and_max_pool():
+    """The functions of the README's worked convolution: its first block, run (30 lines at most)."""
+    code = next(code for heading, code in readme_python_blocks() if heading == README_CONV)
+    assert len(code.splitlines()) <= 30
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    return namespace["conv2d"], namespace["max_pool2d"]
+
+
+# (conv stride, pool window, pool stride, with a bias): strides 1 and 2, pool windows that overlap
+@pytest.mark.parametrize("stride, window, pool_stride, bias", [
+    (1, 2, None, True), (2, 2, 1, True), (1, 3, 2, False), (2, 3, None, True)])
+def test_the_readmes_convolution_and_max_pool_give_torchs_values_and_gradients(
+        stride, window, pool_stride, bias, rng):
+    conv2d, max_pool2d = readme_conv_and_max_pool()
+    arrays = [rng.normal(size=(2, 3, 9, 8)), rng.normal(size=(4, 3, 3, 2))]
+    if bias:
+        arrays.append(rng.normal(size=4))
+
+    def ours(x, weight, b=None):
+        out = conv2d(x, weight, b, stride=stride)
+        return out, max_pool2d(out, window, pool_stride)
+
+    def theirs(x, weight, b=None):
+        out = torch.nn.functional.conv2d(x, weight, b, stride=stride)
+        return out, torch.nn.functional.max_pool2d(out, window, pool_stride)
+    compare_with_torch(ours, arrays, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("owner, name", [
+    (nn, "Conv2d"), (F, "conv2d"), (nn, "MaxPool2d"), (F, "max_pool2d"), (F, "pad"),
+    (Tensor([1.0]), "unfold")],
+    ids=["nn.Conv2d", "F.conv2d", "nn.MaxPool2d", "F.max_pool2d", "F.pad", "Tensor.unfold"])
+def test_the_hints_for_convolutions_point_to_a_heading_of_the_readmes_coursework_section(owner,
+                                                                                         name):
+    with pytest.raises(AttributeError, match="README's coursework section") as error:
+        getattr(owner, name)
+    assert "2-D convolution and max-pool" in str(error.value)
+    readme = (ROOT / "README.md").read_text()
+    coursework = readme[readme.index("## Use it in coursework"):readme.index("## Training on")]
+    assert f"\n### {README_CONV}\n" in coursework
+
+
+def test_the_readmes_map_of_mytorch_py_names_what_each_part_defines():
+    """The README's coursework section says where each part of mytorch.py starts and what it
+    defines first: every part has its item, and each name the item gives in `backticks` (a
+    function, class, method or constant) is defined in that part."""
+    source = (ROOT / "mytorch.py").read_text()
+    banners = list(re.finditer(r"^\s*# Part (\d+)\. ", source, re.M))
+    parts = {int(b.group(1)): source[b.start():end] for b, end in
+             zip(banners, [b.start() for b in banners[1:]] + [len(source)])}
+    readme = (ROOT / "README.md").read_text()
+    where = readme[readme.index("### Where things are in `mytorch.py`"):
+                   readme.index("### Add your own op")]
+    items = dict(re.findall(r"^(\d+)\. (.*?)(?=^\d+\. |\Z)", where, re.M | re.S))
+    assert sorted(map(int, items)) == sorted(parts) == list(range(1, len(parts) + 1))
+    for number, item in items.items():
+        names = re.findall(r"`(?:class )?([A-Za-z_]\w*)`", item)
+        assert names, f"part {number} names nothing"
+        missing = [name for name in names
+                   if not re.search(rf"^\s*(def|class) {name}\b|^\s*(\w+ = )*{name} = ",
+                                    parts[int(number)], re.M)]
+        assert not missing, f"README says part {number} defines {missing}; mytorch.py does not"
+
+
 
 # ---------------------------------------------------------------------------------------------------
 # gradcheck: passes on every op, catches a wrong rule and says where, leaves the caller's tensors alone
