@@ -4107,6 +4107,26 @@ def test_every_python_block_of_the_readme_runs(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.count("True\n") == 2         # the two gradchecks of softplus
 
 
+def test_what_the_readme_says_mytorch_supports_is_there():
+    """Every name in `backticks` of the README's 'What mytorch.Tensor supports' paragraph is there:
+    before 'also functions:', a tensor's (`exp`, `.to(dtype)`); after it, mytorch's
+    (`mytorch.max(x, 1)`, `mean`, `where`, `mytorch.autograd.gradcheck`)."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("What `mytorch.Tensor` supports:") + len("What `mytorch.Tensor`")
+    methods, functions = readme[start:readme.index("### Checkpoints")].split("also functions:")
+    missing = []
+    for owner, text in [(mytorch.ones(2, 3), methods), (mytorch, functions)]:
+        for code in re.findall(r"`([^`]+)`", text):
+            name = re.fullmatch(r"(?:mytorch)?\.?([A-Za-z_][\w.]*?)(?:\(.*\))?", code)
+            if name is None:                                # operators, statements: `t[mask] = 0`
+                continue
+            try:
+                functools.reduce(getattr, name.group(1).split("."), owner)
+            except AttributeError:
+                missing.append(code)
+    assert not missing, f"the README says mytorch has these; it does not: {missing}"
+
+
 README_CONV = "A 2-D convolution and max-pool, built from indexing (im2col)"
 
 
