@@ -58,19 +58,19 @@ Step = namedtuple("Step", "sender receiver grad waiting")
 class Tensor:
     """A numpy array and what autograd needs: `requires_grad`; `grad`, filled in by backward(); and
     `_edges`, the (input, rule) pairs that the op which made it recorded (none for a leaf)."""
-    __slots__ = ("_data", "grad", "requires_grad", "retains_grad",
-                 "_edges", "_op", "_base")
+    # What every tensor starts with (a tensor changes its own, as the attributes of a new object)
+    requires_grad = False
+    grad = None             # after backward: d(loss)/d(this tensor), a Tensor of its shape
+    _edges = ()             # (input, rule) pairs: rule(gradient of this) = input's gradient
+    _op = ""                # the name of the op that made it; "" for a leaf
+    retains_grad = False    # a computed tensor keeps its .grad only if retain_grad() asked
+    _base = None            # the tensor whose .data or detach() this is (see `data`)
     __hash__ = object.__hash__   # a dict key by identity, though == compares values
 
     def __init__(self, *data, requires_grad=False):
         """As torch.Tensor(...): a float32 copy of the data (numbers, lists, arrays, Tensors)."""
         self._data = _float32_array(data)   # (whole numbers alone are sizes: Tensor(2, 3))
         self.requires_grad = requires_grad
-        self.grad = None            # after backward: d(loss)/d(this tensor), a Tensor of its shape
-        self._edges = ()            # (input, rule) pairs: rule(gradient of this) = input's gradient
-        self._op = ""               # the name of the op that made it; "" for a leaf
-        self.retains_grad = False   # a computed tensor keeps its .grad only if retain_grad() asked
-        self._base = None           # the tensor whose .data or detach() this is (see `data`)
 
     # -- The tutorial's ops. Each computes its result with numpy, then records, for each input, the
     # rule that turns g, the gradient of the result, into the gradient of that input.
@@ -243,7 +243,7 @@ class Tensor:
         if gradient.shape != self.shape:
             raise ShapeError(f"backward: gradient has shape {gradient.shape}, expected "
                              f"{self.shape}")
-        if self.retains_grad or not self._edges:      # a leaf (or retain_grad()) keeps its own too
+        if self.retains_grad or not self._edges:      # a leaf (or retain_grad()) keeps its own
             self._accumulate(gradient)
         return _read_only(gradient)
 
@@ -252,14 +252,12 @@ class Tensor:
     # ==============================================================================================
 
     # -- The other side of arithmetic: 2 - x makes 2 a tensor, then uses the op above --------------
-    def __radd__(self, other):
-        return _operand(self, other, "add") + self
+    __radd__ = __add__              # 2 + x is x + 2, and 2 * x is x * 2
 
     def __rsub__(self, other):
         return _operand(self, other, "sub") - self
 
-    def __rmul__(self, other):
-        return _operand(self, other, "mul") * self
+    __rmul__ = __mul__
 
     def __rtruediv__(self, other):
         return _operand(self, other, "div") / self
@@ -271,14 +269,8 @@ class Tensor:
         return _operand(self, other, "pow") ** self
 
     def __pow__(self, exponent):
-        if self.dtype == bool and getattr(exponent, "dtype", None) == bool:
-            raise NotImplementedError("pow: not for a bool tensor to a bool tensor's power, as in "
-                                      "PyTorch: use .long()")
         a, p, exponent = _promote(self, exponent, "pow")
-        if a.dtype.kind != "f" and (p < 0).any():
-            raise RuntimeError("pow: an integer to a negative integer power: mytorch refuses "
-                               "(PyTorch gives 0, or ±1 for a base of ±1); use floats, "
-                               "x.float() ** p")
+        # (an integer to a negative integer power: numpy's ValueError, where PyTorch gives 0)
         out = (a ** p).astype(a.dtype, copy=False)    # (numpy: bool ** bool is int8)
 
         def to_base(g):      # d(a^p)/da = p·a^(p-1), and 0 where p = 0 (x**0 has gradient 0 at 0)
@@ -294,22 +286,12 @@ class Tensor:
                       (self, to_base),
                       (exponent, to_exponent))
 
-    def pow(self, exponent):
-        return self ** exponent
-
-    def __rfloordiv__(self, other):
-        return _operand(self, other, "floor_divide") // self
-
-    def __rmod__(self, other):
-        return _operand(self, other, "remainder") % self
+    pow = __pow__
 
     def __floordiv__(self, other):
-        a, b, other = _promote(self, other, "floor_divide")
+        a, b, _ = _promote(self, other, "floor_divide")
         _by_zero(b, "floor_divide")
-        # no derivative: as in PyTorch, the op is recorded, and its backward says so
-        return record("floor_divide", np.floor_divide(a, b),
-                      (self, _no_derivative),
-                      (other, _no_derivative))
+        return _wrap(np.floor_divide(a, b))     # no derivative (PyTorch has none either)
 
     def __mod__(self, other):
         a, b, other = _promote(self, other, "remainder")
@@ -433,13 +415,8 @@ class Tensor:
     # -- Shape: reshape and permute have rules; the other shape ops are made of them --------------
     def reshape(self, *shape):
         before = self.shape
-        try:
-            out = self._data.reshape(_shape_args(shape))
-        except ValueError:
-            raise ShapeError(f"reshape: shape {_shape_args(shape)} is invalid for a tensor of "
-                             f"{self._data.size} elements, {before}") from None
         # the same numbers in a new shape: the gradient takes the old shape back
-        return record("reshape", out,
+        return record("reshape", self._data.reshape(_shape_args(shape)),
                       (self, lambda g: g.reshape(before)))
 
     def permute(self, *dims):
@@ -550,14 +527,7 @@ class Tensor:
                       (self, to_input))
 
     # -- Matrix products ---------------------------------------------------------------------------
-    def matmul(self, other):
-        return self @ other
-
-    def mm(self, other):
-        if self.ndim != 2 or np.ndim(other) != 2:
-            raise RuntimeError(f"mm: both must be matrices (use @ for others): {self.shape}, "
-                               f"{np.shape(other)}")
-        return self @ other
+    matmul = __matmul__
 
     # -- dtype and device: a cast changes no value, so its gradient passes on (cast back) ----------
     def to(self, dtype):
@@ -741,12 +711,7 @@ class Tensor:
 
     # -- Comparisons and logic give boolean tensors, with no graph (masks) -------------------------
     def _compare(self, numpy_op, other, op):
-        comparable = (Tensor, int, float, np.number, np.ndarray)
-        if op in ("==", "!=") and not isinstance(other, comparable):
-            return NotImplemented          # t == None is False, as in PyTorch
         a, b, _ = _promote(self, other, op)
-        if op in "&|" and a.dtype.kind == "f":
-            raise NotImplementedError(f"{op}: not for float tensors, as in PyTorch")
         return _wrap(numpy_op(a, b))
 
     def __eq__(self, other):
@@ -774,8 +739,6 @@ class Tensor:
         return self._compare(np.bitwise_or, other, "|")
 
     def __invert__(self):
-        if self.dtype.kind == "f":
-            raise TypeError("~ (bitwise not) is only for integer and bool tensors, as in PyTorch")
         return _wrap(np.invert(self._data))
 
     # -- Python's and numpy's protocols ----------------------------------------------------------
@@ -851,21 +814,14 @@ def _wrap(data):
     """A Tensor around `data` as it is, with no graph. (Tensor(...) copies its data into float32, as
     torch.Tensor does, so an op's output is made without calling it.)"""
     out = Tensor.__new__(Tensor)
-    if type(data) is not np.ndarray:
-        data = np.asarray(data)
-    out._data = data
-    out.grad, out._base = None, None
-    out._edges, out._op = (), ""
-    out.requires_grad = out.retains_grad = False
+    out._data = data if type(data) is np.ndarray else np.asarray(data)
     return out
 
 
 def _float32_array(data):
     """torch.Tensor(...)'s data: whole numbers alone are sizes (Tensor(2, 3) is 2×3 zeros, where
     PyTorch leaves the memory unset; Tensor() is empty); anything else is one piece of data."""
-    sizes = [isinstance(n, (int, np.integer))
-             and not isinstance(n, (bool, np.bool_)) for n in data]
-    if all(sizes):
+    if all(type(n) is int for n in data):       # (not bools: they are data)
         return np.zeros(data or 0, np.float32)
     if len(data) != 1:
         raise TypeError(f"Tensor: give one sequence of data or whole-number sizes, got {data!r}")
@@ -943,10 +899,6 @@ def _by_zero(b, op):
         raise RuntimeError(f"{op}: ZeroDivisionError (integers divided by 0, as in PyTorch)")
 
 
-def _no_derivative(g):
-    raise RuntimeError("the derivative for 'floor_divide' is not implemented (in PyTorch neither)")
-
-
 def _check_shapes(a, b, op):
     """An error that names the op and both shapes, where they do not fit it."""
     if op == "matmul":     # a's last size and b's next-to-last (b 1-D: its only one) meet
@@ -999,8 +951,6 @@ def _dims(x, dim, op):
     if not isinstance(dim, (tuple, list)):
         dim = (dim,)
     dims = tuple(_dim(d, x.ndim, op) for d in dim)
-    if len(set(dims)) < len(dims):
-        raise RuntimeError(f"{op}: dim {dims} names a dim more than once")
     return dims if dims and x.ndim else None    # (a 0-d tensor: its one element)
 
 
@@ -1072,8 +1022,6 @@ def _clamp_side(x, bound, beyond):
     is an element-wise max (min) of the two, which share the gradient at a tie."""
     tie = 0.5 if isinstance(bound, Tensor) else 0
     a, b, bound = _promote(x, bound, "clamp")
-    if a.dtype == bool and not tie:
-        raise NotImplementedError("clamp: not for a bool tensor and a bool number, as in PyTorch")
     out = np.where(beyond(a, b) | np.isnan(a), a, b)
     # d/dx = 1 where x is kept, d/d(bound) = 1 where the bound is taken; half each at a tie
     return record("clamp", out,
@@ -1097,8 +1045,6 @@ def _extreme(x, op, dim, keepdim):
     if x.ndim == 0:                     # dim 0 of a 0-d tensor: itself, at index 0
         x, keepdim = x.reshape(1), False
     dim = _dim(dim, x.ndim, op)
-    if x.shape[dim] == 0:
-        raise IndexError(f"{op}(): Expected reduction dim {dim} to have non-zero size")
     indices = _EXTREMES["arg" + op](x._data, axis=dim,
                                     keepdims=True)
     where = list(np.indices(indices.shape, sparse=True))
@@ -1113,9 +1059,6 @@ def _extreme_over(x, op, dim, keepdim):
     """amax and amin (and max, min over everything): ties share the gradient evenly, as in PyTorch;
     a NaN is the extreme, and NaNs share it."""
     dims, shape, a = _dims(x, dim, op), x.shape, x._data
-    if a.size == 0:
-        raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == "
-                           "0 (as PyTorch says): the tensor is empty")
     top = _EXTREMES[op](a, axis=dims, keepdims=True)
     hits = np.where(np.isnan(top), np.isnan(a),
                     a == top)
@@ -1133,9 +1076,6 @@ def _arg(x, op, dim, keepdim):
                         "takes several dims)")
     a = _checked(x, op)
     axis = None if dim is None else _dim(dim, x.ndim, op)
-    if a.size == 0 and (axis is None or a.shape[axis] == 0):
-        raise IndexError(f"{op}(): Expected reduction dim to have non-zero size: the tensor is "
-                         "empty (as PyTorch says)")
     if x.ndim == 0:                     # a 0-d tensor's only element: index 0
         return _wrap(np.array(0))
     return _wrap(_EXTREMES[op](a, axis=axis, keepdims=keepdim))
@@ -1214,21 +1154,6 @@ class enable_grad(no_grad):
     mode = True
 
 
-class set_grad_enabled(no_grad):
-    """set_grad_enabled(False) switches recording off at once; `with set_grad_enabled(mode):` or as
-    a decorator, only inside."""
-    def __init__(self, mode):
-        self.mode = bool(mode)
-        no_grad.__enter__(self)         # at once, as in PyTorch
-
-    def __enter__(self):
-        pass                            # (switched when made)
-
-    def __call__(self, func):
-        self.__exit__()                 # as a decorator: only while func runs
-        return no_grad.__call__(self, func)
-
-
 def is_grad_enabled():
     return _grad_mode.enabled
 
@@ -1300,12 +1225,6 @@ def ones(*size, dtype=float32, requires_grad=False):
     return _leaf(np.ones(_shape_args(size), dtype), requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
-    """dtype from the value, as in PyTorch: full(2, 3) is int64, full(2, 3.0) float32."""
-    dtype = dtype or _array(fill_value).dtype
-    return _leaf(np.full(size, fill_value, dtype), requires_grad)
-
-
 def zeros_like(input, dtype=None, requires_grad=False):
     return _leaf(np.zeros_like(input._data, dtype), requires_grad)
 
@@ -1321,16 +1240,6 @@ def arange(start, end=None, step=1, dtype=None,
         start, end = 0, start
     dtype = dtype or _array([start, end, step]).dtype
     return _leaf(np.arange(start, end, step, dtype), requires_grad)
-
-
-def linspace(start, end, steps, dtype=float32,
-             requires_grad=False):
-    array = np.linspace(start, end, steps, dtype=dtype)
-    return _leaf(array, requires_grad)
-
-
-def eye(n, m=None, dtype=float32, requires_grad=False):
-    return _leaf(np.eye(n, m, dtype=dtype), requires_grad)
 
 
 def randn(*size, dtype=float32, requires_grad=False):
@@ -1368,11 +1277,7 @@ def where(condition, input, other):
     """input where condition holds, else other (numbers or tensors, broadcast together, in the dtype
     PyTorch's promotion gives)."""
     condition = np.asarray(condition, dtype=bool)
-    if not isinstance(input, Tensor):
-        if isinstance(other, Tensor):
-            input = _operand(other, input, "where")
-        else:
-            input = tensor(input)
+    input = input if isinstance(input, Tensor) else tensor(input)
     a, b, other = _promote(input, other, "where")
     try:
         out = np.where(condition, a, b)
@@ -1390,8 +1295,6 @@ def cat(tensors, dim=0):
     are left out, as PyTorch does (so `out = mytorch.tensor([])`, then `out = cat([out, rows])`)."""
     tensors = [t if isinstance(t, Tensor) else tensor(t)
                for t in tensors]
-    if any(t.ndim == 0 for t in tensors):
-        raise RuntimeError("cat: zero-dimensional tensor cannot be concatenated (stack them)")
     first = next((t for t in tensors if t.shape != (0,)), tensors[0])
     dim = _dim(dim, first.ndim, "cat")
     # a 1-D empty tensor joins as an empty slice of the others' shape (PyTorch skips it)
@@ -1421,10 +1324,6 @@ def stack(tensors, dim=0):
     """Join tensors along a new dim: each gets a dim of size 1 there, then cat."""
     tensors = [t if isinstance(t, Tensor) else tensor(t)
                for t in tensors]
-    _dim(dim, tensors[0].ndim, "stack", new=1)
-    shapes = [t.shape for t in tensors]
-    if len(set(shapes)) > 1:
-        raise ShapeError(f"stack expects each tensor to be equal size, but got {shapes}")
     return cat([t.unsqueeze(dim) for t in tensors], dim)
 
 
@@ -1479,12 +1378,7 @@ def _probability(p):
     return p
 
 
-def embedding(input, weight):
-    """Row input[i] of weight for every index, as F.embedding (indexing: its rule adds up rows)."""
-    return weight[input]
-
-
-def mse_loss(input, target, *, reduction="mean", _stacklevel=2):
+def mse_loss(input, target, *, reduction="mean"):
     """(input - target)², averaged (or summed, or each); reduction keyword-only, as in MSELoss. The
     warning about shapes points at the caller's line (_stacklevel: frames up to it, as
     PyTorch's)."""
@@ -1493,7 +1387,7 @@ def mse_loss(input, target, *, reduction="mean", _stacklevel=2):
         warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape "
                       f"{input.shape}; they will be broadcast together, rarely what you meant "
                       "(PyTorch warns too)",
-                      stacklevel=_stacklevel)
+                      stacklevel=2)
     # one dtype for both, promoted as if both had dims (PyTorch broadcasts them first): floats
     dtype = _result_dtype(np.atleast_1d(input._data),
                           np.atleast_1d(target._data), "mse_loss")
@@ -1527,9 +1421,6 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100,
     w[y_i]·loss_i / Σ w[y_i] (for probabilities, loss_i = -Σ_c w_c·p_ic·log q_ic and the mean
     divides by N, as PyTorch). The weight is a constant: no gradient flows to it."""
     target = target if isinstance(target, Tensor) else tensor(target)
-    if input.ndim == 0:
-        raise IndexError("cross_entropy: Dimension out of range: the input (logits) is 0-d; give "
-                         "a row of logits (C,) or rows (N, C)")
     if input.dtype.kind != "f":
         raise RuntimeError(f"cross_entropy: the input (the first argument) holds {input.dtype} "
                            f"values, shape {input.shape}, and the target has shape "
@@ -1610,9 +1501,8 @@ def one_hot(tensor, num_classes=-1):
     labels = tensor._data
     if num_classes == -1:
         num_classes = int(labels.max(initial=-1)) + 1
-    in_range = not labels.size \
-        or 0 <= labels.min() <= labels.max() < num_classes
-    if labels.dtype.kind not in "iu" or not in_range or not num_classes:
+    if labels.dtype != np.int64 or not 0 <= labels.min(initial=0) \
+            <= labels.max(initial=0) < num_classes:
         raise RuntimeError(f"one_hot takes a LongTensor (int64); Class values must be in "
                            f"[0, num_classes={num_classes})")
     return _leaf(np.eye(num_classes, dtype=np.int64)[labels])
@@ -1623,15 +1513,11 @@ def one_hot(tensor, num_classes=-1):
 class Parameter(Tensor):
     """A Tensor that a Module trains: a leaf that requires grad (PyTorch's nn.Parameter). It keeps
     the data's dtype, as nn.Parameter(tensor) does."""
-    __slots__ = ()
 
     def __init__(self, data, requires_grad=True):
         Tensor.__init__(self)
         self._data = _array(data)
         self.requires_grad_(requires_grad)
-
-    def __repr__(self):
-        return "Parameter containing:\n" + Tensor.__repr__(self)
 
 
 class Module:
@@ -1667,11 +1553,9 @@ class Module:
             pairs += child._walk(f"{prefix}.{name}" if prefix else name)
         return pairs
 
-    def named_modules(self, prefix="", remove_duplicate=True):
+    def named_modules(self, prefix=""):
         """This module and all modules inside it, depth first; one used twice is listed once."""
-        if remove_duplicate:
-            return _unique(self._walk(prefix))
-        return iter(self._walk(prefix))
+        return _unique(self._walk(prefix))
 
     def modules(self):
         return (module for _, module in self.named_modules())
@@ -1725,13 +1609,6 @@ class Module:
         fn(self)
         return self
 
-    def requires_grad_(self, requires_grad=True):
-        """Freeze (False) or unfreeze every parameter. (A plain tensor attribute that no longer
-        requires grad stops being a parameter: make it an nn.Parameter to unfreeze it later.)"""
-        for p in list(self.parameters()):
-            p.requires_grad_(requires_grad)
-        return self
-
     def train(self, mode=True):
         for module in self.modules():
             module.training = mode
@@ -1762,15 +1639,12 @@ class Module:
     def float(self):
         return self._cast(np.float32)
 
-    def to(self, *args, **kwargs):
-        """model.to('cpu'), model.to(mytorch.float64), model.to('cpu', dtype=mytorch.float64): casts
-        in place and returns the model itself, as PyTorch (the CPU is the only device)."""
-        for target in (*args, *kwargs.values()):        # a device or a dtype
-            if isinstance(target, str):
-                _cpu_only(self, target)
-            else:
-                self._cast(target)
-        return self
+    def to(self, target):
+        """model.to('cpu') or model.to(mytorch.float64): casts in place and returns the model
+        itself, as PyTorch (the CPU is the only device)."""
+        if isinstance(target, str):
+            return _cpu_only(self, target)
+        return self._cast(target)
 
     def cuda(self, *args, **kwargs):
         return _cpu_only(self, "cuda")
@@ -1792,24 +1666,21 @@ class Module:
         own = self._state()
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
-        errors = []
-        for kind, names in [("Missing", missing),
-                            ("Unexpected", unexpected)]:
-            if strict and names:
-                quoted = ", ".join(f'"{name}"' for name in names)
-                errors.append(f"{kind} key(s) in state_dict: {quoted}. ")
-        for name, value in state_dict.items():
-            if name in own and np.shape(value) != own[name].shape:
-                errors.append(f"size mismatch for {name}: copying a param with shape "
-                              f"{np.shape(value)} from checkpoint, the shape in current model is "
-                              f"{own[name].shape}.")
+        errors = [f"size mismatch for {name}: copying a param with shape {np.shape(value)} from "
+                  f"checkpoint, the shape in current model is {own[name].shape}."
+                  for name, value in state_dict.items()
+                  if name in own and np.shape(value) != own[name].shape]
+        if strict and missing:
+            errors.append(f"Missing key(s) in state_dict: {json.dumps(missing)[1:-1]}. ")
+        if strict and unexpected:
+            errors.append(f"Unexpected key(s) in state_dict: {json.dumps(unexpected)[1:-1]}. ")
         if errors:
             title = f"Error(s) in loading state_dict for {type(self).__name__}:"
             raise RuntimeError("\n\t".join([title, *errors]))
         for name in own.keys() & state_dict.keys():
             own[name]._data = np.array(state_dict[name],
                                        dtype=own[name].dtype)   # a copy
-        return _IncompatibleKeys(missing, unexpected)
+        return missing, unexpected
 
     # -- print(model) ----------------------------------------------------------------------------
     def extra_repr(self):
@@ -1817,22 +1688,15 @@ class Module:
         ...)."""
         return ""
 
-    def _child_reprs(self):
-        return [(name, repr(child)) for name, child in self._children()]
-
     def __repr__(self):
         """As PyTorch prints a model: Name(settings), or one '(name): layer' line per sub-module."""
         extra = self.extra_repr()
-        children = [f"({name}): " + text.replace("\n", "\n  ")
-                    for name, text in self._child_reprs()]
+        children = [f"({name}): " + repr(child).replace("\n", "\n  ")
+                    for name, child in self._children()]
         lines = extra.splitlines() + children
         if not children and len(lines) <= 1:        # ReLU(), Linear(in_features=2, ...)
             return f"{type(self).__name__}({extra})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
-
-
-# load_state_dict's answer
-_IncompatibleKeys = namedtuple("_IncompatibleKeys", "missing_keys unexpected_keys")
 
 
 def _inside(value, name=""):
@@ -1880,13 +1744,11 @@ class Linear(Module):
                  dtype=float32):
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / np.sqrt(in_features)
-        weight = _rng.uniform(-bound, bound,
-                              (out_features, in_features))
-        self.weight = Parameter(weight.astype(dtype))
+        self.weight = Parameter(_rng.uniform(-bound, bound, (out_features, in_features))
+                                .astype(dtype))
         self.bias = None
         if bias:
-            bias = _rng.uniform(-bound, bound, out_features)
-            self.bias = Parameter(bias.astype(dtype))
+            self.bias = Parameter(_rng.uniform(-bound, bound, out_features).astype(dtype))
 
     def forward(self, x):
         return linear(x, self.weight, self.bias)
@@ -1952,7 +1814,7 @@ class Embedding(Module):
         self.weight = Parameter(weight.astype(dtype))
 
     def forward(self, input):
-        return embedding(input, self.weight)
+        return self.weight[input]       # (indexing's rule adds each row's gradients)
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}"
@@ -1973,6 +1835,11 @@ class _Indexed(Module):
     def __len__(self):
         return len(self._children())
 
+    def __getitem__(self, i):       # a slice: one of its kind, as PyTorch's
+        if type(i) is slice:
+            return self._slice(i)
+        return list(self)[i]
+
     def __iter__(self):
         return iter([module for _, module in self._children()])
 
@@ -1992,10 +1859,8 @@ class Sequential(_Indexed):
         else:
             self._add(enumerate(modules))
 
-    def __getitem__(self, i):
-        if type(i) is slice:
-            return Sequential(dict(self._children()[i]))
-        return list(self)[i]
+    def _slice(self, i):            # the slice keeps the names
+        return Sequential(dict(self._children()[i]))
 
     def forward(self, x):
         for module in self:
@@ -2008,22 +1873,8 @@ class ModuleList(_Indexed):
     def __init__(self, modules=None):
         self.extend(modules or [])
 
-    def __getitem__(self, i):
-        if type(i) is slice:
-            return ModuleList(list(self)[i])
-        return list(self)[i]
-
-    def _child_reprs(self):
-        """As PyTorch prints it: equal neighbours as one line, '(0-2): 3 x Linear(...)'."""
-        texts = [repr(module) for module in self]
-        starts = [i for i, text in enumerate(texts) if i == 0 or text != texts[i - 1]]
-        reprs = []
-        for a, b in zip(starts, starts[1:] + [len(texts)]):
-            if b - a == 1:
-                reprs.append((str(a), texts[a]))
-            else:
-                reprs.append((f"{a}-{b - 1}", f"{b - a} x {texts[a]}"))
-        return reprs
+    def _slice(self, i):            # renumbered
+        return ModuleList(list(self)[i])
 
 
 
@@ -2035,7 +1886,7 @@ class MSELoss(Module):
         self.reduction = reduction
 
     def forward(self, input, target):
-        return mse_loss(input, target, reduction=self.reduction, _stacklevel=4)
+        return mse_loss(input, target, reduction=self.reduction)
 
 
 class CrossEntropyLoss(Module):
@@ -2087,9 +1938,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in",
     gains = {"linear": 1, "sigmoid": 1, "tanh": 5 / 3,
              "relu": 2 ** 0.5,
              "leaky_relu": (2 / (1 + a * a)) ** 0.5}
-    fan_in, fan_out = _fans(tensor)
-    fan = fan_in if mode == "fan_in" else fan_out
-    # (a nonlinearity not listed: a KeyError that names it)
+    fan = _fans(tensor)[mode == "fan_out"]      # (a nonlinearity not listed: a KeyError)
     bound = gains[nonlinearity] * (3 / fan) ** 0.5
     return uniform_(tensor, -bound, bound)
 
@@ -2107,8 +1956,6 @@ def _fans(tensor):
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     """Scale all the gradients together so that their norm (of all of them as one vector: 2, inf,
     any p) is at most max_norm, as PyTorch's; returns the norm they had."""
-    if isinstance(parameters, Tensor):
-        parameters = [parameters]
     grads = [p.grad for p in parameters if p.grad is not None]
     flat = np.concatenate([g._data.ravel() for g in grads])
     norm = np.linalg.norm(flat, norm_type)
@@ -2128,15 +1975,12 @@ class Optimizer:
 
     def __init__(self, params, defaults):
         params = list(params)
-        if params and isinstance(params[0], dict):
-            raise TypeError("mytorch's optimizers take one list of tensors: parameter groups are "
-                            "not supported")
         if not params:
             raise ValueError("optimizer got an empty parameter list (was a parameters() generator "
                              "used up?)")
         if not all(isinstance(p, Tensor) and p.is_leaf for p in params):
-            raise ValueError("can't optimize a non-leaf Tensor (or a non-Tensor): pass e.g. "
-                             "model.parameters()")
+            raise ValueError("can't optimize a non-leaf Tensor (or a non-Tensor: parameter groups, "
+                             "dicts, are not in mytorch): pass e.g. model.parameters()")
         self.param_groups = [dict(defaults, params=params)]     # one group, in PyTorch's layout
         self.state = {}             # per parameter: momentum buffer, Adam's moments
 
@@ -2193,9 +2037,7 @@ class Optimizer:
 
 def _copied(state, dtype=None):
     """An optimizer's state of one parameter, its arrays copied (in dtype)."""
-    arrays = (np.ndarray, Tensor)
-    return {key: np.array(value, dtype) if isinstance(value, arrays)
-            else value
+    return {key: np.array(value, dtype) if isinstance(value, np.ndarray) else value
             for key, value in state.items()}
 
 
@@ -2240,8 +2082,12 @@ class Adam(Optimizer):
         g = grad + weight_decay·p
         m = β1·m + (1 - β1)·g;   v = β2·v + (1 - β2)·g²   (both start at 0)
         p = p - lr/(1 - β1^t) · m / (√v / √(1 - β2^t) + eps)"""
+    default_weight_decay = 0
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-                 weight_decay=0):
+                 weight_decay=None):
+        if weight_decay is None:
+            weight_decay = self.default_weight_decay
         if min(lr, eps, weight_decay, *betas) < 0 \
                 or max(betas) >= 1:
             raise ValueError(f"{type(self).__name__}: lr, eps and weight_decay must be >= 0, and "
@@ -2265,13 +2111,10 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay, as torch.optim.AdamW: p shrinks by lr·weight_decay·p,
-    then
-    takes Adam's step (whose gradient has no weight_decay·p added)."""
+    then takes Adam's step (whose gradient has no weight_decay·p added). weight_decay is 0.01
+    unless given, as in PyTorch."""
     l2_in_gradient = False
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-                 weight_decay=1e-2):
-        super().__init__(params, lr, betas, eps, weight_decay)
+    default_weight_decay = 1e-2
 
     def _updated(self, p, g, group, state):
         shrunk = p * (1 - group["lr"] * group["weight_decay"])
@@ -2316,10 +2159,7 @@ class StepLR(LRScheduler):
     """lr = initial lr × gamma^(n // step_size): multiplied by gamma every step_size steps."""
     def __init__(self, optimizer, step_size, gamma=0.1):
         self.step_size, self.gamma = step_size, gamma
-        super().__init__(optimizer, self._factor)
-
-    def _factor(self, n):
-        return self.gamma ** (n // self.step_size)
+        super().__init__(optimizer, lambda n: self.gamma ** (n // self.step_size))
 
 
 # ==================================================================================================
@@ -2333,8 +2173,6 @@ def save(obj, path):
     arrays = []
 
     def stored(value):          # what JSON cannot write: an array, by its number in `arrays`
-        if isinstance(value, np.generic):
-            return value.item()
         arrays.append(np.asarray(value))
         kind = "__tensor__" if isinstance(value, Tensor) else "__array__"
         return {kind: len(arrays) - 1}
@@ -2381,28 +2219,24 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3,
                          "check")
     saved = [(inputs[i], inputs[i]._data, inputs[i].grad) for i in checked]
     try:
-        return all(_gradcheck_one(func, inputs, i, eps, atol, rtol, raise_exception)
-                   for i in checked)
+        for i in checked:
+            x = inputs[i]
+            if x.dtype != np.float64:
+                raise TypeError(f"gradcheck: input {i} is {x.dtype}, not float64: use x.double() "
+                                "or model.double() (or mytorch.tensor(..., dtype=mytorch.float64))")
+            numeric, analytic = _jacobians(func, inputs, x, eps)
+            wrong = np.argwhere(~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric)))
+            if len(wrong) and not raise_exception:
+                return False
+            for m, j in wrong[:1]:
+                element = np.unravel_index(j, x.shape)
+                raise RuntimeError(f"gradcheck: input {i}, element {tuple(map(int, element))}, "
+                                   f"output element {m}: autograd gives {analytic[m, j]:.6g}, "
+                                   f"finite differences give {numeric[m, j]:.6g}")
     finally:                 # the caller's tensors get back their own arrays and gradients
         for x, data, grad in saved:
             x._data, x.grad = data, grad
-
-
-def _gradcheck_one(func, inputs, i, eps, atol, rtol, raise_exception):
-    """gradcheck for input i."""
-    x = inputs[i]
-    if x.dtype != np.float64:
-        raise TypeError(f"gradcheck: input {i} is {x.dtype}, not float64: use x.double() or "
-                        "model.double() (or mytorch.tensor(..., dtype=mytorch.float64))")
-    numeric, analytic = _jacobians(func, inputs, x, eps)
-    close = np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric)
-    if close.all() or not raise_exception:
-        return bool(close.all())
-    m, j = np.argwhere(~close)[0]
-    element = tuple(int(k) for k in np.unravel_index(j, x.shape))
-    raise RuntimeError(f"gradcheck: input {i}, element {element}, output element {m}: autograd "
-                       f"gives {analytic[m, j]:.6g}, finite differences give "
-                       f"{numeric[m, j]:.6g}")
+    return True
 
 
 def _jacobians(func, inputs, x, eps):
@@ -2429,10 +2263,8 @@ def _jacobians(func, inputs, x, eps):
             if out.requires_grad:
                 seed = np.eye(1, out._data.size, m).reshape(out.shape)
                 out.backward(seed, retain_graph=True)
-            if x.grad is None:
-                analytic.append(np.zeros(original.size))
-            else:
-                analytic.append(x.grad._data.ravel())
+            grad = np.zeros(original.shape) if x.grad is None else x.grad._data
+            analytic.append(grad.ravel())
     return np.array(numeric).T, np.array(analytic)
 
 
@@ -2474,7 +2306,7 @@ def _missing(owner, name, has=""):
 
 
 _TENSOR_FUNCTIONS = ("abs max min amax amin argmax argmin sum mean var exp log sqrt tanh sigmoid "
-                     "relu clamp softmax log_softmax matmul mm reshape flatten squeeze unsqueeze "
+                     "relu clamp softmax log_softmax matmul reshape flatten squeeze unsqueeze "
                      "transpose permute t pow numel").split()
 _MORE_DTYPES = {"bool": np.bool_, "float": np.float32, "int": np.int32}
 _CONV = ("mytorch has no convolutions: build one from indexing and a matrix product (im2col); the "
@@ -2487,7 +2319,7 @@ _HINTS = {"Function": "Write the op as a function that ends with mytorch.record(
 nn = _submodule("nn", Module, Parameter, Linear, Sigmoid, ReLU, Tanh, Flatten, Dropout, Embedding,
                 Sequential, ModuleList, MSELoss, CrossEntropyLoss)
 nn.functional = _submodule("nn.functional", relu, Tensor.sigmoid, Tensor.tanh, Tensor.softmax,
-                           Tensor.log_softmax, dropout, linear, embedding, one_hot, mse_loss,
+                           Tensor.log_softmax, dropout, linear, one_hot, mse_loss,
                            cross_entropy)
 nn.init = _submodule("nn.init", zeros_, ones_, normal_, uniform_, xavier_uniform_, kaiming_uniform_)
 nn.utils = _submodule("nn.utils", clip_grad_norm_)
@@ -2495,8 +2327,8 @@ optim = _submodule("optim", Optimizer, SGD, Adam, AdamW)
 optim.lr_scheduler = _submodule("optim.lr_scheduler", LRScheduler, LambdaLR, StepLR)
 autograd = _submodule("autograd", gradcheck)
 
-__all__ = ("Tensor tensor from_numpy record Step no_grad enable_grad set_grad_enabled "
-           "is_grad_enabled manual_seed zeros ones full zeros_like ones_like arange linspace eye "
+__all__ = ("Tensor tensor from_numpy record Step no_grad enable_grad "
+           "is_grad_enabled manual_seed zeros ones zeros_like ones_like arange "
            "randn rand randint multinomial where cat stack save load gradcheck nn optim autograd "
            "float16 float32 float64 double uint8 int8 int16 int32 int64 long").split()
 __all__ += _TENSOR_FUNCTIONS
