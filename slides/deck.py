@@ -29,11 +29,6 @@ def table(head, rows, cls=""):
             + "</tbody></table>")
 
 
-def about(n, step=50):
-    """n rounded to a multiple of `step` (the bytes Python objects take differ between versions)."""
-    return step * round(n / step)
-
-
 def kb(n):
     """Bytes as a short size: 24 B, 3.1 KB, 756 KB, 1.2 MB (1 KB = 1024 B)."""
     if n < 1024:
@@ -538,25 +533,23 @@ def slides(r, fig, mnist_result):
                    "so at the end it <b>frees the graph</b>: <code>_edges = None</code>; walking "
                    "twice needs <code>retain_graph=True</code>", cls="tight")
                 + (code_block(b["after"], max_h=230) if b["after"] else "")
-                + f'<p class="caption top">{k["keep"]} losses of the MNIST model (batch {k["batch"]}) '
-                  'kept in a list, measured with tracemalloc:</p>'
-                + table(["", "memory per kept loss"],
-                        [["<code>loss.backward()</code>", f'<b>about {kb(about(k["freed"]))}</b>'],
+                + f'<p class="caption top">what one loss of the MNIST model (batch {k["batch"]}) '
+                  'holds once it is kept in a list: the bytes of its arrays, counted when the deck '
+                  'was built</p>'
+                + table(["", "arrays a kept loss holds"],
+                        [["<code>loss.backward()</code>",
+                          f'<b>{kb(k["freed"])}</b> &nbsp;<small>(its own value)</small>'],
                          ["<code>loss.backward(retain_graph=True)</code>",
-                          f'<b>about {kb(about(k["kept"], 5 * 1024))}</b>']],
+                          f'<b>{kb(k["kept"])}</b> &nbsp;<small>({k["kept_arrays"]} arrays)</small>']],
                         cls="num wide"))
         notes = bullets("The graph holds every array an op saved for its rule; once backward has "
-                        "used them they are dead weight. losses.append(loss) would keep each "
-                        "batch's graph alive.",
-                        f"Measured at build time: {k['keep']} kept losses cost about "
-                        f"{kb(about(k['freed']))} each after backward() (rounded to 50 B: it moves "
-                        f"with the Python version), about {kb(about(k['kept'], 5 * 1024))} each with "
-                        "retain_graph=True (rounded to 5 KB: it moves with the numpy version).",
-                        "Log loss.item() anyway.",
-                        "PyTorch: retain_graph of torch.Tensor.backward ('If False, the graph used "
-                        "to compute the grad will be freed'), and its error on a second backward."
-                        + (f" Code shown: end of Tensor.backward, {r.mt_file} lines "
-                           f"{b['after_first']}-{b['after_last']}." if b["after"] else ""))
+                        "used them they are dead weight.",
+                        "losses.append(loss) keeps the loss, and with it whatever it still holds: "
+                        f"after backward() only its value ({kb(k['freed'])}); with retain_graph=True "
+                        f"the whole graph's arrays, {kb(k['kept'])} a batch.",
+                        "Counted from the arrays' shapes and dtypes; Python's object headers come on "
+                        "top.",
+                        "Log loss.item() anyway.")
     slide("free-graph", "Why <code>backward()</code> frees the graph", body, notes)
 
     slide("predict-check", "Checking your prediction",

@@ -436,15 +436,19 @@ def run_all(mt):
     n_params, n_tensors = check_mnist_model(mt, model_code)
     r.mnist = dict(model_code=model_code, loop_code=loop_code, origin=origin, batch=batch,
                    n_params=n_params, n_tensors=n_tensors, **mnist_display(model_code, loop_code))
+    if not isinstance(batch, int):
+        raise SystemExit("build.py: train_mnist.py has no default --batch-size; the deck measures the "
+                         "MNIST model at the batch size training uses")
+    r.batch = batch                  # every MNIST figure of the deck at the batch size training uses
     r.ladder = ladder_counts(mt, walkers)
     r.orders = order_compare(mt, walkers)
-    r.buffers = buffer_peaks(mt, walkers, model_code)
+    r.buffers = buffer_peaks(mt, walkers, model_code, r.batch)
     r.depth = recursion_depths(mt, walkers)
     r.forwarding = ungated_example2(mt, walkers)
     r.sigmoid_op = sigmoid_is_one_op(mt)
     r.predict = predict_exercise(mt)
     r.recursive = recursive_walk_check(mt, walkers)
-    r.kept = kept_loss_memory(mt, model_code)
+    r.kept = kept_loss_memory(mt, model_code, r.batch)
     r.solutions = solutions(mt, r.wx)
     return r
 
@@ -531,7 +535,7 @@ def order_compare(mt, walkers):
                 same=all(abs(grads_engine[k] - grads_topo[k]) < 1e-12 for k in leaves))
 
 
-def mnist_model(mt, model_code, batch=64, seed=0):
+def mnist_model(mt, model_code, batch, seed=0):
     """The tutorial's MLP (the class from train_mnist.py, run against mytorch) on one random batch."""
     ns = {}
     exec(compile(model_code, "<slide: MNIST model>", "exec"), ns)
@@ -544,7 +548,7 @@ def mnist_model(mt, model_code, batch=64, seed=0):
     return model, images, labels, loss_fn
 
 
-def buffer_peaks(mt, walkers, model_code, batch=64):
+def buffer_peaks(mt, walkers, model_code, batch):
     """Peak gradient buffers alive at once (and bytes) under three orders, on example 2, on the
     MNIST model graph, and on one layer written out with matmul and add, used four times."""
     orders = [("gated depth-first (MyTorch)", walkers.gated_depth_first),
@@ -664,36 +668,63 @@ def recursive_walk_check(mt, walkers):
 
 
 # ----------------------------------------------------------------------------------------------------
-# Why backward frees the graph: memory per loss kept in a list, measured with tracemalloc
+# Why backward frees the graph: the arrays a loss kept in a list holds, counted from the graph
 # ----------------------------------------------------------------------------------------------------
-def kept_loss_memory(mt, model_code, keep=200, batch=64):
-    """Bytes per kept loss: backward() (graph freed) vs backward(retain_graph=True) (graph kept).
-    None if this mytorch has no retain_graph yet."""
+def arrays_reachable(roots, tensor_type):
+    """The numpy arrays reachable from `roots` through what a recorded graph is made of: tensors (their
+    data, .grad and edges), tuples, lists, dicts, and the rules: functions through their closures and
+    default values (never their module's globals), bound methods, functools.partial. Returns
+    {id: array}, each block of memory once (a view counts as the array it views)."""
+    import functools
     import gc
-    import tracemalloc
+    import types
+    from walkers import owner
+    seen, found, todo = set(), {}, list(roots)
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            block = owner(obj)
+            found[id(block)] = block
+        elif isinstance(obj, tensor_type):
+            todo += [x for x in gc.get_referents(obj) if not isinstance(x, type)]   # its slots
+        elif isinstance(obj, (tuple, list, set, frozenset)):
+            todo += list(obj)
+        elif isinstance(obj, dict):
+            todo += list(obj.values())
+        elif isinstance(obj, types.FunctionType):
+            todo += [c.cell_contents for c in obj.__closure__ or ()]
+            todo += list(obj.__defaults__ or ()) + list((obj.__kwdefaults__ or {}).values())
+        elif isinstance(obj, types.MethodType):
+            todo += [obj.__self__, obj.__func__]
+        elif isinstance(obj, functools.partial):
+            todo += [obj.func, *obj.args, *obj.keywords.values()]
+    return found
+
+
+def kept_loss_memory(mt, model_code, batch):
+    """What one loss kept in a list (losses.append(loss)) holds, after backward() (graph freed) and after
+    backward(retain_graph=True) (graph kept): the bytes of the numpy arrays reachable from it that
+    neither the model's parameters nor the batch hold anyway. Counted from the arrays' shapes and
+    dtypes, so every build in every process gives the same numbers (a measurement with tracemalloc
+    moved with the state of the process). The Python objects around the arrays are not counted.
+    None if this mytorch has no retain_graph yet."""
     if "retain_graph" not in inspect.signature(mt.Tensor.backward).parameters:
         return None
     model, images, labels, loss_fn = mnist_model(mt, model_code, batch)
-    loss_fn(model(images), labels).backward()          # warm up: every parameter gets its .grad
     result = {}
     for retain in (False, True):
-        gc.collect()
-        tracemalloc.start()
-        for _ in range(3):              # first, replace every .grad under tracemalloc's eye: what the
-            loss_fn(model(images), labels).backward(retain_graph=retain)   # losses keep is all that grows
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        kept = []
-        for _ in range(keep):
-            loss = loss_fn(model(images), labels)
-            loss.backward(retain_graph=retain)
-            kept.append(loss)
-        gc.collect()
-        result[retain] = (tracemalloc.get_traced_memory()[0] - before) / keep
-        tracemalloc.stop()
-        del kept, loss
-    activations = sum(int(np.prod(s)) * 4 for s in [(batch, 128), (batch, 64), (batch, 32), (batch, 10)])
-    return dict(freed=result[False], kept=result[True], keep=keep, batch=batch, activations=activations)
+        loss = loss_fn(model(images), labels)
+        loss.backward(retain_graph=retain)
+        anyway = arrays_reachable([list(model.parameters()), images, labels], mt.Tensor)
+        kept = {k: a for k, a in arrays_reachable([loss], mt.Tensor).items() if k not in anyway}
+        result[retain] = (sum(a.nbytes for a in kept.values()), len(kept))
+    if result[False][0] > result[True][0]:
+        raise SystemExit("build.py: a loss holds more after backward() than with retain_graph=True")
+    return dict(freed=result[False][0], freed_arrays=result[False][1], kept=result[True][0],
+                kept_arrays=result[True][1], batch=batch)
 
 
 # ----------------------------------------------------------------------------------------------------
