@@ -271,17 +271,20 @@ def slides(r, fig, mnist_result):
     slide("code-count-consumers", f"The code: <code>{esc(c['name'])}</code>",
           f'<p class="caption top">counts, from the loss, how many gradients each tensor must collect '
           f'\u2014 {esc(r.mt_file)}, lines {c["first"]}\u2013{c["last"]}{c["omitted"]}</p>'
-          + code_block(c["src"], max_h=620),
+          + code_block(c["src"], max_h=620, as_written=True),
           bullets("The real code, cut out of mytorch.py when the deck was built: it always matches "
                   "the engine.",
                   "Walk from the loss; for each tensor count its consumers that lie on a path to "
                   "the loss. Example 3's side is never visited."), "code")
 
     b = r.walk_code
+
+    def where(part, what=""):
+        gone = "; comment lines left out" if part.comments_left_out else ""
+        return f'{esc(r.mt_file)}, lines {part.first}\u2013{part.last}{what}{gone}'
     slide("code-backward-setup", "The code: <code>Tensor.backward</code>, set-up",
-          f'<p class="caption top">{esc(r.mt_file)}, lines {b["setup_first"]}\u2013{b["setup_last"]} '
-          f'(the whole function: lines {b["fn_first"]}\u2013{b["fn_last"]}; argument checks and '
-          'comment lines not shown)</p>' + code_block(b["setup"], max_h=440)
+          f'<p class="caption top">{where(b["setup"])} (the whole function: lines {b["fn_first"]}'
+          f'\u2013{b["fn_last"]})</p>' + code_block(b["setup"].src, max_h=440, as_written=True)
           + ul("<b>count</b> first: how many consumers will deliver to each node",
                "<b>seed</b>: the loss gets gradient 1 (d loss / d loss)", cls="tight"),
           bullets("backward counts consumers from the loss (the helper we just saw).",
@@ -290,22 +293,21 @@ def slides(r, fig, mnist_result):
                   "Everything else is one loop, on the next two slides."), "code")
 
     slide("code-backward-walk", "The code: the walk, 1. deliver",
-          f'<p class="caption top">{esc(r.mt_file)}, lines {b["loop_a_first"]}\u2013'
-          f'{b["loop_a_last"]}: take the top frame, send along its next edge</p>'
-          + code_block(b["loop_a"], max_h=620),
+          f'<p class="caption top">{where(b["loop_a"], ": take the top frame, send along its next edge")}'
+          '</p>' + code_block(b["loop_a"].src, max_h=620, as_written=True),
           bullets("A frame is a complete node, its gradient, and which input is next.",
                   "If the node has more inputs, it goes back on the stack first, for later.",
                   "The edge's rule gives the receiver's share; it is added to what the receiver "
                   "got so far."), "code")
     slide("code-backward-gate", "The code: the walk, 2. the gate",
-          f'<p class="caption top">{esc(r.mt_file)}, lines {b["loop_b_first"]}\u2013'
-          f'{b["loop_b_last"]}: the rest of the loop</p>' + code_block(b["loop_b"], max_h=620),
+          f'<p class="caption top">{where(b["loop_b"], ": the rest of the loop")}</p>'
+          + code_block(b["loop_b"].src, max_h=620, as_written=True),
           bullets("Each delivery lowers the receiver's count.",
                   "Count not 0: the gate, the sum waits. Count 0: the receiver goes on the stack, "
                   "on top of the sender's remaining edges, so it is walked next: the engine "
                   "descends after each edge.",
                   "A complete leaf keeps its gradient in .grad. The trace call is what drew this "
-                  "deck's figures." + (" Comments after code are not shown." if b["note"] else "")),
+                  "deck's figures."),
           "code")
 
     # ---- 6. Gated walk or topological sort? (about 10 minutes) ---------------------------------------
@@ -532,7 +534,7 @@ def slides(r, fig, mnist_result):
         body = (ul("<code>backward()</code> has used every saved input: they are garbage now",
                    "so at the end it <b>frees the graph</b>: <code>_edges = None</code>; walking "
                    "twice needs <code>retain_graph=True</code>", cls="tight")
-                + (code_block(b["after"], max_h=230) if b["after"] else "")
+                + (code_block(b["after"].src, max_h=230, as_written=True) if b["after"] else "")
                 + f'<p class="caption top">what one loss of the MNIST model (batch {k["batch"]}) '
                   'holds once it is kept in a list: the bytes of its arrays, counted when the deck '
                   'was built</p>'

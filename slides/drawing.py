@@ -561,12 +561,21 @@ def strip_docstrings(src):
     return "".join(ln for i, ln in enumerate(src.splitlines(True), 1) if i not in drop)
 
 
-def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN):
+def code_chars(max_w=1472):
+    """How many characters a code line may have to fit a code block max_w px wide at CODE_MIN (28 px):
+    84 across the whole slide."""
+    return int((max_w - CODE_PAD_W) / (CODE_MIN * CODE_CHAR))
+
+
+def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN, as_written=False):
     """Source as a highlighted <pre>, as large as fits (max_w x max_h px of stage) up to max_size,
-    never under CODE_MIN (28 px). Code that does not fit at 28 px loses, in turn, its comments after
-    code, its docstrings and its blank lines; lines still too wide wrap. What is still too tall is
-    cut off at the slide's foot, and test_slides.py says so: split that slide. At 28 px a line across
-    the whole slide holds 84 characters, and 15 lines take 561 px."""
+    never under CODE_MIN (28 px). At 28 px a line across the whole slide holds code_chars() = 84
+    characters, and 14 lines take 526 px.
+
+    as_written=True (code cut out of mytorch.py): the lines are shown exactly as they are; code that
+    does not fit at 28 px stops the build. Otherwise (lecture code, train_mnist.py) code that does not
+    fit loses, in turn, its comments after code, its docstrings and its blank lines; lines still too
+    wide wrap."""
     min_size = max(min_size, CODE_MIN)
 
     def size_for(text):
@@ -574,6 +583,10 @@ def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN):
         longest = max((len(ln) for ln in lines), default=1)
         return min(max_size, (max_h - CODE_PAD_H) / (len(lines) * CODE_LINE),
                    (max_w - CODE_PAD_W) / (longest * CODE_CHAR))
+    if as_written and size_for(src) < min_size:
+        raise ValueError(f"code block: {src.count(chr(10))} lines, the longest "
+                         f"{max(len(ln) for ln in src.splitlines())} characters, do not fit "
+                         f"{max_w} x {max_h} px at {min_size} px:\n{src}")
     for shrink in (strip_trailing_comments, strip_docstrings,
                    lambda t: "".join(ln for ln in t.splitlines(True) if ln.strip())):
         if size_for(src) >= min_size:

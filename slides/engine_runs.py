@@ -299,27 +299,6 @@ def mnist_code():
     return strip_trailing_comments(model), loop, "train_mnist.py", defaults.get("--batch-size")
 
 
-def comments_above(src, width=83):
-    """If a line is wider than `width` characters (what fits a slide at 28 px), move the comments that
-    follow code onto their own lines, just above, at the code's indentation."""
-    if max((len(ln) for ln in src.splitlines()), default=0) <= width:
-        return src
-    lines = src.splitlines(True)
-    cuts = {}
-    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
-        if tok.type == tokenize.COMMENT and lines[tok.start[0] - 1][:tok.start[1]].strip():
-            cuts[tok.start[0] - 1] = tok.start[1]
-    out = []
-    for i, ln in enumerate(lines):
-        if i in cuts:
-            code = ln[:cuts[i]].rstrip()
-            indent = code[:len(code) - len(code.lstrip())]
-            out += [indent + ln[cuts[i]:].strip() + "\n", code + "\n"]
-        else:
-            out.append(ln)
-    return "".join(out)
-
-
 def mnist_display(model_code, loop_code):
     """The MNIST code in two slide-sized parts, blank lines left out: the class; the imports and the
     training loop. Both are cut from the code the build runs."""
@@ -361,10 +340,59 @@ def check_mnist_model(mt, code):
 # ----------------------------------------------------------------------------------------------------
 # The backward code, quoted large: the statements from the consumer count to the end of the walk
 # ----------------------------------------------------------------------------------------------------
-def walk_code(mt, helper, max_loop_lines=20):
-    """The essential lines of Tensor.backward, for two large code slides: the set-up (from the
-    statement that calls `helper`, the consumer count, to the walk's loop) and the loop itself.
-    Whole-line comments are dropped; if the loop is still too long, the trailing comments too."""
+MAX_CODE_LINES = 14     # the most lines a code slide shows (test_slides.py holds the deck to it)
+
+
+class Projected(collections.namedtuple("Projected", "src first last comments_left_out")):
+    """Lines of a source file as a slide shows them: `src` (dedented together), the file's line numbers
+    of its first and last line, and whether whole-line comments were left out to stay within
+    MAX_CODE_LINES."""
+
+
+def project(numbered, file, what):
+    """The slide's view of some source lines, given as (line number in `file`, text): dedented together,
+    every line otherwise as written. Whole-line comments stay if the block still fits MAX_CODE_LINES
+    lines, else they are all left out. The build stops, naming each line, if a line is wider than a
+    code block holds at the smallest code size (28 px): the deck never rewraps or cuts the engine's
+    lines, so a line too wide must be shortened in the source."""
+    while numbered and not numbered[-1][1].strip():
+        numbered = numbered[:-1]
+    code = [(n, ln) for n, ln in numbered if not ln.strip().startswith("#")]
+    left_out = len(numbered) > MAX_CODE_LINES and len(code) < len(numbered)
+    shown = code if left_out else numbered
+    src = textwrap.dedent("\n".join(ln for _, ln in shown)) + "\n"
+    indent = min((len(ln) - len(ln.lstrip()) for _, ln in shown if ln.strip()), default=0)
+    check_width(list(zip((n for n, _ in shown), src.splitlines())), indent, file, what)
+    return Projected(src, shown[0][0], shown[-1][0], left_out)
+
+
+TOO_WIDE = []      # what check_width found in this build: run_all stops the build if anything
+
+
+def check_width(numbered, indent, file, what):
+    """Note each projected line (number, text as shown) wider than a code block holds at 28 px."""
+    from drawing import code_chars            # (drawing imports this module: import here, not above)
+    limit = code_chars()
+    TOO_WIDE.extend(f"{file} line {n}: {len(text)} characters on the slide {what!r} "
+                    f"({len(text) + indent} in the file, less the block's indentation of {indent})"
+                    for n, text in numbered if len(text) > limit)
+
+
+def stop_if_too_wide():
+    from drawing import code_chars
+    if TOO_WIDE:
+        raise SystemExit(
+            "build.py: the code slides show mytorch.py's lines as written, and at 28 px a code line "
+            f"holds {code_chars()} characters (after the indentation the block has in common). "
+            "Too wide:\n  " + "\n  ".join(TOO_WIDE)
+            + "\nShorten those lines in mytorch.py: the deck does not rewrap them.")
+
+
+def walk_code(mt, helper):
+    """The essential lines of Tensor.backward, for three code slides: the set-up (from the statement
+    that calls `helper`, the consumer count, to the walk's loop), the loop up to the delivery and its
+    sum, and the rest of the loop (from the count-down, the first `x[...] -= 1`: the gate); and what
+    follows the loop (freeing the graph), for the appendix. Each cut is as written in mytorch.py."""
     src, a, b = source_of(mt.Tensor.backward)
     fn = ast.parse(src).body[0]
     start = next((i for i, stmt in enumerate(fn.body)
@@ -373,53 +401,54 @@ def walk_code(mt, helper, max_loop_lines=20):
     if start is None:
         raise SystemExit(f"build.py: Tensor.backward no longer calls {helper}(); adapt engine_runs.py")
     loops = [i for i, stmt in enumerate(fn.body) if i > start and isinstance(stmt, (ast.While, ast.For))]
-    split = loops[-1] if loops else len(fn.body) - 1
-    lines = src.splitlines()
+    if not loops:
+        raise SystemExit("build.py: Tensor.backward has no loop after the consumer count; adapt "
+                         "engine_runs.walk_code")
+    split = loops[-1]
+    lines = [ln.rstrip("\n") for ln in inspect.getsourcelines(mt.Tensor.backward)[0]]   # as in the file
+    file = Path(inspect.getsourcefile(mt)).name
 
-    def cut(i, j):          # statements i..j-1 of the body, as (source, first line, last line)
-        first, last = fn.body[i].lineno, fn.body[j - 1].end_lineno
-        kept = [ln for ln in lines[first - 1:last] if not ln.strip().startswith("#")]
-        return textwrap.dedent("\n".join(kept)) + "\n", a + first - 1, a + last - 1
+    def cut(first, last, what):      # lines first..last of the function's source (1-based), projected
+        return project([(a + k - 1, lines[k - 1]) for k in range(first, last + 1)], file, what)
 
-    setup, s1, s2 = cut(start, split)
-    setup = comments_above(setup)
-    loop, l1, l2 = cut(split, split + 1)
-    # Two slides for the loop (at most ~14 lines each, to stay legible): up to the delivery and its
-    # sum, then from the count-down (the first `x[...] -= 1`) on: the gate.
     body = fn.body[split].body
     j = next((k for k, st in enumerate(body) if isinstance(st, ast.AugAssign)
               and isinstance(st.op, ast.Sub) and isinstance(st.target, ast.Subscript)), len(body) // 2)
-    head_first = fn.body[split].lineno
-    kept = [ln for ln in lines[head_first - 1:body[j - 1].end_lineno] if not ln.strip().startswith("#")]
-    loop_a = textwrap.dedent("\n".join(kept)) + "\n"
-    kept = [ln for ln in lines[body[j].lineno - 1:body[-1].end_lineno] if not ln.strip().startswith("#")]
-    loop_b = textwrap.dedent("\n".join(kept)) + "\n"
-    loop_a, loop_b = comments_above(loop_a), comments_above(loop_b)
-    parts = dict(loop_a=loop_a, loop_a_first=a + head_first - 1, loop_a_last=a + body[j - 1].end_lineno - 1,
-                 loop_b=loop_b, loop_b_first=a + body[j].lineno - 1, loop_b_last=a + body[-1].end_lineno - 1)
-    after = cut(split + 1, len(fn.body)) if split + 1 < len(fn.body) else ("", None, None)
-    after = (comments_above(after[0]),) + tuple(after[1:])
-    note = ""
-    if loop.count("\n") > max_loop_lines:
-        loop, note = strip_trailing_comments(loop), " (Comments after code are not shown on the slide.)"
-    return dict(setup=setup, setup_first=s1, setup_last=s2, loop=loop, loop_first=l1, loop_last=l2,
-                after=after[0], after_first=after[1], after_last=after[2], fn_first=a, fn_last=b, note=note,
-                **parts)
+    first = fn.body[start].lineno
+    while first > 1 and lines[first - 2].strip().startswith("#"):    # with the comment just above it
+        first -= 1
+    setup = cut(first, fn.body[split].lineno - 1, "Tensor.backward, set-up")
+    loop_a = cut(fn.body[split].lineno, body[j].lineno - 1, "the walk, 1. deliver")
+    loop_b = cut(body[j].lineno, body[-1].end_lineno, "the walk, 2. the gate")
+    after = None
+    if split + 1 < len(fn.body):
+        after = cut(fn.body[split].end_lineno + 1, fn.body[-1].end_lineno, "frees the graph")
+    return dict(setup=setup, loop_a=loop_a, loop_b=loop_b, after=after, fn_first=a, fn_last=b)
 
 
-def count_code(mt, max_lines=14):
-    """The consumer-counting helper that Tensor.backward calls, cut out of mytorch.py."""
+def count_code(mt):
+    """The consumer-counting helper that Tensor.backward calls, cut out of mytorch.py as written (its
+    docstring left out if the whole function is longer than a slide holds)."""
     helpers = called_module_functions(mt, mt.Tensor.backward)
     helpers = [h for h in helpers if "count" in h or "consumer" in h] or helpers
     if not helpers:
         raise SystemExit("build.py: Tensor.backward calls no module-level helper; adapt engine_runs.py")
     name = helpers[0]
-    src, a, b = source_of(getattr(mt, name))
+    lines, a = inspect.getsourcelines(getattr(mt, name))
+    numbered = [(a + k, ln.rstrip("\n")) for k, ln in enumerate(lines)]
+    fn = ast.parse(textwrap.dedent("".join(lines))).body[0]
+    doc = fn.body[0] if fn.body and isinstance(fn.body[0], ast.Expr) and \
+        isinstance(getattr(fn.body[0], "value", None), ast.Constant) and \
+        isinstance(fn.body[0].value.value, str) else None
     omitted = ""
-    if src.count("\n") > max_lines:
-        src, cut = strip_docstring(src)
-        omitted = " (docstring omitted)" if cut else ""
-    return dict(name=name, src=src, first=a, last=b, omitted=omitted)
+    if doc is not None and len(numbered) > MAX_CODE_LINES:
+        numbered = [(n, ln) for k, (n, ln) in enumerate(numbered, 1)
+                    if not doc.lineno <= k <= doc.end_lineno]
+        omitted = " (docstring left out)"
+    file = Path(inspect.getsourcefile(mt)).name
+    p = project(numbered, file, f"The code: {name}")
+    return dict(name=name, src=p.src, first=p.first, last=p.last,
+                omitted=omitted + (" (comment lines left out)" if p.comments_left_out else ""))
 
 
 def run_all(mt):
@@ -430,8 +459,10 @@ def run_all(mt):
     r.w1, r.w2, r.w3 = example1(mt), example2(mt), example3(mt)
     r.ws, r.wx = sigmoid_chain(mt), exercise_graph(mt)
     r.mt_file = Path(inspect.getsourcefile(mt)).name
+    del TOO_WIDE[:]
     r.count_code = count_code(mt)
     r.walk_code = walk_code(mt, r.count_code["name"])
+    stop_if_too_wide()
     model_code, loop_code, origin, batch = mnist_code()
     n_params, n_tensors = check_mnist_model(mt, model_code)
     r.mnist = dict(model_code=model_code, loop_code=loop_code, origin=origin, batch=batch,

@@ -772,3 +772,42 @@ def test_kept_loss_memory_is_counted_from_the_arrays():
     # the same arrays at every batch size: only the batch dimension grows
     assert got[8]["kept"] - got[4]["kept"] == 2 * (got[4]["kept"] - got[2]["kept"])
     assert got[2]["kept_arrays"] == got[4]["kept_arrays"] == got[8]["kept_arrays"]
+
+
+def test_engine_lines_are_shown_as_written_or_the_build_stops():
+    """The code slides show mytorch.py's lines as written (never rewrapped): a line wider than a code
+    block holds at 28 px stops the build, naming the line; one exactly as wide passes."""
+    drawing = importlib.import_module("drawing")
+    limit = drawing.code_chars()
+    assert limit == 84
+    runs.TOO_WIDE.clear()
+    fits = runs.project([(7, "    if x:  # " + "c" * (limit - 9)), (8, "        y = 1")], "m.py", "s")
+    assert runs.TOO_WIDE == [] and fits.src.splitlines()[0] == "if x:  # " + "c" * (limit - 9)
+    assert (fits.first, fits.last) == (7, 8)
+    runs.project([(7, "    if x:  # " + "c" * (limit - 8)), (8, "        y = 1")], "m.py", "s")
+    with pytest.raises(SystemExit, match=r"m\.py line 7: 85 characters on the slide 's' \(89 in the file"):
+        runs.stop_if_too_wide()
+    runs.TOO_WIDE.clear()
+    # whole-line comments stay while the block fits a slide, else they all go (and the caption says so)
+    short = runs.project([(1, "# why"), (2, "a = 1")], "m.py", "s")
+    assert short.src == "# why\na = 1\n" and not short.comments_left_out
+    long = runs.project([(n, "# why" if n % 2 else "a = 1") for n in range(1, 21)], "m.py", "s")
+    assert long.src == "a = 1\n" * 10 and long.comments_left_out
+    # and the deck's engine code is never wrapped in the browser
+    for sid, body, _ in _slides_with_notes():
+        if sid.startswith("code-") and sid != "code-recursive":
+            assert '<pre class="code"' in body and "code wrap" not in body, sid
+
+
+@needs_playwright
+def test_a_code_line_of_code_chars_fits_at_28px(browser):
+    """drawing.code_chars() characters at 28 px fit a code block across the slide; one more does not."""
+    drawing = importlib.import_module("drawing")
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    page.goto(deck_url("#1"))
+    js = """n => { const s = document.querySelector('section.slide'); const p = document.createElement('pre');
+      p.className = 'code'; p.style.fontSize = '28px'; p.textContent = 'x'.repeat(n); s.appendChild(p);
+      const over = p.scrollWidth > p.clientWidth; p.remove(); return over; }"""
+    assert page.evaluate(js, drawing.code_chars()) is False
+    assert page.evaluate(js, drawing.code_chars() + 1) is True
+    page.close()
