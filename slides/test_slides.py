@@ -449,6 +449,30 @@ MEASURE_JS = r"""
     }
     out.push({text: t.textContent.trim().slice(0, 40), size: size, contrast: ratio(over(colour, bg), bg)});
   }
+  // every mark a figure draws (a stroke, or the fill of a shape with no stroke: an arrowhead, a step's
+  // disc) at least 3:1 against what is behind it, and a stroke also against its own fill. Translucent
+  // tints, the figure's own background and white halos (a gap drawn round a disc) are not marks.
+  const marks = [];
+  const col = s => s && s !== 'none' && s.startsWith('rgb') ? rgb(s) : null;
+  slide.querySelectorAll('svg line, svg polyline, svg polygon, svg path, svg circle, svg ellipse, svg rect').forEach(el => {
+    if (!el.getClientRects().length) return;
+    const st = getComputedStyle(el);
+    if (st.visibility === 'hidden' || st.display === 'none') return;
+    const svg = el.ownerSVGElement;
+    if (el.tagName === 'rect' && el === svg.querySelector('rect') && +el.getAttribute('width') >= +svg.viewBox.baseVal.width) return;
+    const bg = svgBackground(el);
+    const stroke = col(st.stroke), fill = col(st.fill);
+    const fillOpaque = el.tagName !== 'line' && fill && fill[3] * parseFloat(st.fillOpacity) * parseFloat(st.opacity) >= 0.99;
+    const halo = stroke && stroke[0] === 255 && stroke[1] === 255 && stroke[2] === 255;
+    const what = el.tagName + ' ' + (el.closest('g[data-step]') ? 'of step ' + el.closest('g[data-step]').getAttribute('data-step') + ' ' : '');
+    if (stroke && !halo && parseFloat(st.strokeWidth) > 0) {
+      let r = ratio(stroke, bg);
+      if (fillOpaque) r = Math.min(r, ratio(stroke, fill));
+      marks.push({what: what + 'stroke ' + st.stroke, contrast: r});
+    } else if (fillOpaque) {
+      marks.push({what: what + 'fill ' + st.fill, contrast: ratio(fill, bg)});
+    }
+  });
   // everything inside the stage and above the footer; code not cut off
   const foot = slide.querySelector('footer').getBoundingClientRect();
   const box = slide.getBoundingClientRect();
@@ -486,7 +510,7 @@ MEASURE_JS = r"""
         outside.push('"' + t.textContent + '" sticks out of its circle (r ' + r + ', text ' + Math.round(b.width) + ' wide)');
     });
   });
-  return {texts: out, spill: spill, outside: outside};
+  return {texts: out, spill: spill, outside: outside, marks: marks};
 }
 """
 
@@ -501,19 +525,21 @@ def browser():
 
 MIN_PX = 28          # the smallest text on the 1600 x 900 stage
 MIN_CONTRAST = 4.5   # WCAG AA for normal text
+MIN_MARK_CONTRAST = 3   # WCAG's non-text contrast: a figure's strokes, arrowheads and discs
 
 
 @needs_playwright
 def test_every_slide_and_step_is_legible_and_fits(browser):
     """Walk the whole deck with the arrow key, one step at a time, and measure what is on screen at
     each step: every text at least 28 px on the 1600x900 stage and 4.5:1 against what is behind it,
+    every stroke of a figure (and every mark drawn as a fill: arrowheads, discs) at least 3:1,
     every element inside the stage and above the footer, no code cut off, node values inside their
     circles."""
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     ids = slide_ids()
     page.goto(deck_url("#1"))
     where = "document.querySelector('section.slide.current').id + '#' + location.hash"
-    small, faint, spills, seen = {}, {}, {}, set()
+    small, faint, pale, spills, seen = {}, {}, {}, {}, set()
     for _ in range(400):
         got = page.evaluate(MEASURE_JS)
         slide_no = page.evaluate("location.hash").lstrip("#").split(".")
@@ -526,6 +552,9 @@ def test_every_slide_and_step_is_legible_and_fits(browser):
                 small.setdefault((sid, t["text"]), f"{at}: {t['size']:.1f}px {t['text']!r}")
             if t["contrast"] < MIN_CONTRAST:
                 faint.setdefault((sid, t["text"]), f"{at}: {t['contrast']:.2f}:1 {t['text']!r}")
+        for m in got["marks"]:
+            if m["contrast"] < MIN_MARK_CONTRAST:
+                pale.setdefault((sid, m["what"]), f"{at}: {m['contrast']:.2f}:1 {m['what']}")
         for s in got["spill"] + got["outside"]:
             spills.setdefault((sid, s), f"{at}: {s}")
         before = page.evaluate(where)
@@ -536,6 +565,7 @@ def test_every_slide_and_step_is_legible_and_fits(browser):
     assert seen == set(ids), f"the arrow key never reached {sorted(set(ids) - seen)}"
     problems = ([f"under {MIN_PX}px on the 1600x900 stage: {m}" for m in small.values()]
                 + [f"contrast under {MIN_CONTRAST}:1: {m}" for m in faint.values()]
+                + [f"a figure's mark under {MIN_MARK_CONTRAST}:1: {m}" for m in pale.values()]
                 + [f"does not fit: {m}" for m in spills.values()])
     assert not problems, f"{len(problems)} legibility problems:\n" + "\n".join(problems)
 
