@@ -470,6 +470,25 @@ def fig_graph(w):
     return svg.render("The computational graph of y = (a + b) \u00b7 (c + d)")
 
 
+def fig_example2_small(w):
+    """Example 2's graph again, forward only and short, for the slide that compares its orders."""
+    layout = {
+        "a": dict(x=70, y=75, kind="leaf"),
+        "b": dict(x=70, y=255, kind="leaf"),
+        "h": dict(x=330, y=165, kind="barrier"),
+        "c": dict(x=480, y=62, kind="leaf"),
+        "d": dict(x=480, y=268, kind="leaf"),
+        "m1": dict(x=790, y=72, kind="inner"),
+        "m2": dict(x=790, y=258, kind="inner"),
+        "y": dict(x=1060, y=165, kind="loss"),
+    }
+    svg = Svg(FIG_W, 330)
+    draw_graph(svg, w, layout, show_walk=False)
+    for i, line in enumerate(["h = a + b", "m1 = c \u00b7 h", "m2 = h \u00b7 d", "y = m1 + m2"]):
+        svg.text(1190, 70 + 62 * i, line, 32, INK, "bold", "start")
+    return svg.render("Example 2: h = a + b, y = c \u00b7 h + h \u00b7 d")
+
+
 def fig_sigmoid(w, backward):
     order = ["x", "n", "a", "b", "\u03c3"]
     cy = 200 if backward else 150

@@ -3,6 +3,7 @@ of mytorch.py, the MNIST model checked against the engine, and the numbers of th
 """
 import ast
 import collections
+import contextlib
 import importlib
 import inspect
 import io
@@ -529,41 +530,71 @@ def example2_graph(mt):
     return y, dict(a=a, b=b, c=c, d=d, h=h, m1=m1, m2=m2, y=y)
 
 
+@contextlib.contextmanager
+def creation_order(mt):
+    """Number the nodes the engine makes while the block runs, in the order it makes them, as PyTorch
+    numbers its nodes (sequence_nr): {id(node): number}. Every op's output comes from mytorch.record,
+    so the build wraps it for the block (and puts it back after)."""
+    numbers, made = {}, []            # made: keeps each node alive, so no id is reused meanwhile
+    original = mt.record
+
+    def numbered(*args, **kwargs):
+        out = original(*args, **kwargs)
+        made.append(out)
+        numbers[id(out)] = len(made)
+        return out
+    mt.record = numbered
+    try:
+        yield numbers
+    finally:
+        mt.record = original
+
+
+def check_numbered(walkers, root, created):
+    """Every node of root's graph got a creation number, after the numbers of its inputs."""
+    for node in walkers.topological_order(root):
+        if not walkers.edges(node):
+            continue
+        if id(node) not in created:
+            raise SystemExit("build.py: the engine made a node without mytorch.record; adapt "
+                             "engine_runs.creation_order (PyTorch's order needs creation numbers)")
+        if any(created.get(id(x), 0) > created[id(node)] for x, _ in walkers.edges(node)):
+            raise SystemExit("build.py: a node was numbered before one of its inputs")
+
+
+def the_orders(walkers, created):
+    """The orders the deck compares, one set throughout: (short name, which ready node goes next, walker)."""
+    return [("MyTorch", "the newest, at once (a stack)", walkers.gated_depth_first),
+            ("breadth-first", "the oldest (a queue)", walkers.gated_queue),
+            ("PyTorch", "the one created last", lambda root: walkers.gated_by_creation(root, created)),
+            ("micrograd", "sorts first; keeps every gradient", walkers.micrograd)]
+
+
 def order_compare(mt, walkers):
-    """Example 2 walked by the engine (traced), by the lecture copy of its walk, and in topological-
-    list order: the deliveries in order, and the gradients of the leaves."""
-    y, names = example2_graph(mt)
+    """Example 2 walked by the engine (traced) and in each of the deck's other orders: the deliveries
+    in order (sender, receiver, gradient), and the leaves' gradients, which must be the same."""
+    with creation_order(mt) as created:
+        y, names = example2_graph(mt)
+    check_numbered(walkers, y, created)
     lab = {id(t): k for k, t in names.items()}
-    topo = walkers.topological_list(y)
-    mine = walkers.gated_depth_first(y)
     topo_list = [lab[id(t)] for t in walkers.topological_order(y)]
-    kahn = walkers.gated_queue(y, first_in_first_out=False)
+    walks = {name: walker(y) for name, _, walker in the_orders(walkers, created)}
     steps = []
     y.backward(trace=steps.append)
     engine = [(lab[id(s.sender)], lab[id(s.receiver)], number(s.grad)) for s in steps]
-    copy = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in mine.deliveries]
-    if [e[:2] for e in engine] != [c[:2] for c in copy]:
+    orders = []
+    for name, how, _ in the_orders(walkers, created):
+        order = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in walks[name].deliveries]
+        orders.append((name, how, order))
+    if [e[:2] for e in engine] != [o[:2] for o in orders[0][2]]:
         raise SystemExit("build.py: walkers.gated_depth_first no longer walks in the engine's order")
-    kahn_order = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in kahn.deliveries]
-    topo_order = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in topo.deliveries]
-    # What the deck says about these orders (slides "Gated walk or topological sort?" and "Same
-    # gradients, different order"): Kahn with a stack gives the list's order on example 2, the
-    # engine another one, which descends into h right after the edge that completed it.
-    if [k[:2] for k in kahn_order] != [t[:2] for t in topo_order]:
-        raise SystemExit("build.py: Kahn with a stack no longer walks example 2 in the list's order; "
-                         "reword the slide 'Same gradients, different order'")
-    if [k[:2] for k in kahn_order] == [e[:2] for e in engine]:
-        raise SystemExit("build.py: the engine now walks example 2 as Kahn with a stack; reword the slides")
-    first_diff = next(i for i, (e, k) in enumerate(zip(engine, kahn_order)) if e[:2] != k[:2])
-    descends = engine[first_diff][0] == engine[first_diff - 1][1]   # went down into the receiver
-    if not descends:
-        raise SystemExit("build.py: the engine's first difference from Kahn is not a descent; reword")
     leaves = ["a", "b", "c", "d"]
     grads_engine = {k: number(names[k].grad) for k in leaves}
-    grads_topo = {lab[i]: number(g) for i, g in topo.grads.items()}
-    return dict(engine=engine, topo=topo_order, kahn=kahn_order, first_diff=first_diff,
-                topo_list=topo_list, grads_engine=grads_engine, grads_topo=grads_topo,
-                same=all(abs(grads_engine[k] - grads_topo[k]) < 1e-12 for k in leaves))
+    same = all(abs(number(w.grads[id(names[k])]) - grads_engine[k]) < 1e-12
+               for w in walks.values() for k in leaves)
+    if not same:
+        raise SystemExit("build.py: the orders give example 2 different gradients")
+    return dict(engine=engine, orders=orders, grads=grads_engine, topo_list=topo_list)
 
 
 def mnist_model(mt, model_code, batch, seed=0):
@@ -579,30 +610,35 @@ def mnist_model(mt, model_code, batch, seed=0):
     return model, images, labels, loss_fn
 
 
-def buffer_peaks(mt, walkers, model_code, batch):
-    """Peak gradient buffers alive at once (and bytes) under three orders, on example 2, on the
-    MNIST model graph, and on one layer written out with matmul and add, used four times."""
-    orders = [("gated depth-first (MyTorch)", walkers.gated_depth_first),
-              ("breadth-first (Kahn, FIFO queue)", lambda l: walkers.gated_queue(l, first_in_first_out=True)),
-              ("idealised topological walk", walkers.topological_list)]
-    out = collections.OrderedDict()
-    y, _ = example2_graph(mt)
-    model, images, labels, loss_fn = mnist_model(mt, model_code, batch)
-    loss = loss_fn(model(images), labels)
-    nodes = len(walkers.topological_order(loss))
-    # A layer written out as x @ W.T + b (no linear op) and used four times: the kind of model in which
-    # PyTorch's developers found breadth-first order costly (pull request #4746).
+def reused_layer(mt, batch):
+    """One layer written out as x @ W.T + b (no linear op), used four times: the kind of model on which
+    PyTorch's developers found a breadth-first order costly (pull request #4746)."""
     rng = np.random.RandomState(1)
     w = mt.Tensor((rng.randn(256, 256) * 0.05).astype(np.float32), requires_grad=True)
     b = mt.Tensor(np.zeros(256, np.float32), requires_grad=True)
     h = mt.Tensor(rng.rand(batch, 256).astype(np.float32))
     for _ in range(4):
         h = (h @ w.T + b).sigmoid()
-    graphs = [("example 2", y), (f"MNIST MLP, batch {batch}", loss),
-              (f"x @ W.T + b, one layer used 4 times, batch {batch}", h.sum())]
+    return h.sum()
+
+
+def buffer_peaks(mt, walkers, model_code, batch):
+    """The most gradient buffers alive at once during one backward, and their distinct bytes, in each
+    of the deck's orders, on the MNIST model and on one layer used four times. Also Kahn's algorithm
+    with a stack (the newest ready node, but only after all of the sender's edges), which shows where
+    the engine's extra memory on the reused layer comes from."""
+    with creation_order(mt) as created:
+        model, images, labels, loss_fn = mnist_model(mt, model_code, batch)
+        graphs = [("MNIST MLP", loss_fn(model(images), labels)),
+                  ("layer used 4\u00d7", reused_layer(mt, batch))]
+    orders = the_orders(walkers, created)
+    out = collections.OrderedDict()
+    stack_kahn = {}
+    nodes = {g: sum(1 for n in walkers.topological_order(r) if walkers.edges(n)) for g, r in graphs}
     for gname, root in graphs:
+        check_numbered(walkers, root, created)
         ref = None
-        for oname, walk in orders:
+        for oname, _, walk in orders:
             w = walk(root)
             grads = {k: array(v) for k, v in w.grads.items()}
             if ref is None:
@@ -611,16 +647,19 @@ def buffer_peaks(mt, walkers, model_code, batch):
                                                for k in ref):
                 raise SystemExit(f"build.py: {oname} gives other gradients than the gated walk")
             out[(gname, oname)] = (w.peak_buffers, w.peak_bytes, len(w.deliveries))
-        if len({out[(gname, o)][2] for o, _ in orders}) != 1:
+        if len({out[(gname, o)][2] for o, _, _ in orders}) != 1:
             raise SystemExit(f"build.py: the orders walk different numbers of edges on {gname}")
+        w = walkers.gated_queue(root, first_in_first_out=False)
+        stack_kahn[gname] = (w.peak_buffers, w.peak_bytes)
         # the first column is the lecture copy of the engine's walk: it must walk in the engine's order
-        copy = [(id(s), id(r)) for s, r, _ in orders[0][1](root).deliveries]
+        copy = [(id(s), id(r)) for s, r, _ in orders[0][2](root).deliveries]
         steps = []
         root.backward(trace=steps.append)
         if copy != [(id(st.sender), id(st.receiver)) for st in steps]:
             raise SystemExit(f"build.py: walkers.gated_depth_first leaves the engine's order on {gname}")
-    return dict(table=out, graphs=[g for g, _ in graphs], orders=[o for o, _ in orders],
-                mnist_nodes=nodes, mnist_edges=out[(graphs[1][0], orders[0][0])][2])
+    return dict(table=out, graphs=[g for g, _ in graphs], orders=[(o, how) for o, how, _ in orders],
+                batch=batch, nodes=nodes, stack_kahn=stack_kahn,
+                edges={g: out[(g, orders[0][0])][2] for g, _ in graphs})
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -636,9 +675,11 @@ def chain(mt, n):
 
 
 def recursion_depths(mt, walkers, limit=1000, deep=200_000):
-    """The shortest chain on which walkers.build_topo (micrograd's recursive sort) raises RecursionError,
-    measured in a fresh thread under the recursion limit `limit` (CPython's default), and the engine's
-    backward on a chain of `deep` ops. Python versions differ by a frame or so in where the limit
+    """The shortest chains on which walkers.build_topo (micrograd's recursive sort) and
+    walkers.recursive_gated (the tutorial's recursive gated walk) raise RecursionError, measured in a
+    fresh thread under the recursion limit `limit` (CPython's default); and, on a chain of `deep` ops,
+    the iterative versions of both: walkers.topological_list (an iterative sort, then the list) and the
+    engine's backward (an explicit stack). Python versions differ by a frame or so in where the limit
     bites, so the depth is given rounded down to a multiple of 10 (the build stays byte-identical)."""
     import threading
 
@@ -671,6 +712,9 @@ def recursion_depths(mt, walkers, limit=1000, deep=200_000):
         if not limit - 30 <= fails_at <= limit:
             raise SystemExit(f"build.py: {name} failed at a chain of {fails_at} under the limit {limit}")
     x, h = chain(mt, deep)
+    sorted_walk = walkers.topological_list(h)      # an iterative sort: no recursion limit either
+    if number(sorted_walk.grads[id(x)]) != (-1.0) ** deep or len(sorted_walk.deliveries) != deep:
+        raise SystemExit("build.py: the iterative sort's walk on the deep chain is wrong")
     h.backward()                                   # an explicit stack: no recursion limit
     if number(x.grad) != (-1.0) ** deep:
         raise SystemExit("build.py: the engine's gradient on the deep chain is wrong")
