@@ -333,10 +333,62 @@ def test_lecture_walkers_agree_with_the_engine():
     oc = runs.order_compare(mt, walkers)      # also checks: walkers.gated_depth_first == engine order
     assert [(s, r) for s, r, _ in oc["engine"]] == [
         ("y", "m1"), ("m1", "c"), ("m1", "h"), ("y", "m2"), ("m2", "h"), ("h", "a"), ("h", "b"), ("m2", "d")]
-    assert oc["grads_engine"] == oc["grads_topo"] == {"a": 7.0, "b": 7.0, "c": 1.0, "d": 1.0}
-    assert oc["topo"] != oc["engine"] and len(oc["topo"]) == len(oc["engine"])
+    assert oc["grads"] == {"a": 7.0, "b": 7.0, "c": 1.0, "d": 1.0}
+    orders = {name: [(s, r) for s, r, _ in order] for name, _, order in oc["orders"]}
+    assert list(orders) == ["MyTorch", "breadth-first", "PyTorch", "micrograd"]
+    assert orders["breadth-first"] == [("y", "m1"), ("y", "m2"), ("m1", "c"), ("m1", "h"), ("m2", "h"),
+                                       ("m2", "d"), ("h", "a"), ("h", "b")]
+    # m2 was created after m1: PyTorch's order takes it first, and here gives micrograd's sorted list
+    assert orders["PyTorch"] == orders["micrograd"] == [
+        ("y", "m1"), ("y", "m2"), ("m2", "h"), ("m2", "d"), ("m1", "c"), ("m1", "h"), ("h", "a"), ("h", "b")]
     # the list puts every node after all the nodes that use it
     assert oc["topo_list"].index("h") > max(oc["topo_list"].index("m1"), oc["topo_list"].index("m2"))
+
+
+def torch_node_order(root):
+    """The order in which PyTorch's engine runs the nodes of root's graph: their sequence numbers."""
+    order, seen, todo = [], set(), [root.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        if type(fn).__name__ != "AccumulateGrad":      # the leaves' .grad, not a node of ours
+            fn.register_prehook(lambda grads, fn=fn: order.append(fn._sequence_nr()))
+        todo += [f for f, _ in fn.next_functions]
+    root.backward()
+    return order
+
+
+def ranks(numbers):
+    place = {n: i for i, n in enumerate(sorted(set(numbers)))}
+    return [place[n] for n in numbers]
+
+
+def test_pytorchs_order_is_what_pytorch_does():
+    """walkers.gated_by_creation (the deck's "PyTorch" order) runs the nodes of example 2 and of the
+    reused layer in the order torch's own engine runs the same graphs."""
+    torch = pytest.importorskip("torch")
+    mt = runs.load_engine()
+    with runs.creation_order(mt) as created:
+        ours = [runs.example2_graph(mt)[0], runs.reused_layer(mt, 8)]
+    a, b, c, d = (torch.tensor(float(v), requires_grad=True) for v in (2, -1, 3, 4))
+    h = a + b
+    theirs = [c * h + h * d]
+    w = torch.randn(256, 256, requires_grad=True)
+    bias = torch.zeros(256, requires_grad=True)
+    x = torch.rand(8, 256)
+    for _ in range(4):
+        x = (x @ w.T + bias).sigmoid()
+    theirs.append(x.sum())
+    for mine, root in zip(ours, theirs):
+        senders = []
+        for s, _, _ in walkers.gated_by_creation(mine, created).deliveries:
+            if not senders or senders[-1] != created[id(s)]:
+                senders.append(created[id(s)])
+        got = torch_node_order(root)
+        assert len(senders) == len(got) and len(got) in (4, 17)
+        assert ranks(senders) == ranks(got)
 
 
 def test_ungated_walk_count_doubles_per_rung():
@@ -701,26 +753,46 @@ def _slides_with_notes():
 
 
 def test_speaker_notes_are_short_bullets():
+    """What to say, at most 80 words a slide, as bullets; sources go on the Sources slide, not here."""
     for sid, _, notes in _slides_with_notes():
         lines = notes.split("\n")
         assert all(ln.startswith("- ") and len(ln) > 3 for ln in lines), f"{sid}: notes not as bullets"
-        assert len(notes.split()) <= 125, f"{sid}: {len(notes.split())} words of notes"
+        assert len(notes.replace("- ", " ").split()) <= 80, f"{sid}: {len(notes.split())} words of notes"
+        assert not re.search(r"\w+/\w+\.(py|h|cpp)\b|#\d{3,}", notes), f"{sid}: a source in the notes"
+
+
+MAIN_LINE_MINUTES, BUFFER_MINUTES = 40, 5
 
 
 def test_main_line_then_appendix():
     ids = slide_ids()
-    assert ids.index("local-rules") + 1 == ids.index("example-2")          # the bridge, then example 2
-    assert ids.index("example-2") + 1 == ids.index("predict")              # predict, right after it
-    assert ids.index("code-recursive") < ids.index("code-count-consumers") < ids.index("code-backward-walk")
-    assert ids.index("summary") + 1 == ids.index("appendix")
-    for sid in ("mnist", "mnist-loop", "mnist-result", "free-graph", "predict-check", "solutions-1"):
+    order = ["graph", "local-rules", "example-1", "example-2", "predict", "why-wait", "example-3",
+             "code-recursive", "code-count-consumers", "code-backward-walk", "code-backward-gate",
+             "gate-or-sort", "gate-order", "gate-verdict", "summary", "appendix"]
+    assert [ids.index(sid) for sid in order] == list(range(ids.index("graph"), ids.index("appendix") + 1))
+    for sid in ("exercises", "solutions-1", "solutions-2", "predict-check", "gate-memory", "mnist",
+                "mnist-loop", "mnist-result", "code-backward-setup", "free-graph", "sources"):
         assert ids.index(sid) > ids.index("appendix"), sid
-    # the README's timing plan: 50 minutes, over the main line's slides exactly
+    # the README's timing plan: 40 minutes over the main line's slides exactly, and a 5-minute buffer
     readme = (HERE / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| (\d+)(?:–(\d+))? \| [^|]+ \| (\d+) \|$", readme, re.M)
-    assert sum(int(m) for _, _, m in rows) == 50
+    rows = re.findall(r"^\| (\d+)(?:\u2013(\d+))? \| [^|]+ \| (\d+) \|$", readme, re.M)
+    assert sum(int(m) for _, _, m in rows) == MAIN_LINE_MINUTES
     covered = [n for a, b, _ in rows for n in range(int(a), int(b or a) + 1)]
     assert covered == list(range(1, ids.index("summary") + 2))
+    assert re.search(r"^\| +\| buffer[^|]*\| %d \|$" % BUFFER_MINUTES, readme, re.M)
+    assert f"| | total | {MAIN_LINE_MINUTES + BUFFER_MINUTES} |" in readme
+    # and says which slides to skip when late, by number and name, all in the main line
+    late = re.search(r"^## When you run late\n(.*?)^## ", readme, re.M | re.S)
+    assert late, "the README has no section 'When you run late'"
+    for n, title in re.findall(r"^- slide (\d+), \*([^*]+)\*", late.group(1), re.M):
+        assert int(n) <= ids.index("summary"), f"slide {n} is not in the main line"
+        assert re.sub("<[^>]+>", "", _titles()[int(n) - 1]) == title, f"slide {n} is not {title!r}"
+
+
+def _titles():
+    import html
+    text = DECK.read_text(encoding="utf-8")
+    return [html.unescape(t) for t in re.findall(r'<section class="slide[^"]*" id="[^"]+" data-title="([^"]*)"', text)]
 
 
 def test_punchlines_appear_on_the_last_step():
@@ -729,9 +801,14 @@ def test_punchlines_appear_on_the_last_step():
     last = max(int(n) for n in re.findall(r'data-step="(\d+)"', body))
     m = re.search(r'<span data-step="(\d+)">[^<]*<b>[^<]*</b>[^<]*\u2714', body)
     assert m and int(m.group(1)) == last, "the chain rule's result must appear on the last step"
+    # the exercise: one answer per step, each with the trace lines that show it
     pred = bodies["predict"]
-    m = re.search(r'<div data-step="(\d+)"><pre class="code trace">(.*?)</pre>', pred, re.S)
-    assert m and m.group(1) == "1" and "waiting: 1" in m.group(2), "the prediction is revealed on step 1"
+    answers = re.findall(r'<span data-step="(\d+)"><span class="reveal" data-answer="1">', pred)
+    assert answers == ["1", "2", "3"], "the exercise's three answers are revealed one at a time"
+    trace = re.search(r'<pre class="code trace"[^>]*>(.*?)</pre>', pred, re.S).group(1)
+    lines = re.findall(r'<span data-step="(\d)">([^<]*)</span>', trace)
+    assert [s for s, _ in lines] == sorted(s for s, _ in lines) and {s for s, _ in lines} == {"1", "2", "3"}
+    assert "waiting: 1" in [t for st, t in lines if st == "1"][-1], "step 1 ends with the wait"
 
 
 def test_no_code_block_longer_than_14_lines():
@@ -742,14 +819,16 @@ def test_no_code_block_longer_than_14_lines():
 
 
 def test_kahn_with_a_stack_is_not_the_engines_walk():
+    """Kahn's algorithm with a stack takes the newest ready node, as the engine does, but only after
+    all of the sender's edges: the engine goes down at once."""
     mt = runs.load_engine()
-    oc = runs.order_compare(mt, walkers)
-    pairs = lambda order: [(s, r) for s, r, _ in order]   # noqa: E731
-    assert pairs(oc["kahn"]) == pairs(oc["topo"])        # Kahn with a stack: the list's order here
-    assert pairs(oc["kahn"]) != pairs(oc["engine"])
-    assert oc["first_diff"] == 1
-    assert pairs(oc["engine"])[:2] == [("y", "m1"), ("m1", "c")]   # the engine descends into m1 at once
-    assert pairs(oc["kahn"])[:2] == [("y", "m1"), ("y", "m2")]     # Kahn finishes y's edges first
+    y, names = runs.example2_graph(mt)
+    lab = {id(t): k for k, t in names.items()}
+    kahn = [(lab[id(s)], lab[id(r)]) for s, r, _ in walkers.gated_queue(y, first_in_first_out=False).deliveries]
+    engine = [(lab[id(s)], lab[id(r)]) for s, r, _ in walkers.gated_depth_first(y).deliveries]
+    assert engine[:2] == [("y", "m1"), ("m1", "c")]     # the engine descends into m1 at once
+    assert kahn[:2] == [("y", "m1"), ("y", "m2")]       # Kahn finishes y's edges first
+    assert sorted(kahn) == sorted(engine)
 
 
 def test_the_recursive_walk_is_the_engines_walk_and_stops_at_the_limit():
@@ -768,13 +847,20 @@ def test_memory_counts_distinct_bytes_and_the_verdict_numbers():
     mt = runs.load_engine()
     model_code, _, _, batch = runs.mnist_code()
     bp = runs.buffer_peaks(mt, walkers, model_code, batch)
-    ex2, mlp, shared = bp["graphs"]
-    peaks = {g: [bp["table"][(g, o)][0] for o in bp["orders"]] for g in bp["graphs"]}
-    assert bp["orders"][2] == "idealised topological walk"
-    assert peaks[mlp] == [2, 2, 2]
-    assert peaks[shared] == [9, 3, 3]
-    assert bp["table"][(ex2, bp["orders"][0])][1] == 8     # 3 float32 buffers, two share one array
-    assert len({bp["table"][(g, o)][2] for g in [shared] for o in bp["orders"]}) == 1
+    mlp, layer = bp["graphs"]
+    names = [o for o, _ in bp["orders"]]
+    assert names == ["MyTorch", "breadth-first", "PyTorch", "micrograd"]
+    peaks = {g: [bp["table"][(g, o)][0] for o in names] for g in bp["graphs"]}
+    assert peaks[mlp][:3] == [2, 2, 2]
+    assert peaks[layer] == [9, 3, 3, bp["nodes"][layer]] and bp["nodes"][layer] == 17
+    assert peaks[mlp][3] == bp["nodes"][mlp]          # micrograd as written: every node's gradient
+    assert bp["stack_kahn"][layer][0] == 3             # Kahn with a stack: no extra memory here
+    # the reused layer at batch B: the others hold two activation-sized gradients (B x 256 float32)
+    # and one of W.T (256 x 256) at once; MyTorch two activation-sized ones more
+    by = {o: bp["table"][(layer, o)][1] for o in names}
+    assert by["breadth-first"] == by["PyTorch"] == 4 * (2 * batch * 256 + 256 * 256)
+    assert by["MyTorch"] - by["PyTorch"] == 4 * 2 * batch * 256
+    assert len({bp["table"][(g, o)][2] for g in [layer] for o in names}) == 1
 
 
 def test_forwarding_the_running_total_is_the_tutorials_wrong_walk():
@@ -840,4 +926,44 @@ def test_a_code_line_of_code_chars_fits_at_28px(browser):
       const over = p.scrollWidth > p.clientWidth; p.remove(); return over; }"""
     assert page.evaluate(js, drawing.code_chars()) is False
     assert page.evaluate(js, drawing.code_chars() + 1) is True
+    page.close()
+
+
+@needs_chromium
+def test_handout_prints_without_the_answers(tmp_path):
+    """index.html?handout prints one page per slide, without the slides of worked solutions."""
+    text = DECK.read_text(encoding="utf-8")
+    answer_slides = len(re.findall(r'<section class="slide answers"', text))
+    assert answer_slides == 2
+    pdf = tmp_path / "handout.pdf"
+    run_chromium(f"--print-to-pdf={pdf}", "--no-pdf-header-footer", url=deck_url("?handout"))
+    assert pdf.is_file(), "chromium wrote no PDF"
+    assert pdf_page_count(pdf.read_bytes()) == len(slide_ids()) - answer_slides
+
+
+@needs_playwright
+def test_handout_has_no_answers_and_the_lecturers_print_has_them(browser):
+    import html
+    bodies = {sid: body for sid, body, _ in _slides_with_notes()}
+    answers = [html.unescape(re.sub(r"<[^>]+>", "", a)) for a in
+               re.findall(r'<span class="reveal" data-answer="1">(.*?)</span>', bodies["predict"])]
+    assert len(answers) == 3
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    page.emulate_media(media="print")
+    shown = "document.getElementById('stage').innerText"
+    page.goto(deck_url("#1"))
+    full = page.evaluate(shown)
+    assert all(a in full for a in answers), "the lecturer's print lacks the exercise's answers"
+    assert "Appendix: solutions 1\u20132" in full
+    page.goto(deck_url("?handout#1"))
+    handout = page.evaluate(shown)
+    for a in answers + ["Appendix: solutions", "waiting: 1"]:
+        assert a not in handout, f"the handout shows {a!r}"
+    assert "Your turn: predict, then reveal" in handout and "Exercises" in handout
+    assert page.evaluate("document.querySelectorAll('aside.notes').length") == 0
+    n = page.evaluate("document.querySelectorAll('#stage section.slide').length")
+    assert page.evaluate("document.querySelector('#stage section.slide:last-child footer span:last-child')"
+                         ".textContent") == f"{n} / {n}"
+    # the example figures keep what they show, the waits ring included
+    assert page.evaluate("!!document.querySelector('#example-2 g.ring')")
     page.close()
