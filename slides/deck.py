@@ -246,9 +246,9 @@ def slides(r, fig, mnist_result):
                   f"{fmt(fw['totals']['a'])}.",
                   f"Each increment gives the right {fmt(fw['increments']['a'])} (the chain rule is "
                   "linear), but everything below h is walked once per path: 2^n paths on the ladder.",
-                  "Gated column: the engine's own trace. "
-                  + "; ".join(f"depth {row['depth']}" + (" walked" if row["ran"] else " counted")
-                              for row in lad) + ", same gradient.",
+                  "Gated: the engine's trace. Other column: walked at depth "
+                  + " and ".join(str(row["depth"]) for row in lad if row["ran"])
+                  + " (same gradient), paths counted beyond.",
                   "A count of consumers makes it right and linear at once."))
 
     slide("example-3", "Example 3: a dead-end branch",
@@ -345,6 +345,11 @@ def slides(r, fig, mnist_result):
                 e = f"<b>{e}</b>"
             cells.append(e)
         return [name] + cells
+    def waits(order):
+        into_h = [i for i, (_, t, _) in enumerate(order) if t == "h"]
+        return into_h[-1] - into_h[0]
+    by_name = {name: [e[:2] for e in order] for name, _, order in oc["orders"]}
+    same_as_micrograd = by_name["PyTorch"] == by_name["micrograd"]
     slide("gate-order", "Same gradients, different order",
           fig("example2_orders.svg")
           + table(["order"] + [str(i) for i in range(1, len(oc["engine"]) + 1)],
@@ -353,10 +358,12 @@ def slides(r, fig, mnist_result):
             'h complete &nbsp;\u00b7&nbsp; every order: '
             f'{", ".join(f"{k} = {fmt(v)}" for k, v in sorted(oc["grads"].items()))} \u2714</p>',
           bullets("Example 2 again, walked four ways by the build; same gradients in all four.",
-                  "MyTorch goes down into m1 at once and reaches h early: h waits three steps.",
-                  "Breadth first sends all of y's edges, then m1's, m2's. PyTorch takes m2 before "
-                  "m1 (created later), and here gives micrograd's sorted order.",
-                  "Every edge once in every order. Only when each gradient is alive differs."))
+                  "How long h waits: " + ", ".join(f"{name} {waits(order)}" for name, _, order
+                                                   in oc["orders"]) + " steps.",
+                  "MyTorch goes down into m1 at once. Breadth first sends all of y's edges first. "
+                  "PyTorch takes m2 before m1: m2 was created later"
+                  + (", and here that is micrograd's sorted order." if same_as_micrograd else "."),
+                  "Every edge once in every order; only how long each gradient lives differs."))
 
     mlp, layer = bp["graphs"]
 
@@ -366,28 +373,33 @@ def slides(r, fig, mnist_result):
     eng = bp["table"][(layer, names[0])]
     best = min(bp["table"][(layer, o)][1] for o in names[1:3])
     sk = bp["stack_kahn"][layer]
+    micro = bp["table"][(layer, names[3])][1]
+    most = micro >= max(bp["table"][(layer, o)][1] for o in names)
+    slide_notes = [
+        "Same gate, same edges: the order only changes how long each gradient lives.",
+        f"micrograd as written keeps every node's gradient: {kb(micro)} on the reused layer"
+        + (", the most." if most else "."),
+        f"MyTorch holds {kb(eng[1])} there against {kb(best)}"
+        + (f": going down at once keeps the sender's gradient on the stack. Kahn with a stack, "
+           f"going down only after all of a node's edges, holds {kb(sk[1])}." if sk[1] < eng[1] else "."),
+        "The engine's explicit stack buys no recursion limit; an iterative sort has none either."]
+    if eng[1] <= best:
+        slide_notes[2] = f"MyTorch holds {kb(eng[1])} there, breadth-first and PyTorch {kb(best)}."
     slide("gate-verdict", "The verdict: the order decides memory",
-          f'<p class="caption top">the most gradient memory alive at once during one backward, '
-          f'batch {bp["batch"]}: bytes (and how many gradients), counted by the build</p>'
+          f'<p class="caption top">peak gradient memory in one backward at batch {bp["batch"]}: '
+          'bytes (gradients alive), counted by the build</p>'
           + table(["order: which ready node next", mlp, layer],
                   [[f"{o}: {how[o]}", cost(mlp, o), cost(layer, o)] for o in names], cls="num")
-          + ul("Same count, same gradients, every edge once (" + ", ".join(
-                   f"{g}: {bp['edges'][g]}" for g in bp["graphs"]) + "): sort or gate is not the "
-               "choice that matters",
+          + ul("Either way a pass over the whole graph first (a list of every node, or a count "
+               "for every node), the same gradients, every edge once (" + ", ".join(
+                   f"{g}: {bp['edges'][g]}" for g in bp["graphs"]) + ")",
                "<b>Recursion</b> is a choice of its own: written recursively, both stop at about "
                + (f"{rd['fails_about']:,} ops" if rd["fails_about"] == rd["recursive_fails_about"] else
                   f"{rd['recursive_fails_about']:,} and {rd['fails_about']:,} ops")
                + " (the tutorial\u2019s walk, micrograd\u2019s <code>build_topo</code>); "
                f"iteratively, both walk <b>{rd['deep']:,}</b> (the engine, an iterative sort)",
                cls="tight"),
-          bullets("Same gate, same edges: the order only changes how long each gradient lives.",
-                  f"micrograd as written keeps every node's gradient: the most memory, "
-                  f"{kb(bp['table'][(layer, names[3])][1])} on the reused layer.",
-                  f"MyTorch holds {kb(eng[1])} there against {kb(best)}: going down at once keeps "
-                  f"the sender's gradient on the stack. Kahn with a stack, going down only after all "
-                  f"of a node's edges, holds {kb(sk[1])}.",
-                  "What the engine's explicit stack buys is no recursion limit; an iterative sort "
-                  "has none either."))
+          bullets(*slide_notes))
 
     # ---- 8. Takeaways (2 minutes) --------------------------------------------------------------------
     slide("summary", "Takeaways",
@@ -480,14 +492,16 @@ def slides(r, fig, mnist_result):
                "(once sent along every edge; micrograd: never)",
                "<b>bytes</b>: each block of memory once (an add passes its gradient on as it is); "
                "parameter gradients come on top, the same in every order",
-               "MyTorch goes down into an op\u2019s first input while the second (<code>b</code>, "
-               "<code>W.T</code>) still waits: that op\u2019s gradient stays on the stack", cls="tight"),
+               *(["MyTorch goes down into an op\u2019s first input while the second "
+                  "(<code>b</code>, <code>W.T</code>) still waits: that op\u2019s gradient stays on "
+                  "the stack"] if eng[1] > best else []), cls="tight"),
           bullets(f"{mlp}: the tutorial's 784-128-64-32-10 sigmoid net at batch {bp['batch']} on "
-                  f"random data, {bp['nodes'][mlp]} nodes. Its linear op sends to its input last, "
-                  "so each layer's gradient goes before the walk goes down.",
-                  f"{layer}: x @ W.T + b, then sigmoid, four times: {bp['nodes'][layer]} nodes.",
+                  f"random data: {bp['nodes'][mlp]} nodes, {bp['edges'][mlp]} edges.",
+                  f"{layer}: x @ W.T + b, then sigmoid, four times: {bp['nodes'][layer]} nodes, "
+                  f"{bp['edges'][layer]} edges.",
                   "Kahn with a stack also takes the newest ready node, but only after all of the "
-                  "sender's edges: no extra memory. Going down at once is what costs."))
+                  "sender's edges" + (": no extra memory. Going down at once is what costs."
+                                      if sk[1] == best < eng[1] else ".")))
 
     m = r.mnist
     slide("mnist", "Using it: an MNIST classifier",
@@ -533,7 +547,7 @@ def slides(r, fig, mnist_result):
           f'\u2013{b["fn_last"]})</p>' + code_block(b["setup"].src, max_h=440, as_written=True)
           + ul("<b>count</b> first: how many consumers will deliver to each node",
                "<b>seed</b>: the loss gets gradient 1 (d loss / d loss)", cls="tight"),
-          bullets("backward counts consumers from the loss (the helper we just saw).",
+          bullets(f"backward counts consumers from the loss ({c['name']}, in the main line).",
                   "Then it puts the loss with gradient 1 on the stack: a list, not Python's call "
                   "stack.",
                   "Everything else is one loop: the slides \u201cthe walk, 1. deliver\u201d and \u201c2. the gate\u201d."), "code")
