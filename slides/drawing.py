@@ -606,9 +606,10 @@ def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN, as_wr
         return min(max_size, (max_h - CODE_PAD_H) / (len(lines) * CODE_LINE),
                    (max_w - CODE_PAD_W) / (longest * CODE_CHAR))
     if as_written and size_for(src) < min_size:
-        raise ValueError(f"code block: {src.count(chr(10))} lines, the longest "
-                         f"{max(len(ln) for ln in src.splitlines())} characters, do not fit "
-                         f"{max_w} x {max_h} px at {min_size} px:\n{src}")
+        raise SystemExit(f"build.py: {src.count(chr(10))} lines of mytorch.py, the longest "
+                         f"{max(len(ln) for ln in src.splitlines())} characters, do not fit their "
+                         f"slide ({max_w} x {max_h} px) at {min_size} px; shorten them in mytorch.py "
+                         f"(the deck shows them as written):\n{src}")
     for shrink in (strip_trailing_comments, strip_docstrings,
                    lambda t: "".join(ln for ln in t.splitlines(True) if ln.strip())):
         if size_for(src) >= min_size:
