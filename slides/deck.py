@@ -74,8 +74,8 @@ def mnist_numbers(text):
 def slides(r, fig, mnist_result):
     """The deck, slide by slide. Returns a list of (id, title, body html, notes text, css class).
     The main line (40 minutes and a 5-minute buffer, see README.md) ends with "Takeaways"; the
-    appendix follows. Markup with data-answer="1" (and slides with the class "answers") is left out of
-    the handout (index.html?handout)."""
+    appendix follows. Markup with data-answer="1" (and slides with the class "answers") is left out
+    of the handout (index.html?handout)."""
     out = []
 
     def slide(sid, title, body, notes, cls=""):
@@ -84,7 +84,7 @@ def slides(r, fig, mnist_result):
     w1, w2, w3, ws, wx = r.w1, r.w2, r.w3, r.ws, r.wx
     sval = ws.value("\u03c3")
 
-    # ---- 1. Why autograd (2 minutes) ------------------------------------------------------------------
+    # ---- 1. Why autograd (2 minutes) -------------------------------------------------------------
     slide("title", DECK_TITLE,
           '<div class="title-block"><h1 class="big">MyTorch</h1>'
           '<p class="subtitle">autograd from scratch, in one file</p>'
@@ -113,9 +113,9 @@ def slides(r, fig, mnist_result):
                   "Autograd: write only the forward pass, from a handful of ops that each know their "
                   "local derivative; the engine chains them."))
 
-    # ---- 2. Compositions and the chain rule (4 minutes) ---------------------------------------------
-    sig_note = ("MyTorch's own x.sigmoid() is one op (rule \u03c3(1 \u2212 \u03c3), checked at build "
-                "time); the composition is the lesson." if r.sigmoid_op else
+    # ---- 2. Compositions and the chain rule (4 minutes) ------------------------------------------
+    sig_note = ("MyTorch's own x.sigmoid() is one op (rule \u03c3(1 \u2212 \u03c3), checked at "
+                "build time); the composition is the lesson." if r.sigmoid_op else
                 "MyTorch's own x.sigmoid() is built from several ops in this version.")
     slide("compose", "Functions are compositions",
           '<p class="formula">\u03c3(x) = 1 / (1 + e<sup>\u2212x</sup>) &nbsp;=&nbsp; '
@@ -143,7 +143,7 @@ def slides(r, fig, mnist_result):
                   "textbook derivative.",
                   "Nobody wrote a sigmoid backward: it fell out of the chain rule."))
 
-    # ---- 3. The graph and two local rules (3 minutes) ------------------------------------------------
+    # ---- 3. The graph and two local rules (3 minutes) --------------------------------------------
     slide("graph", "The computational graph",
           '<p class="formula small">each op <b>records its inputs</b> in the tensor it returns: '
           '<code>._op</code>, <code>._edges</code></p>' + fig("computational_graph.svg") +
@@ -157,16 +157,17 @@ def slides(r, fig, mnist_result):
     pval, qval = w1.value("p"), w1.value("q")
     first_in = [k for k in w1.inputs("y")]
     slide("local-rules", "Two local rules",
-          '<p class="formula small">example 1: &nbsp;y = p \u00b7 q, &nbsp;p = a + b, &nbsp;q = c + d'
-          f' &nbsp; with a = 2, b = \u22121, c = 3, d = 4</p>'
+          '<p class="formula small">example 1: &nbsp;y = p \u00b7 q, &nbsp;p = a + b, '
+          '&nbsp;q = c + d &nbsp; with a = 2, b = \u22121, c = 3, d = 4</p>'
           + table(["op", "sends to each input", "in example 1 (from the engine)"],
                   [["<code>u \u00b7 v</code>", "<b>g \u00d7 the other input</b>",
                     f"y = p \u00b7 q sends 1 \u00b7 {fmt(qval)} = {fmt(sent(w1, 'y', 'p'))} to p, "
                     f"1 \u00b7 {fmt(pval)} = {fmt(sent(w1, 'y', 'q'))} to q"],
                    ["<code>u + v</code>", "<b>g</b>, unchanged",
-                    f"p = a + b sends {fmt(sent(w1, 'p', 'a'))} to a, {fmt(sent(w1, 'p', 'b'))} to b"]])
-          + '<p class="answer">Each node sends along its edges <b>in input order</b>: the left operand '
-            f'first (y sends to {first_in[0]}, then to {first_in[1]}).</p>',
+                    f"p = a + b sends {fmt(sent(w1, 'p', 'a'))} to a, "
+                    f"{fmt(sent(w1, 'p', 'b'))} to b"]])
+          + '<p class="answer">Each node sends along its edges <b>in input order</b>: the left '
+            f'operand first (y sends to {first_in[0]}, then to {first_in[1]}).</p>',
           bullets("Before the walk, the two rules it needs. g is the gradient arriving at the op's "
                   "output; at the loss it is 1.",
                   "Times sends g times the other input; plus passes g on unchanged.",
@@ -183,7 +184,7 @@ def slides(r, fig, mnist_result):
                   "straight down to a, back up, to b; then y sends to q, then c, then d.",
                   "Colours: paths of the walk; numbers: step order; pills: the gradient carried."))
 
-    # ---- 4. Example 2 and the exercise (9 minutes) ---------------------------------------------------
+    # ---- 4. Example 2 and the exercise (9 minutes) -----------------------------------------------
     to_h = [d for d in w2.deliveries if d.receiver == "h"]
     wait2 = [d for d in w2.deliveries if d.waiting > 0]
     slide("example-2", "Example 2: the barrier",
@@ -221,23 +222,24 @@ def slides(r, fig, mnist_result):
           bullets("In pairs, on paper, 3 to 4 minutes. Ask for predictions by show of hands before "
                   "each reveal.",
                   "Hint if stuck: count h's consumers (k and y), then follow y's edges, k first.",
-                  "Each \u2192 reveals one answer and the lines of the engine's own trace that show "
-                  "it (tensors named, as in the README; the code is in the appendix).",
+                  "Each \u2192 reveals one answer and the lines of the engine's own trace that "
+                  "show it (tensors named, as in the README; the code is in the appendix).",
                   f"a.grad = h's gradient times b = {fmt(sum(pr['h']))} \u00b7 \u22121 = "
                   f"{fmt(pr['grads']['a'])}."))
 
-    # ---- 5. Why wait, the ladder, example 3 (5 minutes) ----------------------------------------------
+    # ---- 5. Why wait, the ladder, example 3 (5 minutes) ------------------------------------------
     fw = r.forwarding
     lad = r.ladder
     slide("why-wait", "Why wait?",
-          ul(f"No wait, h passes on its running total: a and b get <b>{fmt(fw['totals']['a'])}</b>, "
-             f"wrong ({fmt(to_h[0].grad)} counted twice)",
+          ul("No wait, h passes on its running total: a and b get "
+             f"<b>{fmt(fw['totals']['a'])}</b>, wrong ({fmt(to_h[0].grad)} counted twice)",
              f"No wait, h passes on each increment: {fmt(fw['increments']['a'])}, right, but "
-             f"{fw['increments_edges']} edges walked instead of {len(w2.deliveries)}: everything below "
-             "h once <b>per path</b>. On a ladder, x then <i>n</i> times <code>h = h*2 + h*3</code>:",
+             f"{fw['increments_edges']} edges walked instead of {len(w2.deliveries)}: everything "
+             "below h once <b>per path</b>. On a ladder, x then <i>n</i> times "
+             "<code>h = h*2 + h*3</code>:",
              cls="tight")
           + table(["depth <i>n</i>", "edges walked, gated (engine)", "each increment on at once"],
-                  [[row["depth"], f'{row["gated"]:,}', f'<b>{row["ungated"]:,}</b>'] for row in lad],
+                  [[r_["depth"], f'{r_["gated"]:,}', f'<b>{r_["ungated"]:,}</b>'] for r_ in lad],
                   cls="num")
           + '<p class="answer">Waiting until the sum is complete: every node sends <b>once</b>, '
             'with its full gradient, and every edge is walked <b>once</b>.</p>',
@@ -245,7 +247,7 @@ def slides(r, fig, mnist_result):
                   f"running total: {fmt(to_h[0].grad)} + {fmt(w2.grad['h'])} = "
                   f"{fmt(fw['totals']['a'])}.",
                   f"Each increment gives the right {fmt(fw['increments']['a'])} (the chain rule is "
-                  "linear), but everything below h is walked once per path: 2^n paths on the ladder.",
+                  "linear), but everything below h is walked once per path: 2^n on the ladder.",
                   "Gated: the engine's trace. Other column: walked at depth "
                   + " and ".join(str(row["depth"]) for row in lad if row["ran"])
                   + " (same gradient), paths counted beyond.",
@@ -260,7 +262,7 @@ def slides(r, fig, mnist_result):
                   "MyTorch counts consumers by walking from the loss: only consumers on a path to y "
                   "count, and h goes on at once."))
 
-    # ---- 6. The code (6 minutes) ---------------------------------------------------------------------
+    # ---- 6. The code (6 minutes) -----------------------------------------------------------------
     rc = r.recursive
     rd = r.depth
     slide("code-recursive", "The walk, recursively (the tutorial\u2019s way)",
@@ -290,8 +292,10 @@ def slides(r, fig, mnist_result):
         gone = "; comment lines left out" if part.comments_left_out else ""
         return f'{esc(r.mt_file)}, lines {part.first}\u2013{part.last}{what}{gone}'
     slide("code-backward-walk", "The code: the walk, 1. deliver",
-          f'<p class="caption top">{where(b["loop_a"], ": take the top frame, send along its next edge")}'
-          '. Before the loop: count the consumers; the loss goes on the stack with gradient 1.</p>'
+          '<p class="caption top">'
+          + where(b["loop_a"], ": take the top frame, send along its next edge")
+          + '. Before the loop: count the consumers; the loss goes on the stack with '
+          'gradient 1.</p>'
           + code_block(b["loop_a"].src, max_h=620, as_written=True),
           bullets("Before the loop (set-up, in the appendix): count the consumers, then put the "
                   "loss with gradient 1 on the stack: a list, not Python's call stack.",
@@ -309,13 +313,13 @@ def slides(r, fig, mnist_result):
                   "A complete leaf keeps its gradient in .grad. The trace call is what drew this "
                   "deck's figures."), "code")
 
-    # ---- 7. Gated walk or topological sort? (6 minutes) ----------------------------------------------
+    # ---- 7. Gated walk or topological sort? (6 minutes) ------------------------------------------
     oc, bp = r.orders, r.buffers
     names = [name for name, _ in bp["orders"]]
     how = dict(bp["orders"])
     slide("gate-or-sort", "Gated walk or topological sort?",
-          '<p class="caption top">The tutorial: micrograd sorts the graph; this engine gates a walk. '
-          '\u201cNot totally sure about the benefits of one or the other.\u201d</p>'
+          '<p class="caption top">The tutorial: micrograd sorts the graph; this engine gates a '
+          'walk. \u201cNot totally sure about the benefits of one or the other.\u201d</p>'
           '<p class="answer">Counting consumers <b>is Kahn\u2019s algorithm</b>: the count is each '
           'node\u2019s in-degree; a node is <b>ready</b> when it reaches 0. What differs is which '
           'ready node goes next:</p>'
@@ -354,8 +358,8 @@ def slides(r, fig, mnist_result):
           fig("example2_orders.svg")
           + table(["order"] + [str(i) for i in range(1, len(oc["engine"]) + 1)],
                   [order_row(name, order) for name, _, order in oc["orders"]], cls="orders")
-          + '<p class="caption"><span class="waits">red</span>: h waits &nbsp;\u00b7&nbsp; <b>bold</b>: '
-            'h complete &nbsp;\u00b7&nbsp; every order: '
+          + '<p class="caption"><span class="waits">red</span>: h waits &nbsp;\u00b7&nbsp; '
+            '<b>bold</b>: h complete &nbsp;\u00b7&nbsp; every order: '
             f'{", ".join(f"{k} = {fmt(v)}" for k, v in sorted(oc["grads"].items()))} \u2714</p>',
           bullets("Example 2 again, walked four ways by the build; same gradients in all four.",
                   "How long h waits: " + ", ".join(f"{name} {waits(order)}" for name, _, order
@@ -380,8 +384,9 @@ def slides(r, fig, mnist_result):
         f"micrograd as written keeps every node's gradient: {kb(micro)} on the reused layer"
         + (", the most." if most else "."),
         f"MyTorch holds {kb(eng[1])} there against {kb(best)}"
-        + (f": going down at once keeps the sender's gradient on the stack. Kahn with a stack, "
-           f"going down only after all of a node's edges, holds {kb(sk[1])}." if sk[1] < eng[1] else "."),
+        + (": going down at once keeps the sender's gradient on the stack. Kahn with a stack, "
+           f"going down only after all of a node's edges, holds {kb(sk[1])}."
+           if sk[1] < eng[1] else "."),
         "The engine's explicit stack buys no recursion limit; an iterative sort has none either."]
     if eng[1] <= best:
         slide_notes[2] = f"MyTorch holds {kb(eng[1])} there, breadth-first and PyTorch {kb(best)}."
@@ -394,14 +399,15 @@ def slides(r, fig, mnist_result):
                "for every node), the same gradients, every edge once (" + ", ".join(
                    f"{g}: {bp['edges'][g]}" for g in bp["graphs"]) + ")",
                "<b>Recursion</b> is a choice of its own: written recursively, both stop at about "
-               + (f"{rd['fails_about']:,} ops" if rd["fails_about"] == rd["recursive_fails_about"] else
+               + (f"{rd['fails_about']:,} ops"
+                  if rd["fails_about"] == rd["recursive_fails_about"] else
                   f"{rd['recursive_fails_about']:,} and {rd['fails_about']:,} ops")
                + " (the tutorial\u2019s walk, micrograd\u2019s <code>build_topo</code>); "
                f"iteratively, both walk <b>{rd['deep']:,}</b> (the engine, an iterative sort)",
                cls="tight"),
           bullets(*slide_notes))
 
-    # ---- 8. Takeaways (2 minutes) --------------------------------------------------------------------
+    # ---- 8. Takeaways (2 minutes) ----------------------------------------------------------------
     slide("summary", "Takeaways",
           ul("Build functions from a few ops with known local derivatives",
              "Each op records its inputs: that <b>is</b> the graph",
@@ -429,7 +435,8 @@ def slides(r, fig, mnist_result):
 
     slide("exercises", "Exercises",
           '<ol class="ex">'
-          '<li>Add <code>sin</code>: forward <code>np.sin</code>; what is the rule on its edge?</li>'
+          '<li>Add <code>sin</code>: forward <code>np.sin</code>; what is the rule on its edge?'
+          '</li>'
           '<li>Add an element-wise <code>min(x, y)</code>. Where does the gradient go? And on a '
           'tie?</li>'
           '<li>Run the recursive walk (<code>walkers.recursive_gated</code>) on a chain of 2,000 '
@@ -461,8 +468,8 @@ def slides(r, fig, mnist_result):
           '<ol class="ex sol" start="3">'
           f'<li><code>RecursionError</code>: one Python frame per node on the way down, and Python '
           f'stops at {rd["limit"]:,} frames: the recursive walk fails from about '
-          f'<b>{rd["recursive_fails_about"]:,}</b> ops (measured). The engine keeps its frames in a '
-          f'list: it walks <b>{rd["deep"]:,}</b> ops.</li>'
+          f'<b>{rd["recursive_fails_about"]:,}</b> ops (measured). The engine keeps its frames '
+          f'in a list: it walks <b>{rd["deep"]:,}</b> ops.</li>'
           '<li>In the forward pass nobody knows yet which tensors will reach the loss (example 3): '
           'a count made then includes dead ends, and h would wait forever.</li></ol>',
           bullets(f"3: measured at build time in a fresh thread under the recursion limit "
@@ -474,8 +481,9 @@ def slides(r, fig, mnist_result):
                   "like side in example 3."), "answers")
 
     slide("predict-check", "Checking your prediction",
-          '<p class="caption top">the in-class exercise, with names in the trace (as in the README); '
-          'run when the deck was built: it printed the trace revealed on the exercise slide</p>'
+          '<p class="caption top">the in-class exercise, with names in the trace (as in the '
+          'README); run when the deck was built: it printed the trace revealed on the exercise '
+          'slide</p>'
           + code_block(pr["code"], max_h=460),
           bullets("Without names, print(step) shows two tensors with no way to tell them apart: "
                   "label each tensor by its variable name.",
@@ -488,13 +496,13 @@ def slides(r, fig, mnist_result):
     slide("gate-memory", "What the order costs: the memory, counted",
           table(["order", mlp, layer], [row(o, by_order[o]) for o in names]
                 + [row("Kahn, with a stack", bp["stack_kahn"])], cls="num")
-          + ul("a <b>buffer</b>: a node\u2019s gradient, from its first delivery until it is let go "
-               "(once sent along every edge; micrograd: never)",
+          + ul("a <b>buffer</b>: a node\u2019s gradient, from its first delivery until it is let "
+               "go (once sent along every edge; micrograd: never)",
                "<b>bytes</b>: each block of memory once (an add passes its gradient on as it is); "
                "parameter gradients come on top, the same in every order",
                *(["MyTorch goes down into an op\u2019s first input while the second "
-                  "(<code>b</code>, <code>W.T</code>) still waits: that op\u2019s gradient stays on "
-                  "the stack"] if eng[1] > best else []), cls="tight"),
+                  "(<code>b</code>, <code>W.T</code>) still waits: that op\u2019s gradient stays "
+                  "on the stack"] if eng[1] > best else []), cls="tight"),
           bullets(f"{mlp}: the tutorial's 784-128-64-32-10 sigmoid net at batch {bp['batch']} on "
                   f"random data: {bp['nodes'][mlp]} nodes, {bp['edges'][mlp]} edges.",
                   f"{layer}: x @ W.T + b, then sigmoid, four times: {bp['nodes'][layer]} nodes, "
@@ -550,7 +558,8 @@ def slides(r, fig, mnist_result):
           bullets(f"backward counts consumers from the loss ({c['name']}, in the main line).",
                   "Then it puts the loss with gradient 1 on the stack: a list, not Python's call "
                   "stack.",
-                  "Everything else is one loop: the slides \u201cthe walk, 1. deliver\u201d and \u201c2. the gate\u201d."), "code")
+                  "Everything else is one loop: the slides \u201cthe walk, 1. deliver\u201d "
+                  "and \u201c2. the gate\u201d."), "code")
 
     k = r.kept
     if k is None:
@@ -569,31 +578,34 @@ def slides(r, fig, mnist_result):
                         [["<code>loss.backward()</code>",
                           f'<b>{kb(k["freed"])}</b> &nbsp;<small>(its own value)</small>'],
                          ["<code>loss.backward(retain_graph=True)</code>",
-                          f'<b>{kb(k["kept"])}</b> &nbsp;<small>({k["kept_arrays"]} arrays)</small>']],
+                          f'<b>{kb(k["kept"])}</b> &nbsp;'
+                          f'<small>({k["kept_arrays"]} arrays)</small>']],
                         cls="num wide"))
         notes = bullets("The graph holds every array an op saved for its rule; once backward has "
                         "used them they are dead weight.",
                         "losses.append(loss) keeps the loss, and with it whatever it still holds: "
-                        f"after backward() only its value ({kb(k['freed'])}); with retain_graph=True "
-                        f"the whole graph's arrays, {kb(k['kept'])} a batch.",
-                        "Counted from the arrays' shapes and dtypes; Python's object headers come on "
-                        "top.",
+                        f"after backward() only its value ({kb(k['freed'])}); with "
+                        f"retain_graph=True the whole graph's arrays, {kb(k['kept'])} a batch.",
+                        "Counted from the arrays' shapes and dtypes; Python's object headers come "
+                        "on top.",
                         "Log loss.item() anyway. PyTorch frees the graph the same way.")
     slide("free-graph", "Why <code>backward()</code> frees the graph", body, notes)
 
     slide("sources", "Sources",
-          ul("The tutorial this deck grew from: its examples 1 and 2, the path colours, micrograd\u2019s "
-             "topological sort and the open question \u201cgated walk or sort?\u201d",
-             "PyTorch\u2019s order: <code>torch/csrc/autograd/engine.h</code>, <code>ReadyQueue</code> "
-             "(ready nodes in a priority queue: higher sequence number, the node created later, "
-             "first); pull request pytorch/pytorch#4746 (2018) replaced a first-in-first-out queue "
-             "that was costly on a model reusing one layer; checked against torch by "
+          ul("The tutorial this deck grew from: its examples 1 and 2, the path colours, "
+             "micrograd\u2019s topological sort and the open question \u201cgated walk or "
+             "sort?\u201d",
+             "PyTorch\u2019s order: <code>torch/csrc/autograd/engine.h</code>, "
+             "<code>ReadyQueue</code> (ready nodes in a priority queue, the higher sequence "
+             "number, the node created later, first); pull request pytorch/pytorch#4746 (2018) put "
+             "it in place of a first-in-first-out queue, which used much memory on a model using "
+             "one <code>Linear</code> several times; checked against torch by "
              "<code>slides/test_slides.py</code>",
              "micrograd: <code>Value.backward</code> builds the list with a recursive "
              "<code>build_topo</code>, and every <code>Value</code> keeps its <code>.grad</code>",
-             "<code>torch.Tensor.backward</code>: <code>retain_graph</code> (\u201cIf False, the graph "
-             "used to compute the grad will be freed\u201d); <code>torch.minimum</code> splits a tie "
-             "half and half (run with torch 2.14.1)",
+             "<code>torch.Tensor.backward</code>: <code>retain_graph</code> (\u201cIf False, the "
+             "graph used to compute the grad will be freed\u201d); <code>torch.minimum</code> "
+             "splits a tie half and half (run with torch 2.14.1)",
              "Everything else: computed from <code>mytorch.py</code> when the deck was built "
              "(<code>slides/engine_runs.py</code>, <code>slides/walkers.py</code>)", cls="tight"),
           bullets("Where the claims that are not computed at build time come from.",

@@ -12,10 +12,10 @@ import tokenize
 from engine_runs import fmt, strip_trailing_comments
 
 
-# The tutorial's path colours (computational_graph_1.png / _2.png), in its order, darkened until every
-# arrow, arrowhead, disc and pill border drawn in them is at least 3:1 against white and against the
-# pills' pale fill (test_slides.py measures it): its yellow is a dark amber (#AD7E00, 3.6:1; the
-# tutorial's #F2B705 is 1.8:1), its orange a deeper orange (#C96000, 4.1:1).
+# The tutorial's path colours (computational_graph_1.png / _2.png), in its order, darkened until
+# every arrow, arrowhead, disc and pill border drawn in them is at least 3:1 against white and
+# against the pills' pale fill (test_slides.py measures it): its yellow is a dark amber (#AD7E00,
+# 3.6:1; the tutorial's #F2B705 is 1.8:1), its orange a deeper orange (#C96000, 4.1:1).
 # Each: (colour, colour of a step number written on it), every pair at least 4.5:1.
 TUTORIAL = {
     "blue": ("#0A6FC2", "#ffffff"),
@@ -37,7 +37,8 @@ DONE = "#111111"
 FIG_W = 1472
 MIN_FONT = 28
 INK = "#111111"
-MUTED = "#2c3a52"      # labels and captions in figures: near ink (grey at 28 px is hard to read projected)
+# labels and captions in figures: near ink (grey at 28 px is hard to read when projected)
+MUTED = "#2c3a52"
 SANS = "'DejaVu Sans', 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 MONO = "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', monospace"
 OP_SYMBOL = {"add": "+", "sub": "\u2212", "mul": "\u00d7", "div": "\u00f7", "neg": "\u2212",
@@ -584,8 +585,8 @@ def strip_docstrings(src):
 
 
 def code_chars(max_w=1472):
-    """How many characters a code line may have to fit a code block max_w px wide at CODE_MIN (28 px):
-    84 across the whole slide."""
+    """How many characters a code line may have to fit a code block max_w px wide at CODE_MIN (28
+    px): 84 across the whole slide."""
     return int((max_w - CODE_PAD_W) / (CODE_MIN * CODE_CHAR))
 
 
@@ -595,9 +596,9 @@ def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN, as_wr
     characters, and 14 lines take 526 px.
 
     as_written=True (code cut out of mytorch.py): the lines are shown exactly as they are; code that
-    does not fit at 28 px stops the build. Otherwise (lecture code, train_mnist.py) code that does not
-    fit loses, in turn, its comments after code, its docstrings and its blank lines; lines still too
-    wide wrap."""
+    does not fit at 28 px stops the build. Otherwise (lecture code, train_mnist.py) code that does
+    not fit loses, in turn, its comments after code, its docstrings and its blank lines; lines still
+    too wide wrap."""
     min_size = max(min_size, CODE_MIN)
 
     def size_for(text):
@@ -606,10 +607,11 @@ def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN, as_wr
         return min(max_size, (max_h - CODE_PAD_H) / (len(lines) * CODE_LINE),
                    (max_w - CODE_PAD_W) / (longest * CODE_CHAR))
     if as_written and size_for(src) < min_size:
+        longest = max(len(ln) for ln in src.splitlines())
         raise SystemExit(f"build.py: {src.count(chr(10))} lines of mytorch.py, the longest "
-                         f"{max(len(ln) for ln in src.splitlines())} characters, do not fit their "
-                         f"slide ({max_w} x {max_h} px) at {min_size} px; shorten them in mytorch.py "
-                         f"(the deck shows them as written):\n{src}")
+                         f"{longest} characters, do not fit their slide ({max_w} x {max_h} px) "
+                         f"at {min_size} px; shorten them in mytorch.py (the deck shows them as "
+                         f"written):\n{src}")
     for shrink in (strip_trailing_comments, strip_docstrings,
                    lambda t: "".join(ln for ln in t.splitlines(True) if ln.strip())):
         if size_for(src) >= min_size:

@@ -345,17 +345,17 @@ MAX_CODE_LINES = 14     # the most lines a code slide shows (test_slides.py hold
 
 
 class Projected(collections.namedtuple("Projected", "src first last comments_left_out")):
-    """Lines of a source file as a slide shows them: `src` (dedented together), the file's line numbers
-    of its first and last line, and whether whole-line comments were left out to stay within
+    """Lines of a source file as a slide shows them: `src` (dedented together), the file's line
+    numbers of its first and last line, and whether whole-line comments were left out to stay within
     MAX_CODE_LINES."""
 
 
 def project(numbered, file, what):
-    """The slide's view of some source lines, given as (line number in `file`, text): dedented together,
-    every line otherwise as written. Whole-line comments stay if the block still fits MAX_CODE_LINES
-    lines, else they are all left out. The build stops, naming each line, if a line is wider than a
-    code block holds at the smallest code size (28 px): the deck never rewraps or cuts the engine's
-    lines, so a line too wide must be shortened in the source."""
+    """The slide's view of some source lines, given as (line number in `file`, text): dedented
+    together, every line otherwise as written. Whole-line comments stay if the block still fits
+    MAX_CODE_LINES lines, else they are all left out. The build stops, naming each line, if a line
+    is wider than a code block holds at the smallest code size (28 px): the deck never rewraps or
+    cuts the engine's lines, so a line too wide must be shortened in the source."""
     while numbered and not numbered[-1][1].strip():
         numbered = numbered[:-1]
     code = [(n, ln) for n, ln in numbered if not ln.strip().startswith("#")]
@@ -372,10 +372,11 @@ TOO_WIDE = []      # what check_width found in this build: run_all stops the bui
 
 def check_width(numbered, indent, file, what):
     """Note each projected line (number, text as shown) wider than a code block holds at 28 px."""
-    from drawing import code_chars            # (drawing imports this module: import here, not above)
+    # drawing imports this module: import from it here, not at the top
+    from drawing import code_chars
     limit = code_chars()
     TOO_WIDE.extend(f"{file} line {n}: {len(text)} characters on the slide {what!r} "
-                    f"({len(text) + indent} in the file, less the block's indentation of {indent})"
+                    f"({len(text) + indent} in the file, where the block starts {indent} spaces in)"
                     for n, text in numbered if len(text) > limit)
 
 
@@ -383,17 +384,18 @@ def stop_if_too_wide():
     from drawing import code_chars
     if TOO_WIDE:
         raise SystemExit(
-            "build.py: the code slides show mytorch.py's lines as written, and at 28 px a code line "
-            f"holds {code_chars()} characters (after the indentation the block has in common). "
-            "Too wide:\n  " + "\n  ".join(TOO_WIDE)
+            "build.py: the code slides show mytorch.py's lines as written, and at 28 px a code "
+            f"line holds {code_chars()} characters (after the indentation the block has in "
+            "common). Too wide:\n  " + "\n  ".join(TOO_WIDE)
             + "\nShorten those lines in mytorch.py: the deck does not rewrap them.")
 
 
 def walk_code(mt, helper):
     """The essential lines of Tensor.backward, for three code slides: the set-up (from the statement
-    that calls `helper`, the consumer count, to the walk's loop), the loop up to the delivery and its
-    sum, and the rest of the loop (from the count-down, the first `x[...] -= 1`: the gate); and what
-    follows the loop (freeing the graph), for the appendix. Each cut is as written in mytorch.py."""
+    that calls `helper`, the consumer count, to the walk's loop), the loop up to the delivery and
+    its sum, and the rest of the loop (from the count-down, the first `x[...] -= 1`: the gate); and
+    what follows the loop (freeing the graph), for the appendix. Each cut is as written in
+    mytorch.py."""
     src, a, b = source_of(mt.Tensor.backward)
     fn = ast.parse(src).body[0]
     start = next((i for i, stmt in enumerate(fn.body)
@@ -406,17 +408,18 @@ def walk_code(mt, helper):
         raise SystemExit("build.py: Tensor.backward has no loop after the consumer count; adapt "
                          "engine_runs.walk_code")
     split = loops[-1]
-    lines = [ln.rstrip("\n") for ln in inspect.getsourcelines(mt.Tensor.backward)[0]]   # as in the file
+    raw = inspect.getsourcelines(mt.Tensor.backward)[0]
+    lines = [ln.rstrip("\n") for ln in raw]           # as in the file, indentation and all
     file = Path(inspect.getsourcefile(mt)).name
 
-    def cut(first, last, what):      # lines first..last of the function's source (1-based), projected
+    def cut(first, last, what):      # lines first..last of the function (1-based), projected
         return project([(a + k - 1, lines[k - 1]) for k in range(first, last + 1)], file, what)
 
     body = fn.body[split].body
     j = next((k for k, st in enumerate(body) if isinstance(st, ast.AugAssign)
               and isinstance(st.op, ast.Sub) and isinstance(st.target, ast.Subscript)), len(body) // 2)
     first = fn.body[start].lineno
-    while first > 1 and lines[first - 2].strip().startswith("#"):    # with the comment just above it
+    while first > 1 and lines[first - 2].strip().startswith("#"):    # the comment above it too
         first -= 1
     setup = cut(first, fn.body[split].lineno - 1, "Tensor.backward, set-up")
     loop_a = cut(fn.body[split].lineno, body[j].lineno - 1, "the walk, 1. deliver")
@@ -428,8 +431,8 @@ def walk_code(mt, helper):
 
 
 def count_code(mt):
-    """The consumer-counting helper that Tensor.backward calls, cut out of mytorch.py as written (its
-    docstring left out if the whole function is longer than a slide holds)."""
+    """The consumer-counting helper that Tensor.backward calls, cut out of mytorch.py as written
+    (its docstring left out if the whole function is longer than a slide holds)."""
     helpers = called_module_functions(mt, mt.Tensor.backward)
     helpers = [h for h in helpers if "count" in h or "consumer" in h] or helpers
     if not helpers:
@@ -469,9 +472,9 @@ def run_all(mt):
     r.mnist = dict(model_code=model_code, loop_code=loop_code, origin=origin, batch=batch,
                    n_params=n_params, n_tensors=n_tensors, **mnist_display(model_code, loop_code))
     if not isinstance(batch, int):
-        raise SystemExit("build.py: train_mnist.py has no default --batch-size; the deck measures the "
-                         "MNIST model at the batch size training uses")
-    r.batch = batch                  # every MNIST figure of the deck at the batch size training uses
+        raise SystemExit("build.py: train_mnist.py has no default --batch-size; the deck "
+                         "measures the MNIST model at the batch size training uses")
+    r.batch = batch                  # every MNIST figure of the deck at training's batch size
     r.ladder = ladder_counts(mt, walkers)
     r.orders = order_compare(mt, walkers)
     r.buffers = buffer_peaks(mt, walkers, model_code, r.batch)
@@ -532,9 +535,9 @@ def example2_graph(mt):
 
 @contextlib.contextmanager
 def creation_order(mt):
-    """Number the nodes the engine makes while the block runs, in the order it makes them, as PyTorch
-    numbers its nodes (sequence_nr): {id(node): number}. Every op's output comes from mytorch.record,
-    so the build wraps it for the block (and puts it back after)."""
+    """Number the nodes the engine makes while the block runs, in the order it makes them, as
+    PyTorch numbers its nodes (sequence_nr): {id(node): number}. Every op's output comes from
+    mytorch.record, so the build wraps it for the block (and puts it back after)."""
     numbers, made = {}, []            # made: keeps each node alive, so no id is reused meanwhile
     original = mt.record
 
@@ -563,16 +566,19 @@ def check_numbered(walkers, root, created):
 
 
 def the_orders(walkers, created):
-    """The orders the deck compares, one set throughout: (short name, which ready node goes next, walker)."""
+    """The orders the deck compares, one set throughout: (short name, which ready node goes next,
+    walker)."""
     return [("MyTorch", "the newest, at once (a stack)", walkers.gated_depth_first),
             ("breadth-first", "the oldest (a queue)", walkers.gated_queue),
-            ("PyTorch", "the one created last", lambda root: walkers.gated_by_creation(root, created)),
+            ("PyTorch", "the one created last",
+             lambda root: walkers.gated_by_creation(root, created)),
             ("micrograd", "sorts first; keeps every gradient", walkers.micrograd)]
 
 
 def order_compare(mt, walkers):
-    """Example 2 walked by the engine (traced) and in each of the deck's other orders: the deliveries
-    in order (sender, receiver, gradient), and the leaves' gradients, which must be the same."""
+    """Example 2 walked by the engine (traced) and in each of the deck's other orders: the
+    deliveries in order (sender, receiver, gradient), and the leaves' gradients, which must be the
+    same."""
     with creation_order(mt) as created:
         y, names = example2_graph(mt)
     check_numbered(walkers, y, created)
@@ -611,8 +617,8 @@ def mnist_model(mt, model_code, batch, seed=0):
 
 
 def reused_layer(mt, batch):
-    """One layer written out as x @ W.T + b (no linear op), used four times: the kind of model on which
-    PyTorch's developers found a breadth-first order costly (pull request #4746)."""
+    """One layer written out as x @ W.T + b (no linear op), used four times: the kind of model on
+    which PyTorch's developers found a breadth-first order costly (pull request #4746)."""
     rng = np.random.RandomState(1)
     w = mt.Tensor((rng.randn(256, 256) * 0.05).astype(np.float32), requires_grad=True)
     b = mt.Tensor(np.zeros(256, np.float32), requires_grad=True)
@@ -623,10 +629,10 @@ def reused_layer(mt, batch):
 
 
 def buffer_peaks(mt, walkers, model_code, batch):
-    """The most gradient buffers alive at once during one backward, and their distinct bytes, in each
-    of the deck's orders, on the MNIST model and on one layer used four times. Also Kahn's algorithm
-    with a stack (the newest ready node, but only after all of the sender's edges), which shows where
-    the engine's extra memory on the reused layer comes from."""
+    """The most gradient buffers alive at once during one backward, and their distinct bytes, in
+    each of the deck's orders, on the MNIST model and on one layer used four times. Also Kahn's
+    algorithm with a stack (the newest ready node, but only after all of the sender's edges), which
+    shows where the engine's extra memory on the reused layer comes from."""
     with creation_order(mt) as created:
         model, images, labels, loss_fn = mnist_model(mt, model_code, batch)
         graphs = [("MNIST MLP", loss_fn(model(images), labels)),
@@ -676,11 +682,12 @@ def chain(mt, n):
 
 def recursion_depths(mt, walkers, limit=1000, deep=200_000):
     """The shortest chains on which walkers.build_topo (micrograd's recursive sort) and
-    walkers.recursive_gated (the tutorial's recursive gated walk) raise RecursionError, measured in a
-    fresh thread under the recursion limit `limit` (CPython's default); and, on a chain of `deep` ops,
-    the iterative versions of both: walkers.topological_list (an iterative sort, then the list) and the
-    engine's backward (an explicit stack). Python versions differ by a frame or so in where the limit
-    bites, so the depth is given rounded down to a multiple of 10 (the build stays byte-identical)."""
+    walkers.recursive_gated (the tutorial's recursive gated walk) raise RecursionError, measured in
+    a fresh thread under the recursion limit `limit` (CPython's default); and, on a chain of `deep`
+    ops, the iterative versions of both: walkers.topological_list (an iterative sort, then the list)
+    and the engine's backward (an explicit stack). Python versions differ by a frame or so in where
+    the limit bites, so the depth is given rounded down to a multiple of 10 (the build stays
+    byte-identical)."""
     import threading
 
     def fails(walk, n):
@@ -746,10 +753,10 @@ def recursive_walk_check(mt, walkers):
 # Why backward frees the graph: the arrays a loss kept in a list holds, counted from the graph
 # ----------------------------------------------------------------------------------------------------
 def arrays_reachable(roots, tensor_type):
-    """The numpy arrays reachable from `roots` through what a recorded graph is made of: tensors (their
-    data, .grad and edges), tuples, lists, dicts, and the rules: functions through their closures and
-    default values (never their module's globals), bound methods, functools.partial. Returns
-    {id: array}, each block of memory once (a view counts as the array it views)."""
+    """The numpy arrays reachable from `roots` through what a recorded graph is made of: tensors
+    (their data, .grad and edges), tuples, lists, dicts, and the rules: functions through their
+    closures and default values (never their module's globals), bound methods, functools.partial.
+    Returns {id: array}, each block of memory once (a view counts as the array it views)."""
     import functools
     import gc
     import types
@@ -780,12 +787,12 @@ def arrays_reachable(roots, tensor_type):
 
 
 def kept_loss_memory(mt, model_code, batch):
-    """What one loss kept in a list (losses.append(loss)) holds, after backward() (graph freed) and after
-    backward(retain_graph=True) (graph kept): the bytes of the numpy arrays reachable from it that
-    neither the model's parameters nor the batch hold anyway. Counted from the arrays' shapes and
-    dtypes, so every build in every process gives the same numbers (a measurement with tracemalloc
-    moved with the state of the process). The Python objects around the arrays are not counted.
-    None if this mytorch has no retain_graph yet."""
+    """What one loss kept in a list (losses.append(loss)) holds, after backward() (graph freed) and
+    after backward(retain_graph=True) (graph kept): the bytes of the numpy arrays reachable from it
+    that neither the model's parameters nor the batch hold anyway. Counted from the arrays' shapes
+    and dtypes, so every build in every process gives the same numbers (a measurement with
+    tracemalloc moved with the state of the process). The Python objects around the arrays are not
+    counted. None if this mytorch has no retain_graph yet."""
     if "retain_graph" not in inspect.signature(mt.Tensor.backward).parameters:
         return None
     model, images, labels, loss_fn = mnist_model(mt, model_code, batch)

@@ -10,11 +10,14 @@
   // speaker notes are taken out before anything else runs; the slides left are numbered again.
   if (/(^\?|&)handout\b/.test(location.search)) {
     document.body.classList.add('handout');
-    stage.querySelectorAll('section.slide.answers, aside.notes').forEach(function (e) { e.remove(); });
+    stage.querySelectorAll('section.slide.answers, aside.notes').forEach(function (e) {
+      e.remove();
+    });
     stage.querySelectorAll('[data-answer]').forEach(function (e) {
       var wrap = e.parentElement;          // a step that showed only this answer goes with it
       e.remove();
-      if (wrap.hasAttribute('data-step') && !wrap.children.length && !wrap.textContent.trim()) wrap.remove();
+      var empty = !wrap.children.length && !wrap.textContent.trim();
+      if (wrap.hasAttribute('data-step') && empty) wrap.remove();
     });
     var kept = stage.querySelectorAll('section.slide');
     kept.forEach(function (sl, i) {

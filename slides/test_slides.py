@@ -78,8 +78,9 @@ def test_build_is_deterministic(fresh_build, tmp_path):
     assert build.compare(fresh_build, tmp_path) == []
 
 
-# Run in a fresh interpreter before it builds: another hash seed, tracemalloc on, the garbage collector
-# off, memory churned and numpy's random state moved. Nothing the deck shows may depend on any of it.
+# Run in a fresh interpreter before it builds: another hash seed, tracemalloc on, the garbage
+# collector off, memory churned and numpy's random state moved. Nothing the deck shows may depend
+# on any of it.
 OTHER_PROCESS_STATE = """
 import gc, sys, tracemalloc
 tracemalloc.start()
@@ -94,9 +95,9 @@ sys.exit(build.main(["--out", sys.argv[2]]))
 
 
 def test_build_is_the_same_in_another_process_state(fresh_build, tmp_path):
-    """fresh_build was made inside this test process, after whatever ran before it; a second build in
-    a fresh interpreter in another state must give the same bytes (the suite once failed 4 runs in 10
-    when a figure was measured with tracemalloc)."""
+    """fresh_build was made inside this test process, after whatever ran before it; a second build
+    in a fresh interpreter in another state must give the same bytes (the suite once failed 4 runs
+    in 10 when a figure was measured with tracemalloc)."""
     env = dict(os.environ, PYTHONHASHSEED="12345", OPENBLAS_NUM_THREADS="1")
     run = subprocess.run([sys.executable, "-c", OTHER_PROCESS_STATE, str(HERE), str(tmp_path)],
                          env=env, capture_output=True, text=True, timeout=600)
@@ -336,17 +337,19 @@ def test_lecture_walkers_agree_with_the_engine():
     assert oc["grads"] == {"a": 7.0, "b": 7.0, "c": 1.0, "d": 1.0}
     orders = {name: [(s, r) for s, r, _ in order] for name, _, order in oc["orders"]}
     assert list(orders) == ["MyTorch", "breadth-first", "PyTorch", "micrograd"]
-    assert orders["breadth-first"] == [("y", "m1"), ("y", "m2"), ("m1", "c"), ("m1", "h"), ("m2", "h"),
-                                       ("m2", "d"), ("h", "a"), ("h", "b")]
-    # m2 was created after m1: PyTorch's order takes it first, and here gives micrograd's sorted list
-    assert orders["PyTorch"] == orders["micrograd"] == [
-        ("y", "m1"), ("y", "m2"), ("m2", "h"), ("m2", "d"), ("m1", "c"), ("m1", "h"), ("h", "a"), ("h", "b")]
+    assert orders["breadth-first"] == [("y", "m1"), ("y", "m2"), ("m1", "c"), ("m1", "h"),
+                                       ("m2", "h"), ("m2", "d"), ("h", "a"), ("h", "b")]
+    # m2 was created after m1: PyTorch's order takes it first; here that is micrograd's sorted list
+    assert orders["PyTorch"] == orders["micrograd"] == [("y", "m1"), ("y", "m2"), ("m2", "h"),
+                                                        ("m2", "d"), ("m1", "c"), ("m1", "h"),
+                                                        ("h", "a"), ("h", "b")]
     # the list puts every node after all the nodes that use it
     assert oc["topo_list"].index("h") > max(oc["topo_list"].index("m1"), oc["topo_list"].index("m2"))
 
 
 def torch_node_order(root):
-    """The order in which PyTorch's engine runs the nodes of root's graph: their sequence numbers."""
+    """The order in which PyTorch's engine runs the nodes of root's graph: their sequence numbers.
+    """
     order, seen, todo = [], set(), [root.grad_fn]
     while todo:
         fn = todo.pop()
@@ -501,22 +504,27 @@ MEASURE_JS = r"""
     }
     out.push({text: t.textContent.trim().slice(0, 40), size: size, contrast: ratio(over(colour, bg), bg)});
   }
-  // every mark a figure draws (a stroke, or the fill of a shape with no stroke: an arrowhead, a step's
-  // disc) at least 3:1 against what is behind it, and a stroke also against its own fill. Translucent
-  // tints, the figure's own background and white halos (a gap drawn round a disc) are not marks.
+  // every mark a figure draws (a stroke, or the fill of a shape with no stroke: an arrowhead, a
+  // step's disc) at least 3:1 against what is behind it, and a stroke also against its own fill.
+  // Translucent tints, the figure's own background and white halos (a gap drawn round a disc) are
+  // not marks.
   const marks = [];
   const col = s => s && s !== 'none' && s.startsWith('rgb') ? rgb(s) : null;
-  slide.querySelectorAll('svg line, svg polyline, svg polygon, svg path, svg circle, svg ellipse, svg rect').forEach(el => {
+  const shapes = 'svg line, svg polyline, svg polygon, svg path, svg circle, svg ellipse, svg rect';
+  slide.querySelectorAll(shapes).forEach(el => {
     if (!el.getClientRects().length) return;
     const st = getComputedStyle(el);
     if (st.visibility === 'hidden' || st.display === 'none') return;
     const svg = el.ownerSVGElement;
-    if (el.tagName === 'rect' && el === svg.querySelector('rect') && +el.getAttribute('width') >= +svg.viewBox.baseVal.width) return;
+    const wide = +el.getAttribute('width') >= +svg.viewBox.baseVal.width;
+    if (el.tagName === 'rect' && el === svg.querySelector('rect') && wide) return;
     const bg = svgBackground(el);
     const stroke = col(st.stroke), fill = col(st.fill);
-    const fillOpaque = el.tagName !== 'line' && fill && fill[3] * parseFloat(st.fillOpacity) * parseFloat(st.opacity) >= 0.99;
+    const alpha = fill ? fill[3] * parseFloat(st.fillOpacity) * parseFloat(st.opacity) : 0;
+    const fillOpaque = el.tagName !== 'line' && alpha >= 0.99;
     const halo = stroke && stroke[0] === 255 && stroke[1] === 255 && stroke[2] === 255;
-    const what = el.tagName + ' ' + (el.closest('g[data-step]') ? 'of step ' + el.closest('g[data-step]').getAttribute('data-step') + ' ' : '');
+    const step = el.closest('g[data-step]');
+    const what = el.tagName + ' ' + (step ? 'of step ' + step.getAttribute('data-step') + ' ' : '');
     if (stroke && !halo && parseFloat(st.strokeWidth) > 0) {
       let r = ratio(stroke, bg);
       if (fillOpaque) r = Math.min(r, ratio(stroke, fill));
@@ -753,12 +761,15 @@ def _slides_with_notes():
 
 
 def test_speaker_notes_are_short_bullets():
-    """What to say, at most 80 words a slide, as bullets; sources go on the Sources slide, not here."""
+    """What to say, at most 80 words a slide, as bullets; sources go on the Sources slide, not here.
+    """
     for sid, _, notes in _slides_with_notes():
         lines = notes.split("\n")
         assert all(ln.startswith("- ") and len(ln) > 3 for ln in lines), f"{sid}: notes not as bullets"
-        assert len(notes.replace("- ", " ").split()) <= 80, f"{sid}: {len(notes.split())} words of notes"
-        assert not re.search(r"\w+/\w+\.(py|h|cpp)\b|#\d{3,}", notes), f"{sid}: a source in the notes"
+        words = len(notes.replace("- ", " ").split())
+        assert words <= 80, f"{sid}: {words} words of notes"
+        source = re.search(r"\w+/\w+\.(py|h|cpp)\b|#\d{3,}", notes)
+        assert not source, f"{sid}: a source in the notes: {source.group()}"
 
 
 MAIN_LINE_MINUTES, BUFFER_MINUTES = 40, 5
@@ -769,11 +780,12 @@ def test_main_line_then_appendix():
     order = ["graph", "local-rules", "example-1", "example-2", "predict", "why-wait", "example-3",
              "code-recursive", "code-count-consumers", "code-backward-walk", "code-backward-gate",
              "gate-or-sort", "gate-order", "gate-verdict", "summary", "appendix"]
-    assert [ids.index(sid) for sid in order] == list(range(ids.index("graph"), ids.index("appendix") + 1))
+    first, last = ids.index("graph"), ids.index("appendix")
+    assert [ids.index(sid) for sid in order] == list(range(first, last + 1))
     for sid in ("exercises", "solutions-1", "solutions-2", "predict-check", "gate-memory", "mnist",
                 "mnist-loop", "mnist-result", "code-backward-setup", "free-graph", "sources"):
         assert ids.index(sid) > ids.index("appendix"), sid
-    # the README's timing plan: 40 minutes over the main line's slides exactly, and a 5-minute buffer
+    # the README's timing plan: 40 minutes over the main line's slides exactly, a 5-minute buffer
     readme = (HERE / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\d+)(?:\u2013(\d+))? \| [^|]+ \| (\d+) \|$", readme, re.M)
     assert sum(int(m) for _, _, m in rows) == MAIN_LINE_MINUTES
@@ -792,7 +804,8 @@ def test_main_line_then_appendix():
 def _titles():
     import html
     text = DECK.read_text(encoding="utf-8")
-    return [html.unescape(t) for t in re.findall(r'<section class="slide[^"]*" id="[^"]+" data-title="([^"]*)"', text)]
+    titles = re.findall(r'<section class="slide[^"]*" id="[^"]+" data-title="([^"]*)"', text)
+    return [html.unescape(t) for t in titles]
 
 
 def test_punchlines_appear_on_the_last_step():
@@ -807,7 +820,8 @@ def test_punchlines_appear_on_the_last_step():
     assert answers == ["1", "2", "3"], "the exercise's three answers are revealed one at a time"
     trace = re.search(r'<pre class="code trace"[^>]*>(.*?)</pre>', pred, re.S).group(1)
     lines = re.findall(r'<span data-step="(\d)">([^<]*)</span>', trace)
-    assert [s for s, _ in lines] == sorted(s for s, _ in lines) and {s for s, _ in lines} == {"1", "2", "3"}
+    shown_at = [s for s, _ in lines]
+    assert shown_at == sorted(shown_at) and set(shown_at) == {"1", "2", "3"}
     assert "waiting: 1" in [t for st, t in lines if st == "1"][-1], "step 1 ends with the wait"
 
 
@@ -824,7 +838,8 @@ def test_kahn_with_a_stack_is_not_the_engines_walk():
     mt = runs.load_engine()
     y, names = runs.example2_graph(mt)
     lab = {id(t): k for k, t in names.items()}
-    kahn = [(lab[id(s)], lab[id(r)]) for s, r, _ in walkers.gated_queue(y, first_in_first_out=False).deliveries]
+    stack = walkers.gated_queue(y, first_in_first_out=False)
+    kahn = [(lab[id(s)], lab[id(r)]) for s, r, _ in stack.deliveries]
     engine = [(lab[id(s)], lab[id(r)]) for s, r, _ in walkers.gated_depth_first(y).deliveries]
     assert engine[:2] == [("y", "m1"), ("m1", "c")]     # the engine descends into m1 at once
     assert kahn[:2] == [("y", "m1"), ("y", "m2")]       # Kahn finishes y's edges first
@@ -873,12 +888,13 @@ def test_forwarding_the_running_total_is_the_tutorials_wrong_walk():
 
 def test_kept_loss_memory_is_counted_from_the_arrays():
     """What a kept loss holds is counted, not measured: a view counts as the array it views; after
-    backward() a loss holds only its own value; with the graph kept, its arrays grow with the batch."""
+    backward() a loss holds only its own value; with the graph kept, its arrays grow with the batch.
+    """
     a = walkers.np.zeros((8, 8), walkers.np.float32)
     mt = runs.load_engine()
     t = mt.Tensor(a)                                    # a float32 copy of a
     found = runs.arrays_reachable([(t, a[:2]), [a.T]], mt.Tensor)
-    assert sorted(found) == sorted([id(a), id(t.data)])    # two blocks: a (through two views), t's copy
+    assert sorted(found) == sorted([id(a), id(t.data)])    # a (through two views), and t's copy
     assert sum(x.nbytes for x in found.values()) == 2 * 8 * 8 * 4
     model_code = runs.mnist_code()[0]
     got = {b: runs.kept_loss_memory(mt, model_code, b) for b in (2, 4, 8)}
@@ -891,20 +907,22 @@ def test_kept_loss_memory_is_counted_from_the_arrays():
 
 
 def test_engine_lines_are_shown_as_written_or_the_build_stops():
-    """The code slides show mytorch.py's lines as written (never rewrapped): a line wider than a code
-    block holds at 28 px stops the build, naming the line; one exactly as wide passes."""
+    """The code slides show mytorch.py's lines as written (never rewrapped): a line wider than a
+    code block holds at 28 px stops the build, naming the line; one exactly as wide passes."""
     drawing = importlib.import_module("drawing")
     limit = drawing.code_chars()
     assert limit == 84
     runs.TOO_WIDE.clear()
-    fits = runs.project([(7, "    if x:  # " + "c" * (limit - 9)), (8, "        y = 1")], "m.py", "s")
+    fits = runs.project([(7, "    if x:  # " + "c" * (limit - 9)), (8, "        y = 1")],
+                        "m.py", "s")
     assert runs.TOO_WIDE == [] and fits.src.splitlines()[0] == "if x:  # " + "c" * (limit - 9)
     assert (fits.first, fits.last) == (7, 8)
     runs.project([(7, "    if x:  # " + "c" * (limit - 8)), (8, "        y = 1")], "m.py", "s")
-    with pytest.raises(SystemExit, match=r"m\.py line 7: 85 characters on the slide 's' \(89 in the file"):
+    said = r"m\.py line 7: 85 characters on the slide 's' \(89 in the file, where the block starts 4"
+    with pytest.raises(SystemExit, match=said):
         runs.stop_if_too_wide()
     runs.TOO_WIDE.clear()
-    # whole-line comments stay while the block fits a slide, else they all go (and the caption says so)
+    # whole-line comments stay while the block fits a slide, else they all go (the caption says so)
     short = runs.project([(1, "# why"), (2, "a = 1")], "m.py", "s")
     assert short.src == "# why\na = 1\n" and not short.comments_left_out
     long = runs.project([(n, "# why" if n % 2 else "a = 1") for n in range(1, 21)], "m.py", "s")
@@ -917,13 +935,18 @@ def test_engine_lines_are_shown_as_written_or_the_build_stops():
 
 @needs_playwright
 def test_a_code_line_of_code_chars_fits_at_28px(browser):
-    """drawing.code_chars() characters at 28 px fit a code block across the slide; one more does not."""
+    """drawing.code_chars() characters at 28 px fit a code block across the slide; one more does
+    not."""
     drawing = importlib.import_module("drawing")
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     page.goto(deck_url("#1"))
-    js = """n => { const s = document.querySelector('section.slide'); const p = document.createElement('pre');
-      p.className = 'code'; p.style.fontSize = '28px'; p.textContent = 'x'.repeat(n); s.appendChild(p);
-      const over = p.scrollWidth > p.clientWidth; p.remove(); return over; }"""
+    js = """n => {
+      const s = document.querySelector('section.slide'), p = document.createElement('pre');
+      p.className = 'code'; p.style.fontSize = '28px'; p.textContent = 'x'.repeat(n);
+      s.appendChild(p);
+      const over = p.scrollWidth > p.clientWidth;
+      p.remove();
+      return over; }"""
     assert page.evaluate(js, drawing.code_chars()) is False
     assert page.evaluate(js, drawing.code_chars() + 1) is True
     page.close()
@@ -962,8 +985,8 @@ def test_handout_has_no_answers_and_the_lecturers_print_has_them(browser):
     assert "Your turn: predict, then reveal" in handout and "Exercises" in handout
     assert page.evaluate("document.querySelectorAll('aside.notes').length") == 0
     n = page.evaluate("document.querySelectorAll('#stage section.slide').length")
-    assert page.evaluate("document.querySelector('#stage section.slide:last-child footer span:last-child')"
-                         ".textContent") == f"{n} / {n}"
+    last = "#stage section.slide:last-child footer span:last-child"
+    assert page.evaluate(f"document.querySelector('{last}').textContent") == f"{n} / {n}"
     # the example figures keep what they show, the waits ring included
     assert page.evaluate("!!document.querySelector('#example-2 g.ring')")
     page.close()

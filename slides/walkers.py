@@ -71,7 +71,8 @@ class Buffers:
         self.peak_bytes = max(self.peak_bytes, distinct_bytes(self.grad.values()))
 
     def take(self, node, keep=False):
-        """The node's gradient, to send on; let go of it unless `keep` (micrograd keeps every one)."""
+        """The node's gradient, to send on; let go of it unless `keep` (micrograd keeps every one).
+        """
         return self.grad[id(node)] if keep else self.grad.pop(id(node))
 
 
@@ -146,8 +147,8 @@ def gated_queue(loss, first_in_first_out=True):
 
 
 def gated_by_creation(loss, created):
-    """PyTorch's order: Kahn's algorithm with the ready nodes in a priority queue, the one created last
-    first (PyTorch numbers every node it creates and its ready queue takes the highest sequence
+    """PyTorch's order: Kahn's algorithm with the ready nodes in a priority queue, the one created
+    last first (PyTorch numbers every node it creates and its ready queue takes the highest sequence
     number). `created` maps id(node) to its number. A node sends along all its edges, then lets its
     gradient go."""
     waiting, bufs, grads, log = consumers(loss), Buffers(), {}, []
