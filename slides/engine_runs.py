@@ -41,8 +41,10 @@ def fmt(v):
 
 
 def array(x):
-    """A numpy array from an array, a number or a Tensor (whose .data is the array)."""
-    return np.asarray(getattr(x, "data", x))
+    """A numpy array from an array, a number or a Tensor (its values, as t.detach().numpy())."""
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        return x.detach().numpy()
+    return np.asarray(x)
 
 
 def number(x):
@@ -104,7 +106,7 @@ class Walk:
                              "did not name (a constant?); name it in the example or adapt build.py")
 
     def value(self, k):
-        return number(self.names[k].data)
+        return number(self.names[k])
 
     def inputs(self, k):
         """Named inputs of node k, from the graph the engine recorded (t._edges, read before backward)."""
@@ -219,20 +221,35 @@ def exercise_graph(mt, walk=True):
 # ----------------------------------------------------------------------------------------------------
 # Code extraction and highlighting
 # ----------------------------------------------------------------------------------------------------
-def called_module_functions(mod, func):
-    """Module-level functions of `mod` that `func` calls, in order of first appearance."""
+def called_helpers(mod, cls, func):
+    """The engine's own functions that `func` (a method of `cls`) calls, in order of first appearance:
+    {name: function}, for module-level functions of `mod` called as name(...) and methods of `cls`
+    called as self.name(...)."""
     src = textwrap.dedent(inspect.getsource(func))
-    tree = ast.parse(src)
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            names.append((node.lineno, node.col_offset, node.func.id))
-    out = []
-    for _, _, name in sorted(names):
-        obj = getattr(mod, name, None)
+    calls = []
+    for node in ast.walk(ast.parse(src)):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name):
+            obj = getattr(mod, node.func.id, None)
+        elif isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", "") == "self":
+            obj = inspect.getattr_static(cls, node.func.attr, None)
+        else:
+            continue
+        name = getattr(node.func, "id", None) or node.func.attr
+        calls.append((node.lineno, node.col_offset, name, obj))
+    out = {}
+    for _, _, name, obj in sorted(calls, key=lambda c: c[:2]):
         if inspect.isfunction(obj) and obj.__module__ == mod.__name__ and name not in out:
-            out.append(name)
+            out[name] = obj
     return out
+
+
+def calls(stmt, name):
+    """Whether the statement calls `name`, as name(...) or as something.name(...)."""
+    return any(isinstance(n, ast.Call) and name in (getattr(n.func, "id", None),
+                                                     getattr(n.func, "attr", None))
+               for n in ast.walk(stmt))
 
 
 def strip_docstring(src):
@@ -330,9 +347,9 @@ def check_mnist_model(mt, code):
     model = ns["MyTorchMNIST"]()
     x = mt.Tensor(np.zeros((2, 784), dtype=np.float32))
     out = model(x)
-    if tuple(np.shape(out.data)) != (2, 10):
-        raise SystemExit(f"build.py: the MNIST model on the slide gives shape {np.shape(out.data)}")
-    n_params = sum(int(np.size(p.data)) for p in model.parameters())
+    if array(out).shape != (2, 10):
+        raise SystemExit(f"build.py: the MNIST model on the slide gives shape {array(out).shape}")
+    n_params = sum(array(p).size for p in model.parameters())
     return n_params, len(list(model.parameters()))
 
 
@@ -354,8 +371,9 @@ def project(numbered, file, what):
     """The slide's view of some source lines, given as (line number in `file`, text): dedented
     together, every line otherwise as written. Whole-line comments stay if the block still fits
     MAX_CODE_LINES lines, else they are all left out. The build stops, naming each line, if a line
-    is wider than a code block holds at the smallest code size (28 px): the deck never rewraps or
-    cuts the engine's lines, so a line too wide must be shortened in the source."""
+    is wider than a code block holds at the smallest code size (28 px), or if the block is longer
+    than MAX_CODE_LINES: the deck never rewraps or cuts the engine's lines, so they must be
+    shortened in the source."""
     while numbered and not numbered[-1][1].strip():
         numbered = numbered[:-1]
     code = [(n, ln) for n, ln in numbered if not ln.strip().startswith("#")]
@@ -363,31 +381,35 @@ def project(numbered, file, what):
     shown = code if left_out else numbered
     src = textwrap.dedent("\n".join(ln for _, ln in shown)) + "\n"
     indent = min((len(ln) - len(ln.lstrip()) for _, ln in shown if ln.strip()), default=0)
-    check_width(list(zip((n for n, _ in shown), src.splitlines())), indent, file, what)
+    check_size(list(zip((n for n, _ in shown), src.splitlines())), indent, file, what)
     return Projected(src, shown[0][0], shown[-1][0], left_out)
 
 
-TOO_WIDE = []      # what check_width found in this build: run_all stops the build if anything
+TOO_BIG = []      # what check_size found in this build: run_all stops the build if anything
 
 
-def check_width(numbered, indent, file, what):
-    """Note each projected line (number, text as shown) wider than a code block holds at 28 px."""
+def check_size(numbered, indent, file, what):
+    """Note each projected line (number, text as shown) wider than a code block holds at 28 px, and
+    a block longer than a code slide holds."""
     # drawing imports this module: import from it here, not at the top
     from drawing import code_chars
     limit = code_chars()
-    TOO_WIDE.extend(f"{file} line {n}: {len(text)} characters on the slide {what!r} "
-                    f"({len(text) + indent} in the file, where the block starts {indent} spaces in)"
-                    for n, text in numbered if len(text) > limit)
+    TOO_BIG.extend(f"{file} line {n}: {len(text)} characters on the slide {what!r} "
+                   f"({len(text) + indent} in the file, where the block starts {indent} spaces in)"
+                   for n, text in numbered if len(text) > limit)
+    if len(numbered) > MAX_CODE_LINES:
+        TOO_BIG.append(f"{file} lines {numbered[0][0]}-{numbered[-1][0]}: {len(numbered)} lines "
+                       f"of code on the slide {what!r}, which holds {MAX_CODE_LINES}")
 
 
-def stop_if_too_wide():
+def stop_if_too_big():
     from drawing import code_chars
-    if TOO_WIDE:
+    if TOO_BIG:
         raise SystemExit(
-            "build.py: the code slides show mytorch.py's lines as written, and at 28 px a code "
-            f"line holds {code_chars()} characters (after the indentation the block has in "
-            "common). Too wide:\n  " + "\n  ".join(TOO_WIDE)
-            + "\nShorten those lines in mytorch.py: the deck does not rewrap them.")
+            "build.py: the code slides show mytorch.py's lines as written: at 28 px a code line "
+            f"holds {code_chars()} characters (after the indentation the block has in common), "
+            f"a code slide {MAX_CODE_LINES} lines. Too big:\n  " + "\n  ".join(TOO_BIG)
+            + "\nShorten those in mytorch.py: the deck does not rewrap or cut them.")
 
 
 def walk_code(mt, helper):
@@ -398,9 +420,7 @@ def walk_code(mt, helper):
     mytorch.py."""
     src, a, b = source_of(mt.Tensor.backward)
     fn = ast.parse(src).body[0]
-    start = next((i for i, stmt in enumerate(fn.body)
-                  if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == helper
-                         for n in ast.walk(stmt))), None)
+    start = next((i for i, stmt in enumerate(fn.body) if calls(stmt, helper)), None)
     if start is None:
         raise SystemExit(f"build.py: Tensor.backward no longer calls {helper}(); adapt engine_runs.py")
     loops = [i for i, stmt in enumerate(fn.body) if i > start and isinstance(stmt, (ast.While, ast.For))]
@@ -433,12 +453,13 @@ def walk_code(mt, helper):
 def count_code(mt):
     """The consumer-counting helper that Tensor.backward calls, cut out of mytorch.py as written
     (its docstring left out if the whole function is longer than a slide holds)."""
-    helpers = called_module_functions(mt, mt.Tensor.backward)
-    helpers = [h for h in helpers if "count" in h or "consumer" in h] or helpers
-    if not helpers:
-        raise SystemExit("build.py: Tensor.backward calls no module-level helper; adapt engine_runs.py")
-    name = helpers[0]
-    lines, a = inspect.getsourcelines(getattr(mt, name))
+    helpers = called_helpers(mt, mt.Tensor, mt.Tensor.backward)
+    counting = [h for h in helpers if "count" in h or "consumer" in h]
+    if not counting:
+        raise SystemExit("build.py: Tensor.backward calls no helper whose name says it counts "
+                         f"consumers (it calls {', '.join(helpers) or 'none'}); adapt engine_runs.py")
+    name = counting[0]
+    lines, a = inspect.getsourcelines(helpers[name])
     numbered = [(a + k, ln.rstrip("\n")) for k, ln in enumerate(lines)]
     fn = ast.parse(textwrap.dedent("".join(lines))).body[0]
     doc = fn.body[0] if fn.body and isinstance(fn.body[0], ast.Expr) and \
@@ -463,10 +484,10 @@ def run_all(mt):
     r.w1, r.w2, r.w3 = example1(mt), example2(mt), example3(mt)
     r.ws, r.wx = sigmoid_chain(mt), exercise_graph(mt)
     r.mt_file = Path(inspect.getsourcefile(mt)).name
-    del TOO_WIDE[:]
+    del TOO_BIG[:]
     r.count_code = count_code(mt)
     r.walk_code = walk_code(mt, r.count_code["name"])
-    stop_if_too_wide()
+    stop_if_too_big()
     model_code, loop_code, origin, batch = mnist_code()
     n_params, n_tensors = check_mnist_model(mt, model_code)
     r.mnist = dict(model_code=model_code, loop_code=loop_code, origin=origin, batch=batch,
@@ -822,16 +843,17 @@ def make_op(mt, name, data, *edges):
 def solutions(mt, wx):
     """Exercise 1 and 2 checked with mytorch.gradcheck; exercise 3 from the engine's trace."""
     def sin(x):
-        return make_op(mt, "sin", np.sin(x.data), (x, lambda g: g * np.cos(x.data)))
+        return make_op(mt, "sin", np.sin(array(x)), (x, lambda g: g * np.cos(array(x))))
 
     def sin_wrong(x):   # a plausible slip: the derivative of sin taken as -cos
-        return make_op(mt, "sin", np.sin(x.data), (x, lambda g: -g * np.cos(x.data)))
+        return make_op(mt, "sin", np.sin(array(x)), (x, lambda g: -g * np.cos(array(x))))
 
     def minimum(x, y):
-        tie = x.data == y.data
-        x_gets = (x.data < y.data) + 0.5 * tie        # on a tie, half to each (as PyTorch does)
-        y_gets = (y.data < x.data) + 0.5 * tie
-        return make_op(mt, "minimum", np.minimum(x.data, y.data),
+        a, b = array(x), array(y)
+        tie = a == b
+        x_gets = (a < b) + 0.5 * tie        # on a tie, half to each (as PyTorch does)
+        y_gets = (b < a) + 0.5 * tie
+        return make_op(mt, "minimum", np.minimum(a, b),
                        (x, lambda g: g * x_gets), (y, lambda g: g * y_gets))
 
     rng = np.random.RandomState(1)

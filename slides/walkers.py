@@ -31,16 +31,21 @@ def edges(node):
     return node._edges or ()        # the engine sets _edges to None once it has freed a node
 
 
+def values(tensor):
+    """A tensor's numbers, as a numpy array (as in PyTorch: tensor.detach().numpy())."""
+    return tensor.detach().numpy()
+
+
 def fit(grad, like):
     """A rule's result, summed back to the shape of the input (undo numpy's broadcasting)."""
     grad = np.asarray(grad)
-    shape = np.shape(like.data)
+    shape = np.shape(values(like))
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
-    return grad.astype(np.asarray(like.data).dtype, copy=False)
+    return grad.astype(values(like).dtype, copy=False)
 
 
 def owner(a):
@@ -91,7 +96,7 @@ def consumers(loss):
 
 
 def seed(loss):
-    return np.ones_like(np.asarray(loss.data))
+    return np.ones_like(values(loss))
 
 
 def _send(node, g, x, rule, bufs, grads, log):
