@@ -44,10 +44,6 @@ def bullets(*items):
     return "\n".join("- " + b for b in items)
 
 
-def edges(deliveries):
-    return ", ".join(f"{s}{ARROW}{r}" for s, r, *_ in deliveries)
-
-
 def steps(first_step, html, tag="span"):
     """Markup that appears at step `first_step` of the slide (page.js hides it before)."""
     return f'<{tag} data-step="{first_step}">{html}</{tag}>'
