@@ -64,6 +64,7 @@ def figures(r):
     figs["example1_walk.svg"] = drawing.fig_example1(r.w1)
     figs["example2_barrier.svg"] = drawing.fig_example2(r.w2)
     figs["example3_side_branch.svg"] = drawing.fig_example3(r.w3)
+    figs["example2_orders.svg"] = drawing.fig_example2_small(r.w2)
     return figs
 
 

@@ -12,12 +12,15 @@ import tokenize
 from engine_runs import fmt, strip_trailing_comments
 
 
-# The tutorial's path colours (computational_graph_1.png / _2.png), darkened enough to read on white.
+# The tutorial's path colours (computational_graph_1.png / _2.png), in its order, darkened until
+# every arrow, arrowhead, disc and pill border drawn in them is at least 3:1 against white and
+# against the pills' pale fill (test_slides.py measures it): its yellow is a dark amber (#AD7E00,
+# 3.6:1; the tutorial's #F2B705 is 1.8:1), its orange a deeper orange (#C96000, 4.1:1).
 # Each: (colour, colour of a step number written on it), every pair at least 4.5:1.
 TUTORIAL = {
     "blue": ("#0A6FC2", "#ffffff"),
-    "orange": ("#E8730C", "#111111"),
-    "yellow": ("#F2B705", "#111111"),
+    "orange": ("#C96000", "#111111"),
+    "yellow": ("#AD7E00", "#111111"),
     "purple": ("#8A3FC7", "#ffffff"),
     "green": ("#2E9D3A", "#111111"),
     "pink": ("#E0409F", "#111111"),
@@ -34,7 +37,8 @@ DONE = "#111111"
 FIG_W = 1472
 MIN_FONT = 28
 INK = "#111111"
-MUTED = "#4f586a"
+# labels and captions in figures: near ink (grey at 28 px is hard to read when projected)
+MUTED = "#2c3a52"
 SANS = "'DejaVu Sans', 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 MONO = "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', monospace"
 OP_SYMBOL = {"add": "+", "sub": "\u2212", "mul": "\u00d7", "div": "\u00f7", "neg": "\u2212",
@@ -467,6 +471,25 @@ def fig_graph(w):
     return svg.render("The computational graph of y = (a + b) \u00b7 (c + d)")
 
 
+def fig_example2_small(w):
+    """Example 2's graph again, forward only and short, for the slide that compares its orders."""
+    layout = {
+        "a": dict(x=70, y=75, kind="leaf"),
+        "b": dict(x=70, y=255, kind="leaf"),
+        "h": dict(x=330, y=165, kind="barrier"),
+        "c": dict(x=480, y=62, kind="leaf"),
+        "d": dict(x=480, y=268, kind="leaf"),
+        "m1": dict(x=790, y=72, kind="inner"),
+        "m2": dict(x=790, y=258, kind="inner"),
+        "y": dict(x=1060, y=165, kind="loss"),
+    }
+    svg = Svg(FIG_W, 330)
+    draw_graph(svg, w, layout, show_walk=False)
+    for i, line in enumerate(["h = a + b", "m1 = c \u00b7 h", "m2 = h \u00b7 d", "y = m1 + m2"]):
+        svg.text(1190, 70 + 62 * i, line, 32, INK, "bold", "start")
+    return svg.render("Example 2: h = a + b, y = c \u00b7 h + h \u00b7 d")
+
+
 def fig_sigmoid(w, backward):
     order = ["x", "n", "a", "b", "\u03c3"]
     cy = 200 if backward else 150
@@ -561,12 +584,21 @@ def strip_docstrings(src):
     return "".join(ln for i, ln in enumerate(src.splitlines(True), 1) if i not in drop)
 
 
-def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN):
+def code_chars(max_w=1472):
+    """How many characters a code line may have to fit a code block max_w px wide at CODE_MIN (28
+    px): 84 across the whole slide."""
+    return int((max_w - CODE_PAD_W) / (CODE_MIN * CODE_CHAR))
+
+
+def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN, as_written=False):
     """Source as a highlighted <pre>, as large as fits (max_w x max_h px of stage) up to max_size,
-    never under CODE_MIN (28 px). Code that does not fit at 28 px loses, in turn, its comments after
-    code, its docstrings and its blank lines; lines still too wide wrap. What is still too tall is
-    cut off at the slide's foot, and test_slides.py says so: split that slide. At 28 px a line across
-    the whole slide holds 84 characters, and 15 lines take 561 px."""
+    never under CODE_MIN (28 px). At 28 px a line across the whole slide holds code_chars() = 84
+    characters, and 14 lines take 526 px.
+
+    as_written=True (code cut out of mytorch.py): the lines are shown exactly as they are; code that
+    does not fit at 28 px stops the build. Otherwise (lecture code, train_mnist.py) code that does
+    not fit loses, in turn, its comments after code, its docstrings and its blank lines; lines still
+    too wide wrap."""
     min_size = max(min_size, CODE_MIN)
 
     def size_for(text):
@@ -574,6 +606,12 @@ def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN):
         longest = max((len(ln) for ln in lines), default=1)
         return min(max_size, (max_h - CODE_PAD_H) / (len(lines) * CODE_LINE),
                    (max_w - CODE_PAD_W) / (longest * CODE_CHAR))
+    if as_written and size_for(src) < min_size:
+        longest = max(len(ln) for ln in src.splitlines())
+        raise SystemExit(f"build.py: {src.count(chr(10))} lines of mytorch.py, the longest "
+                         f"{longest} characters, do not fit their slide ({max_w} x {max_h} px) "
+                         f"at {min_size} px; shorten them in mytorch.py (the deck shows them as "
+                         f"written):\n{src}")
     for shrink in (strip_trailing_comments, strip_docstrings,
                    lambda t: "".join(ln for ln in t.splitlines(True) if ln.strip())):
         if size_for(src) >= min_size:

@@ -3,6 +3,7 @@ of mytorch.py, the MNIST model checked against the engine, and the numbers of th
 """
 import ast
 import collections
+import contextlib
 import importlib
 import inspect
 import io
@@ -40,8 +41,10 @@ def fmt(v):
 
 
 def array(x):
-    """A numpy array from an array, a number or a Tensor (whose .data is the array)."""
-    return np.asarray(getattr(x, "data", x))
+    """A numpy array from an array, a number or a Tensor (its values, as t.detach().numpy())."""
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        return x.detach().numpy()
+    return np.asarray(x)
 
 
 def number(x):
@@ -103,7 +106,7 @@ class Walk:
                              "did not name (a constant?); name it in the example or adapt build.py")
 
     def value(self, k):
-        return number(self.names[k].data)
+        return number(self.names[k])
 
     def inputs(self, k):
         """Named inputs of node k, from the graph the engine recorded (t._edges, read before backward)."""
@@ -218,20 +221,35 @@ def exercise_graph(mt, walk=True):
 # ----------------------------------------------------------------------------------------------------
 # Code extraction and highlighting
 # ----------------------------------------------------------------------------------------------------
-def called_module_functions(mod, func):
-    """Module-level functions of `mod` that `func` calls, in order of first appearance."""
+def called_helpers(mod, cls, func):
+    """The engine's own functions that `func` (a method of `cls`) calls, in order of first appearance:
+    {name: function}, for module-level functions of `mod` called as name(...) and methods of `cls`
+    called as self.name(...)."""
     src = textwrap.dedent(inspect.getsource(func))
-    tree = ast.parse(src)
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            names.append((node.lineno, node.col_offset, node.func.id))
-    out = []
-    for _, _, name in sorted(names):
-        obj = getattr(mod, name, None)
+    calls = []
+    for node in ast.walk(ast.parse(src)):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name):
+            obj = getattr(mod, node.func.id, None)
+        elif isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", "") == "self":
+            obj = inspect.getattr_static(cls, node.func.attr, None)
+        else:
+            continue
+        name = getattr(node.func, "id", None) or node.func.attr
+        calls.append((node.lineno, node.col_offset, name, obj))
+    out = {}
+    for _, _, name, obj in sorted(calls, key=lambda c: c[:2]):
         if inspect.isfunction(obj) and obj.__module__ == mod.__name__ and name not in out:
-            out.append(name)
+            out[name] = obj
     return out
+
+
+def calls(stmt, name):
+    """Whether the statement calls `name`, as name(...) or as something.name(...)."""
+    return any(isinstance(n, ast.Call) and name in (getattr(n.func, "id", None),
+                                                     getattr(n.func, "attr", None))
+               for n in ast.walk(stmt))
 
 
 def strip_docstring(src):
@@ -299,27 +317,6 @@ def mnist_code():
     return strip_trailing_comments(model), loop, "train_mnist.py", defaults.get("--batch-size")
 
 
-def comments_above(src, width=83):
-    """If a line is wider than `width` characters (what fits a slide at 28 px), move the comments that
-    follow code onto their own lines, just above, at the code's indentation."""
-    if max((len(ln) for ln in src.splitlines()), default=0) <= width:
-        return src
-    lines = src.splitlines(True)
-    cuts = {}
-    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
-        if tok.type == tokenize.COMMENT and lines[tok.start[0] - 1][:tok.start[1]].strip():
-            cuts[tok.start[0] - 1] = tok.start[1]
-    out = []
-    for i, ln in enumerate(lines):
-        if i in cuts:
-            code = ln[:cuts[i]].rstrip()
-            indent = code[:len(code) - len(code.lstrip())]
-            out += [indent + ln[cuts[i]:].strip() + "\n", code + "\n"]
-        else:
-            out.append(ln)
-    return "".join(out)
-
-
 def mnist_display(model_code, loop_code):
     """The MNIST code in two slide-sized parts, blank lines left out: the class; the imports and the
     training loop. Both are cut from the code the build runs."""
@@ -350,9 +347,9 @@ def check_mnist_model(mt, code):
     model = ns["MyTorchMNIST"]()
     x = mt.Tensor(np.zeros((2, 784), dtype=np.float32))
     out = model(x)
-    if tuple(np.shape(out.data)) != (2, 10):
-        raise SystemExit(f"build.py: the MNIST model on the slide gives shape {np.shape(out.data)}")
-    n_params = sum(int(np.size(p.data)) for p in model.parameters())
+    if array(out).shape != (2, 10):
+        raise SystemExit(f"build.py: the MNIST model on the slide gives shape {array(out).shape}")
+    n_params = sum(array(p).size for p in model.parameters())
     return n_params, len(list(model.parameters()))
 
 
@@ -361,65 +358,122 @@ def check_mnist_model(mt, code):
 # ----------------------------------------------------------------------------------------------------
 # The backward code, quoted large: the statements from the consumer count to the end of the walk
 # ----------------------------------------------------------------------------------------------------
-def walk_code(mt, helper, max_loop_lines=20):
-    """The essential lines of Tensor.backward, for two large code slides: the set-up (from the
-    statement that calls `helper`, the consumer count, to the walk's loop) and the loop itself.
-    Whole-line comments are dropped; if the loop is still too long, the trailing comments too."""
+MAX_CODE_LINES = 14     # the most lines a code slide shows (test_slides.py holds the deck to it)
+
+
+class Projected(collections.namedtuple("Projected", "src first last comments_left_out")):
+    """Lines of a source file as a slide shows them: `src` (dedented together), the file's line
+    numbers of its first and last line, and whether whole-line comments were left out to stay within
+    MAX_CODE_LINES."""
+
+
+def project(numbered, file, what):
+    """The slide's view of some source lines, given as (line number in `file`, text): dedented
+    together, every line otherwise as written. Whole-line comments stay if the block still fits
+    MAX_CODE_LINES lines, else they are all left out. The build stops, naming each line, if a line
+    is wider than a code block holds at the smallest code size (28 px), or if the block is longer
+    than MAX_CODE_LINES: the deck never rewraps or cuts the engine's lines, so they must be
+    shortened in the source."""
+    while numbered and not numbered[-1][1].strip():
+        numbered = numbered[:-1]
+    code = [(n, ln) for n, ln in numbered if not ln.strip().startswith("#")]
+    left_out = len(numbered) > MAX_CODE_LINES and len(code) < len(numbered)
+    shown = code if left_out else numbered
+    src = textwrap.dedent("\n".join(ln for _, ln in shown)) + "\n"
+    indent = min((len(ln) - len(ln.lstrip()) for _, ln in shown if ln.strip()), default=0)
+    check_size(list(zip((n for n, _ in shown), src.splitlines())), indent, file, what)
+    return Projected(src, shown[0][0], shown[-1][0], left_out)
+
+
+TOO_BIG = []      # what check_size found in this build: run_all stops the build if anything
+
+
+def check_size(numbered, indent, file, what):
+    """Note each projected line (number, text as shown) wider than a code block holds at 28 px, and
+    a block longer than a code slide holds."""
+    # drawing imports this module: import from it here, not at the top
+    from drawing import code_chars
+    limit = code_chars()
+    TOO_BIG.extend(f"{file} line {n}: {len(text)} characters on the slide {what!r} "
+                   f"({len(text) + indent} in the file, where the block starts {indent} spaces in)"
+                   for n, text in numbered if len(text) > limit)
+    if len(numbered) > MAX_CODE_LINES:
+        TOO_BIG.append(f"{file} lines {numbered[0][0]}-{numbered[-1][0]}: {len(numbered)} lines "
+                       f"of code on the slide {what!r}, which holds {MAX_CODE_LINES}")
+
+
+def stop_if_too_big():
+    from drawing import code_chars
+    if TOO_BIG:
+        raise SystemExit(
+            "build.py: the code slides show mytorch.py's lines as written: at 28 px a code line "
+            f"holds {code_chars()} characters (after the indentation the block has in common), "
+            f"a code slide {MAX_CODE_LINES} lines. Too big:\n  " + "\n  ".join(TOO_BIG)
+            + "\nShorten those in mytorch.py: the deck does not rewrap or cut them.")
+
+
+def walk_code(mt, helper):
+    """The essential lines of Tensor.backward, for three code slides: the set-up (from the statement
+    that calls `helper`, the consumer count, to the walk's loop), the loop up to the delivery and
+    its sum, and the rest of the loop (from the count-down, the first `x[...] -= 1`: the gate); and
+    what follows the loop (freeing the graph), for the appendix. Each cut is as written in
+    mytorch.py."""
     src, a, b = source_of(mt.Tensor.backward)
     fn = ast.parse(src).body[0]
-    start = next((i for i, stmt in enumerate(fn.body)
-                  if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == helper
-                         for n in ast.walk(stmt))), None)
+    start = next((i for i, stmt in enumerate(fn.body) if calls(stmt, helper)), None)
     if start is None:
         raise SystemExit(f"build.py: Tensor.backward no longer calls {helper}(); adapt engine_runs.py")
     loops = [i for i, stmt in enumerate(fn.body) if i > start and isinstance(stmt, (ast.While, ast.For))]
-    split = loops[-1] if loops else len(fn.body) - 1
-    lines = src.splitlines()
+    if not loops:
+        raise SystemExit("build.py: Tensor.backward has no loop after the consumer count; adapt "
+                         "engine_runs.walk_code")
+    split = loops[-1]
+    raw = inspect.getsourcelines(mt.Tensor.backward)[0]
+    lines = [ln.rstrip("\n") for ln in raw]           # as in the file, indentation and all
+    file = Path(inspect.getsourcefile(mt)).name
 
-    def cut(i, j):          # statements i..j-1 of the body, as (source, first line, last line)
-        first, last = fn.body[i].lineno, fn.body[j - 1].end_lineno
-        kept = [ln for ln in lines[first - 1:last] if not ln.strip().startswith("#")]
-        return textwrap.dedent("\n".join(kept)) + "\n", a + first - 1, a + last - 1
+    def cut(first, last, what):      # lines first..last of the function (1-based), projected
+        return project([(a + k - 1, lines[k - 1]) for k in range(first, last + 1)], file, what)
 
-    setup, s1, s2 = cut(start, split)
-    setup = comments_above(setup)
-    loop, l1, l2 = cut(split, split + 1)
-    # Two slides for the loop (at most ~14 lines each, to stay legible): up to the delivery and its
-    # sum, then from the count-down (the first `x[...] -= 1`) on: the gate.
     body = fn.body[split].body
     j = next((k for k, st in enumerate(body) if isinstance(st, ast.AugAssign)
               and isinstance(st.op, ast.Sub) and isinstance(st.target, ast.Subscript)), len(body) // 2)
-    head_first = fn.body[split].lineno
-    kept = [ln for ln in lines[head_first - 1:body[j - 1].end_lineno] if not ln.strip().startswith("#")]
-    loop_a = textwrap.dedent("\n".join(kept)) + "\n"
-    kept = [ln for ln in lines[body[j].lineno - 1:body[-1].end_lineno] if not ln.strip().startswith("#")]
-    loop_b = textwrap.dedent("\n".join(kept)) + "\n"
-    loop_a, loop_b = comments_above(loop_a), comments_above(loop_b)
-    parts = dict(loop_a=loop_a, loop_a_first=a + head_first - 1, loop_a_last=a + body[j - 1].end_lineno - 1,
-                 loop_b=loop_b, loop_b_first=a + body[j].lineno - 1, loop_b_last=a + body[-1].end_lineno - 1)
-    after = cut(split + 1, len(fn.body)) if split + 1 < len(fn.body) else ("", None, None)
-    after = (comments_above(after[0]),) + tuple(after[1:])
-    note = ""
-    if loop.count("\n") > max_loop_lines:
-        loop, note = strip_trailing_comments(loop), " (Comments after code are not shown on the slide.)"
-    return dict(setup=setup, setup_first=s1, setup_last=s2, loop=loop, loop_first=l1, loop_last=l2,
-                after=after[0], after_first=after[1], after_last=after[2], fn_first=a, fn_last=b, note=note,
-                **parts)
+    first = fn.body[start].lineno
+    while first > 1 and lines[first - 2].strip().startswith("#"):    # the comment above it too
+        first -= 1
+    setup = cut(first, fn.body[split].lineno - 1, "Tensor.backward, set-up")
+    loop_a = cut(fn.body[split].lineno, body[j].lineno - 1, "the walk, 1. deliver")
+    loop_b = cut(body[j].lineno, body[-1].end_lineno, "the walk, 2. the gate")
+    after = None
+    if split + 1 < len(fn.body):
+        after = cut(fn.body[split].end_lineno + 1, fn.body[-1].end_lineno, "frees the graph")
+    return dict(setup=setup, loop_a=loop_a, loop_b=loop_b, after=after, fn_first=a, fn_last=b)
 
 
-def count_code(mt, max_lines=14):
-    """The consumer-counting helper that Tensor.backward calls, cut out of mytorch.py."""
-    helpers = called_module_functions(mt, mt.Tensor.backward)
-    helpers = [h for h in helpers if "count" in h or "consumer" in h] or helpers
-    if not helpers:
-        raise SystemExit("build.py: Tensor.backward calls no module-level helper; adapt engine_runs.py")
-    name = helpers[0]
-    src, a, b = source_of(getattr(mt, name))
+def count_code(mt):
+    """The consumer-counting helper that Tensor.backward calls, cut out of mytorch.py as written
+    (its docstring left out if the whole function is longer than a slide holds)."""
+    helpers = called_helpers(mt, mt.Tensor, mt.Tensor.backward)
+    counting = [h for h in helpers if "count" in h or "consumer" in h]
+    if not counting:
+        raise SystemExit("build.py: Tensor.backward calls no helper whose name says it counts "
+                         f"consumers (it calls {', '.join(helpers) or 'none'}); adapt engine_runs.py")
+    name = counting[0]
+    lines, a = inspect.getsourcelines(helpers[name])
+    numbered = [(a + k, ln.rstrip("\n")) for k, ln in enumerate(lines)]
+    fn = ast.parse(textwrap.dedent("".join(lines))).body[0]
+    doc = fn.body[0] if fn.body and isinstance(fn.body[0], ast.Expr) and \
+        isinstance(getattr(fn.body[0], "value", None), ast.Constant) and \
+        isinstance(fn.body[0].value.value, str) else None
     omitted = ""
-    if src.count("\n") > max_lines:
-        src, cut = strip_docstring(src)
-        omitted = " (docstring omitted)" if cut else ""
-    return dict(name=name, src=src, first=a, last=b, omitted=omitted)
+    if doc is not None and len(numbered) > MAX_CODE_LINES:
+        numbered = [(n, ln) for k, (n, ln) in enumerate(numbered, 1)
+                    if not doc.lineno <= k <= doc.end_lineno]
+        omitted = " (docstring left out)"
+    file = Path(inspect.getsourcefile(mt)).name
+    p = project(numbered, file, f"The code: {name}")
+    return dict(name=name, src=p.src, first=p.first, last=p.last,
+                omitted=omitted + (" (comment lines left out)" if p.comments_left_out else ""))
 
 
 def run_all(mt):
@@ -430,21 +484,27 @@ def run_all(mt):
     r.w1, r.w2, r.w3 = example1(mt), example2(mt), example3(mt)
     r.ws, r.wx = sigmoid_chain(mt), exercise_graph(mt)
     r.mt_file = Path(inspect.getsourcefile(mt)).name
+    del TOO_BIG[:]
     r.count_code = count_code(mt)
     r.walk_code = walk_code(mt, r.count_code["name"])
+    stop_if_too_big()
     model_code, loop_code, origin, batch = mnist_code()
     n_params, n_tensors = check_mnist_model(mt, model_code)
     r.mnist = dict(model_code=model_code, loop_code=loop_code, origin=origin, batch=batch,
                    n_params=n_params, n_tensors=n_tensors, **mnist_display(model_code, loop_code))
+    if not isinstance(batch, int):
+        raise SystemExit("build.py: train_mnist.py has no default --batch-size; the deck "
+                         "measures the MNIST model at the batch size training uses")
+    r.batch = batch                  # every MNIST figure of the deck at training's batch size
     r.ladder = ladder_counts(mt, walkers)
     r.orders = order_compare(mt, walkers)
-    r.buffers = buffer_peaks(mt, walkers, model_code)
+    r.buffers = buffer_peaks(mt, walkers, model_code, r.batch)
     r.depth = recursion_depths(mt, walkers)
     r.forwarding = ungated_example2(mt, walkers)
     r.sigmoid_op = sigmoid_is_one_op(mt)
     r.predict = predict_exercise(mt)
     r.recursive = recursive_walk_check(mt, walkers)
-    r.kept = kept_loss_memory(mt, model_code)
+    r.kept = kept_loss_memory(mt, model_code, r.batch)
     r.solutions = solutions(mt, r.wx)
     return r
 
@@ -494,44 +554,77 @@ def example2_graph(mt):
     return y, dict(a=a, b=b, c=c, d=d, h=h, m1=m1, m2=m2, y=y)
 
 
+@contextlib.contextmanager
+def creation_order(mt):
+    """Number the nodes the engine makes while the block runs, in the order it makes them, as
+    PyTorch numbers its nodes (sequence_nr): {id(node): number}. Every op's output comes from
+    mytorch.record, so the build wraps it for the block (and puts it back after)."""
+    numbers, made = {}, []            # made: keeps each node alive, so no id is reused meanwhile
+    original = mt.record
+
+    def numbered(*args, **kwargs):
+        out = original(*args, **kwargs)
+        made.append(out)
+        numbers[id(out)] = len(made)
+        return out
+    mt.record = numbered
+    try:
+        yield numbers
+    finally:
+        mt.record = original
+
+
+def check_numbered(walkers, root, created):
+    """Every node of root's graph got a creation number, after the numbers of its inputs."""
+    for node in walkers.topological_order(root):
+        if not walkers.edges(node):
+            continue
+        if id(node) not in created:
+            raise SystemExit("build.py: the engine made a node without mytorch.record; adapt "
+                             "engine_runs.creation_order (PyTorch's order needs creation numbers)")
+        if any(created.get(id(x), 0) > created[id(node)] for x, _ in walkers.edges(node)):
+            raise SystemExit("build.py: a node was numbered before one of its inputs")
+
+
+def the_orders(walkers, created):
+    """The orders the deck compares, one set throughout: (short name, which ready node goes next,
+    walker)."""
+    return [("MyTorch", "the newest, at once (a stack)", walkers.gated_depth_first),
+            ("breadth-first", "the oldest (a queue)", walkers.gated_queue),
+            ("PyTorch", "the one created last",
+             lambda root: walkers.gated_by_creation(root, created)),
+            ("micrograd", "sorts first; keeps every gradient", walkers.micrograd)]
+
+
 def order_compare(mt, walkers):
-    """Example 2 walked by the engine (traced), by the lecture copy of its walk, and in topological-
-    list order: the deliveries in order, and the gradients of the leaves."""
-    y, names = example2_graph(mt)
+    """Example 2 walked by the engine (traced) and in each of the deck's other orders: the
+    deliveries in order (sender, receiver, gradient), and the leaves' gradients, which must be the
+    same."""
+    with creation_order(mt) as created:
+        y, names = example2_graph(mt)
+    check_numbered(walkers, y, created)
     lab = {id(t): k for k, t in names.items()}
-    topo = walkers.topological_list(y)
-    mine = walkers.gated_depth_first(y)
     topo_list = [lab[id(t)] for t in walkers.topological_order(y)]
-    kahn = walkers.gated_queue(y, first_in_first_out=False)
+    walks = {name: walker(y) for name, _, walker in the_orders(walkers, created)}
     steps = []
     y.backward(trace=steps.append)
     engine = [(lab[id(s.sender)], lab[id(s.receiver)], number(s.grad)) for s in steps]
-    copy = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in mine.deliveries]
-    if [e[:2] for e in engine] != [c[:2] for c in copy]:
+    orders = []
+    for name, how, _ in the_orders(walkers, created):
+        order = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in walks[name].deliveries]
+        orders.append((name, how, order))
+    if [e[:2] for e in engine] != [o[:2] for o in orders[0][2]]:
         raise SystemExit("build.py: walkers.gated_depth_first no longer walks in the engine's order")
-    kahn_order = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in kahn.deliveries]
-    topo_order = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in topo.deliveries]
-    # What the deck says about these orders (slides "Gated walk or topological sort?" and "Same
-    # gradients, different order"): Kahn with a stack gives the list's order on example 2, the
-    # engine another one, which descends into h right after the edge that completed it.
-    if [k[:2] for k in kahn_order] != [t[:2] for t in topo_order]:
-        raise SystemExit("build.py: Kahn with a stack no longer walks example 2 in the list's order; "
-                         "reword the slide 'Same gradients, different order'")
-    if [k[:2] for k in kahn_order] == [e[:2] for e in engine]:
-        raise SystemExit("build.py: the engine now walks example 2 as Kahn with a stack; reword the slides")
-    first_diff = next(i for i, (e, k) in enumerate(zip(engine, kahn_order)) if e[:2] != k[:2])
-    descends = engine[first_diff][0] == engine[first_diff - 1][1]   # went down into the receiver
-    if not descends:
-        raise SystemExit("build.py: the engine's first difference from Kahn is not a descent; reword")
     leaves = ["a", "b", "c", "d"]
     grads_engine = {k: number(names[k].grad) for k in leaves}
-    grads_topo = {lab[i]: number(g) for i, g in topo.grads.items()}
-    return dict(engine=engine, topo=topo_order, kahn=kahn_order, first_diff=first_diff,
-                topo_list=topo_list, grads_engine=grads_engine, grads_topo=grads_topo,
-                same=all(abs(grads_engine[k] - grads_topo[k]) < 1e-12 for k in leaves))
+    same = all(abs(number(w.grads[id(names[k])]) - grads_engine[k]) < 1e-12
+               for w in walks.values() for k in leaves)
+    if not same:
+        raise SystemExit("build.py: the orders give example 2 different gradients")
+    return dict(engine=engine, orders=orders, grads=grads_engine, topo_list=topo_list)
 
 
-def mnist_model(mt, model_code, batch=64, seed=0):
+def mnist_model(mt, model_code, batch, seed=0):
     """The tutorial's MLP (the class from train_mnist.py, run against mytorch) on one random batch."""
     ns = {}
     exec(compile(model_code, "<slide: MNIST model>", "exec"), ns)
@@ -544,30 +637,35 @@ def mnist_model(mt, model_code, batch=64, seed=0):
     return model, images, labels, loss_fn
 
 
-def buffer_peaks(mt, walkers, model_code, batch=64):
-    """Peak gradient buffers alive at once (and bytes) under three orders, on example 2, on the
-    MNIST model graph, and on one layer written out with matmul and add, used four times."""
-    orders = [("gated depth-first (MyTorch)", walkers.gated_depth_first),
-              ("breadth-first (Kahn, FIFO queue)", lambda l: walkers.gated_queue(l, first_in_first_out=True)),
-              ("idealised topological walk", walkers.topological_list)]
-    out = collections.OrderedDict()
-    y, _ = example2_graph(mt)
-    model, images, labels, loss_fn = mnist_model(mt, model_code, batch)
-    loss = loss_fn(model(images), labels)
-    nodes = len(walkers.topological_order(loss))
-    # A layer written out as x @ W.T + b (no linear op) and used four times: the kind of model in which
-    # PyTorch's developers found breadth-first order costly (pull request #4746).
+def reused_layer(mt, batch):
+    """One layer written out as x @ W.T + b (no linear op), used four times: the kind of model on
+    which PyTorch's developers found a breadth-first order costly (pull request #4746)."""
     rng = np.random.RandomState(1)
     w = mt.Tensor((rng.randn(256, 256) * 0.05).astype(np.float32), requires_grad=True)
     b = mt.Tensor(np.zeros(256, np.float32), requires_grad=True)
     h = mt.Tensor(rng.rand(batch, 256).astype(np.float32))
     for _ in range(4):
         h = (h @ w.T + b).sigmoid()
-    graphs = [("example 2", y), (f"MNIST MLP, batch {batch}", loss),
-              (f"x @ W.T + b, one layer used 4 times, batch {batch}", h.sum())]
+    return h.sum()
+
+
+def buffer_peaks(mt, walkers, model_code, batch):
+    """The most gradient buffers alive at once during one backward, and their distinct bytes, in
+    each of the deck's orders, on the MNIST model and on one layer used four times. Also Kahn's
+    algorithm with a stack (the newest ready node, but only after all of the sender's edges), which
+    shows where the engine's extra memory on the reused layer comes from."""
+    with creation_order(mt) as created:
+        model, images, labels, loss_fn = mnist_model(mt, model_code, batch)
+        graphs = [("MNIST MLP", loss_fn(model(images), labels)),
+                  ("layer used 4\u00d7", reused_layer(mt, batch))]
+    orders = the_orders(walkers, created)
+    out = collections.OrderedDict()
+    stack_kahn = {}
+    nodes = {g: sum(1 for n in walkers.topological_order(r) if walkers.edges(n)) for g, r in graphs}
     for gname, root in graphs:
+        check_numbered(walkers, root, created)
         ref = None
-        for oname, walk in orders:
+        for oname, _, walk in orders:
             w = walk(root)
             grads = {k: array(v) for k, v in w.grads.items()}
             if ref is None:
@@ -576,16 +674,19 @@ def buffer_peaks(mt, walkers, model_code, batch=64):
                                                for k in ref):
                 raise SystemExit(f"build.py: {oname} gives other gradients than the gated walk")
             out[(gname, oname)] = (w.peak_buffers, w.peak_bytes, len(w.deliveries))
-        if len({out[(gname, o)][2] for o, _ in orders}) != 1:
+        if len({out[(gname, o)][2] for o, _, _ in orders}) != 1:
             raise SystemExit(f"build.py: the orders walk different numbers of edges on {gname}")
+        w = walkers.gated_queue(root, first_in_first_out=False)
+        stack_kahn[gname] = (w.peak_buffers, w.peak_bytes)
         # the first column is the lecture copy of the engine's walk: it must walk in the engine's order
-        copy = [(id(s), id(r)) for s, r, _ in orders[0][1](root).deliveries]
+        copy = [(id(s), id(r)) for s, r, _ in orders[0][2](root).deliveries]
         steps = []
         root.backward(trace=steps.append)
         if copy != [(id(st.sender), id(st.receiver)) for st in steps]:
             raise SystemExit(f"build.py: walkers.gated_depth_first leaves the engine's order on {gname}")
-    return dict(table=out, graphs=[g for g, _ in graphs], orders=[o for o, _ in orders],
-                mnist_nodes=nodes, mnist_edges=out[(graphs[1][0], orders[0][0])][2])
+    return dict(table=out, graphs=[g for g, _ in graphs], orders=[(o, how) for o, how, _ in orders],
+                batch=batch, nodes=nodes, stack_kahn=stack_kahn,
+                edges={g: out[(g, orders[0][0])][2] for g, _ in graphs})
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -601,10 +702,13 @@ def chain(mt, n):
 
 
 def recursion_depths(mt, walkers, limit=1000, deep=200_000):
-    """The shortest chain on which walkers.build_topo (micrograd's recursive sort) raises RecursionError,
-    measured in a fresh thread under the recursion limit `limit` (CPython's default), and the engine's
-    backward on a chain of `deep` ops. Python versions differ by a frame or so in where the limit
-    bites, so the depth is given rounded down to a multiple of 10 (the build stays byte-identical)."""
+    """The shortest chains on which walkers.build_topo (micrograd's recursive sort) and
+    walkers.recursive_gated (the tutorial's recursive gated walk) raise RecursionError, measured in
+    a fresh thread under the recursion limit `limit` (CPython's default); and, on a chain of `deep`
+    ops, the iterative versions of both: walkers.topological_list (an iterative sort, then the list)
+    and the engine's backward (an explicit stack). Python versions differ by a frame or so in where
+    the limit bites, so the depth is given rounded down to a multiple of 10 (the build stays
+    byte-identical)."""
     import threading
 
     def fails(walk, n):
@@ -636,6 +740,9 @@ def recursion_depths(mt, walkers, limit=1000, deep=200_000):
         if not limit - 30 <= fails_at <= limit:
             raise SystemExit(f"build.py: {name} failed at a chain of {fails_at} under the limit {limit}")
     x, h = chain(mt, deep)
+    sorted_walk = walkers.topological_list(h)      # an iterative sort: no recursion limit either
+    if number(sorted_walk.grads[id(x)]) != (-1.0) ** deep or len(sorted_walk.deliveries) != deep:
+        raise SystemExit("build.py: the iterative sort's walk on the deep chain is wrong")
     h.backward()                                   # an explicit stack: no recursion limit
     if number(x.grad) != (-1.0) ** deep:
         raise SystemExit("build.py: the engine's gradient on the deep chain is wrong")
@@ -664,36 +771,63 @@ def recursive_walk_check(mt, walkers):
 
 
 # ----------------------------------------------------------------------------------------------------
-# Why backward frees the graph: memory per loss kept in a list, measured with tracemalloc
+# Why backward frees the graph: the arrays a loss kept in a list holds, counted from the graph
 # ----------------------------------------------------------------------------------------------------
-def kept_loss_memory(mt, model_code, keep=200, batch=64):
-    """Bytes per kept loss: backward() (graph freed) vs backward(retain_graph=True) (graph kept).
-    None if this mytorch has no retain_graph yet."""
+def arrays_reachable(roots, tensor_type):
+    """The numpy arrays reachable from `roots` through what a recorded graph is made of: tensors
+    (their data, .grad and edges), tuples, lists, dicts, and the rules: functions through their
+    closures and default values (never their module's globals), bound methods, functools.partial.
+    Returns {id: array}, each block of memory once (a view counts as the array it views)."""
+    import functools
     import gc
-    import tracemalloc
+    import types
+    from walkers import owner
+    seen, found, todo = set(), {}, list(roots)
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            block = owner(obj)
+            found[id(block)] = block
+        elif isinstance(obj, tensor_type):
+            todo += [x for x in gc.get_referents(obj) if not isinstance(x, type)]   # its slots
+        elif isinstance(obj, (tuple, list, set, frozenset)):
+            todo += list(obj)
+        elif isinstance(obj, dict):
+            todo += list(obj.values())
+        elif isinstance(obj, types.FunctionType):
+            todo += [c.cell_contents for c in obj.__closure__ or ()]
+            todo += list(obj.__defaults__ or ()) + list((obj.__kwdefaults__ or {}).values())
+        elif isinstance(obj, types.MethodType):
+            todo += [obj.__self__, obj.__func__]
+        elif isinstance(obj, functools.partial):
+            todo += [obj.func, *obj.args, *obj.keywords.values()]
+    return found
+
+
+def kept_loss_memory(mt, model_code, batch):
+    """What one loss kept in a list (losses.append(loss)) holds, after backward() (graph freed) and
+    after backward(retain_graph=True) (graph kept): the bytes of the numpy arrays reachable from it
+    that neither the model's parameters nor the batch hold anyway. Counted from the arrays' shapes
+    and dtypes, so every build in every process gives the same numbers (a measurement with
+    tracemalloc moved with the state of the process). The Python objects around the arrays are not
+    counted. None if this mytorch has no retain_graph yet."""
     if "retain_graph" not in inspect.signature(mt.Tensor.backward).parameters:
         return None
     model, images, labels, loss_fn = mnist_model(mt, model_code, batch)
-    loss_fn(model(images), labels).backward()          # warm up: every parameter gets its .grad
     result = {}
     for retain in (False, True):
-        gc.collect()
-        tracemalloc.start()
-        for _ in range(3):              # first, replace every .grad under tracemalloc's eye: what the
-            loss_fn(model(images), labels).backward(retain_graph=retain)   # losses keep is all that grows
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        kept = []
-        for _ in range(keep):
-            loss = loss_fn(model(images), labels)
-            loss.backward(retain_graph=retain)
-            kept.append(loss)
-        gc.collect()
-        result[retain] = (tracemalloc.get_traced_memory()[0] - before) / keep
-        tracemalloc.stop()
-        del kept, loss
-    activations = sum(int(np.prod(s)) * 4 for s in [(batch, 128), (batch, 64), (batch, 32), (batch, 10)])
-    return dict(freed=result[False], kept=result[True], keep=keep, batch=batch, activations=activations)
+        loss = loss_fn(model(images), labels)
+        loss.backward(retain_graph=retain)
+        anyway = arrays_reachable([list(model.parameters()), images, labels], mt.Tensor)
+        kept = {k: a for k, a in arrays_reachable([loss], mt.Tensor).items() if k not in anyway}
+        result[retain] = (sum(a.nbytes for a in kept.values()), len(kept))
+    if result[False][0] > result[True][0]:
+        raise SystemExit("build.py: a loss holds more after backward() than with retain_graph=True")
+    return dict(freed=result[False][0], freed_arrays=result[False][1], kept=result[True][0],
+                kept_arrays=result[True][1], batch=batch)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -709,16 +843,17 @@ def make_op(mt, name, data, *edges):
 def solutions(mt, wx):
     """Exercise 1 and 2 checked with mytorch.gradcheck; exercise 3 from the engine's trace."""
     def sin(x):
-        return make_op(mt, "sin", np.sin(x.data), (x, lambda g: g * np.cos(x.data)))
+        return make_op(mt, "sin", np.sin(array(x)), (x, lambda g: g * np.cos(array(x))))
 
     def sin_wrong(x):   # a plausible slip: the derivative of sin taken as -cos
-        return make_op(mt, "sin", np.sin(x.data), (x, lambda g: -g * np.cos(x.data)))
+        return make_op(mt, "sin", np.sin(array(x)), (x, lambda g: -g * np.cos(array(x))))
 
     def minimum(x, y):
-        tie = x.data == y.data
-        x_gets = (x.data < y.data) + 0.5 * tie        # on a tie, half to each (as PyTorch does)
-        y_gets = (y.data < x.data) + 0.5 * tie
-        return make_op(mt, "minimum", np.minimum(x.data, y.data),
+        a, b = array(x), array(y)
+        tie = a == b
+        x_gets = (a < b) + 0.5 * tie        # on a tie, half to each (as PyTorch does)
+        y_gets = (b < a) + 0.5 * tie
+        return make_op(mt, "minimum", np.minimum(a, b),
                        (x, lambda g: g * x_gets), (y, lambda g: g * y_gets))
 
     rng = np.random.RandomState(1)

@@ -4,8 +4,28 @@
   var W = 1600, H = 900;
   var stage = document.getElementById('stage');
   var panel = document.getElementById('notes-panel');
-  var slides = Array.prototype.slice.call(stage.querySelectorAll('section.slide'));
   var presenter = /(^\?|&)presenter\b/.test(location.search);
+  // index.html?handout: the handout for students, printed from the same file. The answers (the
+  // exercise's, marked data-answer), the slides of worked solutions (class "answers") and the
+  // speaker notes are taken out before anything else runs; the slides left are numbered again.
+  if (/(^\?|&)handout\b/.test(location.search)) {
+    document.body.classList.add('handout');
+    stage.querySelectorAll('section.slide.answers, aside.notes').forEach(function (e) {
+      e.remove();
+    });
+    stage.querySelectorAll('[data-answer]').forEach(function (e) {
+      var wrap = e.parentElement;          // a step that showed only this answer goes with it
+      e.remove();
+      var empty = !wrap.children.length && !wrap.textContent.trim();
+      if (wrap.hasAttribute('data-step') && empty) wrap.remove();
+    });
+    var kept = stage.querySelectorAll('section.slide');
+    kept.forEach(function (sl, i) {
+      var num = sl.querySelector('footer span:last-child');
+      if (num) num.textContent = (i + 1) + ' / ' + kept.length;
+    });
+  }
+  var slides = Array.prototype.slice.call(stage.querySelectorAll('section.slide'));
   var cur = 0, step = 0;
   var pv = null;            // the presenter view's parts (presenter window only)
   var popup = null;         // the presenter window (audience window only)

@@ -1,6 +1,13 @@
 """Other ways to walk MyTorch's recorded graph backward: lecture code for the deck's section
 "Gated walk or topological sort?". Not part of the engine, and never imported by it.
 
+The gated walks are all Kahn's algorithm: count each node's consumers (its in-degree, counting only
+edges from nodes on a path to the loss), and a node is ready once all of them have delivered. They
+differ in which ready node goes next: the newest (a stack: the engine's walk, which also goes down
+into a node right after the edge that made it ready), the oldest (a first-in-first-out queue:
+breadth first), or the one created last (PyTorch's ready queue, ordered by sequence number).
+micrograd counts nothing: it sorts every node first, then walks the list, and keeps every gradient.
+
 Every walker reads only what the engine records: ``node._edges``, a tuple of ``(input, rule)`` pairs,
 where ``rule(gradient of node)`` is that edge's contribution to the gradient of ``input``. Leaves
 have no edges. Each walker returns a ``Walked``: the leaves' gradients, the deliveries in the order
@@ -13,6 +20,7 @@ its results (as the engine does into ``leaf.grad``), so those are the same in ev
 counted: parameter gradients come on top.
 """
 import collections
+import heapq
 
 import numpy as np
 
@@ -23,16 +31,21 @@ def edges(node):
     return node._edges or ()        # the engine sets _edges to None once it has freed a node
 
 
+def values(tensor):
+    """A tensor's numbers, as a numpy array (as in PyTorch: tensor.detach().numpy())."""
+    return tensor.detach().numpy()
+
+
 def fit(grad, like):
     """A rule's result, summed back to the shape of the input (undo numpy's broadcasting)."""
     grad = np.asarray(grad)
-    shape = np.shape(like.data)
+    shape = np.shape(values(like))
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
-    return grad.astype(np.asarray(like.data).dtype, copy=False)
+    return grad.astype(values(like).dtype, copy=False)
 
 
 def owner(a):
@@ -62,8 +75,10 @@ class Buffers:
         self.peak = max(self.peak, len(self.grad))
         self.peak_bytes = max(self.peak_bytes, distinct_bytes(self.grad.values()))
 
-    def take(self, node):
-        return self.grad.pop(id(node))
+    def take(self, node, keep=False):
+        """The node's gradient, to send on; let go of it unless `keep` (micrograd keeps every one).
+        """
+        return self.grad[id(node)] if keep else self.grad.pop(id(node))
 
 
 def consumers(loss):
@@ -81,7 +96,7 @@ def consumers(loss):
 
 
 def seed(loss):
-    return np.ones_like(np.asarray(loss.data))
+    return np.ones_like(values(loss))
 
 
 def _send(node, g, x, rule, bufs, grads, log):
@@ -118,10 +133,9 @@ def gated_depth_first(loss):
 def gated_queue(loss, first_in_first_out=True):
     """Kahn's algorithm on the backward graph: a node is ready once all its consumers delivered, and
     a ready node sends its gradient along ALL its edges before the next ready node is taken. Ready
-    nodes wait in a queue: first in, first out is breadth first. Last in, first out (a stack) is
-    depth first between nodes, but still not the engine's walk: the engine descends into a receiver
-    right after the edge that completed it, before the sender's other edges (on example 2 the stack
-    gives the topological list's order, the engine another)."""
+    nodes wait in a queue: first in, first out is breadth first. Last in, first out (a stack) takes
+    the newest, as the engine does, but still not the engine's walk: the engine descends into a
+    receiver right after the edge that completed it, before the sender's other edges."""
     waiting, bufs, grads, log = consumers(loss), Buffers(), {}, []
     bufs.add(loss, seed(loss))
     ready = collections.deque([loss])
@@ -133,6 +147,26 @@ def gated_queue(loss, first_in_first_out=True):
             waiting[id(x)] -= 1
             if waiting[id(x)] == 0 and edges(x):
                 ready.append(x)
+        bufs.take(node)
+    return Walked(grads, log, bufs.peak, bufs.peak_bytes)
+
+
+def gated_by_creation(loss, created):
+    """PyTorch's order: Kahn's algorithm with the ready nodes in a priority queue, the one created
+    last first (PyTorch numbers every node it creates and its ready queue takes the highest sequence
+    number). `created` maps id(node) to its number. A node sends along all its edges, then lets its
+    gradient go."""
+    waiting, bufs, grads, log = consumers(loss), Buffers(), {}, []
+    bufs.add(loss, seed(loss))
+    ready = [(-created[id(loss)], loss)] if edges(loss) else []
+    while ready:
+        _, node = heapq.heappop(ready)
+        g = bufs.grad[id(node)]
+        for x, rule in edges(node):
+            _send(node, g, x, rule, bufs, grads, log)
+            waiting[id(x)] -= 1
+            if waiting[id(x)] == 0 and edges(x):
+                heapq.heappush(ready, (-created[id(x)], x))
         bufs.take(node)
     return Walked(grads, log, bufs.peak, bufs.peak_bytes)
 
@@ -157,8 +191,10 @@ def topological_order(loss):
     return order[::-1]
 
 
-def topological_list(loss):
-    """Sort first, then walk the list: each node sends its (complete) gradient along all its edges."""
+def topological_list(loss, keep_every_gradient=False):
+    """Sort first, then walk the list: each node sends its (complete) gradient along all its edges,
+    then lets it go. With keep_every_gradient=True, as micrograd is written: every node keeps its
+    gradient (its .grad) until the end."""
     bufs, grads, log = Buffers(), {}, []
     bufs.add(loss, seed(loss))
     for node in topological_order(loss):
@@ -166,8 +202,13 @@ def topological_list(loss):
             g = bufs.grad[id(node)]
             for x, rule in edges(node):
                 _send(node, g, x, rule, bufs, grads, log)
-            bufs.take(node)
+            bufs.take(node, keep=keep_every_gradient)
     return Walked(grads, log, bufs.peak, bufs.peak_bytes)
+
+
+def micrograd(loss):
+    """micrograd as written: sort, walk the list, every node keeps its gradient."""
+    return topological_list(loss, keep_every_gradient=True)
 
 
 def ungated_depth_first(loss, send_total=False):
