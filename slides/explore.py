@@ -89,8 +89,11 @@ class Program:
         for stmt in ast.walk(tree):
             if isinstance(stmt, ast.Name):
                 self.taken.add(stmt.id)
-        for k, stmt in enumerate(tree.body, 1):
-            self.statement(k, stmt)
+        try:
+            for k, stmt in enumerate(tree.body, 1):
+                self.statement(k, stmt)
+        except RecursionError:
+            self.fail("it nests too deeply")
         self.finish()
 
     @property
@@ -165,8 +168,7 @@ class Program:
             return self.unary(isinstance(e.op, ast.USub), self.expr(e.operand))
         if isinstance(e, ast.Call):
             return self.call(e)
-        what = type(e.op).__name__ if isinstance(e, (ast.BinOp, ast.UnaryOp)) else type(e).__name__
-        self.fail(f"{what} is not allowed: use {ALLOWED}")
+        self.fail(f"{refused(e)} is not allowed here: use {ALLOWED}")
 
     def number(self, v):
         if type(v) not in (int, float):
@@ -174,12 +176,14 @@ class Program:
         try:
             v = float(v)
         except OverflowError:
-            self.fail("a number too large for a float")
+            self.fail("a number in it is too large for a float")
         return self.finite(v)
 
-    def finite(self, v):
-        if not isinstance(v, float) or not math.isfinite(v):
-            self.fail(f"a constant part of it is {v}, not a finite real number")
+    def finite(self, v, what="a number in it"):
+        if not isinstance(v, float):
+            self.fail(f"{what} is not a real number")
+        if not math.isfinite(v):
+            self.fail(f"{what} is {v}, not a finite number")
         return v
 
     def name(self, name):
@@ -189,12 +193,14 @@ class Program:
         self.fail(f"unknown name {name} (defined so far: {known})")
 
     def binary(self, op, x, y):
+        text = f"{show(x)} {drawing.OP_SYMBOL[op]} {show(y)}"
         if isinstance(x, float) and isinstance(y, float):
             try:
-                return self.finite(APPLY[op](x, y))
-            except (ZeroDivisionError, OverflowError) as exc:
-                self.fail(f"{fmt(x)} {drawing.OP_SYMBOL[op]} {fmt(y)}: {exc}")
-        text = f"{show(x)} {drawing.OP_SYMBOL[op]} {show(y)}"
+                return self.finite(APPLY[op](x, y), text)
+            except ZeroDivisionError:
+                self.fail(f"{text} divides by zero")
+            except OverflowError:
+                self.fail(f"{text} is too large for a float")
         return self.op(op, (x, y), text)
 
     def unary(self, negate, x):
@@ -216,6 +222,24 @@ class Program:
         return self.op(f.attr, (x,), METHOD_TEXT[f.attr].format(x))
 
 
+# What the error says for a construct the interpreter refuses
+REFUSED = {ast.Attribute: "an attribute (.{})", ast.Subscript: "indexing",
+           ast.Compare: "a comparison", ast.BoolOp: "and / or", ast.IfExp: "if ... else",
+           ast.Lambda: "lambda", ast.List: "a list", ast.Tuple: "a tuple", ast.Dict: "a dict",
+           ast.Set: "a set"}
+OPERATOR_TEXT = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<",
+                 ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
+                 ast.Not: "not", ast.Invert: "~"}
+
+
+def refused(e):
+    """How an error names a construct: the operator % , an attribute (.grad), indexing, ..."""
+    if isinstance(e, (ast.BinOp, ast.UnaryOp)):
+        return f"the operator {OPERATOR_TEXT.get(type(e.op), type(e.op).__name__)}"
+    what = REFUSED.get(type(e), type(e).__name__)
+    return what.format(getattr(e, "attr", ""))
+
+
 def parse_text(source):
     if len(source) > MAX_CHARS:
         raise ExploreError(f"{len(source)} characters: at most {MAX_CHARS}, for about "
@@ -232,8 +256,10 @@ def parse_text(source):
 
 
 def show(x):
-    """An operand as a box writes it: a label, or a number."""
-    return fmt(x) if isinstance(x, float) else x
+    """An operand as a box writes it: a label, or a number (in brackets if negative)."""
+    if not isinstance(x, float):
+        return x
+    return f"({fmt(x)})" if x < 0 else fmt(x)
 
 
 def evaluate(program, leaf):
@@ -283,7 +309,7 @@ def walk_program(program):
 
 
 def leaf_grads(program, walk):
-    """The leaves' .grad after the engine's backward: a float, or None (off the path to the loss)."""
+    """The leaves' .grad after backward: a float, or None (a leaf off the path to the loss)."""
     out = {}
     for k in program.leaves:
         g = walk.names[k].grad
@@ -800,17 +826,20 @@ class Figure:
         return "waiting: " + ", ".join(waits) if waits else "nobody is waiting"
 
     def draw_result(self):
+        """The last step: the check's verdict, then the leaves' gradients."""
         c, f = self.check, self.final
-        if c.ok:
-            said = f"\u2714 {c.method} gives the same gradients (largest difference " \
-                   f"{fmt_diff(c.max_diff)})"
-            self.line(0, said, f, None, DONE_GREEN, "bold")
-        else:
-            said = f"\u2718 {c.method} differs for {', '.join(c.bad)}: " + ", ".join(
-                f"{k} {show_grad(c.theirs[k])}" for k in c.bad)
-            self.line(0, said, f, None, WAIT, "bold")
         grads = leaf_grads(self.program, self.walk)
         items = [f"{k}.grad = {show_grad(g)}" for k, g in grads.items()]
+        if c.ok:
+            said = f"\u2714 checked against {c.method}: the same gradients " \
+                   f"(largest difference {fmt_diff(c.max_diff)})"
+            self.line(0, said, f, None, DONE_GREEN, "bold")
+        else:
+            said = f"\u2718 checked against {c.method}: " + ", ".join(
+                f"{k} differs ({show_grad(c.theirs[k])} there)" for k in c.bad)
+            self.line(0, said, f, None, WAIT, "bold")
+            if c.method != "torch.autograd":
+                items.append("(at a kink, like relu at 0, finite differences cannot agree)")
         rows = wrap(["the leaves' gradients: " + items[0]] + items[1:], FIG_W - 60)
         if len(rows) > 3:
             raise ExploreError("cannot lay out the result: too many leaves for three lines")
