@@ -626,8 +626,8 @@ class Figure:
     """The page's figure for one walk: draws it, and checks at every step that no label covers
     another, an edge or the figure's side (drawing.Svg.collisions)."""
 
-    def __init__(self, program, walk, check, height):
-        self.program, self.walk, self.check = program, walk, check
+    def __init__(self, program, walk, height):
+        self.program, self.walk = program, walk
         self.steps = walk.deliveries
         self.final = len(self.steps) + 1          # the last key press: the result
         self.svg = drawing.Svg(FIG_W, height)
@@ -686,7 +686,9 @@ class Figure:
         return out
 
     # -- drawing ----------------------------------------------------------------------------------
-    def render(self):
+    def render(self, check):
+        """The SVG, with the result of the gradients' check on its last step."""
+        self.check = check
         self.draw_edges()
         self.draw_walk()
         self.draw_boxes()
@@ -765,7 +767,7 @@ class Figure:
         if x0 < 12 or x0 + w > FIG_W - 12:
             raise ExploreError(f"cannot lay out the step text {text[:30]!r}...: too long a line")
         group(self.svg, start, until)
-        self.svg.text(x, y, text, MIN_FONT, colour, weight, anchor)
+        self.svg.text(x, y, text, MIN_FONT, colour, weight, anchor, extra=' class="panel"')
         self.svg.add("</g>")
         self.timed.append(((f"the panel's line {text[:20]!r}", x0, y - 24, x0 + w, y + 7),
                            start, until))
@@ -831,16 +833,15 @@ class Figure:
         grads = leaf_grads(self.program, self.walk)
         items = [f"{k}.grad = {show_grad(g)}" for k, g in grads.items()]
         if c.ok:
-            said = f"\u2714 checked against {c.method}: the same gradients " \
-                   f"(largest difference {fmt_diff(c.max_diff)})"
+            said = f"\u2714 checked with {c.method}: the same ({within(c.max_diff)})"
             self.line(0, said, f, None, DONE_GREEN, "bold")
         else:
-            said = f"\u2718 checked against {c.method}: " + ", ".join(
+            said = f"\u2718 checked with {c.method}: " + ", ".join(
                 f"{k} differs ({show_grad(c.theirs[k])} there)" for k in c.bad)
             self.line(0, said, f, None, WAIT, "bold")
-            if c.method != "torch.autograd":
-                items.append("(at a kink, like relu at 0, finite differences cannot agree)")
         rows = wrap(["the leaves' gradients: " + items[0]] + items[1:], FIG_W - 60)
+        if not c.ok and c.method != "torch.autograd":
+            rows.append("(at a kink, like relu at 0, finite differences cannot agree)")
         if len(rows) > 3:
             raise ExploreError("cannot lay out the result: too many leaves for three lines")
         for i, row in enumerate(rows):
@@ -870,8 +871,8 @@ def show_grad(g):
     return "None" if g is None else fmt(g)
 
 
-def fmt_diff(d):
-    return "0" if d == 0 else f"{d:.1e}"
+def within(d):
+    return "exactly" if d == 0 else f"within {d:.1e}"
 
 
 def wrap(items, width):
@@ -909,11 +910,11 @@ def heading_lines(statements):
     return lines
 
 
-def page(program, walk, check):
+def page(figure, check):
+    """The HTML page: the program as the slide's heading, the figure under it."""
+    program, walk = figure.program, figure.walk
     lines = heading_lines(program.statements)
-    height = FIG_H_ONE_LINE - HEAD_LINE * (len(lines) - 1)
-    svg = Figure(program, walk, check, height).render()
-    svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
+    svg = figure.render(check).replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
     title = "<br>".join(f"<code>{esc(ln)}</code>" for ln in lines)
     body = f'{PAGE_CSS}<div class="figure">{svg}</div>'
     verdict = "passed" if check.ok else "FAILED"
@@ -922,7 +923,7 @@ def page(program, walk, check):
         f"{len(walk.deliveries)} deliveries; the loss is {program.loss}.",
         "Keys: right arrow or space next delivery, left arrow back, Home start, "
         "End the result, f full screen.",
-        f"Checked against {check.method}: {verdict}.",
+        f"Gradients checked with {check.method}: {verdict}.",
         "Made by slides/explore.py with mytorch's loss.backward(trace=...).")
     made = "slides/explore.py from mytorch.py"
     return build.render_page([("walk", title, body, notes, "explore")],
@@ -933,8 +934,10 @@ def make_page(source, how="auto"):
     """(html, program, walk, check) for a program; ExploreError if it cannot be drawn."""
     program = Program(source)
     mt, walk = walk_program(program)
+    lines = heading_lines(program.statements)
+    figure = Figure(program, walk, FIG_H_ONE_LINE - HEAD_LINE * (len(lines) - 1))  # laid out
     check = check_gradients(mt, program, walk, how)
-    return page(program, walk, check), program, walk, check
+    return page(figure, check), program, walk, check
 
 
 def main(argv=None):
