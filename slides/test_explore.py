@@ -1,4 +1,4 @@
-"""Tests of slides/explore.py, the engine's walk for any small program as a page in the deck's style.
+"""Tests of slides/explore.py: the engine's walk for any small program, a page in the deck's style.
 
 - input it cannot draw: exit code 2, one line on stderr, no file written; the program is never run
   as Python (a call to __import__ is refused, not made);
@@ -241,8 +241,8 @@ STROKES_JS = r"""
   // its contrast against the figure's white (an outline in the background's own colour, like a
   // disc's white rim, is no mark)
   const rgb = s => s.match(/[\d.]+/g).slice(0, 3).map(Number);
-  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-                     return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = c => 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
   const ratio = c => (1.05) / (lum(c) + 0.05);
   const out = [];
   document.querySelectorAll('section.slide.current svg *').forEach(e => {
@@ -250,8 +250,8 @@ STROKES_JS = r"""
     const st = getComputedStyle(e);
     let paint = null;
     if (e.tagName === 'polygon') paint = st.fill;
-    else if (['line', 'polyline', 'path', 'rect', 'circle'].includes(e.tagName) && st.stroke !== 'none'
-             && parseFloat(st.strokeWidth) > 0) paint = st.stroke;
+    else if (['line', 'polyline', 'path', 'rect', 'circle'].includes(e.tagName)
+             && st.stroke !== 'none' && parseFloat(st.strokeWidth) > 0) paint = st.stroke;
     if (!paint || paint === 'none' || rgb(paint).every(v => v === 255)) return;
     out.push({tag: e.tagName, colour: paint, contrast: ratio(rgb(paint))});
   });
@@ -273,7 +273,8 @@ BOXES_JS = r"""
                                           b.y >= r.y && b.y + b.height <= r.y + r.height};
     });
   });
-  const panel = Array.from(document.querySelectorAll('text.panel')).filter(shown).map(t => t.textContent);
+  const panel = Array.from(document.querySelectorAll('text.panel')).filter(shown)
+    .map(t => t.textContent);
   return {boxes: boxes, panel: panel, hash: location.hash};
 }
 """
@@ -319,7 +320,7 @@ def measure(page, at):
 
 
 def running_total(walk, k, n):
-    """What the box of k says at step n: the loss 1; else the total after the last delivery so far."""
+    """What the box of k says at step n: the loss 1, else the total after the deliveries so far."""
     if k == "y":
         return "grad 1"
     got = [d for d in walk.deliveries if d.receiver == k and d.n <= n]
@@ -352,7 +353,8 @@ def test_every_step_is_the_engines_and_legible(browser, pages, name):
     assert not problems, "\n".join(problems)
     # the end: the check passed, and the gradients shown are the engine's
     text = " ".join(shown["panel"])
-    assert re.match(r"\u2714 checked with (torch.autograd|central finite differences): the same", text)
+    methods = "(torch.autograd|central finite differences)"
+    assert re.match(r"\u2714 checked with " + methods + ": the same", text)
     shown_grads = dict(re.findall(r"(\w+)\.grad = (\S+?),? ", text + " "))
     engine = {k: fmt(runs.number(t.grad)) for k, t in hand.names.items()
               if not hand.inputs(k) and t.grad is not None}
