@@ -377,11 +377,15 @@ def check_gradients(mt, program, walk, how="auto"):
 # --------------------------------------------------------------------------------------------------
 # Layout: levels from left (leaves) to right (the loss), one box per node, edges routed between
 # --------------------------------------------------------------------------------------------------
-LINE = 34               # a line of 28 px text in a box
+LINE = 32               # a line of 28 px text in a box
 BOX_PAD = 14            # text to the box's side
-GAP_Y = 30              # between boxes (and edges passing between them) in a level
+GAP_Y = 26              # between boxes in a level
+GAP_EDGE = 18           # between an edge passing through a level and what is next to it
 MIN_GAP_X, MAX_GAP_X = 60, 220
 FIG_MARGIN = 18         # around the graph: room for the outlines drawn around boxes
+MAX_ROWS = 3            # levels go on in a second and a third row, as lines of text
+TURN = 36               # at each side of a row, for the edges that go on in the next row
+ROW_GAP = 48            # between rows: the gutter those edges cross
 Edge = collections.namedtuple("Edge", "n source consumer slot")
 
 
@@ -410,7 +414,7 @@ def line_w(s, bold=False):
 def box_size(lines):
     """Width and height of a box holding these lines (the first one bold)."""
     widest = max(line_w(s, i == 0) for i, s in enumerate(lines))
-    return widest + 2 * BOX_PAD, LINE * len(lines) + 14
+    return widest + 2 * BOX_PAD, LINE * len(lines) + 12
 
 
 def levels(labels, inputs):
@@ -428,9 +432,11 @@ def levels(labels, inputs):
 
 class Layout:
     """Boxes (label -> x0, y0, x1, y1) and edge routes (points from the input's right side to the
-    consumer's left side), in a region `width` wide from `top` to `bottom`."""
+    consumer's left side) in the region `area` (x0, y0, x1, y1). The levels run from left to
+    right; too many for one row go on in the next row, as lines of text do, and the edges that
+    go on with them cross the gutter between the rows."""
 
-    def __init__(self, labels, inputs, sizes, width, top, bottom):
+    def __init__(self, labels, inputs, sizes, area):
         self.labels, self.inputs, self.sizes = labels, inputs, sizes
         self.level = levels(labels, inputs)
         pairs = [(i, k, j) for k in labels for j, i in enumerate(inputs[k])]
@@ -438,8 +444,9 @@ class Layout:
         self.chains = self.routes_through_levels()
         self.neighbours()
         self.order_levels()
-        self.place_levels(width)
-        self.place_in_levels(top, bottom)
+        self.area = area
+        self.arrange()
+        self.place_in_levels()
         self.boxes = {k: self.box(k) for k in labels}
         self.points = [self.route(e) for e in self.edges]
 
@@ -490,57 +497,104 @@ class Layout:
                 best = (score, [list(c) for c in self.cols])
         self.cols = best[1]
 
-    def place_levels(self, width):
-        widths = [max([self.sizes[k][0] for k in col if k in self.sizes], default=40)
-                  for col in self.cols]
-        n = len(widths)
-        gap = MAX_GAP_X if n == 1 else min(MAX_GAP_X, (width - sum(widths)) / (n - 1))
-        if gap < MIN_GAP_X:
-            raise ExploreError(f"cannot lay out this graph on one slide: {n} levels from the "
-                               f"leaves to the loss are too wide; use fewer or shorter names")
-        x = FIG_MARGIN + (width - sum(widths) - gap * (n - 1)) / 2
-        self.bands = []
-        for w in widths:
-            self.bands.append((x, x + w))
-            x += w + gap
+    def lev(self, item):
+        """The level of a node (its label) or of a point an edge passes (edge number, level)."""
+        return item[1] if isinstance(item, tuple) else self.level[item]
+
+    def row(self, item):
+        return self.lev(item) // self.per
 
     def height(self, item):
         return self.sizes[item][1] if item in self.sizes else 0
 
-    def place_in_levels(self, top, bottom, rounds=12):
-        """y of each item: stacked and centred, then moved towards its neighbours, in order."""
-        self.y = {}
+    def extent(self, item):
+        """Height with half the gap above and below: a box GAP_Y, an edge's point GAP_EDGE."""
+        return self.height(item) + (GAP_Y if item in self.sizes else GAP_EDGE)
+
+    def need(self, col):
+        return sum(self.extent(i) for i in col) - GAP_Y
+
+    def arrange(self):
+        """The fewest rows (up to MAX_ROWS) in which every level fits: its width in the row, its
+        nodes and edges stacked in the row's height."""
+        n = len(self.cols)
+        why = []
+        for rows in range(1, MAX_ROWS + 1):
+            why.append(self.try_rows(-(-n // rows)))
+            if why[-1] is None:
+                return
+            if rows == 1 and "holds" in why[-1]:
+                raise ExploreError(f"cannot lay out this graph on one slide: {why[0]}")
+        raise ExploreError(f"cannot lay out this graph on one slide: in one row, {why[0]}; "
+                           f"in {rows} rows, {why[-1]}")
+
+    def try_rows(self, per):
+        """Levels `per` to a row: None if they fit, else what does not."""
+        n = len(self.cols)
+        self.per = per
+        rows = -(-n // per)
+        x0, y0, x1, y1 = self.area
+        turn = TURN if rows > 1 else 0
+        room = x1 - x0 - 2 * turn
+        widths = [max(self.col_width(c) for c in range(q, n, per)) for q in range(per)]
+        gap = MAX_GAP_X if per == 1 else min(MAX_GAP_X, (room - sum(widths)) / (per - 1))
+        if gap < MIN_GAP_X:
+            return f"{per} levels side by side are too wide"
+        row_h = (y1 - y0 - ROW_GAP * (rows - 1)) / rows
         for c, col in enumerate(self.cols):
-            need = sum(self.height(i) for i in col) + GAP_Y * (len(col) - 1)
-            if need > bottom - top:
-                raise ExploreError(f"cannot lay out this graph on one slide: level {c + 1} holds "
-                                   f"{len(col)} nodes and edges, too many to stack")
-            self.pack(col, [None] * len(col), top + (bottom - top - need) / 2, bottom)
+            if self.need(col) > row_h:
+                return f"level {c + 1} holds {len(col)} nodes and edges, too many to stack"
+        self.regions = [(y0 + r * (row_h + ROW_GAP), y0 + r * (row_h + ROW_GAP) + row_h)
+                        for r in range(rows)]
+        x = x0 + turn + (room - sum(widths) - gap * (per - 1)) / 2
+        self.bands = []
+        for w in widths:
+            self.bands.append((x, x + w))
+            x += w + gap
+        return None
+
+    def col_width(self, c):
+        return max([self.sizes[k][0] for k in self.cols[c] if k in self.sizes], default=40)
+
+    def band(self, item):
+        return self.bands[self.lev(item) % self.per]
+
+    def place_in_levels(self, rounds=12):
+        """y of each item: stacked and centred in its row, then moved towards its neighbours in
+        that row, keeping its level's order; each row's drawing centred at the end."""
+        self.y = {}
+        for col in self.cols:
+            top, bottom = self.regions[self.row(col[0])]
+            self.pack(col, [None] * len(col), top + (bottom - top - self.need(col)) / 2, bottom)
+
         for r in range(rounds):
             for col in (self.cols if r % 2 == 0 else self.cols[::-1]):
-                want = [mean([self.y[x] for x in self.pred[i] + self.succ[i]], self.y.get(i))
-                        for i in col]
-                self.pack(col, want, top, bottom)
-        ys = [self.y[i] + sign * self.height(i) / 2 for i in self.y for sign in (-1, 1)]
-        shift = (top + bottom - min(ys) - max(ys)) / 2     # the whole drawing centred
-        for item in self.y:
-            self.y[item] += shift
+                want = [mean([self.y[x] for x in self.pred[i] + self.succ[i]
+                              if self.row(x) == self.row(i)], self.y[i]) for i in col]
+                self.pack(col, want, *self.regions[self.row(col[0])])
+        for r, (top, bottom) in enumerate(self.regions):
+            mine = [i for i in self.y if self.row(i) == r]
+            ys = [self.y[i] + sign * self.height(i) / 2 for i in mine for sign in (-1, 1)]
+            shift = (top + bottom - min(ys) - max(ys)) / 2
+            for item in mine:
+                self.y[item] += shift
 
     def pack(self, col, want, top, bottom):
-        """Items at their wanted y where the order and the gaps allow (None: as high as they go)."""
-        lo = top
+        """Items at their wanted y where the order and the gaps allow (None: as high as they go),
+        their extents one under the other from top to bottom (a box's half gap may stick out)."""
+        lo = top - GAP_Y / 2
         for item, w in zip(col, want):
-            h = self.height(item)
-            self.y[item] = max(lo + h / 2, lo + h / 2 if w is None else w)
-            lo = self.y[item] + h / 2 + GAP_Y
-        hi = bottom
+            half = self.extent(item) / 2
+            self.y[item] = max(lo + half, lo + half if w is None else w)
+            lo = self.y[item] + half
+        hi = bottom + GAP_Y / 2
         for item in reversed(col):
-            h = self.height(item)
-            self.y[item] = min(self.y[item], hi - h / 2)
-            hi = self.y[item] - h / 2 - GAP_Y
+            half = self.extent(item) / 2
+            self.y[item] = min(self.y[item], hi - half)
+            hi = self.y[item] - half
 
     def box(self, k):
-        x0, x1 = self.bands[self.level[k]]
+        x0, x1 = self.band(k)
         h = self.sizes[k][1]
         return (x0, self.y[k] - h / 2, x1, self.y[k] + h / 2)
 
@@ -553,16 +607,40 @@ class Layout:
         return {e.n: mid + (i - (len(edges) - 1) / 2) * step for i, e in enumerate(edges)}
 
     def route(self, e):
+        """Points from the input's right side, through a point in each level between (a line
+        across its band), to the consumer's left side; into the next row through the gutter."""
         chain = self.chains[e.n]
         out = self.ports(e.source, [x for x in self.edges if x.source == e.source],
                          lambda x: self.chains[x.n][1])
         into = self.ports(e.consumer, [x for x in self.edges if x.consumer == e.consumer],
                           lambda x: self.chains[x.n][-2])
         pts = [(self.boxes[e.source][2], out[e.n])]
-        for item in chain[1:-1]:
-            x0, x1 = self.bands[item[1]]
-            pts += [(x0, self.y[item]), (x1, self.y[item])]
-        return pts + [(self.boxes[e.consumer][0], into[e.n])]
+        for a, b in zip(chain, chain[1:]):
+            if b == e.consumer:
+                end = (self.boxes[b][0], into[e.n])
+            else:
+                end = (self.band(b)[0], self.y[b])
+            if self.row(a) != self.row(b):
+                pts += self.gutter(e, pts[-1], end, self.row(a))
+            pts.append(end)
+            if b != e.consumer:
+                pts.append((self.band(b)[1], self.y[b]))
+        return pts
+
+    def leaves_row(self, e, row):
+        chain = self.chains[e.n]
+        return any(self.row(a) == row != self.row(b) for a, b in zip(chain, chain[1:]))
+
+    def gutter(self, e, start, end, row):
+        """From the end of a row to the start of the next: right, down into the gutter under the
+        row, across to the left, down to the next row. Each such edge at its own offset."""
+        crossing = [x.n for x in self.edges if self.leaves_row(x, row)]
+        k = crossing.index(e.n)
+        step = min(9, (TURN - 12) / max(1, len(crossing) - 1))
+        x0, _, x1, _ = self.area
+        right, left = x1 - 10 - k * step, x0 + 10 + k * step
+        y = self.regions[row][1] + ROW_GAP / 2 + (k - (len(crossing) - 1) / 2) * step
+        return [(right, start[1]), (right, y), (left, y), (left, end[1])]
 
 
 def mean(values, default):
@@ -636,8 +714,8 @@ class Figure:
         self.lines = {k: self.box_lines(k) for k in program.labels}
         sizes = {k: self.box_size(k) for k in program.labels}
         inputs = {k: walk.inputs(k) for k in program.labels}
-        self.lay = Layout(program.labels, inputs, sizes, FIG_W - 2 * FIG_MARGIN, FIG_MARGIN,
-                          self.graph_bottom - 4)
+        area = (FIG_MARGIN, FIG_MARGIN, FIG_W - FIG_MARGIN, self.graph_bottom - 4)
+        self.lay = Layout(program.labels, inputs, sizes, area)
         self.edge_of = self.match_deliveries()
 
     # -- what each box says ---------------------------------------------------------------------
@@ -719,13 +797,13 @@ class Figure:
             self.svg.add("</g>")
             group(self.svg, d.n, d.n + 1)
             poly_arrow(self.svg, pts, colour, 11, 28)
-            outline(self.svg, self.lay.boxes[d.receiver], 5, colour, 5)
+            outline(self.svg, self.lay.boxes[d.receiver], 4, colour, 4)
             self.svg.add("</g>")
         for k, last in self.walk.complete_step.items():
             first = next(d for d in self.steps if d.receiver == k)
             if first.n < last.n:
                 group(self.svg, first.n, last.n)
-                outline(self.svg, self.lay.boxes[k], 12, WAIT, 4, "12 8")
+                outline(self.svg, self.lay.boxes[k], 9, WAIT, 4, "12 8")
                 self.svg.add("</g>")
 
     def draw_boxes(self):
@@ -740,7 +818,7 @@ class Figure:
                          f'stroke="{stroke}" stroke-width="3"{dash}/>')
             self.svg.labels.append((f"node {k}", x0, y0, x1, y1))
             head, fixed, states = self.lines[k]
-            x, y = x0 + BOX_PAD, y0 + 32
+            x, y = x0 + BOX_PAD, y0 + 29
             self.svg.text(x, y, head, MIN_FONT, tcol, "bold", "start")
             for text in fixed:
                 y += LINE

@@ -6,13 +6,16 @@
   same graph built by hand with mytorch, and gradients the calculus gives;
 - the gradients are checked against torch.autograd, or central finite differences without torch;
 - the overlap check of drawing.Svg refuses a layout whose boxes touch;
-- in Chromium (through Playwright): three pages (a leaf used three times, a dead-end branch, a leaf
-  used twice by one op) stepped through key press by key press, measured at every step: text at
+- a graph too deep for one row goes on in a second one;
+- in Chromium (through Playwright): four pages (a leaf used three times, a dead-end branch, a leaf
+  used twice by one op, a chain in two rows) stepped through key press by key press, measured at
+  every step: text at
   least 28 px on the 1600x900 stage and 4.5:1 against its background, every figure stroke 3:1
   against white, nothing outside the stage or over the footer, box texts inside their boxes, the
   step's words those of the engine's delivery, and at the end the engine's gradients. Skipped
   without Chromium or Playwright.
 """
+import math
 import os
 import re
 import subprocess
@@ -37,7 +40,8 @@ fmt = runs.fmt
 # --------------------------------------------------------------------------------------------------
 # Input it cannot draw
 # --------------------------------------------------------------------------------------------------
-CHAIN = "x = 0.3; y = x" + ".exp().tanh()" * 3
+LONG_CHAIN = "x = 0.3; y = x" + ".exp().tanh()" * 7
+EIGHT_LEAVES = "a=1; b=2; c=3; d=4; e=5; f=6; g=7; h=8; y = ((a+b) + (c+d)) + ((e+f) + (g+h))"
 REFUSED = [
     ("a = 2; y = a *", "syntax error at line 1"),
     ("a = 2; y = a * c", "unknown name c (defined so far: a)"),
@@ -53,7 +57,9 @@ REFUSED = [
     ("a = 2; y = a * (1 / 0)", "1 \u00f7 0 divides by zero"),
     ("a = 0; y = a.log()", "y = log(a) is -inf: no finite value to draw"),
     ("a = 1; y = a" + ".exp()" * 15, "16 nodes (leaves and ops)"),
-    (CHAIN, "cannot lay out this graph on one slide: 7 levels"),
+    (LONG_CHAIN, "cannot lay out this graph on one slide: in one row, 15 levels side by side "
+                 "are too wide; in 3 rows, 5 levels side by side are too wide"),
+    (EIGHT_LEAVES, "cannot lay out this graph on one slide: level 1 holds 8 nodes and edges"),
 ]
 
 
@@ -111,6 +117,24 @@ def used_twice_by_one_op(mt):
     return dict(a=a, b=b, t1=t1, y=t1 + b)
 
 
+def deep_chain(mt):
+    x = leaf(mt, 0.5)
+    t1 = x.exp()
+    t2 = t1.tanh()
+    t3 = t2.exp()
+    t4 = t3.tanh()
+    return dict(x=x, t1=t1, t2=t2, t3=t3, t4=t4, y=t4.exp())
+
+
+def deep_chain_grad(x):
+    """d/dx exp(tanh(exp(tanh(exp(x))))), link by link."""
+    t1 = math.exp(x)
+    t2 = math.tanh(t1)
+    t3 = math.exp(t2)
+    t4 = math.tanh(t3)
+    return math.exp(t4) * (1 - t4 ** 2) * t3 * (1 - t2 ** 2) * t1
+
+
 # name: (program, the same graph built by hand, the leaves' gradients by calculus)
 PAGES = {
     "a leaf used three times": ("a = 2; b = 3; p = a * b; q = p + a; y = q * a", used_three_times,
@@ -119,6 +143,8 @@ PAGES = {
                           dead_end_branch, dict(a=-1 * 3, b=2 * 3, c=2 * -1)),   # y = abc
     "a leaf used twice by one op": ("a = 3; b = 2; y = a * a + b", used_twice_by_one_op,
                                     dict(a=2 * 3, b=1)),                        # y = a² + b
+    "a chain in two rows": ("x = 0.5; y = x.exp().tanh().exp().tanh().exp()", deep_chain,
+                            dict(x=deep_chain_grad(0.5))),
 }
 
 
@@ -140,7 +166,7 @@ def test_the_walk_is_the_engines(name):
     _, walk = explore.walk_program(explore.Program(program))
     hand = by_hand(name)
     assert delivered(walk) == delivered(hand)
-    assert explore.leaf_grads(explore.Program(program), walk) == calculus
+    assert explore.leaf_grads(explore.Program(program), walk) == pytest.approx(calculus, 1e-12)
     # every edge on the path to y is walked once, and every node waits for all its consumers
     on_path = [k for k in hand.names if k in hand.grad and k != "y"]
     assert len(walk.deliveries) == sum(len(hand.inputs(k)) for k in ["y"] + on_path)
@@ -221,6 +247,18 @@ def test_the_page_has_a_step_per_delivery_and_the_result(name):
         assert f"{d.sender} \u2192 {d.receiver} sends {fmt(d.grad)}</text>" in html
     assert f"\u2714 checked with {check.method}: the same (" in html
     assert not re.search(r"https?:|url\(|<(link|img|iframe)\b|\b(src|href)\s*=", html)
+
+
+def test_a_deep_graph_goes_on_in_a_second_row():
+    program = explore.Program(PAGES["a chain in two rows"][0])
+    _, walk = explore.walk_program(program)
+    lay = explore.Figure(program, walk, explore.FIG_H_ONE_LINE).lay
+    assert lay.per == 3 and [lay.row(k) for k in program.labels] == [0, 0, 0, 1, 1, 1]
+    boxes = [lay.boxes[k] for k in program.labels]
+    assert boxes[3][1] > boxes[2][3] + explore.ROW_GAP           # t3 under t2, the gutter between
+    assert boxes[3][0] < boxes[2][0]                               # and back at the left
+    t2_to_t3 = lay.points[2]                                       # right, down, left, down, in
+    assert len(t2_to_t3) == 6 and t2_to_t3[1][0] > boxes[2][2] and t2_to_t3[4][0] < boxes[3][0]
 
 
 def test_overlapping_boxes_are_refused(monkeypatch):
