@@ -9,11 +9,10 @@
 - a graph too deep for one row goes on in a second one;
 - in Chromium (through Playwright): four pages (a leaf used three times, a dead-end branch, a leaf
   used twice by one op, a chain in two rows) stepped through key press by key press, measured at
-  every step: text at
-  least 28 px on the 1600x900 stage and 4.5:1 against its background, every figure stroke 3:1
-  against white, nothing outside the stage or over the footer, box texts inside their boxes, the
-  step's words those of the engine's delivery, and at the end the engine's gradients. Skipped
-  without Chromium or Playwright.
+  every step: text at least 28 px on the 1600x900 stage and 4.5:1 against its background, every
+  figure stroke 3:1 against white, nothing outside the stage or over the footer, box texts inside
+  their boxes, the step's words those of the engine's delivery, and at the end the engine's
+  gradients; and the deck's keys. Skipped without Chromium or Playwright.
 """
 import math
 import os
