@@ -130,6 +130,7 @@ class Program:
         elif len(self.nodes) == before:       # y = a: no op of its own
             self.fail(f"{name} = {value} gives {value} a second name; compute something")
         else:                                 # the statement's last op is the named node
+            self.temps = int(self.nodes[-1].label[1:]) - 1     # (its t-number is free again)
             self.nodes[-1] = self.nodes[-1]._replace(label=name)
 
     def finish(self):
@@ -381,8 +382,8 @@ LINE = 32               # a line of 28 px text in a box
 BOX_PAD = 14            # text to the box's side
 GAP_Y = 26              # between boxes in a level
 GAP_EDGE = 18           # between an edge passing through a level and what is next to it
-MIN_GAP_X, MAX_GAP_X = 60, 220
-FIG_MARGIN = 18         # around the graph: room for the outlines drawn around boxes
+MIN_GAP_X, MAX_GAP_X = 48, 220
+FIG_MARGIN = 14         # around the graph: room for the outlines drawn around boxes
 MAX_ROWS = 3            # levels go on in a second and a third row, as lines of text
 TURN = 36               # at each side of a row, for the edges that go on in the next row
 ROW_GAP = 48            # between rows: the gutter those edges cross
@@ -402,19 +403,21 @@ def char_w(c):
         return 0.98
     if c in OPERATORS:
         return 0.84
+    if c.isupper():
+        return 0.76
     return 0.64 if c.isdigit() else 0.62
 
 
 def line_w(s, bold=False):
     """Width of a line of 28 px text, a little generous (drawing.text_w's one average width for
     every character would make boxes of names too wide and of digits too narrow)."""
-    return sum(char_w(c) for c in s) * MIN_FONT * (1.1 if bold else 1.0) * 1.05
+    return sum(char_w(c) for c in s) * MIN_FONT * (1.1 if bold else 1.0) * 1.02
 
 
-def box_size(lines):
-    """Width and height of a box holding these lines (the first one bold)."""
-    widest = max(line_w(s, i == 0) for i, s in enumerate(lines))
-    return widest + 2 * BOX_PAD, LINE * len(lines) + 12
+def box_size(lines, rows):
+    """Width and height of a box of `rows` lines, wide enough for every (text, bold) in lines."""
+    widest = max(line_w(s, bold) for s, bold in lines)
+    return widest + 2 * BOX_PAD, LINE * rows + 12
 
 
 def levels(labels, inputs):
@@ -740,8 +743,8 @@ class Figure:
     def box_size(self, k):
         """Wide enough for every text the box shows, one line for the running total."""
         head, fixed, states = self.lines[k]
-        width, _ = box_size([head] + fixed + [s[1] for s in states])
-        return width, box_size([head] + fixed + [""])[1]
+        lines = [(head, True)] + [(s, False) for s in fixed]
+        return box_size(lines + [(s[1], s[3] == "bold") for s in states], 2 + len(fixed))
 
     def kind(self, k):
         if k == self.walk.loss_name:
@@ -888,7 +891,8 @@ class Figure:
         self.line(0, said, n, n + 1, weight="bold", x=82)
         self.line(0, f"step {n} of {len(self.steps)}", n, n + 1, MUTED, x=FIG_W - 24,
                   anchor="end")
-        got = [fmt(e.grad) for e in self.steps if e.receiver == d.receiver and e.n <= n]
+        grads = [e.grad for e in self.steps if e.receiver == d.receiver and e.n <= n]
+        got = [fmt(grads[0])] + [show(g) for g in grads[1:]]      # 3 + (−4): in brackets
         if d.waiting:
             status = (f"{d.receiver} has {fmt(d.total)} so far and waits for {d.waiting} more")
             self.line(1, status, n, n + 1, WAIT, "bold")

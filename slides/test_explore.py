@@ -26,10 +26,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import pytest  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
 
-import explore          # noqa: E402
+import explore          # noqa: E402  (pytest puts slides/ on sys.path, as for test_slides.py)
 import test_slides      # noqa: E402  (its Chromium, Playwright and text measurements)
 
 runs = explore.engine_runs
@@ -331,13 +329,7 @@ def pages(tmp_path_factory):
     return made
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with test_slides.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=test_slides.CHROMIUM,
-                              args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
+browser = test_slides.browser        # the fixture: one Chromium for this file's tests
 
 
 def measure(page, at):
