@@ -405,3 +405,21 @@ def test_the_decks_keys_move_through_the_walk(browser, pages):
     page.keyboard.press("f")
     page.wait_for_function("!!document.fullscreenElement")
     page.close()
+
+
+@needs_playwright
+def test_keys_in_a_page_leave_the_deck_open_beside_it_alone(browser, pages):
+    """The deck and these pages keep their windows in step through a BroadcastChannel; each page
+    has its own, so a key in walk.html does not move the deck open in another tab."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    deck = ctx.new_page()
+    deck.goto(test_slides.deck_url("#12"))
+    walk = ctx.new_page()
+    walk.goto(pages["a dead-end branch"].resolve().as_uri())
+    for key in ("ArrowRight", "End", "Home"):
+        walk.keyboard.press(key)
+    deck.keyboard.press("ArrowRight")
+    walk.wait_for_timeout(300)           # what a message would take to arrive (it takes < 10 ms)
+    assert walk.evaluate("location.hash") == "#1"
+    assert deck.evaluate("location.hash") in ("#12.1", "#13")
+    ctx.close()
