@@ -382,7 +382,7 @@ LINE = 32               # a line of 28 px text in a box
 BOX_PAD = 14            # text to the box's side
 GAP_Y = 26              # between boxes in a level
 GAP_EDGE = 18           # between an edge passing through a level and what is next to it
-MIN_GAP_X, MAX_GAP_X = 48, 220
+MIN_GAP_X, MAX_GAP_X = 36, 220
 FIG_MARGIN = 14         # around the graph: room for the outlines drawn around boxes
 MAX_ROWS = 3            # levels go on in a second and a third row, as lines of text
 TURN = 36               # at each side of a row, for the edges that go on in the next row
@@ -736,8 +736,8 @@ class Figure:
         for d in self.steps:
             if d.receiver == k:
                 more = d.waiting > 0
-                text = f"grad {fmt(d.total)}" + (" + \u2026" if more else "")
-                states.append((d.n, text, WAIT if more else INK, "bold"))
+                # in red, in a red dashed ring, while more is to come
+                states.append((d.n, f"grad {fmt(d.total)}", WAIT if more else INK, "bold"))
         return head, fixed, states
 
     def box_size(self, k):
@@ -834,19 +834,18 @@ class Figure:
         ends = [s[0] for s in states[1:]] + [None]
         for (start, text, colour, weight), until in zip(states, ends):
             group(self.svg, start, until)
-            self.svg.add(f'<text class="grad" data-node="{esc(k)}" x="{drawing.n2(x)}" '
-                         f'y="{drawing.n2(y)}" font-size="{MIN_FONT}" fill="{colour}" '
-                         f'font-weight="{weight}" text-anchor="start">{esc(text)}</text>')
+            self.svg.text(x, y, text, MIN_FONT, colour, weight, "start",
+                          extra=f' class="grad" data-node="{esc(k)}"')
             self.svg.add("</g>")
 
     # -- the panel --------------------------------------------------------------------------------
     def line(self, row, text, start, until, colour=INK, weight="normal", x=24, anchor="start"):
         """One line of the panel, shown from step `start` until step `until`."""
         y = self.graph_bottom + PANEL_GAP + 38 + 38 * row
+        room = FIG_W - 24 - x if anchor == "start" else x - 24
+        text = clip(text, room, weight == "bold")
         w = line_w(text, weight == "bold")
         x0 = x if anchor == "start" else x - w
-        if x0 < 12 or x0 + w > FIG_W - 12:
-            raise ExploreError(f"cannot lay out the step text {text[:30]!r}...: too long a line")
         group(self.svg, start, until)
         self.svg.text(x, y, text, MIN_FONT, colour, weight, anchor, extra=' class="panel"')
         self.svg.add("</g>")
@@ -924,8 +923,8 @@ class Figure:
         rows = wrap(["the leaves' gradients: " + items[0]] + items[1:], FIG_W - 60)
         if not c.ok and c.method != "torch.autograd":
             rows.append("(at a kink, like relu at 0, finite differences cannot agree)")
-        if len(rows) > 3:
-            raise ExploreError("cannot lay out the result: too many leaves for three lines")
+        if len(rows) > 3:                   # (every one of them is in its box too)
+            rows[2:] = [" ".join(rows[2:])]
         for i, row in enumerate(rows):
             self.line(1 + i, row, f, None)
 
@@ -955,6 +954,15 @@ def show_grad(g):
 
 def within(d):
     return "exactly" if d == 0 else f"within {d:.1e}"
+
+
+def clip(text, width, bold=False):
+    """The text, cut short with an ellipsis if it is wider than width."""
+    if line_w(text, bold) <= width:
+        return text
+    while line_w(text + "\u2026", bold) > width:
+        text = text[:-1]
+    return text + "\u2026"
 
 
 def wrap(items, width):

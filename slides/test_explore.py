@@ -304,7 +304,7 @@ BOXES_JS = r"""
     const r = g.querySelector('rect').getBBox();
     boxes[g.dataset.node] = Array.from(g.querySelectorAll('text')).filter(shown).map(t => {
       const b = t.getBBox();
-      return {text: t.textContent, fits: b.x >= r.x + 2 && b.x + b.width <= r.x + r.width - 2 &&
+      return {text: t.textContent, colour: getComputedStyle(t).fill, fits: b.x >= r.x + 2 && b.x + b.width <= r.x + r.width - 2 &&
                                           b.y >= r.y && b.y + b.height <= r.y + r.height};
     });
   });
@@ -348,16 +348,20 @@ def measure(page, at):
     return problems, shown
 
 
+RED = "rgb(179, 38, 30)"     # drawing.WAIT
+
+
 def running_total(walk, k, n):
-    """What the box of k says at step n: the loss 1, else the total after the deliveries so far."""
+    """What the box of k says at step n: the loss 1, else the total after the deliveries so far;
+    and whether it is red (the node waits for more)."""
     if k == "y":
-        return "grad 1"
+        return "grad 1", False
     got = [d for d in walk.deliveries if d.receiver == k and d.n <= n]
     if k not in walk.grad:
-        return "off the path"
+        return "off the path", False
     if not got:
-        return "grad ?"
-    return f"grad {fmt(got[-1].total)}" + (" + \u2026" if got[-1].waiting else "")
+        return "grad ?", False
+    return f"grad {fmt(got[-1].total)}", got[-1].waiting > 0
 
 
 @needs_playwright
@@ -373,7 +377,8 @@ def test_every_step_is_the_engines_and_legible(browser, pages, name):
         problems += found
         assert shown["hash"] == ("#1" if n == 0 else f"#1.{n}")
         for k, texts in shown["boxes"].items():           # each node's running total
-            assert texts[-1]["text"] == running_total(hand, k, n), (n, k, texts)
+            said, waits = running_total(hand, k, n)
+            assert texts[-1]["text"] == said and (texts[-1]["colour"] == RED) == waits, (n, k)
         if 1 <= n < steps:                                  # the delivery, in the engine's words
             d = hand.deliveries[n - 1]
             assert f"{d.sender} \u2192 {d.receiver} sends {fmt(d.grad)}" in shown["panel"]
