@@ -304,8 +304,9 @@ BOXES_JS = r"""
     const r = g.querySelector('rect').getBBox();
     boxes[g.dataset.node] = Array.from(g.querySelectorAll('text')).filter(shown).map(t => {
       const b = t.getBBox();
-      return {text: t.textContent, colour: getComputedStyle(t).fill, fits: b.x >= r.x + 2 && b.x + b.width <= r.x + r.width - 2 &&
-                                          b.y >= r.y && b.y + b.height <= r.y + r.height};
+      const fits = b.x >= r.x + 2 && b.x + b.width <= r.x + r.width - 2 &&
+                   b.y >= r.y && b.y + b.height <= r.y + r.height;
+      return {text: t.textContent, colour: getComputedStyle(t).fill, fits: fits};
     });
   });
   const panel = Array.from(document.querySelectorAll('text.panel')).filter(shown)
