@@ -29,6 +29,7 @@ import itertools        # noqa: E402
 import math             # noqa: E402
 import operator         # noqa: E402
 import sys              # noqa: E402
+import textwrap         # noqa: E402
 from html import escape as esc     # noqa: E402
 from pathlib import Path           # noqa: E402
 
@@ -528,8 +529,9 @@ class Layout:
                 return
             if rows == 1 and "holds" in why[-1]:
                 raise ExploreError(f"cannot lay out this graph on one slide: {why[0]}")
+        hint = "; shorter names make narrower boxes" if "wide" in why[0] else ""
         raise ExploreError(f"cannot lay out this graph on one slide: in one row, {why[0]}; "
-                           f"in {rows} rows, {why[-1]}")
+                           f"in {rows} rows, {why[-1]}{hint}")
 
     def try_rows(self, per):
         """Levels `per` to a row: None if they fit, else what does not."""
@@ -785,7 +787,9 @@ class Figure:
             colour = DEAD_GREY if dead else EDGE_GREY
             poly_arrow(self.svg, pts, colour, 3, 14, "10 8" if dead else None)
             for i, (a, b) in enumerate(zip(pts, pts[1:])):
-                a, b = trim(a, b, 12 if i == 0 else 0, 12 if i == len(pts) - 2 else 0)
+                # (its ends touch their boxes: the check starts 8 px clear of them, sideways)
+                clear = max(12, 8 * math.hypot(b[0] - a[0], b[1] - a[1]) / max(abs(b[0] - a[0]), 1))
+                a, b = trim(a, b, clear if i == 0 else 0, clear if i == len(pts) - 2 else 0)
                 self.svg.arrows.append((f"the edge {e.source} \u2192 {e.consumer}", *a, *b))
 
     def draw_walk(self):
@@ -980,7 +984,7 @@ def wrap(items, width):
 # --------------------------------------------------------------------------------------------------
 # The page
 # --------------------------------------------------------------------------------------------------
-HEAD_CHARS = 64         # of the program per heading line (34 px monospace)
+HEAD_CHARS = 72         # of the program per heading line (32 px monospace: 75 fit)
 HEAD_LINE = 43          # px a heading line takes
 FIG_H_ONE_LINE = 738    # the figure under a one-line heading, above the footer
 PAGE_CSS = ("<style>#walk h2 { font-size: 34px; line-height: 1.25; padding-bottom: 8px; "
@@ -988,22 +992,40 @@ PAGE_CSS = ("<style>#walk h2 { font-size: 34px; line-height: 1.25; padding-botto
 
 
 def heading_lines(statements):
-    lines = [statements[0]]
-    for s in statements[1:]:
-        if len(lines[-1]) + 2 + len(s) > HEAD_CHARS:
-            lines[-1] += ";"
-            lines.append(s)
+    """The program over the graph: its statements joined with "; " into lines of HEAD_CHARS at
+    most (a longer statement broken at its spaces)."""
+    lines = []
+    for s in statements:
+        pieces = textwrap.wrap(s, HEAD_CHARS)
+        if lines and len(lines[-1]) + 2 + len(pieces[0]) <= HEAD_CHARS:
+            lines[-1] += "; " + pieces[0]
         else:
-            lines[-1] += "; " + s
-    if len(lines) > 3:
-        raise ExploreError("the program is too long to show over the graph (three lines at most)")
+            if lines:
+                lines[-1] += ";"
+            lines.append(pieces[0])
+        lines += pieces[1:]
     return lines
 
 
-def page(figure, check):
+def lay_out(program, walk):
+    """(figure, heading lines): the program over the graph, in up to three lines; if the graph
+    needs the room they take, only the first line, cut short (the boxes show every statement)."""
+    lines = heading_lines(program.statements)
+    if len(lines) <= 3:
+        try:
+            return Figure(program, walk, FIG_H_ONE_LINE - HEAD_LINE * (len(lines) - 1)), lines
+        except ExploreError:
+            if len(lines) == 1:
+                raise
+    one = "; ".join(program.statements)
+    if len(one) > HEAD_CHARS:
+        one = one[:HEAD_CHARS - 1].rstrip() + "\u2026"
+    return Figure(program, walk, FIG_H_ONE_LINE), [one]
+
+
+def page(figure, lines, check):
     """The HTML page: the program as the slide's heading, the figure under it."""
     program, walk = figure.program, figure.walk
-    lines = heading_lines(program.statements)
     svg = figure.render(check).replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
     title = "<br>".join(f"<code>{esc(ln)}</code>" for ln in lines)
     body = f'{PAGE_CSS}<div class="figure">{svg}</div>'
@@ -1024,10 +1046,9 @@ def make_page(source, how="auto"):
     """(html, program, walk, check) for a program; ExploreError if it cannot be drawn."""
     program = Program(source)
     mt, walk = walk_program(program)
-    lines = heading_lines(program.statements)
-    figure = Figure(program, walk, FIG_H_ONE_LINE - HEAD_LINE * (len(lines) - 1))  # laid out
+    figure, lines = lay_out(program, walk)
     check = check_gradients(mt, program, walk, how)
-    return page(figure, check), program, walk, check
+    return page(figure, lines, check), program, walk, check
 
 
 def main(argv=None):

@@ -55,7 +55,8 @@ REFUSED = [
     ("a = 0; y = a.log()", "y = log(a) is -inf: no finite value to draw"),
     ("a = 1; y = a" + ".exp()" * 15, "16 nodes (leaves and ops)"),
     (LONG_CHAIN, "cannot lay out this graph on one slide: in one row, 15 levels side by side "
-                 "are too wide; in 3 rows, 5 levels side by side are too wide"),
+                 "are too wide; in 3 rows, 5 levels side by side are too wide; shorter names "
+                 "make narrower boxes"),
     (EIGHT_LEAVES, "cannot lay out this graph on one slide: level 1 holds 8 nodes and edges"),
 ]
 
@@ -140,7 +141,8 @@ PAGES = {
                           dead_end_branch, dict(a=-1 * 3, b=2 * 3, c=2 * -1)),   # y = abc
     "a leaf used twice by one op": ("a = 3; b = 2; y = a * a + b", used_twice_by_one_op,
                                     dict(a=2 * 3, b=1)),                        # y = a² + b
-    "a chain in two rows": ("x = 0.5; y = x.exp().tanh().exp().tanh().exp()", deep_chain,
+    "a chain in two rows": ("x = 0.5; t1 = x.exp(); t2 = t1.tanh(); t3 = t2.exp(); "
+                            "t4 = t3.tanh(); y = t4.exp()", deep_chain,          # (two lines)
                             dict(x=deep_chain_grad(0.5))),
 }
 
@@ -256,6 +258,21 @@ def test_a_deep_graph_goes_on_in_a_second_row():
     assert boxes[3][0] < boxes[2][0]                               # and back at the left
     t2_to_t3 = lay.points[2]                                       # right, down, left, down, in
     assert len(t2_to_t3) == 6 and t2_to_t3[1][0] > boxes[2][2] and t2_to_t3[4][0] < boxes[3][0]
+
+
+def test_the_heading_is_the_program():
+    """The program over the graph, in lines of HEAD_CHARS at most, a long statement broken at its
+    spaces; if the graph needs the room, one line cut short (every statement is in its box)."""
+    statements = ["a = 2", "b = -1", "y = " + " + ".join(["a * b"] * 14)]
+    lines = explore.heading_lines(statements)
+    assert len(lines) == 3 and all(len(ln) <= explore.HEAD_CHARS for ln in lines)
+    assert lines[0].startswith("a = 2; b = -1;") and " ".join(lines[1:]) == statements[2]
+    program = "a = 0.5; b = 0.25; y = ((a * b).exp() + (a * b).tanh()) + ((a + b).sigmoid() + " \
+              "a.relu())"
+    assert len(explore.heading_lines(explore.Program(program).statements)) == 2
+    html = explore.make_page(program)[0]
+    head = re.search(r"<h2>(.*?)</h2>", html).group(1)
+    assert head == f"<code>{program[:explore.HEAD_CHARS - 1].rstrip()}\u2026</code>"
 
 
 def test_overlapping_boxes_are_refused(monkeypatch):
