@@ -190,10 +190,12 @@ def node_style(kind):
     return NODE_STYLE[kind][:3]
 
 
-def legend(svg, x, y, kinds, ring=False):
-    """One row: a small disc in each fill used, and its meaning; optionally the red "waits" ring."""
+def legend(svg, x, y, kinds, ring=False, names=None):
+    """One row: a small disc in each fill used, and its meaning; optionally the red "waits" ring.
+    names: {kind: meaning} to say it otherwise than NODE_STYLE does (explore.py's pages)."""
     for k in kinds:
         fill, stroke, _, name = NODE_STYLE[k]
+        name = (names or {}).get(k, name)
         svg.add(f'<circle cx="{n2(x + 18)}" cy="{n2(y)}" r="18" fill="{fill}" stroke="{stroke}" '
                 f'stroke-width="3"/>')
         svg.text(x + 44, y + 10, name, MIN_FONT, INK, "normal", "start")

@@ -31,7 +31,9 @@
   var popup = null;         // the presenter window (audience window only)
   var quiet = false;        // true while we follow the other window (do not echo back)
   var channel = null;
-  try { channel = new BroadcastChannel('mytorch-deck'); } catch (err) { channel = null; }
+  try {   // one channel per page: another deck, or an explore.py page, open beside it stays where it is
+    channel = new BroadcastChannel('mytorch-deck ' + location.pathname);
+  } catch (err) { channel = null; }
 
   function maxStep(i) {
     var m = 0;
