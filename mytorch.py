@@ -53,6 +53,8 @@ def record(op, data, *edges):
 # `grad` to its input `receiver`, which still waits for `waiting` more consumers (0: it is
 # complete).
 Step = namedtuple("Step", "sender receiver grad waiting")
+_FREED = "backward: part of this graph was already freed by an earlier backward(); pass " \
+         "retain_graph=True to that first backward() if you need to go through the graph again"
 
 
 class Tensor:
@@ -156,30 +158,35 @@ class Tensor:
         retain_graph: keep the graph for another backward; by default it is freed, as in PyTorch.
         trace:        a function called with a Step for every gradient that moves along an edge."""
         gradient = self._first_gradient(gradient)
-        waiting = self._count_consumers()   # per node: consumers that still have to deliver to it
-        received = {}                       # per node: the gradient summed so far
-        # Depth first, with an explicit stack, so that a chain of 100,000 ops does not hit Python's
-        # recursion limit. Each frame: a complete node, its gradient, and which input is next.
+        # per node: how many consumers still have to deliver to it
+        waiting = self._count_consumers()
+        received = {}               # per node: the gradient summed so far
+        # Depth first, with an explicit stack, so that a chain of 100,000 ops does not
+        # hit Python's recursion limit. Each frame: a complete node, its gradient, and
+        # which of its inputs is next.
         stack = [(self, gradient, 0)] if self._edges else []
         while stack:
             node, grad, i = stack.pop()
             receiver, rule = node._edges[i]
-            if i + 1 < len(node._edges):            # its other inputs wait their turn on the stack
-                stack.append((node, grad, i + 1))   # (after the last, its gradient is let go)
+            # its other inputs wait their turn on the stack (after the last one, its
+            # gradient is let go)
+            if i + 1 < len(node._edges):
+                stack.append((node, grad, i + 1))
             delivered = receiver._fit_gradient(rule(grad), node._op)
             total = received.pop(receiver, None)
             total = delivered if total is None else total + delivered
             waiting[receiver] -= 1
             if trace is not None:
                 trace(Step(node, receiver, delivered, waiting[receiver]))
-            if waiting[receiver]:                   # the gate: other consumers have yet to deliver
+            if waiting[receiver]:       # the gate: other consumers have yet to deliver
                 received[receiver] = total
                 continue
             if receiver.retains_grad or not receiver._edges:
                 receiver._accumulate(total)         # complete: a leaf keeps it in .grad
             if receiver._edges:                     # complete: go down into it now, depth first
                 stack.append((receiver, _read_only(total), 0))
-        if not retain_graph:                        # free the graph: rules and the arrays they keep
+        # free the graph: its rules, and the arrays they keep
+        if not retain_graph:
             for node in (self, *waiting):
                 if node._edges:
                     node._edges = None
@@ -192,13 +199,11 @@ class Tensor:
         while to_visit:
             node = to_visit.pop()
             if node._edges is None:
-                raise RuntimeError("backward: part of this graph was already freed by an earlier "
-                                   "backward(); pass retain_graph=True to that first backward() if "
-                                   "you need to go through the graph again")
+                raise RuntimeError(_FREED)
             for receiver, _ in node._edges:
                 if receiver in counts:
                     counts[receiver] += 1
-                else:                   # the first time we meet it: look at its inputs too
+                else:           # the first time we meet it: look at its inputs too
                     counts[receiver] = 1
                     to_visit.append(receiver)
         return counts
