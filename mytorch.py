@@ -295,12 +295,10 @@ class Tensor:
 
     def __floordiv__(self, other):
         a, b, _ = _promote(self, other, "floor_divide")
-        _by_zero(b, "floor_divide")
         return _wrap(np.floor_divide(a, b))     # no derivative (PyTorch has none either)
 
     def __mod__(self, other):
         a, b, other = _promote(self, other, "remainder")
-        _by_zero(b, "remainder")
         # a % b = a - b·floor(a/b):  d/da = 1,  d/db = -floor(a/b)
         return record("remainder", np.remainder(a, b),
                       (self, lambda g: g),
@@ -444,10 +442,11 @@ class Tensor:
 
     def contiguous(self):
         """A tensor whose elements are in order (as PyTorch's: itself if they are)."""
-        # (reshape of a transposed array copies it in order)
         if self._data.flags.c_contiguous:
             return self
-        return self.reshape(self.shape)
+        # the same values, copied in order: the gradient passes on
+        return record("contiguous", np.ascontiguousarray(self._data),
+                      (self, lambda g: g))
 
     def flatten(self, start_dim=0, end_dim=-1):
         start = _dim(start_dim, self.ndim, "flatten")
@@ -826,7 +825,8 @@ def _wrap(data):
 def _float32_array(data):
     """torch.Tensor(...)'s data: whole numbers alone are sizes (Tensor(2, 3) is 2×3 zeros, where
     PyTorch leaves the memory unset; Tensor() is empty); anything else is one piece of data."""
-    if all(type(n) is int for n in data):       # (not bools: they are data)
+    if all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+           for n in data):
         return np.zeros(data or 0, np.float32)
     if len(data) != 1:
         raise TypeError(f"Tensor: give one sequence of data or whole-number sizes, got {data!r}")
@@ -897,11 +897,6 @@ def _result_dtype(a, b, op):
     if op == "div" and dtype.kind != "f":
         return np.dtype(np.float32)
     return dtype
-
-
-def _by_zero(b, op):
-    if b.dtype.kind != "f" and (b == 0).any():
-        raise RuntimeError(f"{op}: ZeroDivisionError (integers divided by 0, as in PyTorch)")
 
 
 def _check_shapes(a, b, op):
@@ -1030,8 +1025,10 @@ def _clamp_side(x, bound, beyond):
     out = np.where(beyond(a, b) | np.isnan(a), a, b)
     # d/dx = 1 where x is kept, d/d(bound) = 1 where the bound is taken; half each at a tie
     return record("clamp", out,
-                  (x, lambda g: _share(g, beyond(a, b), tie * (a == b))),
-                  (bound, lambda g: _share(g, beyond(b, a), tie * (a == b))))
+                  (x, lambda g: _share(g, beyond(a, b),
+                                       tie * (a == b))),
+                  (bound, lambda g: _share(g, beyond(b, a),
+                                           tie * (a == b))))
 
 
 def _share(g, whole, part):
@@ -1063,7 +1060,8 @@ def _extreme(x, op, dim, keepdim):
 def _extreme_over(x, op, dim, keepdim):
     """amax and amin (and max, min over everything): ties share the gradient evenly, as in PyTorch;
     a NaN is the extreme, and NaNs share it."""
-    dims, shape, a = _dims(x, dim, op), x.shape, x._data
+    dims, shape = _dims(x, dim, op), x.shape
+    a = x._data
     top = _EXTREMES[op](a, axis=dims, keepdims=True)
     hits = np.where(np.isnan(top), np.isnan(a),
                     a == top)
@@ -1300,7 +1298,8 @@ def cat(tensors, dim=0):
     are left out, as PyTorch does (so `out = mytorch.tensor([])`, then `out = cat([out, rows])`)."""
     tensors = [t if isinstance(t, Tensor) else tensor(t)
                for t in tensors]
-    first = next((t for t in tensors if t.shape != (0,)), tensors[0])
+    first = next((t for t in tensors if t.shape != (0,)),
+                 tensors[0])
     dim = _dim(dim, first.ndim, "cat")
     # a 1-D empty tensor joins as an empty slice of the others' shape (PyTorch skips it)
     empty = first.shape[:dim] + (0,) + first.shape[dim + 1:]
@@ -1384,9 +1383,7 @@ def _probability(p):
 
 
 def mse_loss(input, target, *, reduction="mean"):
-    """(input - target)², averaged (or summed, or each); reduction keyword-only, as in MSELoss. The
-    warning about shapes points at the caller's line (_stacklevel: frames up to it, as
-    PyTorch's)."""
+    """(input - target)², averaged (or summed, or each); reduction keyword-only, as in MSELoss."""
     target = _operand(input, target, "mse_loss")
     if input.shape != target.shape:
         warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape "
@@ -1399,7 +1396,8 @@ def mse_loss(input, target, *, reduction="mean"):
     if dtype.kind != "f":
         raise NotImplementedError(f"mse_loss: not for {dtype} tensors, as in PyTorch: use "
                                   ".float()")
-    return _reduce((input.to(dtype) - target.to(dtype)) ** 2, reduction)
+    squares = (input.to(dtype) - target.to(dtype)) ** 2
+    return _reduce(squares, reduction)
 
 
 def _reduce(loss, reduction):
@@ -1749,7 +1747,8 @@ class Linear(Module):
                  dtype=float32):
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / np.sqrt(in_features)
-        self.weight = Parameter(_rng.uniform(-bound, bound, (out_features, in_features))
+        self.weight = Parameter(_rng.uniform(-bound, bound,
+                                             (out_features, in_features))
                                 .astype(dtype))
         self.bias = None
         if bias:
@@ -2042,7 +2041,8 @@ class Optimizer:
 
 def _copied(state, dtype=None):
     """An optimizer's state of one parameter, its arrays copied (in dtype)."""
-    return {key: np.array(value, dtype) if isinstance(value, np.ndarray) else value
+    return {key: np.array(value, dtype) if isinstance(value, np.ndarray)
+            else value
             for key, value in state.items()}
 
 
@@ -2164,7 +2164,8 @@ class StepLR(LRScheduler):
     """lr = initial lr × gamma^(n // step_size): multiplied by gamma every step_size steps."""
     def __init__(self, optimizer, step_size, gamma=0.1):
         self.step_size, self.gamma = step_size, gamma
-        super().__init__(optimizer, lambda n: self.gamma ** (n // self.step_size))
+        super().__init__(optimizer,
+                         lambda n: self.gamma ** (n // self.step_size))
 
 
 # ==================================================================================================
@@ -2192,9 +2193,9 @@ def load(path):
         with np.load(path, allow_pickle=False) as npz:
             structure = str(npz["mytorch_checkpoint"])
             arrays = [npz[f"arr_{i}"] for i in range(len(npz.files) - 1)]
-    except (ValueError, KeyError, OSError) as error:
-        kind = type(error).__name__
-        raise RuntimeError(f"load: {path} is not a checkpoint that mytorch.save wrote ({kind}). "
+    except (ValueError, KeyError) as error:       # (a file that is not there: Python's error)
+        raise RuntimeError(f"load: {path} is not a checkpoint that mytorch.save wrote "
+                           f"({type(error).__name__}). "
                            "For a file of torch.save, load it with torch, and give mytorch its "
                            "tensors as numpy arrays (t.numpy())") from None
 

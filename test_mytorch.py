@@ -5,9 +5,11 @@ reference where it is installed: every comparison with it goes through compare_w
 siblings compare_code_with_torch, raises_like_torch and same_as_torch, in the Helpers section); where
 it is not, a test checks mytorch's side and then skips. train_mnist.py has its own tests, in
 test_train_mnist.py. Run with `python -m pytest`."""
+import ast
 import functools
 import gc
 import importlib.util
+import io
 import linecache
 import os
 import pickle
@@ -16,6 +18,7 @@ import struct
 import subprocess
 import sys
 import threading
+import tokenize
 import tracemalloc
 import warnings
 from collections import OrderedDict, namedtuple
@@ -4454,6 +4457,68 @@ def test_gradcheck_moves_the_callers_tensor_so_a_closure_is_checked():
 
 
 # ---------------------------------------------------------------------------------------------------
+# The file itself: mytorch.py says what it does within its budget, laid out as a lesson
+# ---------------------------------------------------------------------------------------------------
+TOKEN_BUDGET = 14_000           # names, operators, numbers and strings of code
+MOST_TOKENS_PER_LINE = 9.0      # on average, over the lines that hold code
+LONGEST_LINE = 100
+
+
+def layout_of(source):
+    """What squeezing would change, measured in `source`: its tokens of code (comments, docstrings,
+    line breaks and indentation are free), tokens per line of code, the lines over LONGEST_LINE
+    characters, the statements that share their line with a header or another statement
+    (`def f(x): return x`, `if bad: raise ...`, `a = 1; b = 2`), and names bound to a lambda."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    docstrings, shared = set(), set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and body \
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(node, field, None)
+            if not isinstance(block, list) or not block or isinstance(block[0], ast.expr):
+                continue
+            for statement in block:     # code before it on its line: a header, or a statement
+                before = lines[statement.lineno - 1][:statement.col_offset].strip()
+                if before and not before.startswith("elif"):
+                    shared.add(statement.lineno)
+    free = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+            tokenize.ENDMARKER}
+    tokens, code_lines = 0, set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in free and token.start[0] not in docstrings:
+            tokens += 1
+            code_lines.update(range(token.start[0], token.end[0] + 1))
+    lambdas = [node.lineno for node in ast.walk(tree)
+               if isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda)]
+    return dict(tokens=tokens, per_line=tokens / len(code_lines), shared=sorted(shared),
+                lambdas=lambdas,
+                long=[n for n, line in enumerate(lines, 1) if len(line) > LONGEST_LINE])
+
+
+def test_mytorch_py_is_within_its_budget_and_laid_out_as_a_lesson():
+    found = layout_of((ROOT / "mytorch.py").read_text(encoding="utf-8"))
+    assert found["tokens"] <= TOKEN_BUDGET, f"{found['tokens']} tokens: cut or simplify, never squeeze"
+    assert found["per_line"] <= MOST_TOKENS_PER_LINE, f"{found['per_line']:.2f} tokens per line"
+    assert not found["shared"], f"lines where a statement shares its line: {found['shared']}"
+    assert not found["lambdas"], f"names bound to a lambda (a def says the same): {found['lambdas']}"
+    assert not found["long"], f"lines over {LONGEST_LINE} characters: {found['long']}"
+
+
+@pytest.mark.parametrize("squeezed", ["def f(x): return x", "if x:\n    y = 1\nelse: y = 2",
+                                      "a = 1; b = 2", "f = lambda x: x", "x = '" + "a" * 100 + "'",
+                                      "for i in r: print(i)", "try: f()\nexcept E: pass"])
+def test_the_layout_check_finds_a_squeezed_line(squeezed):
+    found = layout_of(squeezed + "\n")
+    assert found["shared"] or found["lambdas"] or found["long"], squeezed
+    assert not any(layout_of("if x:\n    y = 1\nelif z:\n    y = 2\n")[k] for k in ("shared", "long"))
+
+
+# ---------------------------------------------------------------------------------------------------
 # Differential test: random programs in mytorch and PyTorch
 # ---------------------------------------------------------------------------------------------------
 # A seeded generator writes small programs: 2 to 4 leaf tensors (float32, float64, int64, uint8,
@@ -4896,6 +4961,8 @@ KNOWN_GAPS = {
     "sum: no error": "a dim given twice over a 0-d tensor: mytorch sums, PyTorch refuses",
     "mean: no error": "likewise",
     "pow: no error": "a bool tensor to a bool tensor's power: mytorch computes it",
+    "floordiv: no error": "integers // 0: numpy warns and gives 0 (PyTorch: ZeroDivisionError)",
+    "mod: no error": "integers % 0, likewise",
     "floordiv: requires_grad": "x // y needs no grad in mytorch (no derivative); PyTorch records "
                                "it and its backward raises",
 }
