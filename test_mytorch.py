@@ -1362,6 +1362,96 @@ def test_composite_expression():
              (2,))
 
 
+# -- torch's functions that are Tensor methods here: mytorch.max(x, 1), exp, sum, amax, ... --------
+def test_the_cifar_tutorials_accuracy_idiom_with_mytorch_max_gives_torchs_predictions(rng):
+    """PyTorch's CIFAR-10 tutorial: `_, predicted = torch.max(outputs.data, 1)`, then a count of
+    the right ones; mytorch.max also with a graph (its values' gradient); mytorch.min, keepdim."""
+    outputs = rng.normal(size=(8, 5)).astype(np.float32)
+    labels = outputs.argmax(1)
+    labels[:3] = (labels[:3] + 1) % 5                   # the first three wrong: 5 of 8 right
+
+    def accuracy(lib, outputs, labels):
+        _, predicted = lib.max(outputs.data, 1)
+        correct = (predicted == labels).sum().item()
+        return [predicted, correct, lib.max(outputs, 1), lib.min(outputs, dim=0, keepdim=True)]
+    predicted, correct, _, _ = accuracy(mytorch, *tensors_made_from(mytorch, [outputs, labels]))
+    np.testing.assert_array_equal(as_array(predicted), outputs.argmax(1))
+    assert correct == 5 and predicted.dtype == np.int64
+    compare_code_with_torch(accuracy, [outputs, labels])
+
+
+# name: (function, positional arguments, keyword arguments)
+TOP_LEVEL_CALLS = {
+    "exp": ("exp", (), {}), "log": ("log", (), {}), "sqrt": ("sqrt", (), {}),
+    "tanh": ("tanh", (), {}), "sigmoid": ("sigmoid", (), {}), "abs": ("abs", (), {}),
+    "sum": ("sum", (), {}), "sum-1": ("sum", (1,), {}),
+    "sum-dims-keepdim": ("sum", ((0, 1),), dict(keepdim=True)),
+    "mean": ("mean", (), {}), "mean-dim=0": ("mean", (), dict(dim=0)),
+    "amax-dims": ("amax", ((0, 1),), {}), "amax-1-keepdim": ("amax", (1,), dict(keepdim=True)),
+    "amin": ("amin", (), {}), "amin-dim=0": ("amin", (), dict(dim=0)),
+    "max": ("max", (), {}), "min-1": ("min", (1,), {}),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", TOP_LEVEL_CALLS)
+def test_torchs_functions_that_are_tensor_methods_here_give_torchs_values_and_gradients(
+        case, dtype, rng):
+    name, args, kwargs = TOP_LEVEL_CALLS[case]
+    x = rng.uniform(0.5, 2, (3, 4))
+    if name not in ("log", "sqrt"):
+        x = x * rng.choice([-1, 1], (3, 4))             # both signs, none near 0 (abs's kink)
+    rtol, atol = TOLERANCES[np.dtype(dtype)]
+    compare_code_with_torch(lambda lib, x: getattr(lib, name)(x, *args, **kwargs),
+                            [x.astype(dtype)], rtol=rtol, atol=atol)
+
+
+# -- multinomial: indices drawn with probabilities in proportion to the weights --------------------
+def test_multinomial_gives_int64_indices_in_range_and_distinct_without_replacement_like_torch(rng):
+    weights = rng.uniform(0.1, 1, (4, 6))
+
+    def drawn(lib, weights):        # per draw: shape, dtype, flag, in range, distinct per row
+        draws = [lib.multinomial(weights, 5), lib.multinomial(weights[0], 6),
+                 lib.multinomial(weights, 20, replacement=True), lib.multinomial(weights[1], 1)]
+        facts = []
+        for i, indices in enumerate(draws):
+            rows = as_array(indices).reshape(-1, indices.shape[-1])
+            in_range = bool(((rows >= 0) & (rows < 6)).all())
+            distinct = None if i == 2 else [len(set(row)) for row in rows.tolist()]
+            facts.append([indices.shape, indices.dtype, indices.requires_grad, in_range, distinct])
+        return facts
+    facts = drawn(mytorch, mytorch.tensor(weights))
+    assert facts[0] == [(4, 5), np.int64, False, True, [5, 5, 5, 5]]
+    assert facts[1] == [(6,), np.int64, False, True, [6]]      # all six categories, each once
+    assert facts[2] == [(4, 20), np.int64, False, True, None]  # with replacement: repeats allowed
+    compare_code_with_torch(drawn, [weights], requires_grad=False)
+
+
+def test_multinomial_draws_in_proportion_to_the_weights_and_never_a_zero_weight():
+    weights = np.array([1.0, 2.0, 0.0, 3.0, 4.0])          # probabilities 0.1, 0.2, 0, 0.3, 0.4
+
+    def frequencies(lib, weights):  # of 20,000 draws with replacement; 300 rows of 4 without
+        with_replacement = as_array(lib.multinomial(weights, 20_000, replacement=True))
+        without = as_array(lib.multinomial(lib.stack([weights] * 300), 4))
+        return [np.bincount(with_replacement, minlength=5) / 20_000,
+                int((with_replacement == 2).sum()), int((without == 2).sum())]
+    mytorch.manual_seed(5)
+    seen = frequencies(mytorch, mytorch.tensor(weights))
+    np.testing.assert_allclose(seen[0], weights / weights.sum(), rtol=0, atol=0.01)
+    assert seen[1:] == [0, 0]                                # category 2 never drawn
+    mytorch.manual_seed(5)
+    again = frequencies(mytorch, mytorch.tensor(weights))
+    np.testing.assert_array_equal(again[0], seen[0])        # the same seed, the same draws
+    compare_code_with_torch(frequencies, [weights], requires_grad=False, rtol=0, atol=0.02)
+
+
+def test_multinomial_of_more_samples_than_categories_without_replacement_raises_like_torch():
+    error = raises_like_torch(RuntimeError, lambda w: mytorch.multinomial(w, 4), [np.ones(3)],
+                              torch_fn=lambda w: torch.multinomial(w, 4),
+                              match="without replacement", requires_grad=False)
+    assert "multinomial" in str(error)
+
+
 # -- errors that name the op: shapes that do not fit, a foreign operand, a dim out of range -----------
 def test_errors_name_the_op_and_shapes():
     a, b = mytorch.tensor(np.ones((2, 3))), mytorch.tensor(np.ones((4, 5)))
@@ -2620,6 +2710,190 @@ def test_relu_inplace_gives_pytorchs_result_and_gradient(rng):
                        torch_fn=lambda a: torch.nn.ReLU(inplace=True)(a * 2))
 
 
+# -- Embedding: a table whose rows the indices pick ------------------------------------------------
+def test_embedding_picks_rows_and_adds_the_gradients_of_a_repeated_index_like_torch(rng):
+    table = rng.normal(size=(6, 3)).astype(np.float32)
+    indices = np.array([[1, 4, 1], [1, 0, 4]])          # row 1 three times; rows 2, 3, 5 never
+    upstream = rng.normal(size=(2, 3, 3)).astype(np.float32)
+
+    def looked_up(lib, indices):                # the rows picked, and the table's gradient
+        layer = lib.nn.Embedding(6, 3)
+        with lib.no_grad():
+            layer.weight.copy_(lib.tensor(table))
+        rows = layer(indices)
+        (rows * lib.tensor(upstream)).sum().backward()
+        return rows.detach(), layer.weight.grad
+    rows, grad = looked_up(mytorch, mytorch.tensor(indices))
+    np.testing.assert_array_equal(as_array(rows), table[indices])
+    expected = np.zeros_like(table)
+    np.add.at(expected, indices, upstream)              # each use of a row adds its gradient
+    np.testing.assert_allclose(as_array(grad), expected, rtol=1e-6, atol=1e-6)
+    assert grad.dtype == np.float32 and not as_array(grad)[[2, 3, 5]].any()
+    compare_code_with_torch(looked_up, [indices], rtol=1e-6, atol=1e-6)
+
+
+def test_embedding_prints_names_its_weight_and_gives_shapes_as_torch():
+    def described(lib):
+        layer = lib.nn.Embedding(10, 3)
+        return [repr(layer), str(lib.nn.Sequential(layer, lib.nn.Tanh())),
+                list(layer.state_dict()), [name for name, _ in layer.named_parameters()],
+                layer.weight.shape, layer.weight.dtype, layer.weight.requires_grad,
+                layer(lib.tensor([[2, 9]])).shape]
+    ours = described(mytorch)
+    assert ours[0] == "Embedding(10, 3)" and ours[2] == ["weight"]
+    compare_code_with_torch(described)
+
+
+def test_embedding_starts_from_a_standard_normal_table_that_follows_manual_seed():
+    def spread(lib):        # 100,000 entries: mean, std, the share within ±1 (N(0, 1): 68.3%)
+        weight = as_array(lib.nn.Embedding(1000, 100).weight)
+        return [float(weight.mean()), float(weight.std()), float((np.abs(weight) < 1).mean())]
+    mean, std, within_one = spread(mytorch)
+    assert abs(mean) < 0.02 and abs(std - 1) < 0.02
+    assert abs(within_one - 0.6827) < 0.01      # a uniform table with std 1 would have 57.7%
+    mytorch.manual_seed(3)
+    first = as_array(nn.Embedding(4, 2).weight)
+    mytorch.manual_seed(3)
+    np.testing.assert_array_equal(as_array(nn.Embedding(4, 2).weight), first)
+    mytorch.manual_seed(4)
+    assert not np.array_equal(as_array(nn.Embedding(4, 2).weight), first)
+    compare_code_with_torch(spread, rtol=0, atol=0.02)
+
+
+# -- nn.init: each fills a tensor in place, outside the graph, and returns it ----------------------
+INITS = {"zeros_": {}, "ones_": {}, "normal_": dict(mean=2.0, std=0.5),
+         "uniform_": dict(a=-1.0, b=3.0), "xavier_uniform_": {},
+         "kaiming_uniform_": dict(nonlinearity="relu")}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", INITS)
+def test_init_fills_in_place_outside_the_graph_and_returns_the_tensor_like_torch(name, dtype):
+    def filled(lib, weight):        # weight requires grad, as a layer's does
+        returned = getattr(lib.nn.init, name)(weight, **INITS[name])
+        facts = [returned is weight, returned.is_leaf, returned.requires_grad, returned.dtype,
+                 returned.shape, bool((as_array(weight) != 7).all())]
+        values = weight.detach().clone() if name in ("zeros_", "ones_") else None
+        (weight * 2).sum().backward()           # still a leaf: the gradient is its own
+        return facts, values, weight.grad
+    (weight,) = tensors_made_from(mytorch, [np.full((4, 3), 7.0, dtype)])
+    facts, values, grad = filled(mytorch, weight)
+    assert facts == [True, True, True, dtype, (4, 3), True]
+    np.testing.assert_array_equal(as_array(grad), np.full((4, 3), 2.0, dtype))
+    if values is not None:
+        np.testing.assert_array_equal(as_array(values), np.full((4, 3), name == "ones_"))
+    compare_code_with_torch(filled, [np.full((4, 3), 7.0, dtype)], rtol=0, atol=0)
+
+
+def test_normal_and_uniform_draw_torchs_distributions():
+    def drawn(lib):                 # of 100,000 numbers each: mean, std (uniform's: min, max too)
+        stats = []
+        for name, kwargs in [("normal_", {}), ("normal_", dict(mean=2.0, std=0.5)),
+                             ("uniform_", {}), ("uniform_", dict(a=-1.0, b=3.0))]:
+            numbers = as_array(getattr(lib.nn.init, name)(lib.zeros(1000, 100), **kwargs))
+            stats += [numbers.mean(), numbers.std()]
+            if name == "uniform_":
+                stats += [numbers.min(), numbers.max()]
+        return [float(stat) for stat in stats]
+    ours = drawn(mytorch)
+    np.testing.assert_allclose(ours[:4], [0, 1, 2, 0.5], rtol=0, atol=0.01)
+    # uniform [0, 1): mean 1/2, std 1/√12; [-1, 3): mean 1, std 4/√12; both reach near their ends
+    uniform, wide = ours[4:8], ours[8:]
+    np.testing.assert_allclose(uniform, [0.5, 12 ** -0.5, 0, 1], rtol=0, atol=0.01)
+    np.testing.assert_allclose(wide, [1, 4 * 12 ** -0.5, -1, 3], rtol=0, atol=0.01)
+    assert uniform[2] >= 0 and uniform[3] <= 1 and wide[2] >= -1 and wide[3] <= 3
+    compare_code_with_torch(drawn, rtol=0, atol=0.02)
+
+
+# name, keyword arguments, a weight's shape, and its bound by the formula PyTorch documents:
+# gain·√(6 / (fan_in + fan_out)) for Xavier, gain·√(3 / fan) for Kaiming (fan: fan_in, or fan_out
+# for mode='fan_out'; a (32, 8, 5, 5) weight's fans count its 5x5 field: 200 in, 800 out); gains:
+# leaky_relu √(2 / (1 + a²)) (a=√5, as nn.Linear uses it: a bound of 1/√fan_in), relu √2, tanh 5/3,
+# linear 1
+BOUND_CASES = {
+    "xavier": ("xavier_uniform_", {}, (256, 128), (6 / 384) ** 0.5),
+    "xavier-gain-4d": ("xavier_uniform_", dict(gain=2.0), (32, 8, 5, 5), 2 * (6 / 1000) ** 0.5),
+    "kaiming": ("kaiming_uniform_", {}, (256, 128), 2 ** 0.5 * (3 / 128) ** 0.5),
+    "kaiming-a": ("kaiming_uniform_", dict(a=5 ** 0.5), (256, 128), 128 ** -0.5),
+    "kaiming-fan_out-4d": ("kaiming_uniform_", dict(mode="fan_out"), (32, 8, 5, 5),
+                           2 ** 0.5 * (3 / 800) ** 0.5),
+    "kaiming-relu": ("kaiming_uniform_", dict(nonlinearity="relu"), (128, 256),
+                     2 ** 0.5 * (3 / 256) ** 0.5),
+    "kaiming-tanh-fan_out": ("kaiming_uniform_", dict(nonlinearity="tanh", mode="fan_out"),
+                             (128, 256), 5 / 3 * (3 / 128) ** 0.5),
+    "kaiming-linear-4d": ("kaiming_uniform_", dict(nonlinearity="linear"), (32, 8, 5, 5),
+                          (3 / 200) ** 0.5),
+}
+
+
+def torch_init_bound(name, kwargs, shape):
+    """The bound torch.nn.init's xavier_uniform_ or kaiming_uniform_ uses for a weight of `shape`,
+    from its own calculate_gain and _calculate_fan_in_and_fan_out."""
+    fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(torch.zeros(shape))
+    if name == "xavier_uniform_":
+        return kwargs.get("gain", 1.0) * (6 / (fan_in + fan_out)) ** 0.5
+    nonlinearity = kwargs.get("nonlinearity", "leaky_relu")
+    gain = torch.nn.init.calculate_gain(nonlinearity, kwargs.get("a", 0))
+    fan = fan_out if kwargs.get("mode") == "fan_out" else fan_in
+    return gain * (3 / fan) ** 0.5
+
+
+@pytest.mark.parametrize("case", BOUND_CASES)
+def test_xavier_and_kaiming_uniform_fill_up_to_pytorchs_bound(case):
+    name, kwargs, shape, bound = BOUND_CASES[case]
+
+    def reach(lib):         # the dtype kept; the largest |number| near the bound, not over it
+        weight = getattr(lib.nn.init, name)(lib.zeros(*shape, dtype=lib.float64), **kwargs)
+        largest = np.abs(as_array(weight)).max()
+        return [weight.dtype, bool(largest <= bound), bool(largest > 0.95 * bound)]
+    assert reach(mytorch) == [np.float64, True, True]
+    compare_with_torch(lambda: bound, torch_fn=lambda: torch_init_bound(name, kwargs, shape))
+    compare_code_with_torch(reach)
+
+
+@pytest.mark.parametrize("shape", [(5,), ()], ids=["1-d", "0-d"])
+@pytest.mark.parametrize("name", ["xavier_uniform_", "kaiming_uniform_"])
+def test_xavier_and_kaiming_of_a_tensor_without_fans_raise_like_torch(name, shape):
+    raises_like_torch(ValueError, lambda w: getattr(nn.init, name)(w), [np.zeros(shape)],
+                      torch_fn=lambda w: getattr(torch.nn.init, name)(w),
+                      match="fewer than 2 dimensions")
+
+
+@pytest.mark.parametrize("kwargs", [dict(mode="fan_avg"), dict(nonlinearity="swish")], ids=str)
+def test_kaiming_uniform_refuses_a_mode_or_a_nonlinearity_it_does_not_know_like_torch(kwargs):
+    (unknown,) = kwargs.values()
+    raises_like_torch(ValueError, lambda w: nn.init.kaiming_uniform_(w, **kwargs),
+                      [np.zeros((3, 4))],
+                      torch_fn=lambda w: torch.nn.init.kaiming_uniform_(w, **kwargs),
+                      match=unknown)
+
+
+# -- nn.utils.clip_grad_norm_ ----------------------------------------------------------------------
+@pytest.mark.parametrize("norm_type", [2.0, float("inf")], ids=["2", "inf"])
+@pytest.mark.parametrize("max_norm", [0.1, 10.0], ids=["clips", "leaves"])
+def test_clip_grad_norm_returns_the_norm_and_scales_the_gradients_like_torch(max_norm, norm_type,
+                                                                            rng):
+    x, labels = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+
+    def clipped(lib, model):        # the gradients before, the norm returned, the gradients after
+        lib.nn.CrossEntropyLoss()(model(lib.tensor(x)), lib.tensor(labels)).backward()
+        before = [p.grad.clone() for p in model.parameters()]
+        norm = lib.nn.utils.clip_grad_norm_(model.parameters(), max_norm, norm_type)
+        return [before, norm, [p.grad for p in model.parameters()]]
+    before, norm, after = clipped(mytorch, small_net(3)[0])
+
+    def total(grads):
+        return np.linalg.norm(np.concatenate([as_array(g).ravel() for g in grads]), norm_type)
+    assert norm.shape == () and norm.dtype == np.float64 and not norm.requires_grad
+    assert norm.item() == pytest.approx(total(before), rel=1e-12)
+    if max_norm < norm.item():                  # (0.53 and 0.23 for norms 2 and inf)
+        assert total(after) == pytest.approx(max_norm, rel=1e-4)
+    else:
+        assert all(np.array_equal(as_array(a), as_array(b)) for a, b in zip(after, before))
+    compare_with_torch(lambda: clipped(mytorch, small_net(3)[0]),
+                       torch_fn=lambda: clipped(torch, small_net(3)[1]), rtol=1e-12, atol=1e-15)
+
+
 # -- losses -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("target_kind", ["index", "onehot", "probabilities"])
 @pytest.mark.parametrize("scale", [1.0, 1000.0])
@@ -3174,6 +3448,89 @@ def test_adam_trains_float32_and_keeps_the_callers_array():
     np.testing.assert_array_equal(array, [1, 1, 1])                          # the caller's array untouched
 
 
+# -- AdamW: the weight decay shrinks the weights, apart from Adam's step (as PyTorch's AdamW) ------
+def adamw_mlp(lib):
+    """One float64 Linear-Tanh-Linear from mytorch or torch: torch's takes mytorch's weights."""
+    mytorch.manual_seed(4)
+    ours = nn.Sequential(nn.Linear(5, 8, dtype=np.float64), nn.Tanh(),
+                         nn.Linear(8, 3, dtype=np.float64))
+    if lib is mytorch:
+        return ours
+    theirs = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    load_arrays(torch, theirs.double(), ours.state_dict())
+    return theirs
+
+
+ADAMW_SETTINGS = [dict(), dict(lr=0.01, weight_decay=0.1),
+                  dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6)]
+
+
+@pytest.mark.parametrize("settings", ADAMW_SETTINGS, ids=["defaults", "wd", "betas-eps"])
+def test_adamw_matches_torch_over_5_steps_and_saves_its_state_as_torch(settings):
+    def train(lib):                 # the parameters after each step; the optimizer's state_dict
+        model = adamw_mlp(lib)
+        opt = lib.optim.AdamW(model.parameters(), **settings)
+        data = np.random.default_rng(0)
+        steps = []
+        for _ in range(5):
+            x, y = data.normal(size=(6, 5)), data.integers(0, 3, 6)
+            lib.nn.CrossEntropyLoss()(model(lib.tensor(x)), lib.tensor(y)).backward()
+            opt.step()
+            opt.zero_grad()
+            steps.append({name: p.detach().clone() for name, p in model.named_parameters()})
+        saved = opt.state_dict()
+        # its keys in order; numbers as float64 arrays (PyTorch's step count is a tensor); the
+        # group's settings that mytorch has (PyTorch's has more)
+        state = {i: {key: np.asarray(value, np.float64) for key, value in s.items()}
+                 for i, s in saved["state"].items()}
+        group = {key: saved["param_groups"][0][key]
+                 for key in ("lr", "betas", "eps", "weight_decay", "params")}
+        return [steps, list(saved), state, group]
+    _, keys, state, group = train(mytorch)
+    assert keys == ["state", "param_groups"] and list(state) == group["params"] == [0, 1, 2, 3]
+    assert list(state[0]) == ["step", "exp_avg", "exp_avg_sq"] and state[0]["step"] == 5
+    assert group["weight_decay"] == settings.get("weight_decay", 0.01)     # PyTorch's default
+    compare_code_with_torch(train, rtol=1e-10, atol=1e-15)
+
+
+def test_adamw_first_step_shrinks_the_weights_then_takes_adams_step():
+    """Step 1 by hand: p·(1 - lr·weight_decay) - lr·g / (|g| + eps) (Adam's first step is lr·sign(g)
+    for a gradient well above eps); Adam's L2 decay would add weight_decay·p to g instead."""
+    p = mytorch.tensor([1.0, -2.0, 0.5], dtype=mytorch.float64, requires_grad=True)
+    g = np.array([3.0, -0.5, 1e-3])
+    opt = optim.AdamW([p], lr=0.1, weight_decay=0.5)
+    (p * mytorch.tensor(g)).sum().backward()
+    opt.step()
+    expected = np.array([1.0, -2.0, 0.5]) * (1 - 0.1 * 0.5) - 0.1 * g / (np.abs(g) + 1e-8)
+    np.testing.assert_allclose(as_array(p), expected, rtol=1e-12)
+
+
+# -- print(optimizer): PyTorch's layout, with the settings mytorch has -----------------------------
+def test_print_optimizer_is_pytorchs_layout_with_the_settings_mytorch_has():
+    def printed(lib):               # each optimizer's lines; a scheduler adds initial_lr
+        p = lib.zeros(2, requires_grad=True)
+        scheduled = lib.optim.SGD([p], lr=0.5)
+        lib.optim.lr_scheduler.StepLR(scheduled, step_size=2)
+        optimizers = [lib.optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
+                      lib.optim.Adam([p], lr=0.01, betas=(0.8, 0.99)), lib.optim.AdamW([p]),
+                      scheduled]
+        return [str(opt).split("\n") for opt in optimizers]
+    ours = printed(mytorch)
+    assert "\n".join(ours[0]) == ("SGD (\nParameter Group 0\n    dampening: 0\n    lr: 0.1\n"
+                                  "    momentum: 0.9\n    nesterov: True\n"
+                                  "    weight_decay: 0.0001\n)")
+    assert ours[1] == ["Adam (", "Parameter Group 0", "    betas: (0.8, 0.99)", "    eps: 1e-08",
+                       "    lr: 0.01", "    weight_decay: 0", ")"]
+    assert ours[2][2:-1] == ["    betas: (0.9, 0.999)", "    eps: 1e-08", "    lr: 0.001",
+                             "    weight_decay: 0.01"]
+    assert ours[3][3] == "    initial_lr: 0.5"
+
+    def torch_lines_mytorch_has():  # PyTorch's lines, in its order, less the settings mytorch lacks
+        return [[line for line in theirs if line in mine]
+                for mine, theirs in zip(ours, printed(torch))]
+    compare_with_torch(lambda: ours, torch_fn=torch_lines_mytorch_has)
+
+
 # -- saving and resuming an optimizer: state_dict, load_state_dict ------------------------------------
 def train_steps(model, opt, steps, seed):
     rng = np.random.default_rng(seed)
@@ -3426,6 +3783,42 @@ def test_lr_schedulers_give_torchs_learning_rates_and_steps(kind, rng):
     assert lrs[0] == 0.8 and lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.8
     assert last_epoch == 8 and initial_lr == 0.8
     compare_code_with_torch(scheduled, [start], rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["LambdaLR", "StepLR"])
+def test_a_scheduler_restored_from_its_state_dict_goes_on_as_the_original_and_as_torchs(kind):
+    """Saved after 4 steps with the optimizer's state_dict, and loaded into a fresh optimizer (of
+    another lr) and scheduler: the next lrs are the original's, and all are PyTorch's."""
+    def made(lib, opt):
+        if kind == "LambdaLR":
+            return lib.optim.lr_scheduler.LambdaLR(opt, lambda n: 0.9 ** n)
+        return lib.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+
+    def lrs(lib):                   # 10 steps' lrs; the restored one's from step 4; the saved state
+        p = lib.zeros(2, requires_grad=True)
+        opt = lib.optim.SGD([p], lr=0.5)
+        scheduler = made(lib, opt)
+        seen = []
+        for step in range(10):
+            seen.append(opt.param_groups[0]["lr"])
+            opt.step()
+            scheduler.step()
+            if step == 3:
+                saved, saved_opt = scheduler.state_dict(), opt.state_dict()
+        fresh = lib.optim.SGD([p], lr=9.0)
+        restored = made(lib, fresh)
+        fresh.load_state_dict(saved_opt)
+        restored.load_state_dict(saved)
+        again = []
+        for _ in range(4, 10):
+            again.append([fresh.param_groups[0]["lr"], restored.get_last_lr()])
+            fresh.step()
+            restored.step()
+        return [seen, again, {key: saved[key] for key in ("last_epoch", "base_lrs")}]
+    seen, again, saved = lrs(mytorch)
+    assert [lr for lr, _ in again] == seen[4:] and all([lr] == last for lr, last in again)
+    assert saved == {"last_epoch": 4, "base_lrs": [0.5]}
+    compare_code_with_torch(lrs, rtol=1e-15, atol=0)
 
 
 def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64():
