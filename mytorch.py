@@ -1268,6 +1268,9 @@ def multinomial(input, num_samples, replacement=False):
     """For each row of weights (non-negative, any sum), num_samples indices drawn with probabilities
     in proportion to them, as torch.multinomial."""
     weights = input._data
+    if num_samples > weights.shape[-1] and not replacement:
+        raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples "
+                           "without replacement (as PyTorch says)")
     p = weights / weights.sum(axis=-1, keepdims=True)
     rows = p.reshape(-1, p.shape[-1])
     drawn = [_rng.choice(len(row), num_samples, replacement, row)
@@ -1942,7 +1945,10 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in",
     gains = {"linear": 1, "sigmoid": 1, "tanh": 5 / 3,
              "relu": 2 ** 0.5,
              "leaky_relu": (2 / (1 + a * a)) ** 0.5}
-    fan = _fans(tensor)[mode == "fan_out"]      # (a nonlinearity not listed: a KeyError)
+    if mode not in ("fan_in", "fan_out") or nonlinearity not in gains:
+        raise ValueError(f"kaiming_uniform_: mode {mode!r} or nonlinearity {nonlinearity!r} not "
+                         f"supported: modes fan_in, fan_out; nonlinearities {list(gains)}")
+    fan = _fans(tensor)[mode == "fan_out"]
     bound = gains[nonlinearity] * (3 / fan) ** 0.5
     return uniform_(tensor, -bound, bound)
 
