@@ -4881,8 +4881,14 @@ def layout_of(source):
                     shared.add(statement.lineno)
     free = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
             tokenize.ENDMARKER}
-    tokens, code_lines = 0, set()
+    tokens, code_lines, inside = 0, set(), 0
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        # an f-string is one token, as before Python 3.12 (which splits it into its parts)
+        kind = tokenize.tok_name[token.type]
+        inside += (kind == "FSTRING_START") - (kind == "FSTRING_END")
+        if inside > (kind == "FSTRING_START") or kind == "FSTRING_END":
+            code_lines.update(range(token.start[0], token.end[0] + 1))
+            continue
         if token.type not in free and token.start[0] not in docstrings:
             tokens += 1
             code_lines.update(range(token.start[0], token.end[0] + 1))
