@@ -275,7 +275,8 @@ class Tensor:
 
     def __pow__(self, exponent):
         a, p, exponent = _promote(self, exponent, "pow")
-        # (an integer to a negative integer power: numpy's ValueError, where PyTorch gives 0)
+        # (an integer to a negative integer power: numpy's ValueError; PyTorch gives 0 for a
+        # tensor power, and raises a RuntimeError for a number)
         out = (a ** p).astype(a.dtype, copy=False)    # (numpy: bool ** bool is int8)
 
         def to_base(g):      # d(a^p)/da = p·a^(p-1), and 0 where p = 0 (x**0 has gradient 0 at 0)
@@ -307,8 +308,7 @@ class Tensor:
     # -- Elementwise functions ---------------------------------------------------------------------
     def sigmoid(self):
         """σ(a) = 1 / (1 + e^(-a)). The tutorial builds it from neg, exp, add and divide; as one op
-        its rule is σ(1 - σ), and for a < -88.7 (float32) e^(-a) = inf gives σ = 0 and gradient
-        0,
+        its rule is σ(1 - σ), and for a < -88.7 (float32) e^(-a) = inf gives σ = 0 and gradient 0,
         not 0·inf = nan."""
         a = _as_float(self._data)
         with np.errstate(over="ignore"):
@@ -757,8 +757,8 @@ class Tensor:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.item())
 
-    def __format__(self, spec):          # f"{loss:.4f}" formats the number
-        if spec and self._data.size == 1:
+    def __format__(self, spec):          # f"{loss:.4f}" and f"{loss}": the number, as PyTorch's
+        if self.ndim == 0:
             return format(self._data.item(), spec)
         return format(str(self), spec)
 
@@ -1956,8 +1956,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in",
 def _fans(tensor):
     """(fan_in, fan_out) of a weight (out, in, ...): inputs and outputs per unit, as in PyTorch."""
     if tensor.ndim < 2:
-        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 "
-                         "dimensions")
+        raise ValueError("Fan in and fan out: not for a tensor with fewer than 2 dimensions")
     field = int(np.prod(tensor.shape[2:]))
     return tensor.shape[1] * field, tensor.shape[0] * field
 
@@ -2004,7 +2003,7 @@ class Optimizer:
     def step(self):
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None or not p.requires_grad:       # frozen or unused: left alone
+                if p.grad is None:              # unused: left alone
                     continue
                 g, old = p.grad._data, p._data
                 if group["weight_decay"] and self.l2_in_gradient:
@@ -2229,7 +2228,7 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3,
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, so there is no gradient to "
                          "check")
-    saved = [(inputs[i], inputs[i]._data, inputs[i].grad) for i in checked]
+    saved = [(x, x._data, x.grad, x.retains_grad) for x in map(inputs.__getitem__, checked)]
     try:
         for i in checked:
             x = inputs[i]
@@ -2246,8 +2245,8 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3,
                                    f"output element {m}: autograd gives {analytic[m, j]:.6g}, "
                                    f"finite differences give {numeric[m, j]:.6g}")
     finally:                 # the caller's tensors get back their own arrays and gradients
-        for x, data, grad in saved:
-            x._data, x.grad = data, grad
+        for x, data, grad, retains in saved:
+            x._data, x.grad, x.retains_grad = data, grad, retains
     return True
 
 
@@ -2259,6 +2258,7 @@ def _jacobians(func, inputs, x, eps):
         out = out if isinstance(out, (tuple, list)) else [out]
         return [o for o in out if o.dtype.kind == "f"]
     original, numeric, analytic = x._data, [], []
+    x.retains_grad = True       # (x may be computed: x.double() of a float32 leaf, say)
     for j in range(original.size):
         moved = []
         for step in (eps, -eps):
