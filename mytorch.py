@@ -1147,7 +1147,7 @@ class no_grad:
     def __call__(self, func):
         @functools.wraps(func)
         def with_mode(*args, **kwargs):
-            with enable_grad() if self.mode else no_grad():
+            with type(self)():          # a fresh one: the decorated function may recurse
                 return func(*args, **kwargs)
         return with_mode
 
@@ -1521,7 +1521,6 @@ class Parameter(Tensor):
     the data's dtype, as nn.Parameter(tensor) does."""
 
     def __init__(self, data, requires_grad=True):
-        Tensor.__init__(self)
         self._data = _array(data)
         self.requires_grad_(requires_grad)
 
