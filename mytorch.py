@@ -24,6 +24,7 @@ Needs only numpy (1.22+) and the standard library; Python 3.9+.
 """
 import functools
 import json
+import math
 import sys
 import threading
 import types
@@ -1355,16 +1356,16 @@ def linear(input, weight, bias=None):
         raise RuntimeError(f"linear: the input is {a.dtype}, the weight {w.dtype}, the bias "
                            f"{getattr(bias, 'dtype', None)}: PyTorch asks for one dtype (.float())")
     out = a @ w.T
-    rows = a.reshape(-1, a.shape[-1])       # (one batch axis for all: a view)
-    n = len(rows)
+    n = math.prod(a.shape[:-1])             # rows in the batch (sizes 0 too: no -1 to infer)
+    rows = a.reshape(n, a.shape[-1])        # (one batch axis for all: a view)
     # dW = Gᵀ·x and db = G, each summed over the batch;  dx = G·W  (x last: the walk goes
     # down into x once this node is done, so it need not keep G meanwhile)
-    edges = [(weight, lambda g: g.reshape(n, -1).T @ rows),
+    edges = [(weight, lambda g: g.reshape(n, len(w)).T @ rows),
              (x, lambda g: g @ w)]
     if bias is not None:
         out += bias._data                   # into the fresh product: no extra array
         edges.insert(1, (bias,
-                         lambda g: g.reshape(n, -1).sum(axis=0)))
+                         lambda g: g.reshape(n, len(w)).sum(0)))
     return record("linear", out, *edges)
 
 
