@@ -192,19 +192,8 @@ def benchmark_steps(batch_size, lr=0.01, momentum=0.9):
 
     numpy_model = NumpyMLP(model.state_dict(), lr, momentum, batch_size)
 
-    def mytorch_step():
-        loss = loss_fn(model(images), labels)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        return loss.item()
-
-    def torch_step():
-        loss = torch_loss_fn(torch_model(torch_images), torch_labels)
-        loss.backward()
-        torch_optimizer.step()
-        torch_optimizer.zero_grad()
-        return loss.item()
+    mytorch_step = training_step(model, loss_fn, optimizer, images, labels)
+    torch_step = training_step(torch_model, torch_loss_fn, torch_optimizer, torch_images, torch_labels)
 
     def numpy_step():
         return float(numpy_model.step(x, y))
@@ -215,6 +204,18 @@ def benchmark_steps(batch_size, lr=0.01, momentum=0.9):
     if not np.allclose(losses, losses[0], rtol=1e-4):
         raise AssertionError(f"mytorch, torch and numpy disagree on the first two losses: {losses}")
     return {"mytorch": mytorch_step, "numpy": numpy_step, "torch": torch_step}
+
+
+def training_step(model, loss_fn, optimizer, images, labels):
+    """One training step as written for either library (the same code for mytorch and PyTorch): a
+    function that runs it and returns the loss."""
+    def step():
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss.item()
+    return step
 
 
 def timed(step, repeats):

@@ -9,6 +9,7 @@ import re
 import struct
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 # As the scripts do, before numpy loads: one BLAS thread (a second one spins on a busy 2-core machine).
@@ -181,12 +182,12 @@ def test_collate_gives_float32_tensors_without_grad(mnist_dir):
     train_set, test_set = tm.load_mnist(str(mnist_dir))
     loader, _ = tm.make_loaders(train_set, test_set, batch_size=32, seed=0)
     images, labels = next(iter(loader))
-    assert images.shape == (32, 784) and images.data.dtype == np.float32
+    assert images.shape == (32, 784) and images.dtype == np.float32
     assert not images.requires_grad
-    assert 0 <= images.data.min() and images.data.max() <= 1
+    assert 0 <= images.min().item() and images.max().item() <= 1
     # class indices, as torchvision gives them (CrossEntropyLoss's fast path), not one-hot rows
-    assert labels.shape == (32,) and labels.data.dtype == np.int64
-    assert 0 <= labels.data.min() and labels.data.max() <= 9 and len(np.unique(labels.detach().numpy())) > 3
+    assert labels.shape == (32,) and labels.dtype == np.int64
+    assert 0 <= labels.min().item() and labels.max().item() <= 9 and len(np.unique(labels.numpy())) > 3
 
 
 # -- the learning-rate schedule: mytorch.optim.lr_scheduler.LambdaLR, the same lrs as before -------------
@@ -441,6 +442,11 @@ def test_benchmark_reports_the_median_of_paired_ratios_with_one_thread_each(bm, 
     # mytorch/torch is 0.5 in every round.
     clock = {"mytorch_step": [1, 1, 2, 3], "numpy_step": [1, 1, 1, 6], "torch_step": [1, 2, 4, 6]}
     clock = {name: times * 2 for name, times in clock.items()}            # batch 64, then batch 4
+
+    def steps(batch_size):          # stand-ins, named as the clock's rows (the real ones: above)
+        return {name: types.SimpleNamespace(__name__=f"{name}_step")
+                for name in ("mytorch", "numpy", "torch")}
+    monkeypatch.setattr(bm, "benchmark_steps", steps)
     monkeypatch.setattr(bm, "timed", lambda step, repeats: 1e-3 * clock[step.__name__].pop(0))
     bm.benchmark(rounds=3, pause=0)
     lines = capsys.readouterr().out.splitlines()
@@ -457,7 +463,8 @@ def test_benchmark_reports_the_median_of_paired_ratios_with_one_thread_each(bm, 
     assert all(not times for times in clock.values())
 
 
-def test_compare_torch_runs_the_same_recipe_in_both(bm, mnist_dir, capsys):
+def test_compare_torch_runs_the_same_recipe_in_both(bm, mnist_dir, capsys, monkeypatch):
+    monkeypatch.setattr(bm.time, "sleep", lambda seconds: None)     # (its pauses before timing)
     status, lines, err = run(bm, capsys, "--compare-torch", "--data", mnist_dir, "--epochs", 2,
                              "--batch-size", 4, "--lr", 0.1)
     assert status == 0, err
