@@ -664,24 +664,6 @@ LEGEND = {"leaf": "input", "inner": "op output", "loss": "loss", "barrier": "use
           "dead": "off the path"}
 
 
-def luminance(colour):
-    def channel(v):
-        v /= 255
-        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def contrast(a, b="#ffffff"):
-    """WCAG contrast ratio of two #rrggbb colours."""
-    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
-
-
-# The deck's path colours in example 2's order, those 3:1 or more against white (a stroke's minimum)
-PATH_ORDER = tuple(k for k in drawing.EXAMPLE2_ORDER if contrast(drawing.TUTORIAL[k][0]) >= 3)
-
-
 def poly_arrow(svg, pts, colour, width, head, dash=None):
     """A polyline through pts, its last segment an arrow (drawing.arrow) ending at pts[-1]."""
     if len(pts) > 2:
@@ -796,7 +778,7 @@ class Figure:
         """Each delivery: its edge, backwards, in its path's colour: thick on its own step,
         then thinner; the receiver outlined on that step; a red dashed ring while a node waits."""
         for d in self.steps:
-            colour = drawing.path_colour(d, PATH_ORDER)[0]
+            colour = drawing.path_colour(d, drawing.EXAMPLE2_ORDER)[0]
             pts = self.lay.points[self.edge_of[d.n].n][::-1]
             pts[0] = trim(pts[0], pts[1], 16, 0)[0]
             group(self.svg, d.n + 1)
@@ -884,7 +866,7 @@ class Figure:
 
     def draw_step(self, d):
         n = d.n
-        colour, tcol = drawing.path_colour(d, PATH_ORDER)
+        colour, tcol = drawing.path_colour(d, drawing.EXAMPLE2_ORDER)
         top = self.graph_bottom + PANEL_GAP
         group(self.svg, n, n + 1)
         drawing.disc(self.svg, 46, top + 27, n, colour, tcol)
