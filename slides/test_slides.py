@@ -468,7 +468,10 @@ MEASURE_JS = r"""
   }
   function svgBackground(el) {
     const r = el.getBoundingClientRect();
-    const hits = document.elementsFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return backgroundAt(el, r.left + r.width / 2, r.top + r.height / 2);
+  }
+  function backgroundAt(el, x, y) {
+    const hits = document.elementsFromPoint(x, y);
     let bg = [255, 255, 255];
     const shapes = hits.filter(h => h !== el && ['rect', 'circle', 'ellipse', 'polygon', 'path'].includes(h.tagName)
                                    && getComputedStyle(h).fill !== 'none');
@@ -507,7 +510,23 @@ MEASURE_JS = r"""
   // every mark a figure draws (a stroke, or the fill of a shape with no stroke: an arrowhead, a
   // step's disc) at least 3:1 against what is behind it, and a stroke also against its own fill.
   // Translucent tints, the figure's own background and white halos (a gap drawn round a disc) are
-  // not marks.
+  // not marks. What is behind a shape is found at its centre when the shape is painted there (a
+  // filled shape, a straight line). A stroke that is not (an outline drawn round something, a bent
+  // polyline) is measured against what is behind it at 15 points along it, and three quarters of
+  // them count: the least but three (where another mark crosses it, like an edge meeting a ring,
+  // it is drawn on that mark).
+  function strokeBackgrounds(el) {
+    const r = el.getBoundingClientRect();
+    if (document.elementsFromPoint(r.left + r.width / 2, r.top + r.height / 2).includes(el))
+      return [svgBackground(el)];
+    const ctm = el.getScreenCTM(), len = el.getTotalLength(), out = [];
+    for (let i = 1; i < 16; i++) {
+      const at = el.getPointAtLength(len * i / 16);
+      const q = new DOMPoint(at.x, at.y).matrixTransform(ctm);
+      out.push(backgroundAt(el, q.x, q.y));
+    }
+    return out;
+  }
   const marks = [];
   const col = s => s && s !== 'none' && s.startsWith('rgb') ? rgb(s) : null;
   const shapes = 'svg line, svg polyline, svg polygon, svg path, svg circle, svg ellipse, svg rect';
@@ -526,7 +545,8 @@ MEASURE_JS = r"""
     const step = el.closest('g[data-step]');
     const what = el.tagName + ' ' + (step ? 'of step ' + step.getAttribute('data-step') + ' ' : '');
     if (stroke && !halo && parseFloat(st.strokeWidth) > 0) {
-      let r = ratio(stroke, bg);
+      const rs = strokeBackgrounds(el).map(b => ratio(stroke, b)).sort((a, b) => a - b);
+      let r = rs[Math.floor(rs.length / 4)];
       if (fillOpaque) r = Math.min(r, ratio(stroke, fill));
       marks.push({what: what + 'stroke ' + st.stroke, contrast: r});
     } else if (fillOpaque) {
