@@ -57,9 +57,6 @@ APPLY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
 METHODS = ("sigmoid", "exp", "tanh", "relu", "log", "sqrt", "abs")
 ALLOWED = ("numbers, names, + - * / **, unary minus and the methods "
            + " ".join(f".{m}()" for m in METHODS))
-# How a box writes a method applied to x
-METHOD_TEXT = {"sigmoid": "\u03c3({})", "exp": "exp({})", "tanh": "tanh({})", "relu": "relu({})",
-               "log": "log({})", "sqrt": "sqrt({})", "abs": "abs({})"}
 
 
 class ExploreError(ValueError):
@@ -210,7 +207,7 @@ class Program:
             return x
         if isinstance(x, float):
             return -x
-        return self.op("neg", (x,), "\u2212" + x)
+        return self.op("neg", (x,), drawing.OP_SYMBOL["neg"] + x)
 
     def call(self, e):
         f = e.func
@@ -221,7 +218,8 @@ class Program:
         x = self.expr(f.value)
         if isinstance(x, float):
             self.fail(f".{f.attr}() works on a name or an expression of names, not a number")
-        return self.op(f.attr, (x,), METHOD_TEXT[f.attr].format(x))
+        # as the deck writes the method (tanh(x); sigmoid with its symbol, as drawing.OP_SYMBOL)
+        return self.op(f.attr, (x,), f"{drawing.OP_SYMBOL.get(f.attr, f.attr)}({x})")
 
 
 # What the error says for a construct the interpreter refuses
