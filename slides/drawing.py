@@ -303,7 +303,7 @@ def draw_graph(svg, walk, layout, show_walk=True, opt=None, order=EXAMPLE1_ORDER
                 continue
             d = walk.complete_step[k]
             colour = path_colour(d, order)[0]
-            parts = _got(walk, d)
+            parts = received(walk, d)
             s = f"grad {fmt(walk.grad[k])}" if len(parts) == 1 else \
                 f"grad {' + '.join(fmt(g) for g in parts)} = {fmt(walk.grad[k])}"
             svg.add(f'<g data-step="{d.n}">')
@@ -318,14 +318,15 @@ def walk_rows(walk, mark=None):
         if d.waiting > 0:
             note = f"{d.receiver} waits for {d.waiting} more"
         elif d.nth > 1:
-            note = f"{d.receiver} complete: {' + '.join(fmt(g) for g in _got(walk, d))} = {fmt(d.total)}"
+            note = f"{d.receiver} complete: {' + '.join(fmt(g) for g in received(walk, d))} = {fmt(d.total)}"
         else:
             note = ""
         rows.append((d, note))
     return rows
 
 
-def _got(walk, d):
+def received(walk, d):
+    """The gradients d's receiver has been sent so far, d's own the last."""
     return [e.grad for e in walk.deliveries if e.receiver == d.receiver and e.n <= d.n]
 
 

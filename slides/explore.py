@@ -309,12 +309,9 @@ def walk_program(program):
 
 
 def leaf_grads(program, walk):
-    """The leaves' .grad after backward: a float, or None (a leaf off the path to the loss)."""
-    out = {}
-    for k in program.leaves:
-        g = walk.names[k].grad
-        out[k] = None if g is None else engine_runs.number(g)
-    return out
+    """The leaves' gradients, as the walk summed them (engine_runs.Walk checks them against their
+    .grad): a float, or None (a leaf off the path to the loss, whose .grad stays None)."""
+    return {k: walk.grad.get(k) for k in program.leaves}
 
 
 Check = collections.namedtuple("Check", "method ok max_diff theirs bad")
@@ -733,7 +730,7 @@ class Figure:
             return "loss"
         if k not in self.walk.grad:
             return "dead"
-        if sum(d.receiver == k for d in self.steps) > 1:
+        if self.walk.complete_step[k].nth > 1:          # it was sent more than one gradient
             return "barrier"
         return "inner" if self.walk.inputs(k) else "leaf"
 
@@ -874,7 +871,7 @@ class Figure:
         self.line(0, said, n, n + 1, weight="bold", x=82)
         self.line(0, f"step {n} of {len(self.steps)}", n, n + 1, MUTED, x=FIG_W - 24,
                   anchor="end")
-        grads = [e.grad for e in self.steps if e.receiver == d.receiver and e.n <= n]
+        grads = drawing.received(self.walk, d)
         got = [fmt(grads[0])] + [show(g) for g in grads[1:]]      # 3 + (−4): in brackets
         if d.waiting:
             status = (f"{d.receiver} has {fmt(d.total)} so far and waits for {d.waiting} more")
@@ -887,9 +884,8 @@ class Figure:
         self.line(2, self.waiting_after(n), n, n + 1)
 
     def waiting_after(self, n):
-        have = collections.Counter(d.receiver for d in self.steps if d.n <= n)
-        left = {d.receiver: d.waiting for d in self.steps if d.n <= n}
-        waits = [f"{k} for {left[k]} more" for k in have if left[k]]
+        left = {d.receiver: d.waiting for d in self.steps if d.n <= n}     # (in order of arrival)
+        waits = [f"{k} for {left[k]} more" for k in left if left[k]]
         return "waiting: " + ", ".join(waits) if waits else "nobody is waiting"
 
     def draw_result(self):
