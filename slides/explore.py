@@ -747,12 +747,12 @@ class Figure:
 
     # -- drawing ----------------------------------------------------------------------------------
     def render(self, check):
-        """The SVG, with the result of the gradients' check on its last step."""
-        self.check = check
+        """The SVG, with the result of the gradients' check on its last step; ExploreError if a
+        label covers something at some step."""
         self.draw_edges()
         self.draw_walk()
         self.draw_boxes()
-        self.draw_panel()
+        self.draw_panel(check)
         self.check_every_step()
         title = f"The engine's walk through {self.walk.loss_name}, step by step"
         return self.svg.render(title)
@@ -833,14 +833,14 @@ class Figure:
         self.timed.append(((f"the panel's line {text[:20]!r}", x0, y - 24, x0 + w, y + 7),
                            start, until))
 
-    def draw_panel(self):
+    def draw_panel(self, check):
         top = self.graph_bottom + PANEL_GAP
         self.svg.add(f'<rect x="2" y="{top}" width="{FIG_W - 4}" height="{PANEL_H - 2}" rx="12" '
                      f'fill="#F4F6FA" stroke="#41526E" stroke-width="3"/>')
         self.draw_start()
         for d in self.steps:
             self.draw_step(d)
-        self.draw_result()
+        self.draw_result(check)
         kinds = [k for k in LEGEND if any(self.kind(n) == k for n in self.program.labels)]
         waits = any(d.waiting for d in self.steps)
         group(self.svg, 0, self.final)
@@ -888,9 +888,9 @@ class Figure:
         waits = [f"{k} for {left[k]} more" for k in left if left[k]]
         return "waiting: " + ", ".join(waits) if waits else "nobody is waiting"
 
-    def draw_result(self):
+    def draw_result(self, c):
         """The last step: the check's verdict, then the leaves' gradients."""
-        c, f = self.check, self.final
+        f = self.final
         grads = leaf_grads(self.program, self.walk)
         items = [f"{k}.grad = {show_grad(g)}" for k, g in grads.items()]
         if c.ok:
@@ -983,26 +983,27 @@ def heading_lines(statements):
     return lines
 
 
-def lay_out(program, walk):
-    """(figure, heading lines): the program over the graph, in up to three lines; if the graph
-    needs the room they take, only the first line, cut short (the boxes show every statement)."""
+def lay_out(program, walk, check):
+    """(SVG, heading lines): the program over the graph, in up to three lines; if the graph needs
+    the room they take (it cannot be laid out in less, or not without overlaps), only the first
+    line, cut short (the boxes show every statement)."""
     lines = heading_lines(program.statements)
     if len(lines) <= 3:
         try:
-            return Figure(program, walk, FIG_H_ONE_LINE - HEAD_LINE * (len(lines) - 1)), lines
+            height = FIG_H_ONE_LINE - HEAD_LINE * (len(lines) - 1)
+            return Figure(program, walk, height).render(check), lines
         except ExploreError:
             if len(lines) == 1:
                 raise
     one = "; ".join(program.statements)
     if len(one) > HEAD_CHARS:
         one = one[:HEAD_CHARS - 1].rstrip() + "\u2026"
-    return Figure(program, walk, FIG_H_ONE_LINE), [one]
+    return Figure(program, walk, FIG_H_ONE_LINE).render(check), [one]
 
 
-def page(figure, lines, check):
+def page(program, walk, svg, lines, check):
     """The HTML page: the program as the slide's heading, the figure under it."""
-    program, walk = figure.program, figure.walk
-    svg = figure.render(check).replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
+    svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
     title = "<br>".join(f"<code>{esc(ln)}</code>" for ln in lines)
     body = f'{PAGE_CSS}<div class="figure">{svg}</div>'
     verdict = "passed" if check.ok else "FAILED"
@@ -1022,9 +1023,9 @@ def make_page(source, how="auto"):
     """(html, program, walk, check) for a program; ExploreError if it cannot be drawn."""
     program = Program(source)
     mt, walk = walk_program(program)
-    figure, lines = lay_out(program, walk)
-    check = check_gradients(mt, program, walk, how)
-    return page(figure, lines, check), program, walk, check
+    check = check_gradients(mt, program, walk, how)      # (its result is drawn on the last step)
+    svg, lines = lay_out(program, walk, check)
+    return page(program, walk, svg, lines, check), program, walk, check
 
 
 def main(argv=None):

@@ -276,6 +276,25 @@ def test_the_heading_is_the_program():
     assert head == f"<code>{program[:explore.HEAD_CHARS - 1].rstrip()}\u2026</code>"
 
 
+def test_a_figure_that_overlaps_under_a_longer_heading_gets_a_one_line_heading(monkeypatch):
+    """The overlap check is part of laying out: a figure that fails it under a heading of two lines
+    is drawn again under one line cut short, with the room the other line took."""
+    program = "alpha = 2; beta = 3; gamma = alpha * beta; delta = gamma + alpha; y = delta * beta"
+    assert len(explore.heading_lines(explore.Program(program).statements)) == 2
+    heights, check_every_step = [], explore.Figure.check_every_step
+
+    def overlaps_unless_tall(figure):
+        heights.append(figure.svg.h)
+        if figure.svg.h < explore.FIG_H_ONE_LINE:
+            raise explore.ExploreError("cannot lay out this graph without overlaps: (as if)")
+        check_every_step(figure)
+    monkeypatch.setattr(explore.Figure, "check_every_step", overlaps_unless_tall)
+    html = explore.make_page(program)[0]
+    assert heights == [explore.FIG_H_ONE_LINE - explore.HEAD_LINE, explore.FIG_H_ONE_LINE]
+    head = re.search(r"<h2>(.*?)</h2>", html).group(1)
+    assert head == f"<code>{program[:explore.HEAD_CHARS - 1].rstrip()}\u2026</code>"
+
+
 def test_overlapping_boxes_are_refused(monkeypatch):
     """The layout is checked by drawing.Svg.collisions: boxes pushed into each other fail it."""
     monkeypatch.setattr(explore, "GAP_Y", -40)
