@@ -960,11 +960,10 @@ def wrap(items, width):
 # --------------------------------------------------------------------------------------------------
 # The page
 # --------------------------------------------------------------------------------------------------
+# The heading's type is page.css's section.explore h2: code at 32 px, lines 1.25 x 34 px apart
 HEAD_CHARS = 72         # of the program per heading line (32 px monospace: 75 fit)
 HEAD_LINE = 43          # px a heading line takes
 FIG_H_ONE_LINE = 738    # the figure under a one-line heading, above the footer
-PAGE_CSS = ("<style>#walk h2 { font-size: 34px; line-height: 1.25; padding-bottom: 8px; "
-            "margin-bottom: 10px; } #walk h2 code { font-size: 32px; }</style>")
 
 
 def heading_lines(statements):
@@ -1003,9 +1002,8 @@ def lay_out(program, walk, check):
 
 def page(program, walk, svg, lines, check):
     """The HTML page: the program as the slide's heading, the figure under it."""
-    svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
     title = "<br>".join(f"<code>{esc(ln)}</code>" for ln in lines)
-    body = f'{PAGE_CSS}<div class="figure">{svg}</div>'
+    body = build.figure_html(svg)
     verdict = "passed" if check.ok else "FAILED"
     notes = build.deck.bullets(
         "Program: " + "; ".join(program.statements),
