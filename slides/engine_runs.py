@@ -418,8 +418,10 @@ def walk_code(mt, helper):
     its sum, and the rest of the loop (from the count-down, the first `x[...] -= 1`: the gate); and
     what follows the loop (freeing the graph), for the appendix. Each cut is as written in
     mytorch.py."""
-    src, a, b = source_of(mt.Tensor.backward)
-    fn = ast.parse(src).body[0]
+    raw, a = inspect.getsourcelines(mt.Tensor.backward)
+    lines = [ln.rstrip("\n") for ln in raw]           # as in the file, indentation and all
+    b = a + len(raw) - 1
+    fn = ast.parse(textwrap.dedent("".join(raw))).body[0]
     start = next((i for i, stmt in enumerate(fn.body) if calls(stmt, helper)), None)
     if start is None:
         raise SystemExit(f"build.py: Tensor.backward no longer calls {helper}(); adapt engine_runs.py")
@@ -428,8 +430,6 @@ def walk_code(mt, helper):
         raise SystemExit("build.py: Tensor.backward has no loop after the consumer count; adapt "
                          "engine_runs.walk_code")
     split = loops[-1]
-    raw = inspect.getsourcelines(mt.Tensor.backward)[0]
-    lines = [ln.rstrip("\n") for ln in raw]           # as in the file, indentation and all
     file = Path(inspect.getsourcefile(mt)).name
 
     def cut(first, last, what):      # lines first..last of the function (1-based), projected
@@ -605,12 +605,13 @@ def order_compare(mt, walkers):
     check_numbered(walkers, y, created)
     lab = {id(t): k for k, t in names.items()}
     topo_list = [lab[id(t)] for t in walkers.topological_order(y)]
-    walks = {name: walker(y) for name, _, walker in the_orders(walkers, created)}
+    compared = the_orders(walkers, created)
+    walks = {name: walker(y) for name, _, walker in compared}
     steps = []
     y.backward(trace=steps.append)
     engine = [(lab[id(s.sender)], lab[id(s.receiver)], number(s.grad)) for s in steps]
     orders = []
-    for name, how, _ in the_orders(walkers, created):
+    for name, how, _ in compared:
         order = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in walks[name].deliveries]
         orders.append((name, how, order))
     if [e[:2] for e in engine] != [o[:2] for o in orders[0][2]]:
@@ -669,7 +670,7 @@ def buffer_peaks(mt, walkers, model_code, batch):
             w = walk(root)
             grads = {k: array(v) for k, v in w.grads.items()}
             if ref is None:
-                ref = grads
+                ref, first = grads, w
             elif set(ref) != set(grads) or any(not np.allclose(ref[k], grads[k], rtol=1e-5, atol=1e-7)
                                                for k in ref):
                 raise SystemExit(f"build.py: {oname} gives other gradients than the gated walk")
@@ -679,7 +680,7 @@ def buffer_peaks(mt, walkers, model_code, batch):
         w = walkers.gated_queue(root, first_in_first_out=False)
         stack_kahn[gname] = (w.peak_buffers, w.peak_bytes)
         # the first column is the lecture copy of the engine's walk: it must walk in the engine's order
-        copy = [(id(s), id(r)) for s, r, _ in orders[0][2](root).deliveries]
+        copy = [(id(s), id(r)) for s, r, _ in first.deliveries]
         steps = []
         root.backward(trace=steps.append)
         if copy != [(id(st.sender), id(st.receiver)) for st in steps]:
