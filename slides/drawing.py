@@ -9,7 +9,7 @@ import keyword
 import textwrap
 import tokenize
 
-from engine_runs import fmt, strip_trailing_comments
+from engine_runs import docstring, fmt, strip_trailing_comments
 
 
 # The tutorial's path colours (computational_graph_1.png / _2.png), in its order, darkened until
@@ -579,11 +579,9 @@ def strip_docstrings(src):
         return src
     drop = set()
     for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body and \
-                isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                and isinstance(body[0].value.value, str):
-            drop.update(range(body[0].lineno, body[0].end_lineno + 1))
+        ds = docstring(node)
+        if ds and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            drop.update(range(ds.lineno, ds.end_lineno + 1))
     return "".join(ln for i, ln in enumerate(src.splitlines(True), 1) if i not in drop)
 
 

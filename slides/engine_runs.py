@@ -252,13 +252,21 @@ def calls(stmt, name):
                for n in ast.walk(stmt))
 
 
+def docstring(node):
+    """The docstring of a function or class (an ast node): its first statement if that is a string
+    on its own, else None."""
+    body = getattr(node, "body", None)
+    first = body[0] if isinstance(body, list) and body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and \
+            isinstance(first.value.value, str):
+        return first
+    return None
+
+
 def strip_docstring(src):
-    tree = ast.parse(src)
-    fn = tree.body[0]
-    if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(getattr(fn.body[0], "value", None), ast.Constant) \
-            and isinstance(fn.body[0].value.value, str):
+    ds = docstring(ast.parse(src).body[0])
+    if ds is not None:
         lines = src.splitlines(True)
-        ds = fn.body[0]
         del lines[ds.lineno - 1:ds.end_lineno]
         return "".join(lines), True
     return src, False
@@ -461,10 +469,7 @@ def count_code(mt):
     name = counting[0]
     lines, a = inspect.getsourcelines(helpers[name])
     numbered = [(a + k, ln.rstrip("\n")) for k, ln in enumerate(lines)]
-    fn = ast.parse(textwrap.dedent("".join(lines))).body[0]
-    doc = fn.body[0] if fn.body and isinstance(fn.body[0], ast.Expr) and \
-        isinstance(getattr(fn.body[0], "value", None), ast.Constant) and \
-        isinstance(fn.body[0].value.value, str) else None
+    doc = docstring(ast.parse(textwrap.dedent("".join(lines))).body[0])
     omitted = ""
     if doc is not None and len(numbered) > MAX_CODE_LINES:
         numbered = [(n, ln) for k, (n, ln) in enumerate(numbered, 1)
