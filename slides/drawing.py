@@ -9,7 +9,8 @@ import keyword
 import textwrap
 import tokenize
 
-from engine_runs import docstring, fmt, strip_trailing_comments
+from engine_runs import (CODE_CHAR, CODE_LINE, CODE_MIN, CODE_PAD_H, CODE_PAD_W, docstring, fmt,
+                         strip_trailing_comments)
 
 
 # The tutorial's path colours (computational_graph_1.png / _2.png), in its order, darkened until
@@ -565,12 +566,6 @@ def highlight(src):
     return "".join(out).rstrip("\n")
 
 
-CODE_MIN = 28   # px on the stage: code is never set smaller (split a slide whose code does not fit)
-CODE_LINE = 1.25    # line height, in font sizes
-CODE_CHAR = 0.602   # DejaVu Sans Mono's advance, in font sizes
-CODE_PAD_W, CODE_PAD_H = 44, 36   # a <pre class="code">'s padding and border (page.css)
-
-
 def strip_docstrings(src):
     """Drop the docstrings of the functions and classes in src (if it parses on its own)."""
     try:
@@ -585,16 +580,10 @@ def strip_docstrings(src):
     return "".join(ln for i, ln in enumerate(src.splitlines(True), 1) if i not in drop)
 
 
-def code_chars(max_w=1472):
-    """How many characters a code line may have to fit a code block max_w px wide at CODE_MIN (28
-    px): 84 across the whole slide."""
-    return int((max_w - CODE_PAD_W) / (CODE_MIN * CODE_CHAR))
-
-
 def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN, as_written=False):
     """Source as a highlighted <pre>, as large as fits (max_w x max_h px of stage) up to max_size,
-    never under CODE_MIN (28 px). At 28 px a line across the whole slide holds code_chars() = 84
-    characters, and 14 lines take 526 px.
+    never under CODE_MIN (28 px). At 28 px a line across the whole slide holds
+    engine_runs.code_chars() = 84 characters, and 14 lines take 526 px.
 
     as_written=True (code cut out of mytorch.py): the lines are shown exactly as they are; code that
     does not fit at 28 px stops the build. Otherwise (lecture code, train_mnist.py) code that does

@@ -367,6 +367,17 @@ def check_mnist_model(mt, code):
 # The backward code, quoted large: the statements from the consumer count to the end of the walk
 # ----------------------------------------------------------------------------------------------------
 MAX_CODE_LINES = 14     # the most lines a code slide shows (test_slides.py holds the deck to it)
+# How a code block is set (drawing.code_block; page.css's pre.code)
+CODE_MIN = 28   # px on the stage: code is never set smaller (split a slide whose code does not fit)
+CODE_LINE = 1.25    # line height, in font sizes
+CODE_CHAR = 0.602   # DejaVu Sans Mono's advance, in font sizes
+CODE_PAD_W, CODE_PAD_H = 44, 36   # a <pre class="code">'s padding and border (page.css)
+
+
+def code_chars(max_w=1472):
+    """How many characters a code line may have to fit a code block max_w px wide at CODE_MIN (28
+    px): 84 across the whole slide."""
+    return int((max_w - CODE_PAD_W) / (CODE_MIN * CODE_CHAR))
 
 
 class Projected(collections.namedtuple("Projected", "src first last comments_left_out")):
@@ -399,8 +410,6 @@ TOO_BIG = []      # what check_size found in this build: run_all stops the build
 def check_size(numbered, indent, file, what):
     """Note each projected line (number, text as shown) wider than a code block holds at 28 px, and
     a block longer than a code slide holds."""
-    # drawing imports this module: import from it here, not at the top
-    from drawing import code_chars
     limit = code_chars()
     TOO_BIG.extend(f"{file} line {n}: {len(text)} characters on the slide {what!r} "
                    f"({len(text) + indent} in the file, where the block starts {indent} spaces in)"
@@ -411,7 +420,6 @@ def check_size(numbered, indent, file, what):
 
 
 def stop_if_too_big():
-    from drawing import code_chars
     if TOO_BIG:
         raise SystemExit(
             "build.py: the code slides show mytorch.py's lines as written: at 28 px a code line "

@@ -929,8 +929,7 @@ def test_kept_loss_memory_is_counted_from_the_arrays():
 def test_engine_lines_are_shown_as_written_or_the_build_stops():
     """The code slides show mytorch.py's lines as written (never rewrapped): a line wider than a
     code block holds at 28 px stops the build, naming the line; one exactly as wide passes."""
-    drawing = importlib.import_module("drawing")
-    limit = drawing.code_chars()
+    limit = runs.code_chars()
     assert limit == 84
     runs.TOO_BIG.clear()
     fits = runs.project([(7, "    if x:  # " + "c" * (limit - 9)), (8, "        y = 1")],
@@ -959,9 +958,8 @@ def test_engine_lines_are_shown_as_written_or_the_build_stops():
 
 @needs_playwright
 def test_a_code_line_of_code_chars_fits_at_28px(browser):
-    """drawing.code_chars() characters at 28 px fit a code block across the slide; one more does
-    not."""
-    drawing = importlib.import_module("drawing")
+    """engine_runs.code_chars() characters at 28 px fit a code block across the slide; one more
+    does not."""
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     page.goto(deck_url("#1"))
     js = """n => {
@@ -971,8 +969,8 @@ def test_a_code_line_of_code_chars_fits_at_28px(browser):
       const over = p.scrollWidth > p.clientWidth;
       p.remove();
       return over; }"""
-    assert page.evaluate(js, drawing.code_chars()) is False
-    assert page.evaluate(js, drawing.code_chars() + 1) is True
+    assert page.evaluate(js, runs.code_chars()) is False
+    assert page.evaluate(js, runs.code_chars() + 1) is True
     page.close()
 
 
