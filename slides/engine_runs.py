@@ -380,19 +380,20 @@ def code_chars(max_w=1472):
     return int((max_w - CODE_PAD_W) / (CODE_MIN * CODE_CHAR))
 
 
-class Projected(collections.namedtuple("Projected", "src first last comments_left_out")):
+class Projected(collections.namedtuple("Projected", "src first last comments_left_out too_big")):
     """Lines of a source file as a slide shows them: `src` (dedented together), the file's line
-    numbers of its first and last line, and whether whole-line comments were left out to stay within
-    MAX_CODE_LINES."""
+    numbers of its first and last line, whether whole-line comments were left out to stay within
+    MAX_CODE_LINES, and what of it does not fit a code slide (size_problems: a list, empty if it
+    fits)."""
 
 
 def project(numbered, file, what):
     """The slide's view of some source lines, given as (line number in `file`, text): dedented
     together, every line otherwise as written. Whole-line comments stay if the block still fits
-    MAX_CODE_LINES lines, else they are all left out. The build stops, naming each line, if a line
-    is wider than a code block holds at the smallest code size (28 px), or if the block is longer
-    than MAX_CODE_LINES: the deck never rewraps or cuts the engine's lines, so they must be
-    shortened in the source."""
+    MAX_CODE_LINES lines, else they are all left out. too_big names each line wider than a code
+    block holds at the smallest code size (28 px), and the block if it is longer than
+    MAX_CODE_LINES: run_all then stops the build (stop_if_too_big), as the deck never rewraps or
+    cuts the engine's lines: they must be shortened in the source."""
     while numbered and not numbered[-1][1].strip():
         numbered = numbered[:-1]
     code = [(n, ln) for n, ln in numbered if not ln.strip().startswith("#")]
@@ -400,31 +401,30 @@ def project(numbered, file, what):
     shown = code if left_out else numbered
     src = textwrap.dedent("\n".join(ln for _, ln in shown)) + "\n"
     indent = min((len(ln) - len(ln.lstrip()) for _, ln in shown if ln.strip()), default=0)
-    check_size(list(zip((n for n, _ in shown), src.splitlines())), indent, file, what)
-    return Projected(src, shown[0][0], shown[-1][0], left_out)
+    too_big = size_problems(list(zip((n for n, _ in shown), src.splitlines())), indent, file, what)
+    return Projected(src, shown[0][0], shown[-1][0], left_out, too_big)
 
 
-TOO_BIG = []      # what check_size found in this build: run_all stops the build if anything
-
-
-def check_size(numbered, indent, file, what):
-    """Note each projected line (number, text as shown) wider than a code block holds at 28 px, and
-    a block longer than a code slide holds."""
+def size_problems(numbered, indent, file, what):
+    """What does not fit a code slide, as messages: each projected line (number, text as shown)
+    wider than a code block holds at 28 px, and a block longer than a code slide holds."""
     limit = code_chars()
-    TOO_BIG.extend(f"{file} line {n}: {len(text)} characters on the slide {what!r} "
-                   f"({len(text) + indent} in the file, where the block starts {indent} spaces in)"
-                   for n, text in numbered if len(text) > limit)
+    out = [f"{file} line {n}: {len(text)} characters on the slide {what!r} "
+           f"({len(text) + indent} in the file, where the block starts {indent} spaces in)"
+           for n, text in numbered if len(text) > limit]
     if len(numbered) > MAX_CODE_LINES:
-        TOO_BIG.append(f"{file} lines {numbered[0][0]}-{numbered[-1][0]}: {len(numbered)} lines "
-                       f"of code on the slide {what!r}, which holds {MAX_CODE_LINES}")
+        out.append(f"{file} lines {numbered[0][0]}-{numbered[-1][0]}: {len(numbered)} lines "
+                   f"of code on the slide {what!r}, which holds {MAX_CODE_LINES}")
+    return out
 
 
-def stop_if_too_big():
-    if TOO_BIG:
+def stop_if_too_big(problems):
+    """Stop the build if the code slides' blocks had any size_problems."""
+    if problems:
         raise SystemExit(
             "build.py: the code slides show mytorch.py's lines as written: at 28 px a code line "
             f"holds {code_chars()} characters (after the indentation the block has in common), "
-            f"a code slide {MAX_CODE_LINES} lines. Too big:\n  " + "\n  ".join(TOO_BIG)
+            f"a code slide {MAX_CODE_LINES} lines. Too big:\n  " + "\n  ".join(problems)
             + "\nShorten those in mytorch.py: the deck does not rewrap or cut them.")
 
 
@@ -463,7 +463,9 @@ def walk_code(mt, helper):
     after = None
     if split + 1 < len(fn.body):
         after = cut(fn.body[split].end_lineno + 1, fn.body[-1].end_lineno, "frees the graph")
-    return dict(setup=setup, loop_a=loop_a, loop_b=loop_b, after=after, fn_first=a, fn_last=b)
+    too_big = [m for part in (setup, loop_a, loop_b, after) if part for m in part.too_big]
+    return dict(setup=setup, loop_a=loop_a, loop_b=loop_b, after=after, fn_first=a, fn_last=b,
+                too_big=too_big)
 
 
 def count_code(mt):
@@ -485,7 +487,7 @@ def count_code(mt):
         omitted = " (docstring left out)"
     file = Path(inspect.getsourcefile(mt)).name
     p = project(numbered, file, f"The code: {name}")
-    return dict(name=name, src=p.src, first=p.first, last=p.last,
+    return dict(name=name, src=p.src, first=p.first, last=p.last, too_big=p.too_big,
                 omitted=omitted + (" (comment lines left out)" if p.comments_left_out else ""))
 
 
@@ -497,10 +499,9 @@ def run_all(mt):
     r.w1, r.w2, r.w3 = example1(mt), example2(mt), example3(mt)
     r.ws, r.wx = sigmoid_chain(mt), exercise_graph(mt)
     r.mt_file = Path(inspect.getsourcefile(mt)).name
-    del TOO_BIG[:]
     r.count_code = count_code(mt)
     r.walk_code = walk_code(mt, r.count_code["name"])
-    stop_if_too_big()
+    stop_if_too_big(r.count_code["too_big"] + r.walk_code["too_big"])
     model_code, loop_code, origin, batch = mnist_code()
     n_params, n_tensors = check_mnist_model(mt, model_code)
     r.mnist = dict(model_code=model_code, loop_code=loop_code, origin=origin, batch=batch,

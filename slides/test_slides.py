@@ -931,25 +931,24 @@ def test_engine_lines_are_shown_as_written_or_the_build_stops():
     code block holds at 28 px stops the build, naming the line; one exactly as wide passes."""
     limit = runs.code_chars()
     assert limit == 84
-    runs.TOO_BIG.clear()
     fits = runs.project([(7, "    if x:  # " + "c" * (limit - 9)), (8, "        y = 1")],
                         "m.py", "s")
-    assert runs.TOO_BIG == [] and fits.src.splitlines()[0] == "if x:  # " + "c" * (limit - 9)
+    assert fits.too_big == [] and fits.src.splitlines()[0] == "if x:  # " + "c" * (limit - 9)
     assert (fits.first, fits.last) == (7, 8)
-    runs.project([(7, "    if x:  # " + "c" * (limit - 8)), (8, "        y = 1")], "m.py", "s")
+    runs.stop_if_too_big(fits.too_big)                                   # goes on
+    wide = runs.project([(7, "    if x:  # " + "c" * (limit - 8)), (8, "        y = 1")],
+                        "m.py", "s")
     said = r"m\.py line 7: 85 characters on the slide 's' \(89 in the file, where the block starts 4"
     with pytest.raises(SystemExit, match=said):
-        runs.stop_if_too_big()
-    runs.TOO_BIG.clear()
+        runs.stop_if_too_big(fits.too_big + wide.too_big)
     # whole-line comments stay while the block fits a slide, else they all go (the caption says so)
     short = runs.project([(1, "# why"), (2, "a = 1")], "m.py", "s")
-    assert short.src == "# why\na = 1\n" and not short.comments_left_out
+    assert short.src == "# why\na = 1\n" and not short.comments_left_out and short.too_big == []
     long = runs.project([(n, "# why" if n % 2 else "a = 1") for n in range(1, 21)], "m.py", "s")
-    assert long.src == "a = 1\n" * 10 and long.comments_left_out and runs.TOO_BIG == []
-    runs.project([(n, "a = 1") for n in range(1, 16)], "m.py", "s")      # 15 lines of code
+    assert long.src == "a = 1\n" * 10 and long.comments_left_out and long.too_big == []
+    tall = runs.project([(n, "a = 1") for n in range(1, 16)], "m.py", "s")      # 15 lines of code
     with pytest.raises(SystemExit, match=r"m\.py lines 1-15: 15 lines of code on the slide 's'"):
-        runs.stop_if_too_big()
-    runs.TOO_BIG.clear()
+        runs.stop_if_too_big(tall.too_big)
     # and the deck's engine code is never wrapped in the browser
     for sid, body, _ in _slides_with_notes():
         if sid.startswith("code-") and sid != "code-recursive":
