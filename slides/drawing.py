@@ -585,10 +585,11 @@ def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN, as_wr
     never under CODE_MIN (28 px). At 28 px a line across the whole slide holds
     engine_runs.code_chars() = 84 characters, and 14 lines take 526 px.
 
-    as_written=True (code cut out of mytorch.py): the lines are shown exactly as they are; code that
-    does not fit at 28 px stops the build. Otherwise (lecture code, train_mnist.py) code that does
-    not fit loses, in turn, its comments after code, its docstrings and its blank lines; lines still
-    too wide wrap."""
+    as_written=True (code cut out of mytorch.py by engine_runs.project, which holds every line to
+    code_chars() characters, the width of the slide): the lines are shown exactly as they are; a
+    block too tall for max_h at 28 px stops the build. Otherwise (lecture code, train_mnist.py) code
+    that does not fit loses, in turn, its comments after code, its docstrings and its blank lines;
+    lines still too wide wrap."""
     min_size = max(min_size, CODE_MIN)
 
     def size_for(text):
@@ -596,14 +597,19 @@ def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN, as_wr
         longest = max((len(ln) for ln in lines), default=1)
         return min(max_size, (max_h - CODE_PAD_H) / (len(lines) * CODE_LINE),
                    (max_w - CODE_PAD_W) / (longest * CODE_CHAR))
-    if as_written and size_for(src) < min_size:
-        longest = max(len(ln) for ln in src.splitlines())
-        raise SystemExit(f"build.py: {src.count(chr(10))} lines of mytorch.py, the longest "
-                         f"{longest} characters, do not fit their slide ({max_w} x {max_h} px) "
-                         f"at {min_size} px; shorten them in mytorch.py (the deck shows them as "
-                         f"written):\n{src}")
-    for shrink in (strip_trailing_comments, strip_docstrings,
-                   lambda t: "".join(ln for ln in t.splitlines(True) if ln.strip())):
+    shrinks = (strip_trailing_comments, strip_docstrings,
+               lambda t: "".join(ln for ln in t.splitlines(True) if ln.strip()))
+    if as_written:
+        if max_w != 1472:
+            raise ValueError("code shown as written takes the slide's width, to which "
+                             "engine_runs.project holds its lines")
+        shrinks = ()
+        rows = len(src.rstrip("\n").splitlines())
+        if (max_h - CODE_PAD_H) / (rows * CODE_LINE) < min_size:
+            raise SystemExit(f"build.py: {rows} lines of mytorch.py do not fit their slide "
+                             f"({max_h} px high) at {min_size} px; shorten them in mytorch.py (the "
+                             f"deck shows them as written):\n{src}")
+    for shrink in shrinks:
         if size_for(src) >= min_size:
             break
         src = shrink(src)

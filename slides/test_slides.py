@@ -955,6 +955,20 @@ def test_engine_lines_are_shown_as_written_or_the_build_stops():
             assert '<pre class="code"' in body and "code wrap" not in body, sid
 
 
+def test_engine_code_too_tall_for_its_slide_stops_the_build():
+    """Lines of mytorch.py within MAX_CODE_LINES can still be too many for the room their slide
+    gives them (the freeing of the graph gets 230 px): at 28 px that stops the build. They are
+    never shrunk (no comment is cut), and they take the slide's width, to which project holds them."""
+    drawing = importlib.import_module("drawing")
+    five = "a = 1  # as written\n" * 5
+    assert drawing.code_block(five, max_h=230, as_written=True).count("# as written") == 5
+    with pytest.raises(SystemExit, match=r"6 lines of mytorch\.py do not fit their slide \(230 px "
+                                         r"high\) at 28 px"):
+        drawing.code_block(five + "b = 2\n", max_h=230, as_written=True)
+    with pytest.raises(ValueError, match="takes the slide's width"):
+        drawing.code_block(five, max_w=900, as_written=True)
+
+
 @needs_playwright
 def test_a_code_line_of_code_chars_fits_at_28px(browser):
     """engine_runs.code_chars() characters at 28 px fit a code block across the slide; one more
