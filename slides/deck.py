@@ -324,11 +324,7 @@ def slides(r, fig, mnist_result):
           '<p class="answer">Counting consumers <b>is Kahn\u2019s algorithm</b>: the count is each '
           'node\u2019s in-degree; a node is <b>ready</b> when it reaches 0. What differs is which '
           'ready node goes next:</p>'
-          + table(["", "which ready node goes next", "kept in"],
-                  [["<b>MyTorch</b>", "the newest, at once", "a stack: depth first"],
-                   ["<b>breadth-first</b>", "the oldest", "a queue"],
-                   ["<b>PyTorch</b>", "the one created last", "a priority queue"],
-                   ["<b>micrograd</b>", "no count: it sorts every node first", "a list"]])
+          + table(["", "which ready node goes next"], [[f"<b>{o}</b>", how[o]] for o in names])
           + '<p class="caption">same gate, same gradients, every edge once: <b>the order decides '
             'memory</b></p>',
           bullets("The tutorial's open question. Answer first: they are the same gate.",

@@ -605,7 +605,7 @@ def the_orders(walkers, created):
     walker)."""
     return [("MyTorch", "the newest, at once (a stack)", walkers.gated_depth_first),
             ("breadth-first", "the oldest (a queue)", walkers.gated_queue),
-            ("PyTorch", "the one created last",
+            ("PyTorch", "the one created last (a priority queue)",
              lambda root: walkers.gated_by_creation(root, created)),
             ("micrograd", "sorts first; keeps every gradient", walkers.micrograd)]
 
