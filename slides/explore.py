@@ -436,7 +436,7 @@ class Layout:
     go on with them cross the gutter between the rows."""
 
     def __init__(self, labels, inputs, sizes, area):
-        self.labels, self.inputs, self.sizes = labels, inputs, sizes
+        self.labels, self.sizes = labels, sizes
         self.level = levels(labels, inputs)
         pairs = [(i, k, j) for k in labels for j, i in enumerate(inputs[k])]
         self.edges = [Edge(n, *p) for n, p in enumerate(pairs)]
@@ -447,6 +447,14 @@ class Layout:
         self.arrange()
         self.place_in_levels()
         self.boxes = {k: self.box(k) for k in labels}
+        self.out_y, self.in_y = {}, {}     # edge number -> y where it leaves / enters its box
+        for k in labels:
+            self.out_y.update(self.ports(k, [e for e in self.edges if e.source == k],
+                                         lambda e: self.chains[e.n][1]))
+            self.in_y.update(self.ports(k, [e for e in self.edges if e.consumer == k],
+                                        lambda e: self.chains[e.n][-2]))
+        self.crossing = [[e.n for e in self.edges if self.leaves_row(e, row)]
+                         for row in range(len(self.regions))]     # edges into the next row
         self.points = [self.route(e) for e in self.edges]
 
     def routes_through_levels(self):
@@ -519,19 +527,20 @@ class Layout:
         n = len(self.cols)
         why = []
         for rows in range(1, MAX_ROWS + 1):
-            why.append(self.try_rows(-(-n // rows)))
-            if why[-1] is None:
+            fails = self.try_rows(-(-n // rows))
+            if fails is None:
                 return
-            if rows == 1 and "holds" in why[-1]:
-                raise ExploreError(f"cannot lay out this graph on one slide: {why[0]}")
-        hint = "; shorter names make narrower boxes" if "wide" in why[0] else ""
-        raise ExploreError(f"cannot lay out this graph on one slide: in one row, {why[0]}; "
-                           f"in {rows} rows, {why[-1]}{hint}")
+            why.append(fails)
+            if rows == 1 and fails[0] == "tall":      # (in more rows, every row is lower still)
+                raise ExploreError(f"cannot lay out this graph on one slide: {fails[1]}")
+        hint = "; shorter names make narrower boxes" if why[0][0] == "wide" else ""
+        raise ExploreError(f"cannot lay out this graph on one slide: in one row, {why[0][1]}; "
+                           f"in {rows} rows, {why[-1][1]}{hint}")
 
     def try_rows(self, per):
-        """Levels `per` to a row: None if they fit, else what does not."""
+        """Levels `per` to a row: None if they fit (and self.per, regions and bands say where
+        they go), else why not: ("wide", what) or ("tall", what)."""
         n = len(self.cols)
-        self.per = per
         rows = -(-n // per)
         x0, y0, x1, y1 = self.area
         turn = TURN if rows > 1 else 0
@@ -539,11 +548,12 @@ class Layout:
         widths = [max(self.col_width(c) for c in range(q, n, per)) for q in range(per)]
         gap = MAX_GAP_X if per == 1 else min(MAX_GAP_X, (room - sum(widths)) / (per - 1))
         if gap < MIN_GAP_X:
-            return f"{per} levels side by side are too wide"
+            return "wide", f"{per} levels side by side are too wide"
         row_h = (y1 - y0 - ROW_GAP * (rows - 1)) / rows
         for c, col in enumerate(self.cols):
             if self.need(col) > row_h:
-                return f"level {c + 1} holds {len(col)} nodes and edges, too many to stack"
+                return "tall", f"level {c + 1} holds {len(col)} nodes and edges, too many to stack"
+        self.per = per
         self.regions = [(y0 + r * (row_h + ROW_GAP), y0 + r * (row_h + ROW_GAP) + row_h)
                         for r in range(rows)]
         x = x0 + turn + (room - sum(widths) - gap * (per - 1)) / 2
@@ -610,14 +620,10 @@ class Layout:
         """Points from the input's right side, through a point in each level between (a line
         across its band), to the consumer's left side; into the next row through the gutter."""
         chain = self.chains[e.n]
-        out = self.ports(e.source, [x for x in self.edges if x.source == e.source],
-                         lambda x: self.chains[x.n][1])
-        into = self.ports(e.consumer, [x for x in self.edges if x.consumer == e.consumer],
-                          lambda x: self.chains[x.n][-2])
-        pts = [(self.boxes[e.source][2], out[e.n])]
+        pts = [(self.boxes[e.source][2], self.out_y[e.n])]
         for a, b in zip(chain, chain[1:]):
             if b == e.consumer:
-                end = (self.boxes[b][0], into[e.n])
+                end = (self.boxes[b][0], self.in_y[e.n])
             else:
                 end = (self.band(b)[0], self.y[b])
             if self.row(a) != self.row(b):
@@ -634,7 +640,7 @@ class Layout:
     def gutter(self, e, start, end, row):
         """From the end of a row to the start of the next: right, down into the gutter under the
         row, across to the left, down to the next row. Each such edge at its own offset."""
-        crossing = [x.n for x in self.edges if self.leaves_row(x, row)]
+        crossing = self.crossing[row]
         k = crossing.index(e.n)
         step = min(9, (TURN - 12) / max(1, len(crossing) - 1))
         x0, _, x1, _ = self.area
