@@ -93,6 +93,14 @@ def render_page(slides, title=deck.DECK_TITLE, generated_by=GENERATED_BY):
     return "\n".join(out)
 
 
+def figure_html(svg, file=None):
+    """A figure inlined in a page: the SVG without its xmlns (HTML needs none), in a
+    <div class="figure">, whose data-file names the copy saved as a file, if there is one."""
+    svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
+    where = f' data-file="{file}"' if file else ""
+    return f'<div class="figure"{where}>{svg}</div>'
+
+
 def build_all(out_dir):
     out_dir = Path(out_dir)
     mt = engine_runs.load_engine()
@@ -100,8 +108,7 @@ def build_all(out_dir):
     figs = figures(r)
 
     def fig(name):
-        svg = figs[name].replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
-        return f'<div class="figure" data-file="figures/{name}">{svg}</div>'
+        return figure_html(figs[name], f"figures/{name}")
 
     page = render_page(deck.slides(r, fig, mnist_result()))
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)

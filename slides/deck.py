@@ -39,6 +39,11 @@ def kb(n):
             return f"{v:.1f} {unit}" if v < 10 else f"{v:,.0f} {unit}"
 
 
+def memory(buffers, nbytes):
+    """A cell of the memory tables: the peak bytes, bold, and how many buffers held them."""
+    return f"<b>{kb(nbytes)}</b> &nbsp;<small>({buffers})</small>"
+
+
 def bullets(*items):
     """Speaker notes as bullets, one a line (the presenter view shows them as they are)."""
     return "\n".join("- " + b for b in items)
@@ -319,11 +324,7 @@ def slides(r, fig, mnist_result):
           '<p class="answer">Counting consumers <b>is Kahn\u2019s algorithm</b>: the count is each '
           'node\u2019s in-degree; a node is <b>ready</b> when it reaches 0. What differs is which '
           'ready node goes next:</p>'
-          + table(["", "which ready node goes next", "kept in"],
-                  [["<b>MyTorch</b>", "the newest, at once", "a stack: depth first"],
-                   ["<b>breadth-first</b>", "the oldest", "a queue"],
-                   ["<b>PyTorch</b>", "the one created last", "a priority queue"],
-                   ["<b>micrograd</b>", "no count: it sorts every node first", "a list"]])
+          + table(["", "which ready node goes next"], [[f"<b>{o}</b>", how[o]] for o in names])
           + '<p class="caption">same gate, same gradients, every edge once: <b>the order decides '
             'memory</b></p>',
           bullets("The tutorial's open question. Answer first: they are the same gate.",
@@ -334,20 +335,20 @@ def slides(r, fig, mnist_result):
                   "when its turn comes.",
                   "Next: the orders on example 2, then what they cost."))
 
+    # the steps of each order that deliver to h
+    into_h = {name: [i for i, (_, t, _) in enumerate(order) if t == "h"]
+              for name, _, order in oc["orders"]}
+
     def order_row(name, order):
-        into_h = [i for i, (s, t, _) in enumerate(order) if t == "h"]
         cells = []
         for i, (s, t, _) in enumerate(order):
             e = f"{s}{ARROW}{t}"
-            if i == into_h[0] and len(into_h) > 1:
+            if i == into_h[name][0] and len(into_h[name]) > 1:
                 e = f'<span class="waits">{e}</span>'
-            elif i == into_h[-1]:
+            elif i == into_h[name][-1]:
                 e = f"<b>{e}</b>"
             cells.append(e)
         return [name] + cells
-    def waits(order):
-        into_h = [i for i, (_, t, _) in enumerate(order) if t == "h"]
-        return into_h[-1] - into_h[0]
     by_name = {name: [e[:2] for e in order] for name, _, order in oc["orders"]}
     same_as_micrograd = by_name["PyTorch"] == by_name["micrograd"]
     slide("gate-order", "Same gradients, different order",
@@ -358,8 +359,8 @@ def slides(r, fig, mnist_result):
             '<b>bold</b>: h complete &nbsp;\u00b7&nbsp; every order: '
             f'{", ".join(f"{k} = {fmt(v)}" for k, v in sorted(oc["grads"].items()))} \u2714</p>',
           bullets("Example 2 again, walked four ways by the build; same gradients in all four.",
-                  "How long h waits: " + ", ".join(f"{name} {waits(order)}" for name, _, order
-                                                   in oc["orders"]) + " steps.",
+                  "How long h waits: " + ", ".join(f"{name} {into_h[name][-1] - into_h[name][0]}"
+                                                   for name, _, _ in oc["orders"]) + " steps.",
                   "MyTorch goes down into m1 at once. Breadth first sends all of y's edges first. "
                   "PyTorch takes m2 before m1: m2 was created later"
                   + (", and here that is micrograd's sorted order." if same_as_micrograd else "."),
@@ -368,8 +369,7 @@ def slides(r, fig, mnist_result):
     mlp, layer = bp["graphs"]
 
     def cost(g, o):
-        n, nbytes, _ = bp["table"][(g, o)]
-        return f"<b>{kb(nbytes)}</b> &nbsp;<small>({n})</small>"
+        return memory(*bp["table"][(g, o)][:2])
     eng = bp["table"][(layer, names[0])]
     best = min(bp["table"][(layer, o)][1] for o in names[1:3])
     sk = bp["stack_kahn"][layer]
@@ -486,8 +486,7 @@ def slides(r, fig, mnist_result):
                   "Run it after the exercise, or let students run it at home."), "code")
 
     def row(name, peak):
-        return [name, f"<b>{kb(peak[mlp][1])}</b> &nbsp;<small>({peak[mlp][0]})</small>",
-                f"<b>{kb(peak[layer][1])}</b> &nbsp;<small>({peak[layer][0]})</small>"]
+        return [name, memory(*peak[mlp][:2]), memory(*peak[layer][:2])]
     by_order = {o: {g: bp["table"][(g, o)] for g in bp["graphs"]} for o in names}
     slide("gate-memory", "What the order costs: the memory, counted",
           table(["order", mlp, layer], [row(o, by_order[o]) for o in names]

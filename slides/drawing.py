@@ -9,7 +9,8 @@ import keyword
 import textwrap
 import tokenize
 
-from engine_runs import fmt, strip_trailing_comments
+from engine_runs import (CODE_CHAR, CODE_LINE, CODE_MIN, CODE_PAD_H, CODE_PAD_W, docstring, fmt,
+                         strip_trailing_comments)
 
 
 # The tutorial's path colours (computational_graph_1.png / _2.png), in its order, darkened until
@@ -303,7 +304,7 @@ def draw_graph(svg, walk, layout, show_walk=True, opt=None, order=EXAMPLE1_ORDER
                 continue
             d = walk.complete_step[k]
             colour = path_colour(d, order)[0]
-            parts = _got(walk, d)
+            parts = received(walk, d)
             s = f"grad {fmt(walk.grad[k])}" if len(parts) == 1 else \
                 f"grad {' + '.join(fmt(g) for g in parts)} = {fmt(walk.grad[k])}"
             svg.add(f'<g data-step="{d.n}">')
@@ -318,14 +319,15 @@ def walk_rows(walk, mark=None):
         if d.waiting > 0:
             note = f"{d.receiver} waits for {d.waiting} more"
         elif d.nth > 1:
-            note = f"{d.receiver} complete: {' + '.join(fmt(g) for g in _got(walk, d))} = {fmt(d.total)}"
+            note = f"{d.receiver} complete: {' + '.join(fmt(g) for g in received(walk, d))} = {fmt(d.total)}"
         else:
             note = ""
         rows.append((d, note))
     return rows
 
 
-def _got(walk, d):
+def received(walk, d):
+    """The gradients d's receiver has been sent so far, d's own the last."""
     return [e.grad for e in walk.deliveries if e.receiver == d.receiver and e.n <= d.n]
 
 
@@ -564,12 +566,6 @@ def highlight(src):
     return "".join(out).rstrip("\n")
 
 
-CODE_MIN = 28   # px on the stage: code is never set smaller (split a slide whose code does not fit)
-CODE_LINE = 1.25    # line height, in font sizes
-CODE_CHAR = 0.602   # DejaVu Sans Mono's advance, in font sizes
-CODE_PAD_W, CODE_PAD_H = 44, 36   # a <pre class="code">'s padding and border (page.css)
-
-
 def strip_docstrings(src):
     """Drop the docstrings of the functions and classes in src (if it parses on its own)."""
     try:
@@ -578,29 +574,22 @@ def strip_docstrings(src):
         return src
     drop = set()
     for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body and \
-                isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                and isinstance(body[0].value.value, str):
-            drop.update(range(body[0].lineno, body[0].end_lineno + 1))
+        ds = docstring(node)
+        if ds and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            drop.update(range(ds.lineno, ds.end_lineno + 1))
     return "".join(ln for i, ln in enumerate(src.splitlines(True), 1) if i not in drop)
-
-
-def code_chars(max_w=1472):
-    """How many characters a code line may have to fit a code block max_w px wide at CODE_MIN (28
-    px): 84 across the whole slide."""
-    return int((max_w - CODE_PAD_W) / (CODE_MIN * CODE_CHAR))
 
 
 def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN, as_written=False):
     """Source as a highlighted <pre>, as large as fits (max_w x max_h px of stage) up to max_size,
-    never under CODE_MIN (28 px). At 28 px a line across the whole slide holds code_chars() = 84
-    characters, and 14 lines take 526 px.
+    never under CODE_MIN (28 px). At 28 px a line across the whole slide holds
+    engine_runs.code_chars() = 84 characters, and 14 lines take 526 px.
 
-    as_written=True (code cut out of mytorch.py): the lines are shown exactly as they are; code that
-    does not fit at 28 px stops the build. Otherwise (lecture code, train_mnist.py) code that does
-    not fit loses, in turn, its comments after code, its docstrings and its blank lines; lines still
-    too wide wrap."""
+    as_written=True (code cut out of mytorch.py by engine_runs.project, which holds every line to
+    code_chars() characters, the width of the slide): the lines are shown exactly as they are; a
+    block too tall for max_h at 28 px stops the build. Otherwise (lecture code, train_mnist.py) code
+    that does not fit loses, in turn, its comments after code, its docstrings and its blank lines;
+    lines still too wide wrap."""
     min_size = max(min_size, CODE_MIN)
 
     def size_for(text):
@@ -608,14 +597,19 @@ def code_block(src, max_w=1472, max_h=610, max_size=30, min_size=CODE_MIN, as_wr
         longest = max((len(ln) for ln in lines), default=1)
         return min(max_size, (max_h - CODE_PAD_H) / (len(lines) * CODE_LINE),
                    (max_w - CODE_PAD_W) / (longest * CODE_CHAR))
-    if as_written and size_for(src) < min_size:
-        longest = max(len(ln) for ln in src.splitlines())
-        raise SystemExit(f"build.py: {src.count(chr(10))} lines of mytorch.py, the longest "
-                         f"{longest} characters, do not fit their slide ({max_w} x {max_h} px) "
-                         f"at {min_size} px; shorten them in mytorch.py (the deck shows them as "
-                         f"written):\n{src}")
-    for shrink in (strip_trailing_comments, strip_docstrings,
-                   lambda t: "".join(ln for ln in t.splitlines(True) if ln.strip())):
+    shrinks = (strip_trailing_comments, strip_docstrings,
+               lambda t: "".join(ln for ln in t.splitlines(True) if ln.strip()))
+    if as_written:
+        if max_w != 1472:
+            raise ValueError("code shown as written takes the slide's width, to which "
+                             "engine_runs.project holds its lines")
+        shrinks = ()
+        rows = len(src.rstrip("\n").splitlines())
+        if (max_h - CODE_PAD_H) / (rows * CODE_LINE) < min_size:
+            raise SystemExit(f"build.py: {rows} lines of mytorch.py do not fit their slide "
+                             f"({max_h} px high) at {min_size} px; shorten them in mytorch.py (the "
+                             f"deck shows them as written):\n{src}")
+    for shrink in shrinks:
         if size_for(src) >= min_size:
             break
         src = shrink(src)

@@ -252,13 +252,21 @@ def calls(stmt, name):
                for n in ast.walk(stmt))
 
 
+def docstring(node):
+    """The docstring of a function or class (an ast node): its first statement if that is a string
+    on its own, else None."""
+    body = getattr(node, "body", None)
+    first = body[0] if isinstance(body, list) and body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and \
+            isinstance(first.value.value, str):
+        return first
+    return None
+
+
 def strip_docstring(src):
-    tree = ast.parse(src)
-    fn = tree.body[0]
-    if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(getattr(fn.body[0], "value", None), ast.Constant) \
-            and isinstance(fn.body[0].value.value, str):
+    ds = docstring(ast.parse(src).body[0])
+    if ds is not None:
         lines = src.splitlines(True)
-        ds = fn.body[0]
         del lines[ds.lineno - 1:ds.end_lineno]
         return "".join(lines), True
     return src, False
@@ -359,21 +367,33 @@ def check_mnist_model(mt, code):
 # The backward code, quoted large: the statements from the consumer count to the end of the walk
 # ----------------------------------------------------------------------------------------------------
 MAX_CODE_LINES = 14     # the most lines a code slide shows (test_slides.py holds the deck to it)
+# How a code block is set (drawing.code_block; page.css's pre.code)
+CODE_MIN = 28   # px on the stage: code is never set smaller (split a slide whose code does not fit)
+CODE_LINE = 1.25    # line height, in font sizes
+CODE_CHAR = 0.602   # DejaVu Sans Mono's advance, in font sizes
+CODE_PAD_W, CODE_PAD_H = 44, 36   # a <pre class="code">'s padding and border (page.css)
 
 
-class Projected(collections.namedtuple("Projected", "src first last comments_left_out")):
+def code_chars(max_w=1472):
+    """How many characters a code line may have to fit a code block max_w px wide at CODE_MIN (28
+    px): 84 across the whole slide."""
+    return int((max_w - CODE_PAD_W) / (CODE_MIN * CODE_CHAR))
+
+
+class Projected(collections.namedtuple("Projected", "src first last comments_left_out too_big")):
     """Lines of a source file as a slide shows them: `src` (dedented together), the file's line
-    numbers of its first and last line, and whether whole-line comments were left out to stay within
-    MAX_CODE_LINES."""
+    numbers of its first and last line, whether whole-line comments were left out to stay within
+    MAX_CODE_LINES, and what of it does not fit a code slide (size_problems: a list, empty if it
+    fits)."""
 
 
 def project(numbered, file, what):
     """The slide's view of some source lines, given as (line number in `file`, text): dedented
     together, every line otherwise as written. Whole-line comments stay if the block still fits
-    MAX_CODE_LINES lines, else they are all left out. The build stops, naming each line, if a line
-    is wider than a code block holds at the smallest code size (28 px), or if the block is longer
-    than MAX_CODE_LINES: the deck never rewraps or cuts the engine's lines, so they must be
-    shortened in the source."""
+    MAX_CODE_LINES lines, else they are all left out. too_big names each line wider than a code
+    block holds at the smallest code size (28 px), and the block if it is longer than
+    MAX_CODE_LINES: run_all then stops the build (stop_if_too_big), as the deck never rewraps or
+    cuts the engine's lines: they must be shortened in the source."""
     while numbered and not numbered[-1][1].strip():
         numbered = numbered[:-1]
     code = [(n, ln) for n, ln in numbered if not ln.strip().startswith("#")]
@@ -381,34 +401,30 @@ def project(numbered, file, what):
     shown = code if left_out else numbered
     src = textwrap.dedent("\n".join(ln for _, ln in shown)) + "\n"
     indent = min((len(ln) - len(ln.lstrip()) for _, ln in shown if ln.strip()), default=0)
-    check_size(list(zip((n for n, _ in shown), src.splitlines())), indent, file, what)
-    return Projected(src, shown[0][0], shown[-1][0], left_out)
+    too_big = size_problems(list(zip((n for n, _ in shown), src.splitlines())), indent, file, what)
+    return Projected(src, shown[0][0], shown[-1][0], left_out, too_big)
 
 
-TOO_BIG = []      # what check_size found in this build: run_all stops the build if anything
-
-
-def check_size(numbered, indent, file, what):
-    """Note each projected line (number, text as shown) wider than a code block holds at 28 px, and
-    a block longer than a code slide holds."""
-    # drawing imports this module: import from it here, not at the top
-    from drawing import code_chars
+def size_problems(numbered, indent, file, what):
+    """What does not fit a code slide, as messages: each projected line (number, text as shown)
+    wider than a code block holds at 28 px, and a block longer than a code slide holds."""
     limit = code_chars()
-    TOO_BIG.extend(f"{file} line {n}: {len(text)} characters on the slide {what!r} "
-                   f"({len(text) + indent} in the file, where the block starts {indent} spaces in)"
-                   for n, text in numbered if len(text) > limit)
+    out = [f"{file} line {n}: {len(text)} characters on the slide {what!r} "
+           f"({len(text) + indent} in the file, where the block starts {indent} spaces in)"
+           for n, text in numbered if len(text) > limit]
     if len(numbered) > MAX_CODE_LINES:
-        TOO_BIG.append(f"{file} lines {numbered[0][0]}-{numbered[-1][0]}: {len(numbered)} lines "
-                       f"of code on the slide {what!r}, which holds {MAX_CODE_LINES}")
+        out.append(f"{file} lines {numbered[0][0]}-{numbered[-1][0]}: {len(numbered)} lines "
+                   f"of code on the slide {what!r}, which holds {MAX_CODE_LINES}")
+    return out
 
 
-def stop_if_too_big():
-    from drawing import code_chars
-    if TOO_BIG:
+def stop_if_too_big(problems):
+    """Stop the build if the code slides' blocks had any size_problems."""
+    if problems:
         raise SystemExit(
             "build.py: the code slides show mytorch.py's lines as written: at 28 px a code line "
             f"holds {code_chars()} characters (after the indentation the block has in common), "
-            f"a code slide {MAX_CODE_LINES} lines. Too big:\n  " + "\n  ".join(TOO_BIG)
+            f"a code slide {MAX_CODE_LINES} lines. Too big:\n  " + "\n  ".join(problems)
             + "\nShorten those in mytorch.py: the deck does not rewrap or cut them.")
 
 
@@ -418,8 +434,10 @@ def walk_code(mt, helper):
     its sum, and the rest of the loop (from the count-down, the first `x[...] -= 1`: the gate); and
     what follows the loop (freeing the graph), for the appendix. Each cut is as written in
     mytorch.py."""
-    src, a, b = source_of(mt.Tensor.backward)
-    fn = ast.parse(src).body[0]
+    raw, a = inspect.getsourcelines(mt.Tensor.backward)
+    lines = [ln.rstrip("\n") for ln in raw]           # as in the file, indentation and all
+    b = a + len(raw) - 1
+    fn = ast.parse(textwrap.dedent("".join(raw))).body[0]
     start = next((i for i, stmt in enumerate(fn.body) if calls(stmt, helper)), None)
     if start is None:
         raise SystemExit(f"build.py: Tensor.backward no longer calls {helper}(); adapt engine_runs.py")
@@ -428,8 +446,6 @@ def walk_code(mt, helper):
         raise SystemExit("build.py: Tensor.backward has no loop after the consumer count; adapt "
                          "engine_runs.walk_code")
     split = loops[-1]
-    raw = inspect.getsourcelines(mt.Tensor.backward)[0]
-    lines = [ln.rstrip("\n") for ln in raw]           # as in the file, indentation and all
     file = Path(inspect.getsourcefile(mt)).name
 
     def cut(first, last, what):      # lines first..last of the function (1-based), projected
@@ -447,7 +463,9 @@ def walk_code(mt, helper):
     after = None
     if split + 1 < len(fn.body):
         after = cut(fn.body[split].end_lineno + 1, fn.body[-1].end_lineno, "frees the graph")
-    return dict(setup=setup, loop_a=loop_a, loop_b=loop_b, after=after, fn_first=a, fn_last=b)
+    too_big = [m for part in (setup, loop_a, loop_b, after) if part for m in part.too_big]
+    return dict(setup=setup, loop_a=loop_a, loop_b=loop_b, after=after, fn_first=a, fn_last=b,
+                too_big=too_big)
 
 
 def count_code(mt):
@@ -461,10 +479,7 @@ def count_code(mt):
     name = counting[0]
     lines, a = inspect.getsourcelines(helpers[name])
     numbered = [(a + k, ln.rstrip("\n")) for k, ln in enumerate(lines)]
-    fn = ast.parse(textwrap.dedent("".join(lines))).body[0]
-    doc = fn.body[0] if fn.body and isinstance(fn.body[0], ast.Expr) and \
-        isinstance(getattr(fn.body[0], "value", None), ast.Constant) and \
-        isinstance(fn.body[0].value.value, str) else None
+    doc = docstring(ast.parse(textwrap.dedent("".join(lines))).body[0])
     omitted = ""
     if doc is not None and len(numbered) > MAX_CODE_LINES:
         numbered = [(n, ln) for k, (n, ln) in enumerate(numbered, 1)
@@ -472,7 +487,7 @@ def count_code(mt):
         omitted = " (docstring left out)"
     file = Path(inspect.getsourcefile(mt)).name
     p = project(numbered, file, f"The code: {name}")
-    return dict(name=name, src=p.src, first=p.first, last=p.last,
+    return dict(name=name, src=p.src, first=p.first, last=p.last, too_big=p.too_big,
                 omitted=omitted + (" (comment lines left out)" if p.comments_left_out else ""))
 
 
@@ -484,10 +499,9 @@ def run_all(mt):
     r.w1, r.w2, r.w3 = example1(mt), example2(mt), example3(mt)
     r.ws, r.wx = sigmoid_chain(mt), exercise_graph(mt)
     r.mt_file = Path(inspect.getsourcefile(mt)).name
-    del TOO_BIG[:]
     r.count_code = count_code(mt)
     r.walk_code = walk_code(mt, r.count_code["name"])
-    stop_if_too_big()
+    stop_if_too_big(r.count_code["too_big"] + r.walk_code["too_big"])
     model_code, loop_code, origin, batch = mnist_code()
     n_params, n_tensors = check_mnist_model(mt, model_code)
     r.mnist = dict(model_code=model_code, loop_code=loop_code, origin=origin, batch=batch,
@@ -591,7 +605,7 @@ def the_orders(walkers, created):
     walker)."""
     return [("MyTorch", "the newest, at once (a stack)", walkers.gated_depth_first),
             ("breadth-first", "the oldest (a queue)", walkers.gated_queue),
-            ("PyTorch", "the one created last",
+            ("PyTorch", "the one created last (a priority queue)",
              lambda root: walkers.gated_by_creation(root, created)),
             ("micrograd", "sorts first; keeps every gradient", walkers.micrograd)]
 
@@ -605,12 +619,13 @@ def order_compare(mt, walkers):
     check_numbered(walkers, y, created)
     lab = {id(t): k for k, t in names.items()}
     topo_list = [lab[id(t)] for t in walkers.topological_order(y)]
-    walks = {name: walker(y) for name, _, walker in the_orders(walkers, created)}
+    compared = the_orders(walkers, created)
+    walks = {name: walker(y) for name, _, walker in compared}
     steps = []
     y.backward(trace=steps.append)
     engine = [(lab[id(s.sender)], lab[id(s.receiver)], number(s.grad)) for s in steps]
     orders = []
-    for name, how, _ in the_orders(walkers, created):
+    for name, how, _ in compared:
         order = [(lab[id(s)], lab[id(r)], number(g)) for s, r, g in walks[name].deliveries]
         orders.append((name, how, order))
     if [e[:2] for e in engine] != [o[:2] for o in orders[0][2]]:
@@ -669,7 +684,7 @@ def buffer_peaks(mt, walkers, model_code, batch):
             w = walk(root)
             grads = {k: array(v) for k, v in w.grads.items()}
             if ref is None:
-                ref = grads
+                ref, first = grads, w
             elif set(ref) != set(grads) or any(not np.allclose(ref[k], grads[k], rtol=1e-5, atol=1e-7)
                                                for k in ref):
                 raise SystemExit(f"build.py: {oname} gives other gradients than the gated walk")
@@ -679,7 +694,7 @@ def buffer_peaks(mt, walkers, model_code, batch):
         w = walkers.gated_queue(root, first_in_first_out=False)
         stack_kahn[gname] = (w.peak_buffers, w.peak_bytes)
         # the first column is the lecture copy of the engine's walk: it must walk in the engine's order
-        copy = [(id(s), id(r)) for s, r, _ in orders[0][2](root).deliveries]
+        copy = [(id(s), id(r)) for s, r, _ in first.deliveries]
         steps = []
         root.backward(trace=steps.append)
         if copy != [(id(st.sender), id(st.receiver)) for st in steps]:

@@ -57,9 +57,6 @@ APPLY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
 METHODS = ("sigmoid", "exp", "tanh", "relu", "log", "sqrt", "abs")
 ALLOWED = ("numbers, names, + - * / **, unary minus and the methods "
            + " ".join(f".{m}()" for m in METHODS))
-# How a box writes a method applied to x
-METHOD_TEXT = {"sigmoid": "\u03c3({})", "exp": "exp({})", "tanh": "tanh({})", "relu": "relu({})",
-               "log": "log({})", "sqrt": "sqrt({})", "abs": "abs({})"}
 
 
 class ExploreError(ValueError):
@@ -210,7 +207,7 @@ class Program:
             return x
         if isinstance(x, float):
             return -x
-        return self.op("neg", (x,), "\u2212" + x)
+        return self.op("neg", (x,), drawing.OP_SYMBOL["neg"] + x)
 
     def call(self, e):
         f = e.func
@@ -221,7 +218,8 @@ class Program:
         x = self.expr(f.value)
         if isinstance(x, float):
             self.fail(f".{f.attr}() works on a name or an expression of names, not a number")
-        return self.op(f.attr, (x,), METHOD_TEXT[f.attr].format(x))
+        # as the deck writes the method (tanh(x); sigmoid with its symbol, as drawing.OP_SYMBOL)
+        return self.op(f.attr, (x,), f"{drawing.OP_SYMBOL.get(f.attr, f.attr)}({x})")
 
 
 # What the error says for a construct the interpreter refuses
@@ -311,12 +309,9 @@ def walk_program(program):
 
 
 def leaf_grads(program, walk):
-    """The leaves' .grad after backward: a float, or None (a leaf off the path to the loss)."""
-    out = {}
-    for k in program.leaves:
-        g = walk.names[k].grad
-        out[k] = None if g is None else engine_runs.number(g)
-    return out
+    """The leaves' gradients, as the walk summed them (engine_runs.Walk checks them against their
+    .grad): a float, or None (a leaf off the path to the loss, whose .grad stays None)."""
+    return {k: walk.grad.get(k) for k in program.leaves}
 
 
 Check = collections.namedtuple("Check", "method ok max_diff theirs bad")
@@ -441,7 +436,7 @@ class Layout:
     go on with them cross the gutter between the rows."""
 
     def __init__(self, labels, inputs, sizes, area):
-        self.labels, self.inputs, self.sizes = labels, inputs, sizes
+        self.labels, self.sizes = labels, sizes
         self.level = levels(labels, inputs)
         pairs = [(i, k, j) for k in labels for j, i in enumerate(inputs[k])]
         self.edges = [Edge(n, *p) for n, p in enumerate(pairs)]
@@ -452,6 +447,14 @@ class Layout:
         self.arrange()
         self.place_in_levels()
         self.boxes = {k: self.box(k) for k in labels}
+        self.out_y, self.in_y = {}, {}     # edge number -> y where it leaves / enters its box
+        for k in labels:
+            self.out_y.update(self.ports(k, [e for e in self.edges if e.source == k],
+                                         lambda e: self.chains[e.n][1]))
+            self.in_y.update(self.ports(k, [e for e in self.edges if e.consumer == k],
+                                        lambda e: self.chains[e.n][-2]))
+        self.crossing = [[e.n for e in self.edges if self.leaves_row(e, row)]
+                         for row in range(len(self.regions))]     # edges into the next row
         self.points = [self.route(e) for e in self.edges]
 
     def routes_through_levels(self):
@@ -524,19 +527,20 @@ class Layout:
         n = len(self.cols)
         why = []
         for rows in range(1, MAX_ROWS + 1):
-            why.append(self.try_rows(-(-n // rows)))
-            if why[-1] is None:
+            fails = self.try_rows(-(-n // rows))
+            if fails is None:
                 return
-            if rows == 1 and "holds" in why[-1]:
-                raise ExploreError(f"cannot lay out this graph on one slide: {why[0]}")
-        hint = "; shorter names make narrower boxes" if "wide" in why[0] else ""
-        raise ExploreError(f"cannot lay out this graph on one slide: in one row, {why[0]}; "
-                           f"in {rows} rows, {why[-1]}{hint}")
+            why.append(fails)
+            if rows == 1 and fails[0] == "tall":      # (in more rows, every row is lower still)
+                raise ExploreError(f"cannot lay out this graph on one slide: {fails[1]}")
+        hint = "; shorter names make narrower boxes" if why[0][0] == "wide" else ""
+        raise ExploreError(f"cannot lay out this graph on one slide: in one row, {why[0][1]}; "
+                           f"in {rows} rows, {why[-1][1]}{hint}")
 
     def try_rows(self, per):
-        """Levels `per` to a row: None if they fit, else what does not."""
+        """Levels `per` to a row: None if they fit (and self.per, regions and bands say where
+        they go), else why not: ("wide", what) or ("tall", what)."""
         n = len(self.cols)
-        self.per = per
         rows = -(-n // per)
         x0, y0, x1, y1 = self.area
         turn = TURN if rows > 1 else 0
@@ -544,11 +548,12 @@ class Layout:
         widths = [max(self.col_width(c) for c in range(q, n, per)) for q in range(per)]
         gap = MAX_GAP_X if per == 1 else min(MAX_GAP_X, (room - sum(widths)) / (per - 1))
         if gap < MIN_GAP_X:
-            return f"{per} levels side by side are too wide"
+            return "wide", f"{per} levels side by side are too wide"
         row_h = (y1 - y0 - ROW_GAP * (rows - 1)) / rows
         for c, col in enumerate(self.cols):
             if self.need(col) > row_h:
-                return f"level {c + 1} holds {len(col)} nodes and edges, too many to stack"
+                return "tall", f"level {c + 1} holds {len(col)} nodes and edges, too many to stack"
+        self.per = per
         self.regions = [(y0 + r * (row_h + ROW_GAP), y0 + r * (row_h + ROW_GAP) + row_h)
                         for r in range(rows)]
         x = x0 + turn + (room - sum(widths) - gap * (per - 1)) / 2
@@ -615,14 +620,10 @@ class Layout:
         """Points from the input's right side, through a point in each level between (a line
         across its band), to the consumer's left side; into the next row through the gutter."""
         chain = self.chains[e.n]
-        out = self.ports(e.source, [x for x in self.edges if x.source == e.source],
-                         lambda x: self.chains[x.n][1])
-        into = self.ports(e.consumer, [x for x in self.edges if x.consumer == e.consumer],
-                          lambda x: self.chains[x.n][-2])
-        pts = [(self.boxes[e.source][2], out[e.n])]
+        pts = [(self.boxes[e.source][2], self.out_y[e.n])]
         for a, b in zip(chain, chain[1:]):
             if b == e.consumer:
-                end = (self.boxes[b][0], into[e.n])
+                end = (self.boxes[b][0], self.in_y[e.n])
             else:
                 end = (self.band(b)[0], self.y[b])
             if self.row(a) != self.row(b):
@@ -639,7 +640,7 @@ class Layout:
     def gutter(self, e, start, end, row):
         """From the end of a row to the start of the next: right, down into the gutter under the
         row, across to the left, down to the next row. Each such edge at its own offset."""
-        crossing = [x.n for x in self.edges if self.leaves_row(x, row)]
+        crossing = self.crossing[row]
         k = crossing.index(e.n)
         step = min(9, (TURN - 12) / max(1, len(crossing) - 1))
         x0, _, x1, _ = self.area
@@ -662,24 +663,6 @@ EDGE_GREY, DEAD_GREY = "#3a3a3a", "#8a8a8a"
 DONE_GREEN = "#1B6E3A"
 LEGEND = {"leaf": "input", "inner": "op output", "loss": "loss", "barrier": "used 2+ times",
           "dead": "off the path"}
-
-
-def luminance(colour):
-    def channel(v):
-        v /= 255
-        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def contrast(a, b="#ffffff"):
-    """WCAG contrast ratio of two #rrggbb colours."""
-    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
-
-
-# The deck's path colours in example 2's order, those 3:1 or more against white (a stroke's minimum)
-PATH_ORDER = tuple(k for k in drawing.EXAMPLE2_ORDER if contrast(drawing.TUTORIAL[k][0]) >= 3)
 
 
 def poly_arrow(svg, pts, colour, width, head, dash=None):
@@ -753,7 +736,7 @@ class Figure:
             return "loss"
         if k not in self.walk.grad:
             return "dead"
-        if sum(d.receiver == k for d in self.steps) > 1:
+        if self.walk.complete_step[k].nth > 1:          # it was sent more than one gradient
             return "barrier"
         return "inner" if self.walk.inputs(k) else "leaf"
 
@@ -770,12 +753,12 @@ class Figure:
 
     # -- drawing ----------------------------------------------------------------------------------
     def render(self, check):
-        """The SVG, with the result of the gradients' check on its last step."""
-        self.check = check
+        """The SVG, with the result of the gradients' check on its last step; ExploreError if a
+        label covers something at some step."""
         self.draw_edges()
         self.draw_walk()
         self.draw_boxes()
-        self.draw_panel()
+        self.draw_panel(check)
         self.check_every_step()
         title = f"The engine's walk through {self.walk.loss_name}, step by step"
         return self.svg.render(title)
@@ -796,7 +779,7 @@ class Figure:
         """Each delivery: its edge, backwards, in its path's colour: thick on its own step,
         then thinner; the receiver outlined on that step; a red dashed ring while a node waits."""
         for d in self.steps:
-            colour = drawing.path_colour(d, PATH_ORDER)[0]
+            colour = drawing.path_colour(d, drawing.EXAMPLE2_ORDER)[0]
             pts = self.lay.points[self.edge_of[d.n].n][::-1]
             pts[0] = trim(pts[0], pts[1], 16, 0)[0]
             group(self.svg, d.n + 1)
@@ -856,14 +839,14 @@ class Figure:
         self.timed.append(((f"the panel's line {text[:20]!r}", x0, y - 24, x0 + w, y + 7),
                            start, until))
 
-    def draw_panel(self):
+    def draw_panel(self, check):
         top = self.graph_bottom + PANEL_GAP
         self.svg.add(f'<rect x="2" y="{top}" width="{FIG_W - 4}" height="{PANEL_H - 2}" rx="12" '
                      f'fill="#F4F6FA" stroke="#41526E" stroke-width="3"/>')
         self.draw_start()
         for d in self.steps:
             self.draw_step(d)
-        self.draw_result()
+        self.draw_result(check)
         kinds = [k for k in LEGEND if any(self.kind(n) == k for n in self.program.labels)]
         waits = any(d.waiting for d in self.steps)
         group(self.svg, 0, self.final)
@@ -884,7 +867,7 @@ class Figure:
 
     def draw_step(self, d):
         n = d.n
-        colour, tcol = drawing.path_colour(d, PATH_ORDER)
+        colour, tcol = drawing.path_colour(d, drawing.EXAMPLE2_ORDER)
         top = self.graph_bottom + PANEL_GAP
         group(self.svg, n, n + 1)
         drawing.disc(self.svg, 46, top + 27, n, colour, tcol)
@@ -894,7 +877,7 @@ class Figure:
         self.line(0, said, n, n + 1, weight="bold", x=82)
         self.line(0, f"step {n} of {len(self.steps)}", n, n + 1, MUTED, x=FIG_W - 24,
                   anchor="end")
-        grads = [e.grad for e in self.steps if e.receiver == d.receiver and e.n <= n]
+        grads = drawing.received(self.walk, d)
         got = [fmt(grads[0])] + [show(g) for g in grads[1:]]      # 3 + (−4): in brackets
         if d.waiting:
             status = (f"{d.receiver} has {fmt(d.total)} so far and waits for {d.waiting} more")
@@ -907,14 +890,13 @@ class Figure:
         self.line(2, self.waiting_after(n), n, n + 1)
 
     def waiting_after(self, n):
-        have = collections.Counter(d.receiver for d in self.steps if d.n <= n)
-        left = {d.receiver: d.waiting for d in self.steps if d.n <= n}
-        waits = [f"{k} for {left[k]} more" for k in have if left[k]]
+        left = {d.receiver: d.waiting for d in self.steps if d.n <= n}     # (in order of arrival)
+        waits = [f"{k} for {left[k]} more" for k in left if left[k]]
         return "waiting: " + ", ".join(waits) if waits else "nobody is waiting"
 
-    def draw_result(self):
+    def draw_result(self, c):
         """The last step: the check's verdict, then the leaves' gradients."""
-        c, f = self.check, self.final
+        f = self.final
         grads = leaf_grads(self.program, self.walk)
         items = [f"{k}.grad = {show_grad(g)}" for k, g in grads.items()]
         if c.ok:
@@ -984,11 +966,10 @@ def wrap(items, width):
 # --------------------------------------------------------------------------------------------------
 # The page
 # --------------------------------------------------------------------------------------------------
+# The heading's type is page.css's section.explore h2: code at 32 px, lines 1.25 x 34 px apart
 HEAD_CHARS = 72         # of the program per heading line (32 px monospace: 75 fit)
 HEAD_LINE = 43          # px a heading line takes
 FIG_H_ONE_LINE = 738    # the figure under a one-line heading, above the footer
-PAGE_CSS = ("<style>#walk h2 { font-size: 34px; line-height: 1.25; padding-bottom: 8px; "
-            "margin-bottom: 10px; } #walk h2 code { font-size: 32px; }</style>")
 
 
 def heading_lines(statements):
@@ -1007,28 +988,28 @@ def heading_lines(statements):
     return lines
 
 
-def lay_out(program, walk):
-    """(figure, heading lines): the program over the graph, in up to three lines; if the graph
-    needs the room they take, only the first line, cut short (the boxes show every statement)."""
+def lay_out(program, walk, check):
+    """(SVG, heading lines): the program over the graph, in up to three lines; if the graph needs
+    the room they take (it cannot be laid out in less, or not without overlaps), only the first
+    line, cut short (the boxes show every statement)."""
     lines = heading_lines(program.statements)
     if len(lines) <= 3:
         try:
-            return Figure(program, walk, FIG_H_ONE_LINE - HEAD_LINE * (len(lines) - 1)), lines
+            height = FIG_H_ONE_LINE - HEAD_LINE * (len(lines) - 1)
+            return Figure(program, walk, height).render(check), lines
         except ExploreError:
             if len(lines) == 1:
                 raise
     one = "; ".join(program.statements)
     if len(one) > HEAD_CHARS:
         one = one[:HEAD_CHARS - 1].rstrip() + "\u2026"
-    return Figure(program, walk, FIG_H_ONE_LINE), [one]
+    return Figure(program, walk, FIG_H_ONE_LINE).render(check), [one]
 
 
-def page(figure, lines, check):
+def page(program, walk, svg, lines, check):
     """The HTML page: the program as the slide's heading, the figure under it."""
-    program, walk = figure.program, figure.walk
-    svg = figure.render(check).replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
     title = "<br>".join(f"<code>{esc(ln)}</code>" for ln in lines)
-    body = f'{PAGE_CSS}<div class="figure">{svg}</div>'
+    body = build.figure_html(svg)
     verdict = "passed" if check.ok else "FAILED"
     notes = build.deck.bullets(
         "Program: " + "; ".join(program.statements),
@@ -1046,9 +1027,9 @@ def make_page(source, how="auto"):
     """(html, program, walk, check) for a program; ExploreError if it cannot be drawn."""
     program = Program(source)
     mt, walk = walk_program(program)
-    figure, lines = lay_out(program, walk)
-    check = check_gradients(mt, program, walk, how)
-    return page(figure, lines, check), program, walk, check
+    check = check_gradients(mt, program, walk, how)      # (its result is drawn on the last step)
+    svg, lines = lay_out(program, walk, check)
+    return page(program, walk, svg, lines, check), program, walk, check
 
 
 def main(argv=None):

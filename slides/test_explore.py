@@ -10,9 +10,10 @@
 - in Chromium (through Playwright): four pages (a leaf used three times, a dead-end branch, a leaf
   used twice by one op, a chain in two rows) stepped through key press by key press, measured at
   every step: text at least 28 px on the 1600x900 stage and 4.5:1 against its background, every
-  figure stroke 3:1 against white, nothing outside the stage or over the footer, box texts inside
-  their boxes, the step's words those of the engine's delivery, and at the end the engine's
-  gradients; and the deck's keys. Skipped without Chromium or Playwright.
+  figure stroke (and arrowhead and disc) 3:1 against what it is drawn on (as test_slides.py measures
+  the deck), nothing outside the stage or over the footer, box texts inside their boxes, the step's
+  words those of the engine's delivery, and at the end the engine's gradients; and the deck's keys.
+  Skipped without Chromium or Playwright.
 """
 import math
 import os
@@ -275,6 +276,25 @@ def test_the_heading_is_the_program():
     assert head == f"<code>{program[:explore.HEAD_CHARS - 1].rstrip()}\u2026</code>"
 
 
+def test_a_figure_that_overlaps_under_a_longer_heading_gets_a_one_line_heading(monkeypatch):
+    """The overlap check is part of laying out: a figure that fails it under a heading of two lines
+    is drawn again under one line cut short, with the room the other line took."""
+    program = "alpha = 2; beta = 3; gamma = alpha * beta; delta = gamma + alpha; y = delta * beta"
+    assert len(explore.heading_lines(explore.Program(program).statements)) == 2
+    heights, check_every_step = [], explore.Figure.check_every_step
+
+    def overlaps_unless_tall(figure):
+        heights.append(figure.svg.h)
+        if figure.svg.h < explore.FIG_H_ONE_LINE:
+            raise explore.ExploreError("cannot lay out this graph without overlaps: (as if)")
+        check_every_step(figure)
+    monkeypatch.setattr(explore.Figure, "check_every_step", overlaps_unless_tall)
+    html = explore.make_page(program)[0]
+    assert heights == [explore.FIG_H_ONE_LINE - explore.HEAD_LINE, explore.FIG_H_ONE_LINE]
+    head = re.search(r"<h2>(.*?)</h2>", html).group(1)
+    assert head == f"<code>{program[:explore.HEAD_CHARS - 1].rstrip()}\u2026</code>"
+
+
 def test_overlapping_boxes_are_refused(monkeypatch):
     """The layout is checked by drawing.Svg.collisions: boxes pushed into each other fail it."""
     monkeypatch.setattr(explore, "GAP_Y", -40)
@@ -283,33 +303,9 @@ def test_overlapping_boxes_are_refused(monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------------
-# In Chromium: every step of three pages, measured
+# In Chromium: every step of four pages, measured
 # --------------------------------------------------------------------------------------------------
 needs_playwright = test_slides.needs_playwright
-
-STROKES_JS = r"""
-() => {
-  // every visible figure mark: strokes of lines, polylines, rects and circles, fills of arrowheads;
-  // its contrast against the figure's white (an outline in the background's own colour, like a
-  // disc's white rim, is no mark)
-  const rgb = s => s.match(/[\d.]+/g).slice(0, 3).map(Number);
-  const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-  const lum = c => 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
-  const ratio = c => (1.05) / (lum(c) + 0.05);
-  const out = [];
-  document.querySelectorAll('section.slide.current svg *').forEach(e => {
-    if (!e.getClientRects().length || getComputedStyle(e).visibility === 'hidden') return;
-    const st = getComputedStyle(e);
-    let paint = null;
-    if (e.tagName === 'polygon') paint = st.fill;
-    else if (['line', 'polyline', 'path', 'rect', 'circle'].includes(e.tagName)
-             && st.stroke !== 'none' && parseFloat(st.strokeWidth) > 0) paint = st.stroke;
-    if (!paint || paint === 'none' || rgb(paint).every(v => v === 255)) return;
-    out.push({tag: e.tagName, colour: paint, contrast: ratio(rgb(paint))});
-  });
-  return out;
-}
-"""
 
 BOXES_JS = r"""
 () => {
@@ -335,7 +331,7 @@ BOXES_JS = r"""
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    """The three pages, written by the command line (the second one checked with finite
+    """The four pages, written by the command line (the second one checked with finite
     differences, as where torch is not installed)."""
     out = tmp_path_factory.mktemp("explore")
     made = {}
@@ -351,15 +347,16 @@ browser = test_slides.browser        # the fixture: one Chromium for this file's
 
 
 def measure(page, at):
-    """Problems on the stage now: text size and contrast, strokes, spills, box texts."""
+    """Problems on the stage now: text size and contrast, figure marks (strokes, arrowheads, discs)
+    against what they are drawn on, spills, box texts."""
     got = page.evaluate(test_slides.MEASURE_JS)
     problems = [f"{at}: {t['size']:.1f}px {t['text']!r}" for t in got["texts"]
                 if t["size"] < test_slides.MIN_PX - 0.05]
     problems += [f"{at}: text {t['contrast']:.2f}:1 {t['text']!r}" for t in got["texts"]
                  if t["contrast"] < test_slides.MIN_CONTRAST]
     problems += [f"{at}: {s}" for s in got["spill"] + got["outside"]]
-    problems += [f"{at}: {s['tag']} stroke {s['colour']} {s['contrast']:.2f}:1"
-                 for s in page.evaluate(STROKES_JS) if s["contrast"] < 3]
+    problems += [f"{at}: a figure's mark {m['what']} {m['contrast']:.2f}:1" for m in got["marks"]
+                 if m["contrast"] < test_slides.MIN_MARK_CONTRAST]
     shown = page.evaluate(BOXES_JS)
     problems += [f"{at}: {t['text']!r} sticks out of the box of {k}"
                  for k, texts in shown["boxes"].items() for t in texts if not t["fits"]]

@@ -130,45 +130,43 @@ def gated_depth_first(loss):
     return Walked(grads, log, bufs.peak, bufs.peak_bytes)
 
 
-def gated_queue(loss, first_in_first_out=True):
+def gated_kahn(loss, ready, push, pop):
     """Kahn's algorithm on the backward graph: a node is ready once all its consumers delivered, and
-    a ready node sends its gradient along ALL its edges before the next ready node is taken. Ready
-    nodes wait in a queue: first in, first out is breadth first. Last in, first out (a stack) takes
-    the newest, as the engine does, but still not the engine's walk: the engine descends into a
-    receiver right after the edge that completed it, before the sender's other edges."""
+    a ready node sends its gradient along ALL its edges, then lets it go, before the next ready node
+    is taken. The ready nodes wait in `ready`: push(node) puts one there, pop() takes the next."""
     waiting, bufs, grads, log = consumers(loss), Buffers(), {}, []
     bufs.add(loss, seed(loss))
-    ready = collections.deque([loss])
+    if edges(loss):
+        push(loss)
     while ready:
-        node = ready.popleft() if first_in_first_out else ready.pop()
+        node = pop()
         g = bufs.grad[id(node)]
         for x, rule in edges(node):
             _send(node, g, x, rule, bufs, grads, log)
             waiting[id(x)] -= 1
             if waiting[id(x)] == 0 and edges(x):
-                ready.append(x)
+                push(x)
         bufs.take(node)
     return Walked(grads, log, bufs.peak, bufs.peak_bytes)
+
+
+def gated_queue(loss, first_in_first_out=True):
+    """Kahn's algorithm with the ready nodes in a queue: first in, first out is breadth first. Last
+    in, first out (a stack) takes the newest, as the engine does, but still not the engine's walk:
+    the engine descends into a receiver right after the edge that completed it, before the sender's
+    other edges."""
+    ready = collections.deque()
+    return gated_kahn(loss, ready, ready.append,
+                      ready.popleft if first_in_first_out else ready.pop)
 
 
 def gated_by_creation(loss, created):
     """PyTorch's order: Kahn's algorithm with the ready nodes in a priority queue, the one created
     last first (PyTorch numbers every node it creates and its ready queue takes the highest sequence
-    number). `created` maps id(node) to its number. A node sends along all its edges, then lets its
-    gradient go."""
-    waiting, bufs, grads, log = consumers(loss), Buffers(), {}, []
-    bufs.add(loss, seed(loss))
-    ready = [(-created[id(loss)], loss)] if edges(loss) else []
-    while ready:
-        _, node = heapq.heappop(ready)
-        g = bufs.grad[id(node)]
-        for x, rule in edges(node):
-            _send(node, g, x, rule, bufs, grads, log)
-            waiting[id(x)] -= 1
-            if waiting[id(x)] == 0 and edges(x):
-                heapq.heappush(ready, (-created[id(x)], x))
-        bufs.take(node)
-    return Walked(grads, log, bufs.peak, bufs.peak_bytes)
+    number). `created` maps id(node) to its number."""
+    ready = []
+    return gated_kahn(loss, ready, lambda x: heapq.heappush(ready, (-created[id(x)], x)),
+                      lambda: heapq.heappop(ready)[1])
 
 
 def topological_order(loss):
