@@ -322,8 +322,8 @@ def slides(r, fig, mnist_result):
           '<p class="caption top">The tutorial: micrograd sorts the graph; this engine gates a '
           'walk. \u201cNot totally sure about the benefits of one or the other.\u201d</p>'
           '<p class="answer">Counting consumers <b>is Kahn\u2019s algorithm</b>: the count is each '
-          'node\u2019s in-degree; a node is <b>ready</b> when it reaches 0. What differs is which '
-          'ready node goes next:</p>'
+          'node\u2019s in-degree; a node is <b>ready</b> when it reaches 0. Only the order '
+          'differs:</p>'
           + table(["", "which ready node goes next"], [[f"<b>{o}</b>", how[o]] for o in names])
           + '<p class="caption">same gate, same gradients, every edge once: <b>the order decides '
             'memory</b></p>',
