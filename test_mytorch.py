@@ -1,9 +1,10 @@
 """Tests for mytorch.py, by topic: construction and dtypes; each op's values and gradients (against central
 finite differences in float64, and against PyTorch); the gated backward walk; nn and optim; PyTorch habits
 (student code that must behave as in PyTorch, the tutorial's own training code); gradcheck. PyTorch is the
-reference where it is installed: every comparison with it goes through compare_with_torch (or its
-siblings compare_code_with_torch, raises_like_torch and same_as_torch, in the Helpers section); where
-it is not, a test checks mytorch's side and then skips. train_mnist.py has its own tests, in
+reference where it is installed: every comparison of values with it goes through one helper,
+`differences` (asserted by compare_with_torch, compare_code_with_torch and same_as_torch; errors by
+raises_like_torch; all in the Helpers section); where it is not, a test checks mytorch's side and
+then skips. train_mnist.py has its own tests, in
 test_train_mnist.py. Run with `python -m pytest`."""
 import ast
 import functools
@@ -70,8 +71,9 @@ def rng():
 
 
 # ---------------------------------------------------------------------------------------------------
-# Helpers: finite differences, and the one comparison with PyTorch (compare_with_torch, with its two
-# siblings compare_code_with_torch and raises_like_torch)
+# Helpers: finite differences, and the one comparison with PyTorch: `differences` says how mytorch's
+# value differs from PyTorch's; compare_with_torch (and compare_code_with_torch) asserts that it finds
+# none, same_as_torch likewise or that both raise alike, raises_like_torch that both refuse
 # ---------------------------------------------------------------------------------------------------
 def as_array(value):
     """The numbers of a mytorch Tensor (its .detach().numpy(); `.grad` is a Tensor, as in PyTorch), of a torch
@@ -125,48 +127,110 @@ def outputs_to_backward(result, tensor_type):
     return []
 
 
-def assert_same_array(ours, theirs, rtol, atol, where):
-    assert ours.shape == theirs.shape, f"{where}: shape {ours.shape}, PyTorch's {theirs.shape}"
-    assert ours.dtype == theirs.dtype, f"{where}: dtype {ours.dtype}, PyTorch's {theirs.dtype}"
-    if ours.dtype.kind in "fc":
-        np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=where)
+# Tolerances (rtol, atol) for floats by dtype, where a comparison names none of its own (same_as_torch,
+# the random programs, compare_with_torch given **BY_DTYPE): those of the less precise of the two
+# dtypes compared (another float dtype's: 1e-3, 1e-3); integers and bools must be equal
+TOLERANCES = {np.dtype(np.float32): (1e-4, 1e-5), np.dtype(np.float64): (1e-9, 1e-12)}
+BY_DTYPE = dict(rtol=None, atol=None)
+
+
+def short(array):
+    """An array on one short line, for messages."""
+    text = np.array2string(np.asarray(array), threshold=6, edgeitems=2, precision=5)
+    return text.replace("\n", "")
+
+
+def number_differences(ours, theirs, rtol, atol, loose):
+    """[("values", detail)] if two arrays of one shape hold other numbers, else []: floats within
+    rtol and atol (None: by TOLERANCES; float32's at least if `loose`: numbers computed from float32
+    ones), NaN equal to NaN; integers and bools exactly."""
+    if ours.dtype.kind == "f" or theirs.dtype.kind == "f":
+        dtypes = {ours.dtype, theirs.dtype} | ({np.dtype(np.float32)} if loose else set())
+        by_dtype = max(TOLERANCES.get(dtype, (1e-3, 1e-3)) for dtype in dtypes if dtype.kind == "f")
+        rtol, atol = (by_dtype[0] if rtol is None else rtol), (by_dtype[1] if atol is None else atol)
+        same = np.isclose(ours.astype(np.float64), theirs.astype(np.float64), rtol, atol,
+                          equal_nan=True)
     else:
-        np.testing.assert_array_equal(ours, theirs, err_msg=where)
+        same = ours == theirs
+    if np.all(same):
+        return []
+    shown = short(ours), short(theirs)
+    detail = f"{shown[0]}; PyTorch: {shown[1]}"
+    if shown[0] == shown[1] or "..." in detail:              # where they differ, if not shown
+        first = tuple(int(i) for i in np.argwhere(~same)[0])
+        detail += (f" ({np.count_nonzero(~same)} of {ours.size} differ; the first at {first}: "
+                   f"{ours[first].item()!r}, PyTorch's {theirs[first].item()!r})")
+    return [("values", detail)]
+
+
+def array_differences(ours, theirs, rtol, atol, loose):
+    """How two numpy arrays differ: dtype, shape, numbers (number_differences)."""
+    found = []
+    if ours.dtype != theirs.dtype:
+        found.append(("dtype", f"{ours.dtype}; PyTorch: {theirs.dtype}"))
+    if ours.shape != theirs.shape:
+        return found + [("shape", f"{ours.shape}; PyTorch: {theirs.shape}")]
+    return found + number_differences(ours, theirs, rtol, atol, loose)
+
+
+def differences(ours, theirs, rtol=None, atol=None, loose=False):
+    """How mytorch's value `ours` differs from PyTorch's `theirs`, as (aspect, detail) pairs; none if
+    it holds the same. For a torch tensor: a Tensor of the same requires_grad, dtype, shape and
+    numbers; for a numpy array: an array likewise; numbers as number_differences compares them
+    (floats within rtol and atol, each None: by TOLERANCES); for a torch dtype: the same dtype; for
+    None: None; for a tuple (as torch.Size and torch.return_types are), a list or a dict: the same
+    kind, length and keys, item by item (the item's aspects named '[0] values', "['weight'] dtype");
+    for anything else (int, float, bool, str): the same type and an equal value (a float within
+    the tolerances)."""
+    if ours is None or theirs is None:
+        return [] if ours is theirs else [("None", f"{ours!r}; PyTorch: {theirs!r}")]
+    if isinstance(theirs, torch.Tensor):
+        if not isinstance(ours, Tensor):
+            return [("type", f"a {type(ours).__name__}, not a Tensor")]
+        found = []
+        if ours.requires_grad != theirs.requires_grad:
+            found.append(("requires_grad", f"{ours.requires_grad}; PyTorch: {theirs.requires_grad}"))
+        return found + array_differences(as_array(ours), as_array(theirs), rtol, atol, loose)
+    if isinstance(theirs, np.ndarray):
+        if not isinstance(ours, np.ndarray):
+            return [("type", f"a {type(ours).__name__}, not an array")]
+        return array_differences(ours, theirs, rtol, atol, loose)
+    if isinstance(theirs, torch.dtype):
+        same = isinstance(ours, (np.dtype, type)) and np.dtype(ours) == as_numpy_dtype(theirs)
+        return [] if same else [("dtype", f"{ours}; PyTorch: {theirs}")]
+    if isinstance(theirs, (tuple, list, dict)):
+        kind = type(theirs).__mro__[-2]                 # tuple, list or dict
+        if not isinstance(ours, kind) or len(ours) != len(theirs):
+            return [("type", f"{ours!r}; PyTorch: a {kind.__name__} of {len(theirs)}")]
+        keys = list(theirs) if kind is dict else range(len(theirs))
+        if kind is dict and list(ours) != keys:
+            return [("keys", f"{list(ours)}; PyTorch: {keys}")]
+        return [(f"[{key!r}] {aspect}", detail) for key in keys
+                for aspect, detail in differences(ours[key], theirs[key], rtol, atol, loose)]
+    if type(ours) is not type(theirs):
+        return [("type", f"{ours!r} ({type_name(ours)}); PyTorch: {theirs!r} ({type_name(theirs)})")]
+    if isinstance(theirs, float):
+        return number_differences(np.array(ours), np.array(theirs), rtol, atol, loose)
+    return [] if ours == theirs else [("value", f"{ours!r}; PyTorch: {theirs!r}")]
+
+
+def type_name(value):
+    """The name of a value's type, with its module's unless built in: 'int', 'numpy.int64'."""
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def described(found):
+    """Differences, (aspect, detail) pairs, on one line."""
+    return "; ".join(f"{aspect}: {detail}" for aspect, detail in found)
 
 
 def assert_same(ours, theirs, rtol, atol, where="the result"):
-    """mytorch's `ours` holds what PyTorch's `theirs` does. For a torch tensor: a Tensor of the
-    same shape, dtype, requires_grad and values (floats within rtol and atol, other dtypes exactly);
-    for a numpy array: an array likewise; for a torch dtype: the same dtype; for a tuple (as
-    torch.Size and torch.return_types are), a list or a dict: the same kind, item by item; for a
-    float: a float within rtol and atol; for anything else (int, bool, str, None): the same type
-    and an equal value."""
-    if isinstance(theirs, torch.Tensor):
-        assert isinstance(ours, Tensor), f"{where}: a {type(ours).__name__}, PyTorch's a tensor"
-        flag = ours.requires_grad
-        assert flag == theirs.requires_grad, f"{where}: requires_grad={flag}, PyTorch's not"
-        assert_same_array(ours.detach().numpy(), as_array(theirs), rtol, atol, where)
-    elif isinstance(theirs, np.ndarray):
-        assert isinstance(ours, np.ndarray), f"{where}: a {type(ours).__name__}, PyTorch's an array"
-        assert_same_array(ours, theirs, rtol, atol, where)
-    elif isinstance(theirs, torch.dtype):
-        assert np.dtype(ours) == as_numpy_dtype(theirs), f"{where}: {ours}, PyTorch's {theirs}"
-    elif isinstance(theirs, (tuple, list, dict)):
-        kind = type(theirs).__mro__[-2]                 # tuple, list or dict
-        assert isinstance(ours, kind), f"{where}: a {type(ours).__name__}, PyTorch's a {kind}"
-        assert len(ours) == len(theirs), f"{where}: {len(ours)} items, PyTorch's {len(theirs)}"
-        keys = list(theirs) if isinstance(theirs, dict) else range(len(theirs))
-        same_keys = kind is not dict or list(ours) == keys
-        assert same_keys, f"{where}: keys {list(ours)}, PyTorch's {keys}"
-        for key in keys:
-            assert_same(ours[key], theirs[key], rtol, atol, f"{where}[{key!r}]")
-    else:
-        kind = type(theirs).__name__
-        assert type(ours) is type(theirs), f"{where}: a {type(ours).__name__}, PyTorch's a {kind}"
-        if isinstance(theirs, float):
-            np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=where)
-        else:
-            assert ours == theirs, f"{where}: {ours!r}, PyTorch's {theirs!r}"
+    """mytorch's `ours` holds what PyTorch's `theirs` does: `differences` finds none (rtol, atol:
+    numbers, or None for TOLERANCES)."""
+    found = differences(ours, theirs, rtol, atol)
+    tolerance = f"rtol={rtol}, atol={atol}" if (rtol, atol) != (None, None) else "TOLERANCES"
+    assert not found, f"{where} ({tolerance}): {described(found)}"
 
 
 def compare_with_torch(fn, arrays=(), torch_fn=None, rtol=1e-12, atol=1e-12, seed=1,
@@ -174,12 +238,12 @@ def compare_with_torch(fn, arrays=(), torch_fn=None, rtol=1e-12, atol=1e-12, see
     """The one comparison with PyTorch. fn runs on mytorch tensors and torch_fn (default: fn) on
     torch tensors, both made from copies of `arrays` (see tensors_made_from; no arrays: fn takes no
     argument). Asserts that both give the same (assert_same: values, shapes, dtypes, requires_grad,
-    through tuples, lists and dicts); then, where an input requires grad, after a backward from
-    every output that requires grad, with the same random upstream gradients (drawn from `seed`),
-    that every input has the same gradient, in its own dtype, or none on both sides. fn may also be
-    a whole run (a training loop, say) that makes its own backward calls and returns what to
-    compare: losses, parameters, gradients (where an input requires grad, no output of a graph it
-    has freed).
+    through tuples, lists and dicts; floats within rtol and atol, or each dtype's TOLERANCES given
+    **BY_DTYPE); then, where an input requires grad, after a backward from every output that
+    requires grad, with the same random upstream gradients (drawn from `seed`), that every input
+    has the same gradient, in its own dtype, or none on both sides. fn may also be a whole run (a
+    training loop, say) that makes its own backward calls and returns what to compare: losses,
+    parameters, gradients (where an input requires grad, no output of a graph it has freed).
     Without PyTorch the test is skipped, once fn has run. Returns (mytorch's result, its inputs)."""
     ours = tensors_made_from(mytorch, arrays, requires_grad)
     out = fn(*ours)
@@ -242,9 +306,6 @@ def outcome(expression, argument):
 # raise a RuntimeError: NotImplementedError is a kind of RuntimeError, and code catches it as one.
 ERROR_EQUIVALENTS = {NotImplementedError: RuntimeError}
 
-# Tolerances (rtol, atol) for values and gradients by dtype; integers and bools must be equal
-TOLERANCES = {np.dtype(np.float32): (1e-4, 1e-5), np.dtype(np.float64): (1e-9, 1e-12)}
-
 
 def builtin_type(error):
     """The first built-in class of an exception (PyTorch raises a few subclasses of its own)."""
@@ -275,66 +336,26 @@ def error_differences(error, expected):
     return []
 
 
-def short(array):
-    """An array on one short line, for messages."""
-    text = np.array2string(np.asarray(array), threshold=6, edgeitems=2, precision=5)
-    return text.replace("\n", "")
-
-
-def same_numbers(ours, theirs, loose=False):
-    """Equal numbers: within the TOLERANCES of the less precise of the two dtypes (float32's if
-    `loose`: computed from float32 numbers), NaN equal to NaN; integers and bools exactly."""
-    dtypes = {ours.dtype, theirs.dtype} | ({np.dtype(np.float32)} if loose else set())
-    if not any(dtype.kind == "f" for dtype in dtypes):
-        return np.array_equal(ours, theirs)
-    rtol, atol = max(TOLERANCES.get(dtype, (1e-3, 1e-3)) for dtype in dtypes if dtype.kind == "f")
-    ours, theirs = ours.astype(np.float64), theirs.astype(np.float64)
-    return np.allclose(ours, theirs, rtol, atol, equal_nan=True)
-
-
-def tensor_differences(value, expected, loose=False):
-    """How a mytorch Tensor differs from a PyTorch tensor: requires_grad, dtype, shape, values."""
-    if not isinstance(value, Tensor):
-        return [("type", f"a {type(value).__name__}, not a Tensor")]
-    theirs, found = expected.detach().numpy(), []
-    if value.requires_grad != expected.requires_grad:
-        found.append(("requires_grad", f"{value.requires_grad}; PyTorch: {expected.requires_grad}"))
-    if value.dtype != theirs.dtype:
-        found.append(("dtype", f"{value.dtype}; PyTorch: {theirs.dtype}"))
-    if value.shape != theirs.shape:
-        return found + [("shape", f"{value.shape}; PyTorch: {theirs.shape}")]
-    if not same_numbers(value.detach().numpy(), theirs, loose):
-        found.append(("values", f"{short(value.detach().numpy())}; PyTorch: {short(theirs)}"))
-    return found
-
-
-def differences(ours, theirs, loose=False):
-    """How mytorch's outcome (value, error) differs from PyTorch's, as (aspect, detail) pairs. None
-    if both raise errors of one type (mytorch's an instance of PyTorch's type, or of its equivalent
-    in ERROR_EQUIVALENTS), mytorch's worded by mytorch; or if both give equal values (tensors or
-    None, or tuples of them) of one shape, dtype and requires_grad. loose: float32's tolerance for
-    any dtype."""
+def outcome_differences(ours, theirs, loose=False):
+    """How mytorch's outcome (value, error) differs from PyTorch's, as (aspect, detail) pairs: none if
+    both raise errors of one type (mytorch's an instance of PyTorch's type, or of its equivalent in
+    ERROR_EQUIVALENTS), mytorch's worded by mytorch; or if neither raises and `differences` finds
+    none between the values, within TOLERANCES (float32's for any dtype if `loose`)."""
     (value, error), (expected, expected_error) = ours, theirs
     if error is not None or expected_error is not None:
         return error_differences(error, expected_error)
-    if isinstance(expected, tuple):
-        if not isinstance(value, tuple) or len(value) != len(expected):
-            return [("type", f"{value!r}; PyTorch: a tuple of {len(expected)}")]
-        return [(f"[{i}] {aspect}", detail) for i, pair in enumerate(zip(value, expected))
-                for aspect, detail in differences((pair[0], None), (pair[1], None), loose)]
-    if value is None or expected is None:
-        return [] if value is expected else [("None", f"{value!r}; PyTorch: {expected!r}")]
-    return tensor_differences(value, expected, loose)
+    return differences(value, expected, loose=loose)
 
 
-def same_as_torch(expression, *words):
-    """expression(mytorch) and expression(torch) (a function of the library) agree as `differences`
-    says; if both raise, mytorch's message has each of `words` in it (the op's name, say). Returns
-    mytorch's outcome, (value, error)."""
+def same_as_torch(code, *words):
+    """code(mytorch) and code(torch) (code: a function of the library) agree as outcome_differences
+    says: the same value, as compare_code_with_torch(code, **BY_DTYPE) would find it, or errors of
+    one type; if both raise, mytorch's message has each of `words` in it (the op's name, say).
+    Returns mytorch's outcome, (value, error)."""
     t = torch_or_skip()
-    ours, theirs = outcome(expression, mytorch), outcome(expression, t)
-    found = differences(ours, theirs)
-    assert not found, "; ".join(f"{aspect}: {detail}" for aspect, detail in found)
+    ours, theirs = outcome(code, mytorch), outcome(code, t)
+    found = outcome_differences(ours, theirs)
+    assert not found, described(found)
     message = str(ours[1]).lower()
     assert ours[1] is None or all(word.lower() in message for word in words), message
     return ours
@@ -1399,9 +1420,8 @@ def test_torchs_functions_that_are_tensor_methods_here_give_torchs_values_and_gr
     x = rng.uniform(0.5, 2, (3, 4))
     if name not in ("log", "sqrt"):
         x = x * rng.choice([-1, 1], (3, 4))             # both signs, none near 0 (abs's kink)
-    rtol, atol = TOLERANCES[np.dtype(dtype)]
     compare_code_with_torch(lambda lib, x: getattr(lib, name)(x, *args, **kwargs),
-                            [x.astype(dtype)], rtol=rtol, atol=atol)
+                            [x.astype(dtype)], **BY_DTYPE)
 
 
 # -- multinomial: indices drawn with probabilities in proportion to the weights --------------------
@@ -4924,8 +4944,8 @@ def test_the_layout_check_finds_a_squeezed_line(squeezed):
 # bool; shapes that broadcast together, or sometimes not; now and then a NaN, an inf, a zero-size or
 # a 0-d tensor; floats often requiring grad), then 3 to 12 ops from DIFF_OPS on earlier values, so
 # that subexpressions are shared. Each line is Python in `t` (the library) and `F` (its
-# nn.functional), run with t = mytorch and with t = torch; `differences` compares every step (both
-# raise or neither, the error's type; else shape, dtype, requires_grad and values). At the end, a
+# nn.functional), run with t = mytorch and with t = torch; outcome_differences compares every step
+# (both raise or neither, the error's type; else shape, dtype, requires_grad and values). At the end, a
 # backward from one value (its sum, or a random upstream gradient) compares the gradient of every
 # leaf and of every value on the way. A failing program prints as the code it is, so `t = mytorch`
 # (or torch) before it reruns it.
@@ -5216,7 +5236,7 @@ class RandomProgram:
         tainted = any(operand in self.tainted for operand in operands)
         loose = any(operand in self.float32 for operand in operands)
         ours = None if tainted else outcome(functools.partial(eval, compiled), self.ours)
-        found = [] if tainted else differences(ours, theirs, loose)
+        found = [] if tainted else outcome_differences(ours, theirs, loose)
         self.found += [(f"{op}: {aspect}", name, detail) for aspect, detail in found]
         if theirs[1] is None:
             self.theirs[name] = theirs[0]
@@ -5252,7 +5272,7 @@ class RandomProgram:
             code = f"{root}.sum().backward()"
         compiled = compile(code, f"<program {self.seed}>", "exec")
         theirs = outcome(functools.partial(exec, compiled), self.theirs)
-        found = differences(outcome(functools.partial(exec, compiled), self.ours), theirs)
+        found = outcome_differences(outcome(functools.partial(exec, compiled), self.ours), theirs)
         self.found += [(f"backward: {aspect}", "backward", detail) for aspect, detail in found]
         self.lines.append(code + "".join(f"  # <- backward: {a}: {d}" for a, d in found))
         if not found and theirs[1] is None:
@@ -5272,8 +5292,8 @@ class RandomProgram:
         whose gradient differs (their own outputs' gradients agree)."""
         wrong = []
         for name in names:
-            pair = [(self.ours[name].grad, None), (self.theirs[name].grad, None)]
-            found = differences(*pair, loose=self.root in self.float32)
+            found = differences(self.ours[name].grad, self.theirs[name].grad,
+                                loose=self.root in self.float32)
             wrong += [(name, aspect, detail) for aspect, detail in found]
         if not wrong:
             return
@@ -5602,8 +5622,8 @@ def same_as_torch_or_says_data(expression):
     if ours[1] is not None and theirs[1] is None and raised_by_mytorch(ours[1]):
         assert ".detach().numpy()" in str(ours[1])
     else:
-        found = differences(ours, theirs)
-        assert not found, "; ".join(f"{aspect}: {detail}" for aspect, detail in found)
+        found = outcome_differences(ours, theirs)
+        assert not found, described(found)
 
 
 def test_edge_the_tutorials_accuracy_idiom_with_data_gives_torchs_result_or_a_clear_error():
