@@ -91,16 +91,6 @@ def random_upstreams(outputs, seed):
     return [np.asarray(draw.normal(size=out.shape)).astype(out.dtype) for out in outputs]
 
 
-def backward_with_random_upstream(fn, arrays, seed):
-    """fn on leaves made from copies of `arrays` (dtypes kept), then backward with a random upstream
-    gradient from `seed`. Returns (output, leaves, upstream)."""
-    leaves = [mytorch.tensor(np.array(a), requires_grad=True) for a in arrays]
-    out = fn(*leaves)
-    (upstream,) = random_upstreams([out], seed)
-    out.backward(upstream)
-    return out, leaves, upstream
-
-
 def tensors_made_from(lib, arrays, requires_grad=None):
     """lib's tensors (lib: mytorch or torch) from copies of `arrays`, dtypes kept. A float array's
     tensor requires grad unless `requires_grad` (one flag, or one per array) says otherwise; one of
@@ -384,7 +374,10 @@ def check_op(fn, *shapes, positive=False, torch_fn=None, seed=0):
     low, high = (0.5, 2.0) if positive else (-2.0, 2.0)
     data = np.random.default_rng(seed)
     arrays = [data.uniform(low, high, shape) for shape in shapes]
-    out, leaves, upstream = backward_with_random_upstream(fn, arrays, seed + 1)
+    leaves = tensors_made_from(mytorch, arrays)
+    out = fn(*leaves)
+    (upstream,) = random_upstreams([out], seed + 1)     # compare_with_torch's, from the same seed
+    out.backward(upstream)
     for t, expected in zip(leaves, numeric_grads(fn, arrays, upstream)):
         assert t.grad.shape == t.shape and t.grad.dtype == np.float64
         np.testing.assert_allclose(as_array(t.grad), expected, rtol=1e-5, atol=1e-7)
@@ -956,8 +949,8 @@ def test_number_to_the_power_of_a_tensor_like_torch(base):
     out32.sum().backward()
     assert as_array(x32.grad).dtype == np.float32
     out, (x,) = compare_with_torch(lambda a: base ** a, [values])
-    # d(c^x)/dx = c^x · ln c
-    upstream = np.random.default_rng(1).normal(size=4)
+    # d(c^x)/dx = c^x · ln c, for the upstream gradient compare_with_torch used (its seed, 1)
+    (upstream,) = random_upstreams([out], 1)
     np.testing.assert_allclose(as_array(x.grad), upstream * base ** values * np.log(base), rtol=1e-12)
 
 
