@@ -2139,47 +2139,32 @@ def test_parameter_is_a_tensor_that_requires_grad():
     compare_code_with_torch(parameters, rtol=0, atol=0)
 
 
-class NetWithOwnParameters(nn.Module):
-    """Own parameters defined after and between sub-modules; PyTorch lists its own first."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(2, 2)
-        self.scale = nn.Parameter(np.ones(1, np.float32))
-        self.inner = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1))
-        self.offset = nn.Parameter(np.zeros(1, np.float32), requires_grad=False)   # frozen
-
-
-class NetWithoutSuperInit(NetWithOwnParameters):
-    def __init__(self):                                 # no super().__init__(): the tutorial's style
-        self.fc = nn.Linear(2, 2)
-        self.scale = nn.Parameter(np.ones(1, np.float32))
-        self.inner = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1))
-        self.offset = nn.Parameter(np.zeros(1, np.float32), requires_grad=False)
+def net_with_own_parameters(lib, super_init=True):
+    """A model of lib's whose own parameters are defined after and between its sub-modules (PyTorch
+    lists its own first), one of them frozen; with super_init=False, written without
+    super().__init__() (the tutorial's style: mytorch takes it, PyTorch does not)."""
+    class Net(lib.nn.Module):
+        def __init__(self):
+            if super_init:
+                super().__init__()
+            self.fc = lib.nn.Linear(2, 2)
+            self.scale = lib.nn.Parameter(lib.ones(1))
+            self.inner = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sigmoid(), lib.nn.Linear(2, 1))
+            self.offset = lib.nn.Parameter(lib.zeros(1), requires_grad=False)      # frozen
+    return Net()
 
 
 NET_NAMES = ["scale", "offset", "fc.weight", "fc.bias", "inner.0.weight", "inner.0.bias",
-                "inner.2.weight", "inner.2.bias"]
+             "inner.2.weight", "inner.2.bias"]
 
 
-@pytest.mark.parametrize("cls", [NetWithOwnParameters, NetWithoutSuperInit], ids=["super-init", "no-super-init"])
-def test_named_parameters_order_and_names_like_torch(cls):
-    net = cls()
-    assert [name for name, _ in net.named_parameters()] == NET_NAMES
-    assert list(net.state_dict()) == NET_NAMES
-    assert [p is net.offset for p in net.parameters()].count(True) == 1   # frozen, but listed
-
-    def names(lib):                                     # NetWithOwnParameters, for either library
-        class Net(lib.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.fc = lib.nn.Linear(2, 2)
-                self.scale = lib.nn.Parameter(lib.ones(1))
-                self.inner = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sigmoid(),
-                                               lib.nn.Linear(2, 1))
-                self.offset = lib.nn.Parameter(lib.zeros(1), requires_grad=False)
-        net = Net()
-        return [name for name, _ in net.named_parameters()], list(net.state_dict())
+@pytest.mark.parametrize("super_init", [True, False], ids=["super-init", "no-super-init"])
+def test_named_parameters_order_and_names_like_torch(super_init):
+    def names(lib, super_init=True):            # and how often parameters() lists the frozen one
+        net = net_with_own_parameters(lib, super_init)
+        frozen = [p is net.offset for p in net.parameters()].count(True)
+        return [name for name, _ in net.named_parameters()], list(net.state_dict()), frozen
+    assert names(mytorch, super_init) == (NET_NAMES, NET_NAMES, 1)          # frozen, but listed
     compare_code_with_torch(names)
 
 
@@ -2390,26 +2375,22 @@ def test_buffers_are_saved_and_cast_with_the_model_but_not_trained():
 
 def test_double_float_and_to_cast_in_place_and_return_the_model():
     """(model.to('cuda') is an error: see the test of devices other than the CPU.)"""
-    model = make_net(mytorch)
-    weight = model.head.weight
-    model(mytorch.randn(2, 3)).sum().backward()
-    assert model.double() is model and model.head.weight is weight          # the same Parameter objects
-    assert {p.dtype for p in model.parameters()} == {np.dtype(np.float64)} and model.running.dtype == np.float64
-    assert weight.grad.dtype == np.float64                                   # grads too, as PyTorch
-    model.double()(mytorch.tensor(np.ones((2, 3)))).sum().backward()          # float64 data runs
-    assert model.float() is model and model.running.dtype == np.float32
-    assert model.to(mytorch.float64) is model and weight.dtype == np.float64
-    assert model.to("cpu") is model and model.to(mytorch.float32) is model and weight.dtype == np.float32
-    raises_like_torch(TypeError, lambda: model.to(mytorch.int64),
-                      torch_fn=lambda: make_net(torch).to(torch.int64),
-                      match="only accepts floating point")
-
-    def cast(lib):
+    def cast(lib):              # after each cast: the model itself returned, the dtypes
         model = make_net(lib)
         weight = model.head.weight
         model(lib.randn(2, 3)).sum().backward()
-        same = model.double() is model and model.head.weight is weight
-        return [same, [p.dtype for p in model.parameters()], model.running.dtype, weight.grad.dtype]
+        same = model.double() is model and model.head.weight is weight     # the same Parameters
+        doubled = [same, [p.dtype for p in model.parameters()], model.running.dtype,
+                   weight.grad.dtype]                                       # grads too
+        model.double()(lib.tensor(np.ones((2, 3)))).sum().backward()        # float64 data runs
+        return doubled + [model.float() is model, model.running.dtype,
+                          model.to(lib.float64) is model, weight.dtype,
+                          model.to("cpu") is model, model.to(lib.float32) is model, weight.dtype]
+    f32, f64 = np.float32, np.float64
+    assert cast(mytorch) == [True, [f64] * 4, f64, f64, True, f32, True, f64, True, True, f32]
+    raises_like_torch(TypeError, lambda: make_net(mytorch).to(mytorch.int64),
+                      torch_fn=lambda: make_net(torch).to(torch.int64),
+                      match="only accepts floating point")
     compare_code_with_torch(cast)
 
 
@@ -2582,18 +2563,6 @@ def test_load_state_dict_not_strict_loads_what_fits_and_says_what_did_not():
 
 @pytest.mark.parametrize("owner", ["optimizer", "module"])
 def test_zero_grad_set_to_none_as_pytorch(owner):
-    model = nn.Linear(3, 2)
-    opt = optim.SGD(model.parameters(), lr=0.1)
-    zero_grad = {"optimizer": opt.zero_grad, "module": model.zero_grad}[owner]
-    model(mytorch.randn(4, 3)).sum().backward()
-    grad = model.weight.grad
-    zero_grad(set_to_none=False)
-    assert model.weight.grad is grad and not np.any(grad.detach().numpy()) and grad.shape == (2, 3)    # the same, zeroed
-    zero_grad()                                                                          # default: None
-    assert model.weight.grad is None and model.bias.grad is None
-    zero_grad(set_to_none=False)                     # a grad that is None stays None
-    assert model.weight.grad is None
-
     def zeroed(lib):
         model = lib.nn.Linear(3, 2)
         opt = lib.optim.SGD(model.parameters(), lr=0.1)
@@ -2601,11 +2570,14 @@ def test_zero_grad_set_to_none_as_pytorch(owner):
         model(lib.randn(4, 3)).sum().backward()
         grad = model.weight.grad
         zero_grad(set_to_none=False)
-        kept = [model.weight.grad is grad, model.weight.grad]
-        zero_grad()
+        kept = [model.weight.grad is grad, model.weight.grad]       # the same, zeroed
+        zero_grad()                                                 # default: None
         emptied = [model.weight.grad, model.bias.grad]
-        zero_grad(set_to_none=False)
+        zero_grad(set_to_none=False)                # a grad that is None stays None
         return kept, emptied, model.weight.grad
+    (same, grad), emptied, stays = zeroed(mytorch)
+    assert same and not np.any(as_array(grad)) and grad.shape == (2, 3)
+    assert emptied == [None, None] and stays is None
     compare_code_with_torch(zeroed, rtol=0, atol=0)
 
 
@@ -3242,26 +3214,21 @@ def test_sgd_keeps_float32_and_arrays_with_numpy_float64_settings_and_0d_paramet
     """Settings given as np.float64 (e.g. from np.linspace) must not turn float32 parameters or momentum
     buffers into float64 on the way; a 0-d parameter stays an array."""
     settings = {k: (np.float64(v) if not isinstance(v, bool) else v) for k, v in settings.items()}
-    w, b = Tensor(np.array([[1.0, -2.0]], np.float32), requires_grad=True), Tensor(np.float32(0.5), requires_grad=True)
-    opt = optim.SGD([w, b], **settings)
-    for _ in range(3):
-        ((w * w).sum() + b * b * 3).backward()
-        opt.step()
-        opt.zero_grad()
-    assert type(b.detach().numpy()) is np.ndarray and b.data.shape == () and b.dtype == np.float32
-    assert w.dtype == np.float32 and all(buf.dtype == np.float32 for state in opt.state.values()
-                                         for buf in state.values())
 
-    def three_steps(lib, settings, w, b):
+    def three_steps(lib, settings, w, b):       # the parameters after 3 steps; the buffers' dtypes
         opt = lib.optim.SGD([w, b], **settings)
         for _ in range(3):
             ((w * w).sum() + b * b * 3).backward()
             opt.step()
             opt.zero_grad()
-        return [w.detach(), b.detach()]
+        buffers = [buf.dtype for state in opt.state.values() for buf in state.values()]
+        return [w.detach(), b.detach(), buffers]
+    starts = [np.array([[1.0, -2.0]], np.float32), np.float32(0.5)]
+    w, b, buffers = three_steps(mytorch, settings, *tensors_made_from(mytorch, starts))
+    assert type(b.numpy()) is np.ndarray and b.shape == () and b.dtype == np.float32
+    assert w.dtype == np.float32 and all(dtype == np.float32 for dtype in buffers)
     as_floats = {k: (float(v) if not isinstance(v, bool) else v) for k, v in settings.items()}
-    compare_with_torch(lambda w, b: three_steps(mytorch, settings, w, b),
-                       [np.array([[1.0, -2.0]], np.float32), np.float32(0.5)],
+    compare_with_torch(lambda w, b: three_steps(mytorch, settings, w, b), starts,
                        torch_fn=lambda w, b: three_steps(torch, as_floats, w, b), rtol=1e-6, atol=0)
 
 
@@ -3275,26 +3242,19 @@ def test_sgd_never_writes_into_the_callers_array_nor_into_one_a_graph_holds():
 
 
 def test_sgd_skips_parameters_without_grad_and_frozen_ones():
-    a = mytorch.tensor(np.array([1.0, 2.0]), requires_grad=True)
-    b = mytorch.tensor(np.array([3.0, 4.0]), requires_grad=True)              # gets no gradient
-    frozen = nn.Parameter(np.array([5.0, 6.0]), requires_grad=False)
-    (a * a).sum().backward()
-    opt = optim.SGD([a, b, frozen], lr=0.1, momentum=0.9)              # accepted, as by PyTorch
-    for _ in range(2):
-        opt.step()
-    np.testing.assert_allclose(as_array(a), [1.0 - 0.2 - 0.38, 2.0 - 0.4 - 0.76])   # buf = g, then 1.9 g
-    np.testing.assert_array_equal(as_array(b), [3.0, 4.0])
-    np.testing.assert_array_equal(as_array(frozen), [5.0, 6.0])
-    assert b.grad is None
-
-    def two_steps(lib, a, b, frozen):
+    def two_steps(lib, a, b, frozen):           # b gets no gradient; frozen requires none
         frozen = lib.nn.Parameter(frozen, requires_grad=False)
         (a * a).sum().backward()
-        opt = lib.optim.SGD([a, b, frozen], lr=0.1, momentum=0.9)
+        opt = lib.optim.SGD([a, b, frozen], lr=0.1, momentum=0.9)     # accepted, as by PyTorch
         for _ in range(2):
             opt.step()
         return [a.detach(), b.detach(), frozen.detach(), b.grad]
     starts = [np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0])]
+    a, b, frozen, b_grad = two_steps(mytorch, *tensors_made_from(mytorch, starts, [True, True, False]))
+    np.testing.assert_allclose(as_array(a), [1.0 - 0.2 - 0.38, 2.0 - 0.4 - 0.76])   # buf = g, then 1.9 g
+    np.testing.assert_array_equal(as_array(b), [3.0, 4.0])
+    np.testing.assert_array_equal(as_array(frozen), [5.0, 6.0])
+    assert b_grad is None
     compare_code_with_torch(two_steps, starts, requires_grad=[True, True, False],
                             rtol=1e-14, atol=0)
 
