@@ -385,18 +385,18 @@ def check_op(fn, *shapes, positive=False, torch_fn=None, seed=0):
         compare_with_torch(fn, arrays, torch_fn, rtol=1e-10, atol=1e-12, seed=seed + 1)
 
 
-def small_net(seed=0):
-    """A float64 Linear-Sigmoid-Linear, and a PyTorch copy of it with the same weights (None w/o torch)."""
+def float64_mlp(lib, *sizes, activation="Sigmoid", seed=0):
+    """Float64 Linear layers through `sizes` with `activation` between them (4, 5, 3: Linear(4, 5),
+    Sigmoid, Linear(5, 3)) in a Sequential, as mytorch draws them from `seed`; for lib=torch,
+    PyTorch's same layers holding those weights."""
+    def layers(lib):
+        made = []
+        for fan_in, fan_out in zip(sizes, sizes[1:]):
+            made += [lib.nn.Linear(fan_in, fan_out, dtype=lib.float64), getattr(lib.nn, activation)()]
+        return lib.nn.Sequential(*made[:-1])
     mytorch.manual_seed(seed)
-    ours = nn.Sequential(nn.Linear(4, 5, dtype=np.float64), nn.Sigmoid(), nn.Linear(5, 3, dtype=np.float64))
-    if torch is None:
-        return ours, None
-    theirs = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Sigmoid(), torch.nn.Linear(5, 3)).double()
-    own = dict(ours.named_parameters())
-    with torch.no_grad():
-        for name, p in theirs.named_parameters():
-            p.copy_(torch.from_numpy(as_array(own[name]).copy()))
-    return ours, theirs
+    ours = layers(mytorch)
+    return ours if lib is mytorch else torch_copy(ours, layers(torch))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1918,7 +1918,7 @@ def test_gan_pattern_two_losses_one_forward_step_in_between():
 
 def reference_grads(model, state, x, y):
     """Gradients of the loss at the weights `state`, on a fresh copy of `model`'s architecture."""
-    ref, _ = small_net(seed=99)
+    ref = float64_mlp(mytorch, 4, 5, 3, seed=99)
     ref.load_state_dict(state)
     nn.CrossEntropyLoss()(ref(mytorch.tensor(x)), y).backward()
     return [as_array(p.grad).copy() for p in ref.parameters()]
@@ -1926,7 +1926,7 @@ def reference_grads(model, state, x, y):
 
 @pytest.mark.parametrize("change", ["optimizer step", "load_state_dict", "+= under no_grad"])
 def test_backward_after_the_weights_changed_gives_the_gradient_at_the_forward_values(change, rng):
-    model, _ = small_net()
+    model = float64_mlp(mytorch, 4, 5, 3)
     x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
     old_state = {k: np.array(v) for k, v in model.state_dict().items()}
     expected = reference_grads(model, old_state, x, y)
@@ -2257,6 +2257,24 @@ def load_arrays(lib, model, state, strict=True):
     return model.load_state_dict(arrays, strict=strict)
 
 
+def torch_tutorial_mlp(state):
+    """TutorialMLP in PyTorch: its layers, names and forward, holding the weights of `state` (a
+    TutorialMLP's state_dict), in their dtype."""
+    class TorchTutorialMLP(torch.nn.Module):
+        forward = TutorialMLP.forward           # the same code, on PyTorch's layers
+
+        def __init__(self):
+            super().__init__()
+            self.fc1 = torch.nn.Linear(784, 128)
+            self.fc2 = torch.nn.Linear(128, 64)
+            self.fc3 = torch.nn.Linear(64, 32)
+            self.fc4 = torch.nn.Linear(32, 10)
+            self.activation = torch.nn.Sigmoid()
+    theirs = TorchTutorialMLP().to(getattr(torch, str(state["fc1.weight"].dtype)))
+    load_arrays(torch, theirs, state)
+    return theirs
+
+
 def make_net(lib):
     """One model built by the same code from mytorch or torch (`lib.nn`): a nested Sequential(OrderedDict), a
     layer used under two names, a buffer, a ModuleList."""
@@ -2489,23 +2507,11 @@ def test_state_dict_round_trip_gives_and_takes_copies(rng):
 
 def test_state_dict_loads_into_pytorch_and_back(rng):
     ours = TutorialMLP()
-
-    def tutorial_mlp_of_torch():
-        theirs = torch.nn.Sequential()
-        for i, (fan_in, fan_out) in enumerate([(784, 128), (128, 64), (64, 32), (32, 10)], 1):
-            theirs.add_module(f"fc{i}", torch.nn.Linear(fan_in, fan_out))
-        load_arrays(torch, theirs, ours.state_dict())
-        return theirs
-
-    def forward(theirs, x):                       # TutorialMLP.forward, on torch's layers
-        for layer in theirs:
-            x = layer(x)
-            x = torch.sigmoid(x) if layer is not theirs.fc4 else x
-        return x
     x = rng.random((3, 784), dtype=np.float32)
     compare_with_torch(lambda x: ours(x), [x],
-                       torch_fn=lambda x: forward(tutorial_mlp_of_torch(), x), rtol=1e-5, atol=1e-6)
-    theirs = tutorial_mlp_of_torch()
+                       torch_fn=lambda x: torch_tutorial_mlp(ours.state_dict())(x), rtol=1e-5,
+                       atol=1e-6)
+    theirs = torch_tutorial_mlp(ours.state_dict())
     with torch.no_grad():                           # and back: torch's weights into ours
         for p in theirs.parameters():
             p.mul_(-2)
@@ -2863,7 +2869,7 @@ def test_clip_grad_norm_returns_the_norm_and_scales_the_gradients_like_torch(max
         before = [p.grad.clone() for p in model.parameters()]
         norm = lib.nn.utils.clip_grad_norm_(model.parameters(), max_norm, norm_type)
         return [before, norm, [p.grad for p in model.parameters()]]
-    before, norm, after = clipped(mytorch, small_net(3)[0])
+    before, norm, after = clipped(mytorch, float64_mlp(mytorch, 4, 5, 3, seed=3))
 
     def total(grads):
         return np.linalg.norm(np.concatenate([as_array(g).ravel() for g in grads]), norm_type)
@@ -2873,8 +2879,8 @@ def test_clip_grad_norm_returns_the_norm_and_scales_the_gradients_like_torch(max
         assert total(after) == pytest.approx(max_norm, rel=1e-4)
     else:
         assert all(np.array_equal(as_array(a), as_array(b)) for a, b in zip(after, before))
-    compare_with_torch(lambda: clipped(mytorch, small_net(3)[0]),
-                       torch_fn=lambda: clipped(torch, small_net(3)[1]), rtol=1e-12, atol=1e-15)
+    compare_code_with_torch(lambda lib: clipped(lib, float64_mlp(lib, 4, 5, 3, seed=3)),
+                            rtol=1e-12, atol=1e-15)
 
 
 # -- losses -------------------------------------------------------------------------------------------
@@ -3798,15 +3804,6 @@ def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64():
     ours = TutorialMLP(dtype=np.float64)
     initial = ours.state_dict()
 
-    def torch_copy_of_ours():
-        layers = []
-        for fan_in, fan_out in [(784, 128), (128, 64), (64, 32), (32, 10)]:
-            layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.Sigmoid()]
-        theirs = torch.nn.Sequential(*layers[:-1]).double()          # fc1, σ, fc2, σ, fc3, σ, fc4
-        load_arrays(torch, theirs, {f"{2 * i}.{kind}": initial[f"fc{i + 1}.{kind}"]
-                                    for i in range(4) for kind in ("weight", "bias")})
-        return theirs
-
     def losses(lib, model):                     # 20 steps of the tutorial's loop: each step's loss
         opt = lib.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         loss_fn = lib.nn.CrossEntropyLoss()
@@ -3822,7 +3819,7 @@ def test_tutorial_mlp_matches_pytorch_for_20_steps_in_float64():
             seen.append(loss.item())
         return seen
     compare_with_torch(lambda: losses(mytorch, ours),
-                       torch_fn=lambda: losses(torch, torch_copy_of_ours()), rtol=0, atol=1e-6)
+                       torch_fn=lambda: losses(torch, torch_tutorial_mlp(initial)), rtol=0, atol=1e-6)
 
 
 # -- plain defs: a traceback names what ran -----------------------------------------------------------
@@ -4007,7 +4004,7 @@ def test_item_assignment_outside_the_graph_and_the_clear_error_inside():
 def test_handwritten_update_loop_trains_like_torch(rng):
     """`with no_grad(): for p in model.parameters(): p -= lr * p.grad`, five steps, against PyTorch
     doing the same from the same weights."""
-    ours, theirs = small_net()
+    ours = float64_mlp(mytorch, 4, 5, 3)
     params = list(ours.parameters())
     x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
 
@@ -4023,7 +4020,8 @@ def test_handwritten_update_loop_trains_like_torch(rng):
             losses.append(loss.item())
         return losses, dict(model.named_parameters())
     (losses, _), _ = compare_with_torch(lambda: train(mytorch, ours),
-                                        torch_fn=lambda: train(torch, theirs), rtol=1e-12, atol=0)
+                                        torch_fn=lambda: train(torch, float64_mlp(torch, 4, 5, 3)),
+                                        rtol=1e-12, atol=0)
     assert losses[-1] < losses[0]                                  # it trains
     assert all(a is b for a, b in zip(ours.parameters(), params))  # the same parameters throughout
 
