@@ -3352,23 +3352,32 @@ def test_optimizers_reject_bad_settings_like_torch(name, bad, words):
                       torch_fn=lambda p: optimizer(torch, p), match=words, torch_match=".*")
 
 
-ADAM_SETTINGS = [dict(), dict(lr=0.01), dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6),
-                 dict(lr=0.01, weight_decay=0.1), dict(lr=0.05, betas=(0.5, 0.9), weight_decay=0.01)]
+def optimizer_state_layout(state_dict, settings):
+    """An optimizer's state_dict as mytorch's and PyTorch's compare: its keys in order, its numbers as
+    float64 arrays (PyTorch keeps Adam's step count as a tensor), and its param group's entries named
+    in `settings` (mytorch's: PyTorch's group has more)."""
+    state = {i: {key: np.asarray(value, np.float64) for key, value in s.items()}
+             for i, s in state_dict["state"].items()}
+    group = {key: state_dict["param_groups"][0][key] for key in settings}
+    return [list(state_dict), state, group]
 
 
-@pytest.mark.parametrize("settings", ADAM_SETTINGS, ids=["defaults", "lr", "betas-eps", "wd", "all"])
-def test_adam_matches_torch_over_20_steps_on_an_mlp(settings):
-    mytorch.manual_seed(4)
-    ours = nn.Sequential(nn.Linear(5, 8, dtype=np.float64), nn.Tanh(), nn.Linear(8, 3, dtype=np.float64))
-    initial = ours.state_dict()
+ADAM_SETTINGS = {"defaults": dict(), "lr": dict(lr=0.01),
+                 "betas-eps": dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6),
+                 "wd": dict(lr=0.01, weight_decay=0.1),
+                 "all": dict(lr=0.05, betas=(0.5, 0.9), weight_decay=0.01)}
+ADAMW_SETTINGS = ["defaults", "wd", "betas-eps"]         # AdamW's cases: some of Adam's
 
-    def torch_copy_of_ours():
-        theirs = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
-        load_arrays(torch, theirs.double(), initial)
-        return theirs
 
-    def train(lib, model):                      # each step's loss and the parameters after it
-        opt = lib.optim.Adam(model.parameters(), **settings)
+@pytest.mark.parametrize("optimizer, case", [("Adam", case) for case in ADAM_SETTINGS]
+                         + [("AdamW", case) for case in ADAMW_SETTINGS])
+def test_adam_and_adamw_match_torch_over_20_steps_on_an_mlp_and_save_their_state_as_torch(optimizer,
+                                                                                          case):
+    settings = ADAM_SETTINGS[case]
+
+    def train(lib):     # each step's loss and the parameters after it; the optimizer's state_dict
+        model = float64_mlp(lib, 5, 8, 3, activation="Tanh", seed=4)
+        opt = getattr(lib.optim, optimizer)(model.parameters(), **settings)
         data = np.random.default_rng(0)
         steps = []
         for _ in range(20):
@@ -3379,9 +3388,14 @@ def test_adam_matches_torch_over_20_steps_on_an_mlp(settings):
             opt.zero_grad()
             parameters = {name: p.detach().clone() for name, p in model.named_parameters()}
             steps.append([loss.item(), parameters])
-        return steps
-    compare_with_torch(lambda: train(mytorch, ours),
-                       torch_fn=lambda: train(torch, torch_copy_of_ours()), rtol=1e-10, atol=0)
+        return [steps, optimizer_state_layout(opt.state_dict(), ("lr", "betas", "eps",
+                                                                   "weight_decay", "params"))]
+    _, (keys, state, group) = train(mytorch)
+    assert keys == ["state", "param_groups"] and list(state) == group["params"] == [0, 1, 2, 3]
+    assert list(state[0]) == ["step", "exp_avg", "exp_avg_sq"] and state[0]["step"] == 20
+    default = {"Adam": 0, "AdamW": 0.01}[optimizer]                         # PyTorch's defaults
+    assert group["weight_decay"] == settings.get("weight_decay", default)
+    compare_code_with_torch(train, rtol=1e-10, atol=0)
 
 
 def test_adam_skips_parameters_without_a_gradient_like_torch(rng):
@@ -3427,50 +3441,6 @@ def test_adam_trains_float32_and_keeps_the_callers_array():
 
 
 # -- AdamW: the weight decay shrinks the weights, apart from Adam's step (as PyTorch's AdamW) ------
-def adamw_mlp(lib):
-    """One float64 Linear-Tanh-Linear from mytorch or torch: torch's takes mytorch's weights."""
-    mytorch.manual_seed(4)
-    ours = nn.Sequential(nn.Linear(5, 8, dtype=np.float64), nn.Tanh(),
-                         nn.Linear(8, 3, dtype=np.float64))
-    if lib is mytorch:
-        return ours
-    theirs = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
-    load_arrays(torch, theirs.double(), ours.state_dict())
-    return theirs
-
-
-ADAMW_SETTINGS = [dict(), dict(lr=0.01, weight_decay=0.1),
-                  dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6)]
-
-
-@pytest.mark.parametrize("settings", ADAMW_SETTINGS, ids=["defaults", "wd", "betas-eps"])
-def test_adamw_matches_torch_over_5_steps_and_saves_its_state_as_torch(settings):
-    def train(lib):                 # the parameters after each step; the optimizer's state_dict
-        model = adamw_mlp(lib)
-        opt = lib.optim.AdamW(model.parameters(), **settings)
-        data = np.random.default_rng(0)
-        steps = []
-        for _ in range(5):
-            x, y = data.normal(size=(6, 5)), data.integers(0, 3, 6)
-            lib.nn.CrossEntropyLoss()(model(lib.tensor(x)), lib.tensor(y)).backward()
-            opt.step()
-            opt.zero_grad()
-            steps.append({name: p.detach().clone() for name, p in model.named_parameters()})
-        saved = opt.state_dict()
-        # its keys in order; numbers as float64 arrays (PyTorch's step count is a tensor); the
-        # group's settings that mytorch has (PyTorch's has more)
-        state = {i: {key: np.asarray(value, np.float64) for key, value in s.items()}
-                 for i, s in saved["state"].items()}
-        group = {key: saved["param_groups"][0][key]
-                 for key in ("lr", "betas", "eps", "weight_decay", "params")}
-        return [steps, list(saved), state, group]
-    _, keys, state, group = train(mytorch)
-    assert keys == ["state", "param_groups"] and list(state) == group["params"] == [0, 1, 2, 3]
-    assert list(state[0]) == ["step", "exp_avg", "exp_avg_sq"] and state[0]["step"] == 5
-    assert group["weight_decay"] == settings.get("weight_decay", 0.01)     # PyTorch's default
-    compare_code_with_torch(train, rtol=1e-10, atol=1e-15)
-
-
 def test_adamw_first_step_shrinks_the_weights_then_takes_adams_step():
     """Step 1 by hand: p·(1 - lr·weight_decay) - lr·g / (|g| + eps) (Adam's first step is lr·sign(g)
     for a gradient well above eps); Adam's L2 decay would add weight_decay·p to g instead."""
@@ -3510,18 +3480,14 @@ def test_print_optimizer_is_pytorchs_layout_with_the_settings_mytorch_has():
 
 
 # -- saving and resuming an optimizer: state_dict, load_state_dict ------------------------------------
-def train_steps(model, opt, steps, seed):
-    rng = np.random.default_rng(seed)
+def train_steps(lib, model, opt, steps, seed):
+    """`steps` steps of opt on lib's model (3 inputs, 2 classes), on batches drawn from `seed`."""
+    data = np.random.default_rng(seed)
     for _ in range(steps):
-        x, y = rng.normal(size=(8, 3)), rng.integers(0, 2, 8)
+        x, y = data.normal(size=(8, 3)), data.integers(0, 2, 8)
         opt.zero_grad()
-        nn.CrossEntropyLoss()(model(mytorch.tensor(x)), mytorch.tensor(y)).backward()
+        lib.nn.CrossEntropyLoss()(model(lib.tensor(x)), lib.tensor(y)).backward()
         opt.step()
-
-
-def double_mlp(seed):
-    mytorch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)).double()
 
 
 OPTIMIZERS = {"SGD momentum": lambda params: optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=1e-3),
@@ -3531,25 +3497,25 @@ OPTIMIZERS = {"SGD momentum": lambda params: optim.SGD(params, lr=0.1, momentum=
 
 @pytest.mark.parametrize("kind", list(OPTIMIZERS))
 def test_optimizer_state_dict_resumes_training_exactly(kind):
-    uninterrupted = double_mlp(12)
+    uninterrupted = float64_mlp(mytorch, 3, 5, 2, activation="Tanh", seed=12)
     opt = OPTIMIZERS[kind](uninterrupted.parameters())
-    train_steps(uninterrupted, opt, 3, seed=13)
+    train_steps(mytorch, uninterrupted, opt, 3, seed=13)
     saved_model, saved_opt = uninterrupted.state_dict(), opt.state_dict()
-    train_steps(uninterrupted, opt, 3, seed=14)
+    train_steps(mytorch, uninterrupted, opt, 3, seed=14)
 
-    resumed = double_mlp(99)                       # other weights, a fresh optimizer (another lr too)
+    resumed = float64_mlp(mytorch, 3, 5, 2, activation="Tanh", seed=99)                       # other weights, a fresh optimizer (another lr too)
     resumed.load_state_dict(saved_model)
     fresh = OPTIMIZERS[kind](resumed.parameters())
     fresh.param_groups[0]["lr"] = 123.0
     fresh.load_state_dict(saved_opt)
     assert fresh.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
-    train_steps(resumed, fresh, 3, seed=14)
+    train_steps(mytorch, resumed, fresh, 3, seed=14)
     for a, b in zip(uninterrupted.parameters(), resumed.parameters()):
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
     # the saved state is a copy: training on changed neither it nor, through it, the resumed optimizer
     assert saved_opt["state"][0] is not fresh.state_dict()["state"][0]
     before = {i: {k: np.array(v) for k, v in s.items()} for i, s in saved_opt["state"].items()}
-    train_steps(resumed, fresh, 1, seed=15)
+    train_steps(mytorch, resumed, fresh, 1, seed=15)
     for i, s in saved_opt["state"].items():
         for key, value in s.items():
             np.testing.assert_array_equal(value, before[i][key])
@@ -3557,34 +3523,16 @@ def test_optimizer_state_dict_resumes_training_exactly(kind):
 
 @pytest.mark.parametrize("kind", ["SGD momentum", "Adam"])
 def test_optimizer_state_dict_has_pytorchs_layout_and_values(kind):
-    model = double_mlp(16)
-    initial = model.state_dict()
-
-    def trained(lib, model, make):              # an optimizer after three steps
-        opt = make(model.parameters())
-        data = np.random.default_rng(0)
-        for _ in range(3):
-            x, y = data.normal(size=(8, 3)), data.integers(0, 2, 8)
-            opt.zero_grad()
-            lib.nn.CrossEntropyLoss()(model(lib.tensor(x)), lib.tensor(y)).backward()
-            opt.step()
-        return opt
-    opt = trained(mytorch, model, OPTIMIZERS[kind])
+    model = float64_mlp(mytorch, 3, 5, 2, activation="Tanh", seed=16)
+    opt = OPTIMIZERS[kind](model.parameters())
+    train_steps(mytorch, model, opt, 3, seed=0)
     settings = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
 
-    def torch_trained():
-        theirs = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
-        load_arrays(torch, theirs.double(), initial)
-        make = getattr(torch.optim, kind.split()[0])
-        return theirs, trained(torch, theirs, lambda params: make(params, **settings))
-
-    def layout(state_dict):
-        """The state_dict's keys in order, its numbers as float64 arrays (PyTorch keeps Adam's step
-        count as a tensor), and its param group's settings that mytorch has (PyTorch has more)."""
-        state = {i: {k: np.asarray(v, np.float64) for k, v in s.items()}
-                 for i, s in state_dict["state"].items()}
-        group = {k: state_dict["param_groups"][0][k] for k in opt.param_groups[0]}
-        return [list(state_dict), state, group]
+    def torch_trained():                        # the same model and optimizer, after the same steps
+        theirs = float64_mlp(torch, 3, 5, 2, activation="Tanh", seed=16)
+        torch_opt = getattr(torch.optim, kind.split()[0])(theirs.parameters(), **settings)
+        train_steps(torch, theirs, torch_opt, 3, seed=0)
+        return theirs, torch_opt
 
     def load_into_two(lib, parameters, state):          # a state for four parameters
         getattr(lib.optim, kind.split()[0])(list(parameters)[:2], lr=0.1).load_state_dict(state)
@@ -3597,8 +3545,9 @@ def test_optimizer_state_dict_has_pytorchs_layout_and_values(kind):
     raises_like_torch(ValueError, lambda: load_into_two(mytorch, model.parameters(), ours),
                       torch_fn=torch_refuses, match="doesn't match the size of optimizer's group")
     def torch_state():
-        return layout(torch_trained()[1].state_dict())
-    compare_with_torch(lambda: layout(ours), torch_fn=torch_state, rtol=1e-10, atol=1e-14)
+        return optimizer_state_layout(torch_trained()[1].state_dict(), opt.param_groups[0])
+    compare_with_torch(lambda: optimizer_state_layout(ours, opt.param_groups[0]),
+                       torch_fn=torch_state, rtol=1e-10, atol=1e-14)
 
 
 # -- checkpoints: mytorch.save and mytorch.load; files both ways with PyTorch (README: Checkpoints)
@@ -3607,15 +3556,15 @@ def test_a_checkpoint_file_resumes_training_exactly(kind, tmp_path):
     """What the README's Checkpoints section promises: a model and an optimizer saved with
     mytorch.save and loaded with mytorch.load into fresh ones (other weights, another lr) train on
     as the originals do, to the last bit."""
-    uninterrupted = double_mlp(12)
+    uninterrupted = float64_mlp(mytorch, 3, 5, 2, activation="Tanh", seed=12)
     opt = OPTIMIZERS[kind](uninterrupted.parameters())
-    train_steps(uninterrupted, opt, 3, seed=13)
+    train_steps(mytorch, uninterrupted, opt, 3, seed=13)
     path = tmp_path / "checkpoint.npz"
     mytorch.save({"model": uninterrupted.state_dict(), "optimizer": opt.state_dict(), "epoch": 3},
                  path)
-    train_steps(uninterrupted, opt, 3, seed=14)
+    train_steps(mytorch, uninterrupted, opt, 3, seed=14)
 
-    resumed = double_mlp(99)
+    resumed = float64_mlp(mytorch, 3, 5, 2, activation="Tanh", seed=99)
     fresh = OPTIMIZERS[kind](resumed.parameters())
     fresh.param_groups[0]["lr"] = 123.0
     checkpoint = mytorch.load(path)
@@ -3623,7 +3572,7 @@ def test_a_checkpoint_file_resumes_training_exactly(kind, tmp_path):
     assert list(checkpoint["optimizer"]["state"]) == ["0", "1", "2", "3"]     # JSON's keys
     resumed.load_state_dict(checkpoint["model"])
     fresh.load_state_dict(checkpoint["optimizer"])
-    train_steps(resumed, fresh, 3, seed=14)
+    train_steps(mytorch, resumed, fresh, 3, seed=14)
     for a, b in zip(uninterrupted.parameters(), resumed.parameters()):
         assert b.dtype == np.float64
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
