@@ -3484,32 +3484,6 @@ OPTIMIZERS = {"SGD momentum": lambda params: optim.SGD(params, lr=0.1, momentum=
               "Adam": lambda params: optim.Adam(params, lr=0.01, betas=(0.8, 0.99))}
 
 
-@pytest.mark.parametrize("kind", list(OPTIMIZERS))
-def test_optimizer_state_dict_resumes_training_exactly(kind):
-    uninterrupted = float64_mlp(mytorch, 3, 5, 2, activation="Tanh", seed=12)
-    opt = OPTIMIZERS[kind](uninterrupted.parameters())
-    train_steps(mytorch, uninterrupted, opt, 3, seed=13)
-    saved_model, saved_opt = uninterrupted.state_dict(), opt.state_dict()
-    train_steps(mytorch, uninterrupted, opt, 3, seed=14)
-
-    resumed = float64_mlp(mytorch, 3, 5, 2, activation="Tanh", seed=99)                       # other weights, a fresh optimizer (another lr too)
-    resumed.load_state_dict(saved_model)
-    fresh = OPTIMIZERS[kind](resumed.parameters())
-    fresh.param_groups[0]["lr"] = 123.0
-    fresh.load_state_dict(saved_opt)
-    assert fresh.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
-    train_steps(mytorch, resumed, fresh, 3, seed=14)
-    for a, b in zip(uninterrupted.parameters(), resumed.parameters()):
-        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
-    # the saved state is a copy: training on changed neither it nor, through it, the resumed optimizer
-    assert saved_opt["state"][0] is not fresh.state_dict()["state"][0]
-    before = {i: {k: np.array(v) for k, v in s.items()} for i, s in saved_opt["state"].items()}
-    train_steps(mytorch, resumed, fresh, 1, seed=15)
-    for i, s in saved_opt["state"].items():
-        for key, value in s.items():
-            np.testing.assert_array_equal(value, before[i][key])
-
-
 @pytest.mark.parametrize("kind", ["SGD momentum", "Adam"])
 def test_optimizer_state_dict_has_pytorchs_layout_and_values(kind):
     model = float64_mlp(mytorch, 3, 5, 2, activation="Tanh", seed=16)
@@ -3540,27 +3514,30 @@ def test_optimizer_state_dict_has_pytorchs_layout_and_values(kind):
 
 
 # -- checkpoints: mytorch.save and mytorch.load; files both ways with PyTorch (README: Checkpoints)
-@pytest.mark.parametrize("kind", ["SGD momentum", "Adam"])
-def test_a_checkpoint_file_resumes_training_exactly(kind, tmp_path):
-    """What the README's Checkpoints section promises: a model and an optimizer saved with
-    mytorch.save and loaded with mytorch.load into fresh ones (other weights, another lr) train on
-    as the originals do, to the last bit."""
+@pytest.mark.parametrize("way", ["in memory", "through a file"])
+@pytest.mark.parametrize("kind", list(OPTIMIZERS))
+def test_a_saved_model_and_optimizer_resume_training_exactly(kind, way, tmp_path):
+    """What the README's Checkpoints section promises: a model's and an optimizer's state_dicts, kept
+    in memory or saved with mytorch.save and loaded with mytorch.load, loaded into fresh ones (other
+    weights, another lr) train on as the originals do, to the last bit; and what was saved is a
+    copy, which training on leaves alone."""
     uninterrupted = float64_mlp(mytorch, 3, 5, 2, activation="Tanh", seed=12)
     opt = OPTIMIZERS[kind](uninterrupted.parameters())
     train_steps(mytorch, uninterrupted, opt, 3, seed=13)
-    path = tmp_path / "checkpoint.npz"
-    mytorch.save({"model": uninterrupted.state_dict(), "optimizer": opt.state_dict(), "epoch": 3},
-                 path)
+    checkpoint = {"model": uninterrupted.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}
+    if way == "through a file":
+        mytorch.save(checkpoint, tmp_path / "checkpoint.npz")
+        checkpoint = mytorch.load(tmp_path / "checkpoint.npz")
+        assert checkpoint["epoch"] == 3
+        assert list(checkpoint["optimizer"]["state"]) == ["0", "1", "2", "3"]     # JSON's keys
     train_steps(mytorch, uninterrupted, opt, 3, seed=14)
 
     resumed = float64_mlp(mytorch, 3, 5, 2, activation="Tanh", seed=99)
     fresh = OPTIMIZERS[kind](resumed.parameters())
     fresh.param_groups[0]["lr"] = 123.0
-    checkpoint = mytorch.load(path)
-    assert checkpoint["epoch"] == 3
-    assert list(checkpoint["optimizer"]["state"]) == ["0", "1", "2", "3"]     # JSON's keys
     resumed.load_state_dict(checkpoint["model"])
     fresh.load_state_dict(checkpoint["optimizer"])
+    assert fresh.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     train_steps(mytorch, resumed, fresh, 3, seed=14)
     for a, b in zip(uninterrupted.parameters(), resumed.parameters()):
         assert b.dtype == np.float64
@@ -3568,6 +3545,14 @@ def test_a_checkpoint_file_resumes_training_exactly(kind, tmp_path):
     for i, state in opt.state_dict()["state"].items():
         for key, value in state.items():
             np.testing.assert_array_equal(value, fresh.state_dict()["state"][i][key])
+    # the saved state is a copy: training on changed neither it nor, through it, the resumed optimizer
+    saved = checkpoint["optimizer"]["state"]
+    assert next(iter(saved.values())) is not fresh.state_dict()["state"][0]
+    before = {i: {k: np.array(v) for k, v in s.items()} for i, s in saved.items()}
+    train_steps(mytorch, resumed, fresh, 1, seed=15)
+    for i, s in saved.items():
+        for key, value in s.items():
+            np.testing.assert_array_equal(value, before[i][key])
 
 
 def test_save_and_load_give_back_tensors_arrays_numbers_and_json_s_keys_and_lists(tmp_path):
