@@ -1375,21 +1375,30 @@ def test_composite_expression():
 
 
 # -- torch's functions that are Tensor methods here: mytorch.max(x, 1), exp, sum, amax, ... --------
-def test_the_cifar_tutorials_accuracy_idiom_with_mytorch_max_gives_torchs_predictions(rng):
+@pytest.mark.parametrize("labels_kind", ["tensor", "numpy", "Tensor(labels)"])
+def test_the_accuracy_idioms_give_torchs_predictions_and_counts(labels_kind, rng):
     """PyTorch's CIFAR-10 tutorial: `_, predicted = torch.max(outputs.data, 1)`, then a count of
-    the right ones; mytorch.max also with a graph (its values' gradient); mytorch.min, keepdim."""
+    the right ones; and `(outputs.argmax(1) == labels).float().mean()`; the labels an int64 tensor,
+    a numpy array, or Tensor(labels) (float32: still equal). mytorch.max also with a graph (its
+    values' gradient); mytorch.min, keepdim. (outputs.data.max(1), the method: an edge case.)"""
     outputs = rng.normal(size=(8, 5)).astype(np.float32)
     labels = outputs.argmax(1)
     labels[:3] = (labels[:3] + 1) % 5                   # the first three wrong: 5 of 8 right
+    ours = {"tensor": mytorch.tensor(labels), "numpy": labels, "Tensor(labels)": Tensor(labels)}
 
     def accuracy(lib, outputs, labels):
         _, predicted = lib.max(outputs.data, 1)
         correct = (predicted == labels).sum().item()
-        return [predicted, correct, lib.max(outputs, 1), lib.min(outputs, dim=0, keepdim=True)]
-    predicted, correct, _, _ = accuracy(mytorch, *tensors_made_from(mytorch, [outputs, labels]))
+        mean = (outputs.argmax(1) == labels).float().mean()
+        return [predicted, correct, mean, lib.max(outputs, 1), lib.min(outputs, dim=0, keepdim=True)]
+    (x,) = tensors_made_from(mytorch, [outputs])
+    predicted, correct, mean, _, _ = accuracy(mytorch, x, ours[labels_kind])
     np.testing.assert_array_equal(as_array(predicted), outputs.argmax(1))
     assert correct == 5 and predicted.dtype == np.int64
-    compare_code_with_torch(accuracy, [outputs, labels])
+    assert mean.item() == 5 / 8 and mean.dtype == np.float32 and not mean.requires_grad
+    compare_with_torch(lambda x: accuracy(mytorch, x, ours[labels_kind]), [outputs],
+                       torch_fn=lambda x: accuracy(torch, x, torch.from_numpy(labels)),
+                       rtol=0, atol=0)
 
 
 # name: (function, positional arguments, keyword arguments)
@@ -4140,21 +4149,6 @@ def test_iterating_a_0d_tensor_raises_type_error_like_torch():
     compare_with_torch(list, [np.arange(6.0).reshape(2, 3)])
 
 
-@pytest.mark.parametrize("labels_kind", ["numpy", "tensor"])
-def test_accuracy_reads_as_in_pytorch(labels_kind, rng):
-    logits = rng.normal(size=(16, 10)).astype(np.float32)
-    labels = rng.integers(0, 10, 16)
-    labels[:5] = logits[:5].argmax(1)                   # some right, some wrong
-    y = labels if labels_kind == "numpy" else Tensor(labels)   # Tensor(ints) is float32: still equal
-    accuracy = (Tensor(logits, requires_grad=True).argmax(1) == y).float().mean()
-    assert accuracy.dtype == np.float32 and not accuracy.requires_grad
-    assert 5 / 16 <= accuracy.item() < 1
-    def torch_accuracy(logits):
-        return (logits.argmax(1) == torch.from_numpy(labels)).float().mean()
-    compare_with_torch(lambda t: (t.argmax(1) == y).float().mean(), [logits],
-                       torch_fn=torch_accuracy, rtol=0, atol=0)
-
-
 # -- the tutorial's own training code -----------------------------------------------------------------
 def write_idx(path, array):
     """MNIST's IDX format: magic 0x0000 08 <ndim> (08: unsigned bytes), each dimension as a big-endian
@@ -5484,12 +5478,6 @@ def same_as_torch_or_says_data(expression):
         assert not found, described(found)
 
 
-def test_edge_the_tutorials_accuracy_idiom_with_data_gives_torchs_result_or_a_clear_error():
-    """PyTorch's CIFAR-10 tutorial: _, predicted = torch.max(outputs.detach().numpy(), 1), here as a method."""
-    outputs = [[0.1, 0.9, 0.3], [0.8, 0.2, 0.1]]
-    same_as_torch_or_says_data(lambda t: t.tensor(outputs).data.max(1)[1])
-
-
 # -- refused, or refused unclearly, where PyTorch works
 def test_edge_max_and_min_over_dim_0_of_a_0d_tensor_like_torch():
     def check(case):
@@ -5590,5 +5578,9 @@ def test_edge_pytorch_habits_with_data_give_torchs_result_or_a_clear_error():
         "p.grad.data.mul_(2)": lambda t: t.ones(2).data.mul_(2),
         "outputs.data.max(1, keepdim=True)":
             lambda t: tuple(t.tensor([[0.1, 0.9], [0.8, 0.2]]).data.max(1, keepdim=True)),
+        # PyTorch's CIFAR-10 tutorial's torch.max(outputs.data, 1) as a method (the function: the
+        # accuracy idioms' test)
+        "outputs.data.max(1)[1]":
+            lambda t: t.tensor([[0.1, 0.9, 0.3], [0.8, 0.2, 0.1]]).data.max(1)[1],
     }
     check_each(lambda name: same_as_torch_or_says_data(cases[name]), cases)
