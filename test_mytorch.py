@@ -352,7 +352,8 @@ def same_as_torch(code, *words):
 
 
 def numeric_grads(fn, arrays, upstream, eps=1e-6):
-    """Central differences of sum(upstream * fn(arrays)) with respect to each array (float64)."""
+    """Central differences of sum(upstream * fn(arrays)) with respect to each array, in its dtype
+    (float64 for a check that holds: see the test of gradcheck's refusal of float32)."""
     grads = []
     for array in arrays:
         grad = np.zeros_like(array)
@@ -869,9 +870,12 @@ def test_pow_t_matmul_cpu_as_torch(name, fn):
     rng = np.random.default_rng(1)
     a, b = rng.uniform(0.5, 2.0, (2, 3)), rng.uniform(0.5, 2.0, (2, 3))
     assert mytorch.gradcheck(fn, [mytorch.tensor(v, requires_grad=True) for v in (a, b)])
+    compare_with_torch(fn, [a, b], rtol=1e-10, atol=0)
+
+
+def test_t_of_a_3d_tensor_raises_like_torch():
     raises_like_torch(RuntimeError, lambda: mytorch.ones(2, 2, 2).t(), match=r"t\(\) expects",
                       torch_fn=lambda: torch.ones(2, 2, 2).t())
-    compare_with_torch(fn, [a, b], rtol=1e-10, atol=0)
 
 
 # -- elementwise functions: exp, log, sqrt, relu, tanh, sigmoid, abs, clamp, pow ----------------------
@@ -1096,8 +1100,11 @@ def test_reductions_take_a_tuple_or_list_of_dims_like_torch(name, kwargs, rng):
 
 
 @pytest.mark.parametrize("correction", [0, 1, 2])
-def test_var_correction(correction, rng):
+def test_var_correction(correction):
     check_op(lambda a: a.var(dim=1, correction=correction), (3, 5))
+
+
+def test_var_unbiased_false_and_by_default_as_numpys_ddof_0_and_1(rng):
     x = rng.normal(size=(4, 6))
     np.testing.assert_allclose(mytorch.tensor(x).var(dim=0, unbiased=False).detach().numpy(), x.var(axis=0))
     np.testing.assert_allclose(mytorch.tensor(x).var().detach().numpy(), x.var(ddof=1))
@@ -4614,27 +4621,26 @@ def test_gradcheck_checks_every_output_element_not_just_their_sum():
 
 
 def test_gradcheck_leaves_the_callers_tensors_and_grads_untouched(rng):
-    for dtype in (np.float64,):
-        values = rng.uniform(-2, 2, (3, 4)).astype(dtype)
-        a = mytorch.tensor(values.copy(), requires_grad=True)
-        b = mytorch.tensor(values[0].copy(), requires_grad=True)
-        (a * 3).sum().backward()                  # a has a gradient from before; b has none
-        before, grad_object = as_array(a.grad).copy(), a.grad
-        data_object = a.detach().numpy()
-        assert mytorch.gradcheck(lambda a, b: (a * b).tanh(), (a, b)) is True
-        assert a.dtype == dtype and b.dtype == dtype and a.requires_grad and b.requires_grad
-        assert a.detach().numpy() is data_object
-        np.testing.assert_array_equal(a.detach().numpy(), values)
-        np.testing.assert_array_equal(b.detach().numpy(), values[0])
-        assert a.grad is grad_object and b.grad is None
-        np.testing.assert_array_equal(as_array(a.grad), before)
-        # ... also when the check fails and raises
-        with pytest.raises(RuntimeError):
-            mytorch.gradcheck(lambda a, b: student_sin_wrong(a) * b, (a, b))
-        np.testing.assert_array_equal(a.detach().numpy(), values)
-        np.testing.assert_array_equal(b.detach().numpy(), values[0])
-        assert a.grad is grad_object and b.grad is None and a.dtype == dtype
-        np.testing.assert_array_equal(as_array(a.grad), before)
+    values = rng.uniform(-2, 2, (3, 4))
+    a = mytorch.tensor(values.copy(), requires_grad=True)
+    b = mytorch.tensor(values[0].copy(), requires_grad=True)
+    (a * 3).sum().backward()                      # a has a gradient from before; b has none
+    before, grad_object = as_array(a.grad).copy(), a.grad
+    data_object = a.detach().numpy()
+    assert mytorch.gradcheck(lambda a, b: (a * b).tanh(), (a, b)) is True
+    assert a.dtype == b.dtype == np.float64 and a.requires_grad and b.requires_grad
+    assert a.detach().numpy() is data_object
+    np.testing.assert_array_equal(a.detach().numpy(), values)
+    np.testing.assert_array_equal(b.detach().numpy(), values[0])
+    assert a.grad is grad_object and b.grad is None
+    np.testing.assert_array_equal(as_array(a.grad), before)
+    # ... also when the check fails and raises
+    with pytest.raises(RuntimeError):
+        mytorch.gradcheck(lambda a, b: student_sin_wrong(a) * b, (a, b))
+    np.testing.assert_array_equal(a.detach().numpy(), values)
+    np.testing.assert_array_equal(b.detach().numpy(), values[0])
+    assert a.grad is grad_object and b.grad is None and a.dtype == np.float64
+    np.testing.assert_array_equal(as_array(a.grad), before)
 
 
 def test_gradcheck_refuses_float32_where_a_naive_float32_check_gives_false_alarms(rng):
@@ -4646,13 +4652,8 @@ def test_gradcheck_refuses_float32_where_a_naive_float32_check_gives_false_alarm
     autograd = as_array(x32.grad).copy()
     x32.grad = None
     # a student's check: central differences in the tensor's own dtype (float32), eps = 1e-6
-    naive = np.zeros_like(x32.detach().numpy())
-    eps = np.float32(1e-6)
-    for i in np.ndindex(x32.shape):
-        plus, minus = x32.detach().numpy().copy(), x32.detach().numpy().copy()
-        plus[i] += eps
-        minus[i] -= eps
-        naive[i] = (fn(Tensor(plus)).item() - fn(Tensor(minus)).item()) / (2 * eps)
+    (naive,) = numeric_grads(fn, [x32.detach().numpy().copy()], 1.0)
+    assert naive.dtype == np.float32
     assert np.max(np.abs(naive - autograd) / np.abs(autograd)) > 0.01   # a false alarm of over 1 %
     with pytest.raises(TypeError, match=r"float64.*\.double\(\)"):
         mytorch.gradcheck(fn, x32)
@@ -4786,6 +4787,9 @@ def test_mytorch_py_is_within_its_budget_and_laid_out_as_a_lesson():
 def test_the_layout_check_finds_a_squeezed_line(squeezed):
     found = layout_of(squeezed + "\n")
     assert found["shared"] or found["lambdas"] or found["long"], squeezed
+
+
+def test_the_layout_check_takes_an_elif_for_no_squeezed_line():
     assert not any(layout_of("if x:\n    y = 1\nelif z:\n    y = 2\n")[k] for k in ("shared", "long"))
 
 
