@@ -4,8 +4,7 @@ finite differences in float64, and against PyTorch); the gated backward walk; nn
 reference where it is installed: every comparison of values with it goes through one helper,
 `differences` (asserted by compare_with_torch, compare_code_with_torch and same_as_torch; errors by
 raises_like_torch; all in the Helpers section); where it is not, a test checks mytorch's side and
-then skips. train_mnist.py has its own tests, in
-test_train_mnist.py. Run with `python -m pytest`."""
+then skips. train_mnist.py has its own tests, in test_train_mnist.py. Run with `python -m pytest`."""
 import ast
 import functools
 import gc
@@ -207,7 +206,8 @@ def differences(ours, theirs, rtol=None, atol=None, loose=False):
 def type_name(value):
     """The name of a value's type, with its module's unless built in: 'int', 'numpy.int64'."""
     kind = type(value)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    module = "" if kind.__module__ == "builtins" else kind.__module__ + "."
+    return module + kind.__qualname__
 
 
 def described(found):
@@ -225,16 +225,17 @@ def assert_same(ours, theirs, rtol, atol, where="the result"):
 
 def compare_with_torch(fn, arrays=(), torch_fn=None, rtol=1e-12, atol=1e-12, seed=1,
                        requires_grad=None):
-    """The one comparison with PyTorch. fn runs on mytorch tensors and torch_fn (default: fn) on
-    torch tensors, both made from copies of `arrays` (see tensors_made_from; no arrays: fn takes no
-    argument). Asserts that both give the same (assert_same: values, shapes, dtypes, requires_grad,
-    through tuples, lists and dicts; floats within rtol and atol, or each dtype's TOLERANCES given
-    **BY_DTYPE); then, where an input requires grad, after a backward from every output that
-    requires grad, with the same random upstream gradients (drawn from `seed`), that every input
-    has the same gradient, in its own dtype, or none on both sides. fn may also be a whole run (a
-    training loop, say) that makes its own backward calls and returns what to compare: losses,
-    parameters, gradients (where an input requires grad, no output of a graph it has freed).
-    Without PyTorch the test is skipped, once fn has run. Returns (mytorch's result, its inputs)."""
+    """The comparison with PyTorch that most tests make. fn runs on mytorch tensors and torch_fn
+    (default: fn) on torch tensors, both made from copies of `arrays` (see tensors_made_from; no
+    arrays: fn takes no argument). Asserts that both give the same (assert_same: values, shapes,
+    dtypes, requires_grad, through tuples, lists and dicts; floats within rtol and atol, or each
+    dtype's TOLERANCES given **BY_DTYPE); then, where an input requires grad, after a backward from
+    every output that requires grad, with the same random upstream gradients (drawn from `seed`),
+    that every input has the same gradient, in its own dtype, or none on both sides. fn may also be
+    a whole run (a training loop, say) that makes its own backward calls and returns what to
+    compare: losses, parameters, gradients (where an input requires grad, no output of a graph it
+    has freed). Without PyTorch the test is skipped, once fn has run. Returns (mytorch's result,
+    its inputs)."""
     ours = tensors_made_from(mytorch, arrays, requires_grad)
     out = fn(*ours)
     torch_or_skip()
