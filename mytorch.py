@@ -145,9 +145,7 @@ class Tensor:
 
     def mean(self, dim=None, keepdim=False):
         """The sum divided by the count: made of ops, so it needs no rule of its own."""
-        if self._data.dtype.kind != "f":
-            raise RuntimeError(f"mean: the tensor holds {self.dtype} values; PyTorch's mean takes "
-                               "floats only: use .float().mean()")
+        _checked(self, "mean", "f")       # floats only, as PyTorch's mean
         total = self.sum(_dims(self, dim, "mean"), keepdim)
         count = self._data.size // max(total._data.size, 1)
         return total / count
