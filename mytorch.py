@@ -1356,9 +1356,11 @@ def linear(input, weight, bias=None):
     out = a @ w.T
     n = math.prod(a.shape[:-1])             # rows in the batch (sizes 0 too: no -1 to infer)
     rows = a.reshape(n, a.shape[-1])        # (one batch axis for all: a view)
-    # dW = Gᵀ·x and db = G, each summed over the batch;  dx = G·W  (x last: the walk goes
-    # down into x once this node is done, so it need not keep G meanwhile)
-    edges = [(weight, lambda g: g.reshape(n, len(w)).T @ rows),
+    # dW = Gᵀ·x = (xᵀ·G)ᵀ and db = G, each summed over the batch;  dx = G·W  (x last: the walk
+    # goes down into x once this node is done, so it need not keep G meanwhile). dW is made as
+    # (xᵀ·G)ᵀ so that it comes in the order of Linear's weight (see Linear), and so do the
+    # optimizer's arrays made from it.
+    edges = [(weight, lambda g: (rows.T @ g.reshape(n, len(w))).T),
              (x, lambda g: g @ w)]
     if bias is not None:
         out += bias._data                   # into the fresh product: no extra array
@@ -1748,9 +1750,12 @@ class Linear(Module):
                  dtype=float32):
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / np.sqrt(in_features)
+        # PyTorch's (out, in) shape, stored column by column ("F" order): then W.T, which x @ W.T
+        # reads, is an ordinary row-by-row array, BLAS's fastest case (numpy's copies, steps and
+        # gradients keep that order; see linear)
         self.weight = Parameter(_rng.uniform(-bound, bound,
                                              (out_features, in_features))
-                                .astype(dtype))
+                                .astype(dtype, order="F"))
         self.bias = None
         if bias:
             self.bias = Parameter(_rng.uniform(-bound, bound, out_features).astype(dtype))

@@ -2611,6 +2611,27 @@ def test_linear_init_matches_pytorch_distribution():
     compare_code_with_torch(drawn, rtol=0, atol=0.1 * bound)
 
 
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_linear_weight_keeps_the_order_where_x_at_w_t_needs_no_copy(optimizer):
+    """Linear's weight has PyTorch's (out, in) shape, stored so that W.T is C-contiguous (the fast
+    case of x @ W.T); its gradient and the optimizer's new weights keep that order, step after
+    step, and state_dict still gives (out, in) arrays with the same numbers."""
+    mytorch.manual_seed(0)
+    layer = nn.Linear(5, 3)
+    settings = dict(lr=0.1, momentum=0.9, nesterov=True) if optimizer == "SGD" else dict(lr=0.1)
+    opt = getattr(optim, optimizer)(layer.parameters(), **settings)
+    x = mytorch.randn(4, 5)
+    for _ in range(3):
+        assert layer.weight.detach().numpy().T.flags.c_contiguous
+        layer(x).sum().backward()
+        assert layer.weight.grad.numpy().T.flags.c_contiguous
+        opt.step()
+        opt.zero_grad()
+    weights = layer.state_dict()["weight"]
+    assert weights.shape == (3, 5)
+    np.testing.assert_array_equal(weights, layer.weight.detach().numpy())
+
+
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
 def test_dropout_is_inverted_dropout_in_train_mode(p, rng):
     drop = nn.Dropout(p)
