@@ -455,7 +455,7 @@ class Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         shape = self.shape
-        size = int(np.prod(shape[start:end + 1]))
+        size = math.prod(shape[start:end + 1])
         return self.reshape(shape[:start] + (size,)
                             + shape[end + 1:])
 
@@ -1199,6 +1199,13 @@ def _array(data, dtype=None):
     return array
 
 
+def _as_tensor(data):
+    """A Tensor as it is (its graph kept); anything else as mytorch.tensor(data)."""
+    if isinstance(data, Tensor):
+        return data
+    return tensor(data)
+
+
 def _holds_numpy(data):
     """Arrays, numpy numbers and Tensors keep their dtype, also inside lists."""
     if isinstance(data, (list, tuple)):
@@ -1282,7 +1289,7 @@ def where(condition, input, other):
     """input where condition holds, else other (numbers or tensors, broadcast together, in the dtype
     PyTorch's promotion gives)."""
     condition = np.asarray(condition, dtype=bool)
-    input = input if isinstance(input, Tensor) else tensor(input)
+    input = _as_tensor(input)
     a, b, other = _promote(input, other, "where")
     try:
         out = np.where(condition, a, b)
@@ -1298,8 +1305,7 @@ def where(condition, input, other):
 def cat(tensors, dim=0):
     """Join tensors along an existing dim, in the dtype PyTorch's promotion gives. 1-D empty tensors
     are left out, as PyTorch does (so `out = mytorch.tensor([])`, then `out = cat([out, rows])`)."""
-    tensors = [t if isinstance(t, Tensor) else tensor(t)
-               for t in tensors]
+    tensors = [_as_tensor(t) for t in tensors]
     first = next((t for t in tensors if t.shape != (0,)),
                  tensors[0])
     dim = _dim(dim, first.ndim, "cat")
@@ -1328,8 +1334,7 @@ def cat(tensors, dim=0):
 
 def stack(tensors, dim=0):
     """Join tensors along a new dim: each gets a dim of size 1 there, then cat."""
-    tensors = [t if isinstance(t, Tensor) else tensor(t)
-               for t in tensors]
+    tensors = [_as_tensor(t) for t in tensors]
     return cat([t.unsqueeze(dim) for t in tensors], dim)
 
 
@@ -1427,7 +1432,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100,
     take one label. With a `weight` per class, row i counts w[y_i] times: the mean is Σ
     w[y_i]·loss_i / Σ w[y_i] (for probabilities, loss_i = -Σ_c w_c·p_ic·log q_ic and the mean
     divides by N, as PyTorch). The weight is a constant: no gradient flows to it."""
-    target = target if isinstance(target, Tensor) else tensor(target)
+    target = _as_tensor(target)
     if input.dtype.kind != "f":
         raise RuntimeError(f"cross_entropy: the input (the first argument) holds {input.dtype} "
                            f"values, shape {input.shape}, and the target has shape "
