@@ -2076,8 +2076,11 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov))
 
     def _updated(self, p, g, group, state):
-        # (Python floats: an np.float64 setting must not make float32 arrays float64)
-        momentum, lr = float(group["momentum"]), float(group["lr"])
+        # The settings as 0-d arrays in p's dtype: numpy multiplies by one of those faster than by a
+        # Python float, which it converts at every call (and an np.float64 setting cannot make
+        # float32 arrays float64)
+        momentum = np.array(group["momentum"], p.dtype)
+        minus_lr = np.array(-group["lr"], p.dtype)
         buf = state.get("momentum_buffer")
         if momentum and buf is None:            # the first step: buf = g (an array, even 0-d)
             buf = state["momentum_buffer"] = np.array(g, p.dtype)
@@ -2088,9 +2091,9 @@ class SGD(Optimizer):
         if momentum and group["nesterov"]:      # -lr·(g + momentum·buf), in its one new array
             step = buf * momentum
             step += g
-            step *= -lr
+            step *= minus_lr
         else:                                   # -lr·buf, or -lr·g without momentum
-            step = (buf if momentum else g) * -lr
+            step = (buf if momentum else g) * minus_lr
         step += p                               # p - lr·(...)
         return step
 
