@@ -78,11 +78,12 @@ def torch_mnist():
 
 
 def carve(flat, shapes):
-    """Consecutive views into one flat array, one view per shape."""
+    """Consecutive views into one flat array, one view per shape, each stored column by column (as
+    MyTorch's Linear stores its weight: then W.T is C-contiguous, BLAS's fast case for x @ W.T)."""
     views, start = [], 0
     for shape in shapes:
         size = math.prod(shape)
-        views.append(flat[start:start + size].reshape(shape))
+        views.append(flat[start:start + size].reshape(shape, order="F"))
         start += size
     return views
 
@@ -92,8 +93,9 @@ class NumpyMLP:
     numpy as tightly as numpy allows: it stands for "bookkeeping is free", the speed an autograd engine
     on numpy could reach at best. Every array is made once, here; each step only writes into them
     (out=, in-place operators), so it allocates no layer-sized temporary. The parameters, gradients and
-    momentum buffers each live in one flat array (the layers' weights are views into it), so the SGD
-    step is six numpy calls for all eight parameters."""
+    momentum buffers each live in one flat array (the layers' weights are views into it, stored column
+    by column as MyTorch's Linear stores them), so the SGD step is six numpy calls for all eight
+    parameters."""
 
     SIZES = (784, 128, 64, 32, 10)
 
@@ -147,9 +149,10 @@ class NumpyMLP:
         np.take(grad, self.picks, out=self.picked, mode="clip")
         self.picked -= 1 / batch
         np.put(grad, self.picks, self.picked, mode="clip")
-        # backward, layer by layer down: dW = delta.T @ input, db = sum of delta's rows
+        # backward, layer by layer down: dW = delta.T @ input (written as its transpose, input.T @
+        # delta, into dW.T, which is C-contiguous), db = sum of delta's rows
         for i in (3, 2, 1, 0):
-            np.matmul(delta[i].T, inputs[i], out=self.weight_grads[i])
+            np.matmul(inputs[i].T, delta[i], out=self.weight_grads[i].T)
             np.sum(delta[i], axis=0, out=self.bias_grads[i])
             if i:                       # through the weights, then the sigmoid: σ'(z) = s(1 - s)
                 s = inputs[i]
