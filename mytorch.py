@@ -1457,36 +1457,35 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100,
             target = target * weight
         losses = -(input.log_softmax(1) * target).sum(1)
         return _reduce(losses, reduction)
-    labels = _labels(target, input, ignore_index)
-    return _class_loss(input, labels, weight, ignore_index,
-                       reduction)
+    kept, classes = _labels(target, input, ignore_index)
+    return _class_loss(input, kept, classes, weight, reduction)
 
 
 def _labels(target, logits, ignore_index):
-    """Class labels as integers in 0..C-1 (or ignore_index), or PyTorch's errors."""
+    """Which rows count (their label is not ignore_index), and each row's class, or PyTorch's
+    errors."""
     labels = target._data
     if logits.ndim != 2 or labels.shape != logits.shape[:1]:
         raise ShapeError(f"cross_entropy: for logits of shape {logits.shape}, the target is class "
                          f"labels (N,) or probabilities (N, C), not {labels.shape}")
-    classes = logits.shape[1]
     if labels.dtype not in (np.int64, np.uint8):
         raise RuntimeError("cross_entropy: class labels must be integers (int64), not "
                            f"{labels.dtype}: use labels.long(); for probabilities, give a target "
                            "of shape (N, C)")
-    outside = (labels < 0) | (labels >= classes)
-    wrong = labels[outside & (labels != ignore_index)]
+    kept = labels != ignore_index
+    classes = labels * kept         # (a row left out points at class 0, with weight 0)
+    count = logits.shape[1]
+    wrong = labels[(classes < 0) | (classes >= count)]
     if wrong.size:
         raise IndexError(f"cross_entropy: Target {wrong[0]} is out of bounds: the classes are "
-                         f"0..{classes - 1} (or ignore_index)")
-    return labels
+                         f"0..{count - 1} (or ignore_index)")
+    return kept, classes
 
 
-def _class_loss(input, labels, weight, ignore_index, reduction):
+def _class_loss(input, kept, classes, weight, reduction):
     """-w[y_i]·log softmax(x_i)[y_i] for each row i, reduced, as one op (as in PyTorch). Its rule:
     w[y_i]·(softmax(x_i) - one_hot(y_i)), divided by Σ w[y_i] for the mean."""
-    x, rows = input._data, np.arange(len(labels))
-    kept = labels != ignore_index
-    classes = np.where(kept, labels, 0)     # (a row left out points at class 0, with weight 0)
+    x, rows = input._data, np.arange(len(classes))
     w = kept.astype(x.dtype)
     if weight is not None:
         w *= weight._data[classes]
