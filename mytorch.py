@@ -988,7 +988,7 @@ def _read_only(grad):
     """The gradient an op's rules receive, made read-only: a rule that changed it in place (g *= 2)
     would change what the node's other inputs receive too; numpy now stops it with an error."""
     grad = np.asarray(grad)             # (numpy's 0-d sums are scalars, which have no flags)
-    grad.flags.writeable = False
+    grad.setflags(write=False)
     return grad
 
 
