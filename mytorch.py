@@ -673,7 +673,7 @@ class Tensor:
         """t[index] = value (and zero_, copy_): the value cast to t's dtype, as PyTorch does."""
         value = _operand(self, value, op)
         _check_in_place(self, value, op)
-        data = self._data.copy()
+        data = np.copy(self._data)      # (in the same memory order: see Linear)
         try:
             data[index] = value._data
         except ValueError:
@@ -1361,11 +1361,12 @@ def linear(input, weight, bias=None):
     out = a @ w.T
     n = math.prod(a.shape[:-1])             # rows in the batch (sizes 0 too: no -1 to infer)
     rows = a.reshape(n, a.shape[-1])        # (one batch axis for all: a view)
-    # dW = Gᵀ·x = (xᵀ·G)ᵀ and db = G, each summed over the batch;  dx = G·W  (x last: the walk
-    # goes down into x once this node is done, so it need not keep G meanwhile). dW is made as
-    # (xᵀ·G)ᵀ so that it comes in the order of Linear's weight (see Linear), and so do the
-    # optimizer's arrays made from it.
-    edges = [(weight, lambda g: (rows.T @ g.reshape(n, len(w))).T),
+    # dW = Gᵀ·x and db = G, each summed over the batch;  dx = G·W  (x last: the walk goes down
+    # into x once this node is done, so it need not keep G meanwhile). dW is made in the weight's
+    # own memory order (np.empty_like keeps it; see Linear), and so are the optimizer's arrays made
+    # from it: numpy's steps on two arrays of different orders run many times slower.
+    edges = [(weight, lambda g: np.matmul(g.reshape(n, len(w)).T, rows,
+                                          out=np.empty_like(w))),
              (x, lambda g: g @ w)]
     if bias is not None:
         out += bias._data                   # into the fresh product: no extra array
@@ -1670,9 +1671,9 @@ class Module:
                 for name, t in self._state().items()}
 
     def load_state_dict(self, state_dict, strict=True):
-        """Take arrays (or Tensors) for the parameters and buffers, each keeping its own dtype. As
-        PyTorch: missing or unexpected names raise if strict, a shape that differs always; returns
-        (missing_keys, unexpected_keys)."""
+        """Take arrays (or Tensors) for the parameters and buffers, each keeping its own dtype and
+        memory order. As PyTorch: missing or unexpected names raise if strict, a shape that differs
+        always; returns (missing_keys, unexpected_keys)."""
         own = self._state()
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
@@ -1687,9 +1688,9 @@ class Module:
         if errors:
             title = f"Error(s) in loading state_dict for {type(self).__name__}:"
             raise RuntimeError("\n\t".join([title, *errors]))
-        for name in own.keys() & state_dict.keys():
-            own[name]._data = np.array(state_dict[name],
-                                       dtype=own[name].dtype)   # a copy
+        with no_grad():     # as PyTorch: each tensor copies the values in (keeping its dtype)
+            for name in own.keys() & state_dict.keys():
+                own[name].copy_(state_dict[name])
         return missing, unexpected
 
     # -- print(model) ----------------------------------------------------------------------------
@@ -1755,8 +1756,8 @@ class Linear(Module):
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / np.sqrt(in_features)
         # PyTorch's (out, in) shape, stored column by column ("F" order): then W.T, which x @ W.T
-        # reads, is an ordinary row-by-row array, BLAS's fastest case (numpy's copies, steps and
-        # gradients keep that order; see linear)
+        # reads, is an ordinary row-by-row array, BLAS's fastest case. Its gradient, the optimizers'
+        # steps, copy_ and load_state_dict keep the order (see linear)
         self.weight = Parameter(_rng.uniform(-bound, bound,
                                              (out_features, in_features))
                                 .astype(dtype, order="F"))
