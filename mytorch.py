@@ -673,7 +673,7 @@ class Tensor:
         """t[index] = value (and zero_, copy_): the value cast to t's dtype, as PyTorch does."""
         value = _operand(self, value, op)
         _check_in_place(self, value, op)
-        data = np.copy(self._data)      # (in the same memory order: see Linear)
+        data = np.copy(self._data)      # (np.copy keeps the memory order, as PyTorch's copy_)
         try:
             data[index] = value._data
         except ValueError:
@@ -1361,12 +1361,9 @@ def linear(input, weight, bias=None):
     out = a @ w.T
     n = math.prod(a.shape[:-1])             # rows in the batch (sizes 0 too: no -1 to infer)
     rows = a.reshape(n, a.shape[-1])        # (one batch axis for all: a view)
-    # dW = Gᵀ·x and db = G, each summed over the batch;  dx = G·W  (x last: the walk goes down
-    # into x once this node is done, so it need not keep G meanwhile). dW is made in the weight's
-    # own memory order (np.empty_like keeps it; see Linear), and so are the optimizer's arrays made
-    # from it: numpy's steps on two arrays of different orders run many times slower.
-    edges = [(weight, lambda g: np.matmul(g.reshape(n, len(w)).T, rows,
-                                          out=np.empty_like(w))),
+    # dW = Gᵀ·x and db = G, each summed over the batch;  dx = G·W  (x last: the walk goes
+    # down into x once this node is done, so it need not keep G meanwhile)
+    edges = [(weight, lambda g: g.reshape(n, len(w)).T @ rows),
              (x, lambda g: g @ w)]
     if bias is not None:
         out += bias._data                   # into the fresh product: no extra array
@@ -1755,12 +1752,9 @@ class Linear(Module):
                  dtype=float32):
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / np.sqrt(in_features)
-        # PyTorch's (out, in) shape, stored column by column ("F" order): then W.T, which x @ W.T
-        # reads, is an ordinary row-by-row array, BLAS's fastest case. Its gradient, the optimizers'
-        # steps, copy_ and load_state_dict keep the order (see linear)
         self.weight = Parameter(_rng.uniform(-bound, bound,
                                              (out_features, in_features))
-                                .astype(dtype, order="F"))
+                                .astype(dtype))
         self.bias = None
         if bias:
             self.bias = Parameter(_rng.uniform(-bound, bound, out_features).astype(dtype))
