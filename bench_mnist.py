@@ -78,8 +78,9 @@ def torch_mnist():
 
 
 def carve(flat, shapes):
-    """Consecutive views into one flat array, one view per shape, each stored column by column (as
-    MyTorch's Linear stores its weight: then W.T is C-contiguous, BLAS's fast case for x @ W.T)."""
+    """Consecutive views into one flat array, one view per shape, each stored column by column: then
+    a weight's W.T is C-contiguous, BLAS's fastest case for x @ W.T. (MyTorch's Linear keeps
+    PyTorch's row-by-row order, in which view() works as in PyTorch.)"""
     views, start = [], 0
     for shape in shapes:
         size = math.prod(shape)
@@ -94,8 +95,8 @@ class NumpyMLP:
     on numpy could reach at best. Every array is made once, here; each step only writes into them
     (out=, in-place operators), so it allocates no layer-sized temporary. The parameters, gradients and
     momentum buffers each live in one flat array (the layers' weights are views into it, stored column
-    by column as MyTorch's Linear stores them), so the SGD step is six numpy calls for all eight
-    parameters."""
+    by column, the order BLAS reads fastest in x @ W.T), so the SGD step is six numpy calls for all
+    eight parameters."""
 
     SIZES = (784, 128, 64, 32, 10)
 
