@@ -1687,7 +1687,7 @@ class Module:
             raise RuntimeError("\n\t".join([title, *errors]))
         with no_grad():     # as PyTorch: each tensor copies the values in (keeping its dtype)
             for name in own.keys() & state_dict.keys():
-                own[name].copy_(state_dict[name])
+                own[name].copy_(np.asarray(state_dict[name]))     # (torch tensors too)
         return missing, unexpected
 
     # -- print(model) ----------------------------------------------------------------------------

@@ -2516,9 +2516,12 @@ def test_state_dict_loads_into_pytorch_and_back(rng):
     with torch.no_grad():                           # and back: torch's weights into ours
         for p in theirs.parameters():
             p.mul_(-2)
-    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    compare_with_torch(lambda: dict(ours.named_parameters()),
-                       torch_fn=lambda: dict(theirs.named_parameters()), rtol=0, atol=0)
+    # as numpy arrays, and as PyTorch's state dict is (torch tensors: the README says it takes them)
+    for state in ({k: v.numpy() for k, v in theirs.state_dict().items()}, theirs.state_dict()):
+        ours = TutorialMLP()
+        assert ours.load_state_dict(state) == ([], [])
+        compare_with_torch(lambda: dict(ours.named_parameters()),
+                           torch_fn=lambda: dict(theirs.named_parameters()), rtol=0, atol=0)
 
 
 def test_state_dict_of_a_tied_layer_has_every_name_and_loads_into_pytorch(rng):
