@@ -1686,8 +1686,9 @@ class Module:
             title = f"Error(s) in loading state_dict for {type(self).__name__}:"
             raise RuntimeError("\n\t".join([title, *errors]))
         with no_grad():     # as PyTorch: each tensor copies the values in (keeping its dtype)
-            for name in own.keys() & state_dict.keys():
-                own[name].copy_(np.asarray(state_dict[name]))     # (torch tensors too)
+            for name in own:                # in order: a tensor under two names takes the last
+                if name in state_dict:      # (np.asarray: torch tensors and lists too)
+                    own[name].copy_(np.asarray(state_dict[name], own[name].dtype))
         return missing, unexpected
 
     # -- print(model) ----------------------------------------------------------------------------

@@ -2524,6 +2524,29 @@ def test_state_dict_loads_into_pytorch_and_back(rng):
                            torch_fn=lambda: dict(theirs.named_parameters()), rtol=0, atol=0)
 
 
+SHARED_WEIGHT_LOAD = """
+a, b = lib.nn.Linear(1, 1), lib.nn.Linear(1, 1)
+b.weight = a.weight                         # one Parameter under two names
+model = lib.nn.Sequential(a, b)
+model.load_state_dict({"0.weight": lib.tensor([[1.0]]), "0.bias": lib.tensor([0.0]),
+                       "1.weight": lib.tensor([[2.0]]), "1.bias": lib.tensor([0.0])})
+print(float(a.weight.detach()))
+"""
+
+
+def test_load_state_dict_gives_a_tensor_under_two_names_the_last_value_as_pytorch(capsys):
+    """Loaded in the state dict's order, whatever Python's string hashing (which orders sets): the
+    last name wins, as in PyTorch. mytorch runs in fresh interpreters with PYTHONHASHSEED 0, 1, 5."""
+    if torch is not None:
+        exec(SHARED_WEIGHT_LOAD, {"lib": torch})
+        assert capsys.readouterr().out.strip() == "2.0"
+    for seed in ("0", "1", "5"):
+        run = subprocess.run([sys.executable, "-c", "import mytorch as lib\n" + SHARED_WEIGHT_LOAD],
+                             cwd=ROOT, capture_output=True, text=True, check=True,
+                             env=dict(os.environ, PYTHONHASHSEED=seed))
+        assert run.stdout.strip() == "2.0", (seed, run.stdout)
+
+
 def test_state_dict_of_a_tied_layer_has_every_name_and_loads_into_pytorch(rng):
     ours = make_net(mytorch)
     state = ours.state_dict()
@@ -2553,6 +2576,9 @@ def test_load_state_dict_raises_pytorchs_errors():
                           torch_fn=lambda: load_arrays(torch, make_net(torch), wrong_shape, strict),
                           match=r"(?s)size mismatch for head\.weight: copying a param with shape .*"
                                 r"the shape in current model is")
+    words = dict(state, **{"head.weight": np.full(state["head.weight"].shape, "a")})
+    with pytest.raises(ValueError, match="could not convert string to float"):   # numpy's words
+        make_net(mytorch).load_state_dict(words, strict=False)
 
 
 def test_load_state_dict_not_strict_loads_what_fits_and_says_what_did_not():
