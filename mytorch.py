@@ -919,8 +919,9 @@ def _as_float(a):
 
 
 def _checked(x, op, kinds="uif"):
-    """x's array, or PyTorch's error for an op that takes no bool tensors (kinds "f": floats
-    only)."""
+    """x's array, or an error for an op that takes no bool tensors (kinds "f": floats only): a
+    NotImplementedError, as PyTorch's relu and abs raise; its mean raises a RuntimeError, which
+    NotImplementedError is a kind of."""
     if x.dtype.kind not in kinds:
         raise NotImplementedError(f"{op}: not for {x.dtype} tensors, as in PyTorch: use .float()")
     return x._data
