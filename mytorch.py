@@ -1473,11 +1473,11 @@ def _labels(target, logits, ignore_index):
                            "of shape (N, C)")
     kept = labels != ignore_index
     classes = labels * kept         # (a row left out points at class 0, with weight 0)
-    count = logits.shape[1]
-    wrong = labels[(classes < 0) | (classes >= count)]
+    num_classes = logits.shape[1]
+    wrong = labels[(classes < 0) | (classes >= num_classes)]
     if wrong.size:
         raise IndexError(f"cross_entropy: Target {wrong[0]} is out of bounds: the classes are "
-                         f"0..{count - 1} (or ignore_index)")
+                         f"0..{num_classes - 1} (or ignore_index)")
     return kept, classes
 
 
