@@ -673,7 +673,9 @@ class Tensor:
         """t[index] = value (and zero_, copy_): the value cast to t's dtype, as PyTorch does."""
         value = _operand(self, value, op)
         _check_in_place(self, value, op)
-        data = np.copy(self._data)      # (np.copy keeps the memory order, as PyTorch's copy_)
+        # a new array in the same memory order (as PyTorch's copy_), holding the old values where
+        # the index does not reach; a write to all of it (copy_, zero_) needs none of them
+        data = np.empty_like(self._data) if index is ... else np.copy(self._data)
         try:
             data[index] = value._data
         except ValueError:
